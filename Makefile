@@ -1,0 +1,55 @@
+# Two commands a newcomer needs (see README):
+#   make lab    set everything up and start JupyterLab with the extension
+#   make test   set everything up and run every test (pytest, jest, Galata in Chromium)
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(PWD)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+# Where readings come from in `make lab`: auto (NVML if present), nvml, replay or none.
+BACKEND ?= auto
+PORT ?= 8888
+
+.PHONY: lab test test-python test-js test-ui build setup chromium bench clean
+
+$(VENV)/.installed: pyproject.toml requirements-dev.txt
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: $(VENV)/.installed package.json yarn.lock
+	jlpm install --immutable
+	touch $@
+
+build: node_modules/.installed
+	jlpm build
+	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
+
+setup: build
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+ui-tests/node_modules/.installed: ui-tests/package.json ui-tests/package-lock.json
+	cd ui-tests && npm ci --no-audit --no-fund
+	touch $@
+
+lab: build
+	jupyter lab --allow-root --no-browser --port=$(PORT) --GPUScope.backend=$(BACKEND)
+
+test-python: build
+	python -m pytest -q python/jupyterlab_gpuscope/tests
+
+test-js: node_modules/.installed
+	jlpm test
+
+test-ui: build chromium ui-tests/node_modules/.installed
+	cd ui-tests && npx playwright test
+
+test: test-python test-js test-ui
+
+bench: build
+	python bench/server_load.py
+
+clean:
+	rm -rf lib python/jupyterlab_gpuscope/labextension tsconfig.tsbuildinfo node_modules ui-tests/node_modules $(VENV)

@@ -1,0 +1,174 @@
+"""Who holds each GPU's memory: NVML's PIDs joined with this server's kernels.
+
+A kernel owns a GPU process when the process is the kernel's PID or one of its
+descendants. Processes of other OS users are counted but not described unless the
+admin allows it. NVML reports PIDs of the host's PID namespace; in a container they
+may not exist here, or may be other processes with the same number, so in that case
+a PID is attributed only when the local process really has a GPU device open.
+
+`describe` blocks (psutil, /proc): call it off the IOLoop.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import psutil
+
+NOT_IN_NAMESPACE = (
+    "this process is not visible from the server: it runs in another PID namespace "
+    "(the server is probably in a container), so its owner cannot be shown"
+)
+UNVERIFIED = (
+    "a local process has this PID, but it has no GPU device open: NVML's PID belongs to "
+    "another PID namespace, so its owner is not shown"
+)
+
+
+@dataclass
+class KernelInfo:
+    id: str
+    name: str
+    pid: int | None
+    execution_state: str | None
+    notebook_path: str | None
+
+
+async def running_kernels(kernel_manager: Any, session_manager: Any) -> list[KernelInfo]:
+    """This server's kernels with their PIDs and notebook paths (IOLoop, cheap)."""
+    paths = {}
+    for session in await session_manager.list_sessions():
+        kernel = session.get("kernel") or {}
+        if kernel.get("id"):
+            paths[kernel["id"]] = session.get("path")
+    kernels = []
+    for kernel_id in kernel_manager.list_kernel_ids():
+        manager = kernel_manager.get_kernel(kernel_id)
+        kernels.append(
+            KernelInfo(
+                id=kernel_id,
+                name=manager.kernel_name,
+                pid=getattr(manager.provisioner, "pid", None),
+                execution_state=getattr(manager, "execution_state", None),
+                notebook_path=paths.get(kernel_id),
+            )
+        )
+    return kernels
+
+
+def has_gpu_open(pid: int) -> bool:
+    """Whether a local process has an NVIDIA device file open."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/dev/nvidia"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def describe(
+    gpu_processes: dict[int, list[dict[str, Any]]],
+    kernels: list[KernelInfo],
+    *,
+    show_other_users: bool,
+    own_uid: int | None = None,
+    uses_gpu: Callable[[int], bool] = has_gpu_open,
+) -> dict[str, Any]:
+    """The `processes` API body for the given NVML process lists."""
+    own_uid = os.getuid() if own_uid is None else own_uid
+    by_pid = _kernel_by_pid(kernels)
+    all_pids = {p["pid"] for procs in gpu_processes.values() for p in procs if p.get("pid") is not None}
+    shared_namespace = all(psutil.pid_exists(pid) for pid in all_pids)
+    gpus = []
+    for index in sorted(gpu_processes):
+        listed, others_count, others_memory = [], 0, 0
+        for proc in gpu_processes[index]:
+            entry = _describe_one(proc, own_uid, by_pid, verify=None if shared_namespace else uses_gpu)
+            if entry["owner"] != "self" and not show_other_users:
+                others_count += 1
+                others_memory += proc.get("used_memory") or 0
+                continue
+            listed.append(entry)
+        gpus.append(
+            {
+                "index": index,
+                "processes": listed,
+                "others": {"count": others_count, "used_memory": others_memory},
+            }
+        )
+    return {
+        "pid_namespace": {
+            "shared": shared_namespace,
+            "note": None
+            if shared_namespace
+            else "Some GPU processes are not visible from this server (it runs in a container or "
+            "another PID namespace); their owners cannot be shown.",
+        },
+        "show_other_users": show_other_users,
+        "gpus": gpus,
+    }
+
+
+def _kernel_by_pid(kernels: list[KernelInfo]) -> dict[int, KernelInfo]:
+    by_pid: dict[int, KernelInfo] = {}
+    for kernel in kernels:
+        if kernel.pid is None:
+            continue
+        by_pid[kernel.pid] = kernel
+        try:
+            for child in psutil.Process(kernel.pid).children(recursive=True):
+                by_pid.setdefault(child.pid, kernel)
+        except psutil.Error:
+            continue
+    return by_pid
+
+
+def _describe_one(
+    proc: dict[str, Any],
+    own_uid: int,
+    by_pid: dict[int, KernelInfo],
+    verify: Callable[[int], bool] | None,
+) -> dict[str, Any]:
+    pid = proc.get("pid")
+    entry: dict[str, Any] = {
+        "pid": pid,
+        "used_memory": proc.get("used_memory"),
+        "owner": "unknown",
+        "username": None,
+        "name": None,
+        "cmdline": None,
+        "kernel": None,
+        "note": None,
+    }
+    try:
+        local = psutil.Process(pid)
+        uid = local.uids().real
+    except (psutil.Error, TypeError, ValueError):
+        entry["note"] = NOT_IN_NAMESPACE
+        return entry
+    if verify is not None and not verify(pid):
+        entry["note"] = UNVERIFIED
+        return entry
+    entry["owner"] = "self" if uid == own_uid else "other"
+    with local.oneshot():
+        for key, read in (("username", local.username), ("name", local.name), ("cmdline", local.cmdline)):
+            try:
+                entry[key] = read()
+            except psutil.Error:
+                pass
+    kernel = by_pid.get(pid)
+    if kernel is not None and entry["owner"] == "self":
+        entry["kernel"] = {
+            "id": kernel.id,
+            "name": kernel.name,
+            "execution_state": kernel.execution_state,
+            "notebook_path": kernel.notebook_path,
+        }
+    return entry

@@ -1,0 +1,106 @@
+"""The per-GPU sample format shared by every backend and the API.
+
+A sample's GPU entry holds every field in SAMPLE_FIELDS. A field that could not be
+read is null, and `unavailable[field]` says why; a device that could not be read at
+all has `status` "lost" or "unavailable" and a `reason`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SAMPLE_FIELDS = (
+    "memory_used",  # bytes
+    "memory_total",  # bytes
+    "util_gpu",  # %
+    "util_mem",  # % of time the memory controller was busy
+    "temp_c",
+    "power_mw",
+    "sm_clock",  # MHz
+    "mem_clock",  # MHz
+    "pstate",
+    "pcie_tx_kbs",  # KB/s
+    "pcie_rx_kbs",  # KB/s
+    "throttle",  # NVML clocks-event reason bitmask
+    "fan",  # %
+    "ecc_uncorrected",  # volatile uncorrected ECC errors
+)
+
+# NVML clocks-event (throttle) reason bits, named for the API. Values from nvml.h
+# (nvmlClocksEventReason*), the same constants pynvml exports.
+THROTTLE_REASONS = {
+    0x1: "gpu_idle",
+    0x2: "applications_clocks_setting",
+    0x4: "sw_power_cap",
+    0x8: "hw_slowdown",
+    0x10: "sync_boost",
+    0x20: "sw_thermal_slowdown",
+    0x40: "hw_thermal_slowdown",
+    0x80: "hw_power_brake_slowdown",
+    0x100: "display_clock_setting",
+}
+
+
+def throttle_reasons(mask: int | None) -> list[str] | None:
+    """The names of the bits set in an NVML throttle mask."""
+    if mask is None:
+        return None
+    return [name for bit, name in THROTTLE_REASONS.items() if mask & bit]
+
+
+def gpu_entry(index: int, values: dict[str, Any], unavailable: dict[str, str]) -> dict[str, Any]:
+    """A complete GPU entry: every field present, missing ones null with a reason."""
+    entry: dict[str, Any] = {"index": index, "status": "ok", "reason": None}
+    reasons = dict(unavailable)
+    for name in SAMPLE_FIELDS:
+        value = values.get(name)
+        entry[name] = value
+        if value is None and name not in reasons:
+            reasons[name] = "not reported"
+    entry["throttle_reasons"] = throttle_reasons(entry["throttle"])
+    entry["unavailable"] = reasons
+    return entry
+
+
+def unreadable_gpu(index: int, status: str, reason: str) -> dict[str, Any]:
+    """A GPU entry for a device that could not be read at all."""
+    entry = gpu_entry(index, {}, {name: reason for name in SAMPLE_FIELDS})
+    entry["status"] = status
+    entry["reason"] = reason
+    return entry
+
+
+def device_entry(
+    index: int,
+    *,
+    name: str | None,
+    uuid: str | None,
+    cc: Any,
+    memory_total: int | None,
+    power_limit_mw: int | None,
+    mig_mode: Any,
+    pcie_max_gen: int | None,
+    pcie_max_width: int | None,
+    max_sm_clock: int | None,
+    max_mem_clock: int | None,
+    bus_id: str | None,
+    unavailable: dict[str, str],
+) -> dict[str, Any]:
+    """The `devices` entry for one GPU, in the API's format."""
+    return {
+        "index": index,
+        "status": "ok",
+        "reason": None,
+        "name": name,
+        "uuid": uuid,
+        "compute_capability": f"{cc[0]}.{cc[1]}" if cc else None,
+        "memory_total": memory_total,
+        "power_limit_mw": power_limit_mw,
+        "mig_mode": {"current": bool(mig_mode[0]), "pending": bool(mig_mode[1])} if mig_mode else None,
+        "pcie_max_gen": pcie_max_gen,
+        "pcie_max_width": pcie_max_width,
+        "max_sm_clock": max_sm_clock,
+        "max_mem_clock": max_mem_clock,
+        "bus_id": bus_id,
+        "unavailable": unavailable,
+    }

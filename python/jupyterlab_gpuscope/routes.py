@@ -1,0 +1,209 @@
+"""HTTP and websocket routes under {base_url}/gpuscope/api/.
+
+Every verb is authenticated and authorized against the `gpuscope` resource; the
+websocket is authenticated before the upgrade. Handlers only read what the sampler
+already has: none of them calls NVML, and blocking work goes to an executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from tornado import web, websocket
+
+from .processes import describe, running_kernels
+
+if TYPE_CHECKING:
+    from .extension import GPUScope
+    from .sampler import Sampler
+
+AUTH_RESOURCE = "gpuscope"
+API = "gpuscope/api"
+_SEQ = re.compile(r"[0-9]{1,18}")
+
+
+class _GPUScopeMixin:
+    """Shared by every route: the extension, the sampler, and query-parameter checks."""
+
+    #: Query parameters this route accepts; any other is a 400.
+    query_params: tuple[str, ...] = ()
+
+    @property
+    def gpuscope(self) -> GPUScope:
+        return self.settings["gpuscope"]  # type: ignore[attr-defined]
+
+    @property
+    def sampler(self) -> Sampler:
+        return self.gpuscope.sampler
+
+    def check_query(self) -> None:
+        args = self.request.query_arguments  # type: ignore[attr-defined]
+        for name, values in args.items():
+            if name.isdigit() and values == [b""]:
+                continue  # JupyterLab's ServerConnection appends "?<timestamp>" to defeat caches
+            if name not in self.query_params:
+                accepted = (
+                    "accepts " + ", ".join(f"'{p}'" for p in self.query_params)
+                    if self.query_params
+                    else "takes no query parameters"
+                )
+                raise web.HTTPError(400, f"Unknown query parameter '{name}': this route {accepted}.")
+            if len(values) > 1:
+                raise web.HTTPError(400, f"Query parameter '{name}' was given {len(values)} times; give it once.")
+
+    def backend_summary(self) -> dict[str, Any]:
+        status = self.sampler.status()
+        keys = ("backend", "live", "source", "status", "reason", "run_id", "interval_seconds")
+        return {key: status[key] for key in keys}
+
+
+class DevicesHandler(_GPUScopeMixin, APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.check_query()
+        self.finish(json.dumps(self.sampler.status()))
+
+
+class SamplesHandler(_GPUScopeMixin, APIHandler):
+    auth_resource = AUTH_RESOURCE
+    query_params = ("since",)
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.check_query()
+        raw = self.get_query_argument("since", "0").strip()
+        if not _SEQ.fullmatch(raw):
+            raise web.HTTPError(
+                400, f"'since' must be a sample sequence number (a whole number 0 or more), not {raw!r}."
+            )
+        buffer = self.sampler.buffer
+        head = self.backend_summary()
+        head.update(first_seq=buffer.first_seq, last_seq=buffer.last_seq)
+        samples = self.sampler.samples_since(int(raw))
+        # The samples are stored serialised: splice them in rather than re-encoding each.
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(head)[:-1].encode() + b',"samples":[' + b",".join(samples) + b"]}")
+
+
+class ProcessesHandler(_GPUScopeMixin, APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.check_query()
+        kernels = await running_kernels(self.kernel_manager, self.session_manager)
+        body = self.backend_summary()
+        loop = asyncio.get_running_loop()
+        body.update(
+            await loop.run_in_executor(
+                None,
+                lambda: describe(
+                    self.sampler.processes, kernels, show_other_users=self.gpuscope.show_other_users
+                ),
+            )
+        )
+        self.finish(json.dumps(body))
+
+
+class StatsHandler(_GPUScopeMixin, APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.check_query()
+        self.finish(json.dumps(self.sampler.stats()))
+
+
+class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
+    """Pushes every new sample, and backend status changes, to the client.
+
+    Client messages (JSON): {"action": "pause"}, {"action": "resume"},
+    {"action": "throttle", "min_interval_seconds": N} (at most one sample per N s).
+    """
+
+    auth_resource = AUTH_RESOURCE
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
+        # An API endpoint: refuse a stranger with 403 rather than a login-page redirect.
+        await super().prepare(_redirect_to_login=False)
+
+    @ws_authenticated
+    @authorized
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        self.check_query()
+        result = super().get(*args, **kwargs)
+        if result is not None:
+            await result
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        self._paused = False
+        self._min_interval = 0.0
+        self._last_sent = 0.0
+        self.sampler.subscribe(self._on_payload)
+        hello = self.backend_summary()
+        hello.update(type="hello", last_seq=self.sampler.buffer.last_seq)
+        self.write_message(json.dumps(hello))
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            request = json.loads(message)
+            action = request["action"]
+        except (ValueError, TypeError, KeyError):
+            self._send_error('Messages must be JSON objects with an "action".')
+            return
+        if action == "pause":
+            self._paused = True
+        elif action == "resume":
+            self._paused = False
+        elif action == "throttle":
+            value = request.get("min_interval_seconds")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 3600:
+                self._send_error("min_interval_seconds must be a number of seconds from 0 to 3600.")
+                return
+            self._min_interval = float(value)
+        else:
+            self._send_error(f"Unknown action {action!r}: use pause, resume or throttle.")
+            return
+        self.write_message(json.dumps({"type": "ack", "action": action}))
+
+    def on_close(self) -> None:
+        self.sampler.unsubscribe(self._on_payload)
+
+    def _on_payload(self, payload: bytes) -> None:
+        if self._paused:
+            return
+        is_sample = payload.startswith(b'{"type":"sample"')
+        now = asyncio.get_running_loop().time()
+        if is_sample:
+            if now - self._last_sent < self._min_interval:
+                return
+            self._last_sent = now
+        try:
+            self.write_message(payload)
+        except websocket.WebSocketClosedError:
+            self.sampler.unsubscribe(self._on_payload)
+
+    def _send_error(self, message: str) -> None:
+        self.write_message(json.dumps({"type": "error", "message": message}))
+
+
+def route_handlers() -> list[tuple[str, type]]:
+    """Every route of the extension (the auth test enumerates these)."""
+    return [
+        (rf"/{API}/devices", DevicesHandler),
+        (rf"/{API}/samples", SamplesHandler),
+        (rf"/{API}/processes", ProcessesHandler),
+        (rf"/{API}/stats", StatsHandler),
+        (rf"/{API}/stream", StreamHandler),
+    ]

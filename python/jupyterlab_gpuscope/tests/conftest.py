@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from jupyterlab_gpuscope.backends import NvmlBackend
+from jupyterlab_gpuscope.extension import GPUScope
+
+from .fake_nvml import FakeNVML
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+
+@pytest.fixture
+def gpuscope_config() -> dict:
+    """Override in a test module (or with `indirect`) to change c.GPUScope."""
+    return {"backend": "replay", "interval_seconds": 0.25}
+
+
+@pytest.fixture
+def jp_server_config(gpuscope_config):
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyterlab_gpuscope": True},
+            "allow_unauthenticated_access": False,
+        },
+        "GPUScope": gpuscope_config,
+    }
+
+
+@pytest.fixture
+def fake_nvml(monkeypatch) -> FakeNVML:
+    """Serve the NVML backend over a fault-injecting fake (c.GPUScope.backend = 'nvml')."""
+    fake = FakeNVML(gpus=2)
+    monkeypatch.setattr(GPUScope, "make_backend", lambda self: NvmlBackend(nvml=fake))
+    return fake
+
+
+@pytest.fixture
+def get_json(jp_fetch):
+    async def get(*path: str, **params) -> dict:
+        response = await jp_fetch("gpuscope", "api", *path, params=params or None)
+        assert response.code == 200
+        return json.loads(response.body)
+
+    return get
+
+
+@pytest.fixture
+def wait_for_samples(get_json):
+    async def wait(count: int = 1, timeout: float = 10.0) -> dict:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            body = await get_json("samples")
+            if len(body["samples"]) >= count:
+                return body
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no {count} samples within {timeout}s: {body}")
+            await asyncio.sleep(0.1)
+
+    return wait

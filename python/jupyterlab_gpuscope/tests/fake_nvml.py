@@ -1,0 +1,112 @@
+"""A fault-injecting stand-in for the `pynvml` module.
+
+It answers the functions NvmlBackend calls with H200-like values, and can make any
+function raise an NVML error (for one device or all), lose a GPU, fail nvmlInit, or
+hang until released, so tests drive the real backend code through every failure.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import pynvml
+
+GiB = 1024**3
+
+
+class FakeNVML:
+    def __init__(self, gpus: int = 1) -> None:
+        self.count = gpus
+        self.memory_used = [1 * GiB] * gpus
+        self.util = [0] * gpus
+        self.processes: dict[int, list[tuple[int, int]]] = {i: [] for i in range(gpus)}
+        self.faults: dict[tuple[str, int | None], int] = {}
+        self.hangs: dict[str, threading.Event] = {}
+        self.lost: set[int] = set()
+        self.init_error: int | None = None
+        self.initialised = False
+        self.calls = 0
+        self.calls_by_name: dict[str, int] = {}
+
+    # ---- fault controls ------------------------------------------------------------
+
+    def fail(self, function: str, code: int, device: int | None = None) -> None:
+        self.faults[(function, device)] = code
+
+    def hang(self, function: str) -> threading.Event:
+        """Make `function` block until the returned event is set."""
+        self.hangs[function] = release = threading.Event()
+        return release
+
+    # ---- the pynvml surface ----------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        answer = _ANSWERS.get(name)
+        if answer is None:
+            raise AttributeError(name)
+
+        def call(*args: Any) -> Any:
+            self.calls += 1
+            self.calls_by_name[name] = self.calls_by_name.get(name, 0) + 1
+            if name in self.hangs:
+                self.hangs[name].wait()
+            if name == "nvmlInit":
+                if self.init_error is not None:
+                    raise pynvml.NVMLError(self.init_error)
+                self.initialised = True
+                return None
+            if name == "nvmlShutdown":
+                self.initialised = False
+                return None
+            if not self.initialised:
+                raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+            device = args[0].index if args and isinstance(args[0], SimpleNamespace) else None
+            if device in self.lost:
+                raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
+            code = self.faults.get((name, device), self.faults.get((name, None)))
+            if code is not None:
+                raise pynvml.NVMLError(code)
+            return answer(self, *args)
+
+        return call
+
+
+def _memory(fake: FakeNVML, h: SimpleNamespace) -> SimpleNamespace:
+    total = 141 * GiB
+    used = fake.memory_used[h.index]
+    return SimpleNamespace(total=total, used=used, free=total - used)
+
+
+_ANSWERS = {
+    "nvmlInit": lambda f: None,
+    "nvmlShutdown": lambda f: None,
+    "nvmlDeviceGetCount": lambda f: f.count,
+    "nvmlDeviceGetHandleByIndex": lambda f, i: SimpleNamespace(index=i),
+    "nvmlSystemGetDriverVersion": lambda f: "580.159.04",
+    "nvmlSystemGetCudaDriverVersion": lambda f: 13000,
+    "nvmlSystemGetNVMLVersion": lambda f: "13.580.159.04",
+    "nvmlDeviceGetName": lambda f, h: "NVIDIA H200",
+    "nvmlDeviceGetUUID": lambda f, h: f"GPU-fake-{h.index}",
+    "nvmlDeviceGetCudaComputeCapability": lambda f, h: (9, 0),
+    "nvmlDeviceGetMemoryInfo": _memory,
+    "nvmlDeviceGetEnforcedPowerLimit": lambda f, h: 700000,
+    "nvmlDeviceGetMigMode": lambda f, h: [0, 0],
+    "nvmlDeviceGetMaxPcieLinkGeneration": lambda f, h: 5,
+    "nvmlDeviceGetMaxPcieLinkWidth": lambda f, h: 16,
+    "nvmlDeviceGetMaxClockInfo": lambda f, h, clock: 1980 if clock == pynvml.NVML_CLOCK_SM else 3201,
+    "nvmlDeviceGetPciInfo": lambda f, h: SimpleNamespace(busId=f"00000000:00:0{6 + h.index}.0"),
+    "nvmlDeviceGetUtilizationRates": lambda f, h: SimpleNamespace(gpu=f.util[h.index], memory=f.util[h.index] // 2),
+    "nvmlDeviceGetTemperature": lambda f, h, sensor: 41,
+    "nvmlDeviceGetPowerUsage": lambda f, h: 123456,
+    "nvmlDeviceGetClockInfo": lambda f, h, clock: 1755 if clock == pynvml.NVML_CLOCK_SM else 3201,
+    "nvmlDeviceGetPerformanceState": lambda f, h: 0,
+    "nvmlDeviceGetPcieThroughput": lambda f, h, counter: 1000 + counter,
+    "nvmlDeviceGetCurrentClocksEventReasons": lambda f, h: 0x4 | 0x20,
+    "nvmlDeviceGetFanSpeed": lambda f, h: 30,
+    "nvmlDeviceGetTotalEccErrors": lambda f, h, kind, counter: 0,
+    "nvmlDeviceGetComputeRunningProcesses": lambda f, h: [
+        SimpleNamespace(pid=pid, usedGpuMemory=mem) for pid, mem in f.processes.get(h.index, [])
+    ],
+}

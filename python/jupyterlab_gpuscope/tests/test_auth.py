@@ -1,0 +1,54 @@
+"""Every route of the extension refuses requests without credentials or permission."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from tornado.httpclient import HTTPClientError
+from tornado.routing import Router
+
+
+def gpuscope_paths(web_app) -> list[str]:
+    """Every URL path the running server routes to this extension (found, not listed by hand)."""
+    paths: list[str] = []
+
+    def walk(router: Router) -> None:
+        for rule in getattr(router, "rules", []):
+            if isinstance(rule.target, Router):
+                walk(rule.target)
+                continue
+            module = getattr(rule.target, "__module__", "") or ""
+            pattern = getattr(rule.matcher, "regex", None)
+            if module.startswith("jupyterlab_gpuscope") and pattern is not None:
+                paths.append(re.sub(r"\$$", "", pattern.pattern))
+
+    walk(web_app.default_router)
+    return paths
+
+
+def test_the_enumeration_finds_every_route(jp_serverapp):
+    paths = gpuscope_paths(jp_serverapp.web_app)
+    names = sorted(p.rsplit("/", 1)[-1] for p in paths)
+    assert names == ["devices", "processes", "samples", "stats", "stream"]
+
+
+def route_parts(web_app, base_url: str) -> list[list[str]]:
+    return [path[len(base_url):].split("/") for path in gpuscope_paths(web_app)]
+
+
+@pytest.mark.parametrize("authorization", ["", "token not-the-token"], ids=["no-token", "wrong-token"])
+async def test_every_route_refuses_requests_without_a_valid_token(
+    jp_serverapp, jp_fetch, jp_ws_fetch, authorization
+):
+    routes = route_parts(jp_serverapp.web_app, jp_serverapp.base_url)
+    assert routes
+    headers = {"Authorization": authorization}
+    for parts in routes:
+        with pytest.raises(HTTPClientError) as error:
+            await jp_fetch(*parts, headers=headers, follow_redirects=False)
+        assert error.value.code in (401, 403), parts
+        # And the same path as a websocket upgrade: refused before the upgrade.
+        with pytest.raises(HTTPClientError) as error:
+            await jp_ws_fetch(*parts, headers=headers)
+        assert error.value.code in (401, 403), parts

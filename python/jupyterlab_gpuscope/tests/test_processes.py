@@ -1,0 +1,115 @@
+"""GPU processes joined with this server's kernels; other users and other PID namespaces."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jupyterlab_gpuscope.processes import NOT_IN_NAMESPACE, UNVERIFIED, KernelInfo, describe
+
+from .fake_nvml import GiB
+
+
+@pytest.fixture
+def gpuscope_config():
+    return {"backend": "nvml", "interval_seconds": 0.25}
+
+
+async def test_a_real_kernel_reported_by_nvml_is_shown_with_its_notebook(
+    fake_nvml, jp_fetch, jp_serverapp, get_json
+):
+    response = await jp_fetch(
+        "api",
+        "sessions",
+        method="POST",
+        body=json.dumps({"path": "train/gpu.ipynb", "type": "notebook", "kernel": {"name": "python3"}}),
+    )
+    kernel_id = json.loads(response.body)["kernel"]["id"]
+    try:
+        pid = jp_serverapp.kernel_manager.get_kernel(kernel_id).provisioner.pid
+        fake_nvml.processes[1] = [(pid, 3 * GiB)]
+        for _ in range(50):
+            body = await get_json("processes")
+            listed = body["gpus"][1]["processes"] if len(body["gpus"]) > 1 else []
+            if listed:
+                break
+            await asyncio.sleep(0.1)
+        assert body["live"] is True and body["backend"] == "nvml"
+        [proc] = body["gpus"][1]["processes"]
+        assert proc["pid"] == pid
+        assert proc["used_memory"] == 3 * GiB
+        assert proc["owner"] == "self"
+        assert proc["kernel"]["id"] == kernel_id
+        assert proc["kernel"]["name"] == "python3"
+        assert proc["kernel"]["notebook_path"] == "train/gpu.ipynb"
+        assert body["gpus"][0]["processes"] == []
+        assert body["pid_namespace"]["shared"] is True
+    finally:
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+
+@pytest.fixture
+def child_process():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    yield child
+    child.kill()
+    child.wait()
+
+
+def kernel_of_this_test() -> KernelInfo:
+    return KernelInfo(id="k1", name="python3", pid=os.getpid(), execution_state="idle", notebook_path="a.ipynb")
+
+
+def test_a_descendant_of_a_kernel_belongs_to_that_kernel(child_process):
+    body = describe(
+        {0: [{"pid": child_process.pid, "used_memory": GiB}]},
+        [kernel_of_this_test()],
+        show_other_users=False,
+    )
+    [proc] = body["gpus"][0]["processes"]
+    assert proc["kernel"]["id"] == "k1" and proc["kernel"]["notebook_path"] == "a.ipynb"
+    assert proc["name"].startswith("python")
+
+
+def test_other_users_are_counted_but_not_described(child_process):
+    gpu_processes = {0: [{"pid": child_process.pid, "used_memory": 2 * GiB}, {"pid": os.getpid(), "used_memory": GiB}]}
+    someone_else = os.getuid() + 1  # as if the server ran as another user
+    body = describe(gpu_processes, [kernel_of_this_test()], show_other_users=False, own_uid=someone_else)
+    gpu = body["gpus"][0]
+    assert gpu["processes"] == []
+    assert gpu["others"] == {"count": 2, "used_memory": 3 * GiB}
+    text = json.dumps(body)
+    assert str(child_process.pid) not in text and "sleep" not in text
+
+
+def test_admin_may_allow_seeing_other_users(child_process):
+    body = describe(
+        {0: [{"pid": child_process.pid, "used_memory": GiB}]},
+        [],
+        show_other_users=True,
+        own_uid=os.getuid() + 1,
+    )
+    [proc] = body["gpus"][0]["processes"]
+    assert proc["owner"] == "other"
+    assert proc["pid"] == child_process.pid
+    assert "time.sleep(30)" in " ".join(proc["cmdline"])
+    assert proc["kernel"] is None  # never attributed to our kernels
+
+
+def test_pids_from_another_namespace_are_not_given_wrong_owners(child_process):
+    absent = 4_194_000  # above the usual pid_max: no such local process
+    gpu_processes = {0: [{"pid": absent, "used_memory": GiB}, {"pid": child_process.pid, "used_memory": GiB}]}
+    body = describe(gpu_processes, [kernel_of_this_test()], show_other_users=True, uses_gpu=lambda pid: False)
+    assert body["pid_namespace"]["shared"] is False
+    assert "container" in body["pid_namespace"]["note"]
+    first, second = body["gpus"][0]["processes"]
+    assert first["owner"] == "unknown" and first["note"] == NOT_IN_NAMESPACE
+    # A local process with the same number, but no GPU open: not claimed as the kernel's.
+    assert second["owner"] == "unknown" and second["note"] == UNVERIFIED and second["kernel"] is None
+    verified = describe(gpu_processes, [kernel_of_this_test()], show_other_users=True, uses_gpu=lambda pid: True)
+    assert verified["gpus"][0]["processes"][1]["kernel"]["id"] == "k1"

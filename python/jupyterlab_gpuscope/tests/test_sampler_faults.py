@@ -1,0 +1,227 @@
+"""The sampler keeps going through every NVML failure, and says why a field is missing."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pynvml
+import pytest
+
+from jupyterlab_gpuscope.backends import NoneBackend, NvmlBackend, ReplayBackend
+from jupyterlab_gpuscope.sampler import Sampler
+
+from .fake_nvml import GiB, FakeNVML
+
+
+def make_sampler(fake: FakeNVML, **kwargs) -> Sampler:
+    options = {"interval": 1.0, "history_seconds": 60, "call_timeout": 0.2, "reopen_seconds": 0.0}
+    options.update(kwargs)
+    return Sampler(NvmlBackend(nvml=fake), configured="nvml", **options)
+
+
+def last_sample(sampler: Sampler) -> dict:
+    return json.loads(sampler.samples_since(sampler.buffer.last_seq - 1)[0])
+
+
+def test_healthy_reading_has_every_field():
+    fake = FakeNVML(gpus=2)
+    fake.memory_used[1] = 40 * GiB
+    fake.util[1] = 87
+    sampler = make_sampler(fake)
+    sampler.tick()
+    status = sampler.status()
+    assert status["status"] == "ok" and status["live"] is True
+    assert status["driver_version"] == "580.159.04"
+    assert status["cuda_driver_version"] == "13.0"
+    assert [d["compute_capability"] for d in status["devices"]] == ["9.0", "9.0"]
+    gpu = last_sample(sampler)["gpus"][1]
+    assert gpu["memory_used"] == 40 * GiB and gpu["util_gpu"] == 87
+    assert gpu["throttle_reasons"] == ["sw_power_cap", "sw_thermal_slowdown"]
+    assert gpu["unavailable"] == {}
+
+
+def test_not_supported_field_is_null_with_reason_and_not_asked_again():
+    fake = FakeNVML()
+    fake.fail("nvmlDeviceGetFanSpeed", pynvml.NVML_ERROR_NOT_SUPPORTED)
+    sampler = make_sampler(fake)
+    sampler.tick()
+    sampler.tick()
+    gpu = last_sample(sampler)["gpus"][0]
+    assert gpu["fan"] is None
+    assert gpu["unavailable"]["fan"] == "not supported on this GPU"
+    assert gpu["temp_c"] == 41  # the other fields are still read
+    assert fake.calls_by_name["nvmlDeviceGetFanSpeed"] == 1  # not asked again on the second tick
+    assert fake.calls_by_name["nvmlDeviceGetTemperature"] == 2
+    del fake.faults[("nvmlDeviceGetFanSpeed", None)]
+    sampler.tick()
+    assert last_sample(sampler)["gpus"][0]["fan"] is None  # remembered until NVML reopens
+
+
+def test_no_permission_on_one_device_only():
+    fake = FakeNVML(gpus=2)
+    fake.fail("nvmlDeviceGetPowerUsage", pynvml.NVML_ERROR_NO_PERMISSION, device=0)
+    sampler = make_sampler(fake)
+    sampler.tick()
+    gpus = last_sample(sampler)["gpus"]
+    assert gpus[0]["power_mw"] is None and gpus[0]["unavailable"]["power_mw"] == "no permission to read it"
+    assert gpus[1]["power_mw"] == 123456
+
+
+def test_gpu_lost_mid_run_then_back():
+    fake = FakeNVML(gpus=2)
+    sampler = make_sampler(fake)
+    sampler.tick()
+    fake.lost.add(1)
+    sampler.tick()
+    gpus = last_sample(sampler)["gpus"]
+    assert gpus[0]["status"] == "ok" and gpus[0]["memory_used"] == GiB
+    assert gpus[1]["status"] == "lost"
+    assert "lost" in gpus[1]["reason"] and gpus[1]["memory_used"] is None
+    fake.lost.clear()
+    sampler.tick()  # reopen_seconds=0: this tick reinitialises NVML and reads again
+    assert last_sample(sampler)["gpus"][1]["status"] == "ok"
+
+
+def test_init_failure_then_recovery():
+    fake = FakeNVML()
+    fake.init_error = pynvml.NVML_ERROR_DRIVER_NOT_LOADED
+    sampler = make_sampler(fake)
+    sampler.tick()
+    status = sampler.status()
+    assert status["status"] == "unavailable"
+    assert "the NVIDIA driver is not loaded" in status["reason"]
+    assert sampler.buffer.last_seq == 0  # no invented samples
+    fake.init_error = None
+    sampler.tick()
+    assert sampler.status()["status"] == "ok"
+    assert sampler.buffer.last_seq == 1
+
+
+def test_missing_library_with_auto_reports_none_backend():
+    fake = FakeNVML()
+    fake.init_error = pynvml.NVML_ERROR_LIBRARY_NOT_FOUND
+    sampler = Sampler(NvmlBackend(nvml=fake), configured="auto", interval=1, history_seconds=10)
+    sampler.tick()
+    status = sampler.status()
+    assert status["backend"] == "none"
+    assert status["configured_backend"] == "auto"
+    assert "libnvidia-ml.so was not found" in status["reason"]
+    assert status["devices"] == []
+
+
+def test_driver_disappears_mid_run():
+    fake = FakeNVML()
+    sampler = make_sampler(fake)
+    sampler.tick()
+    fake.fail("nvmlDeviceGetMemoryInfo", pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+    sampler.tick()
+    assert sampler.status()["status"] == "unavailable"
+    assert "driver is not loaded" in sampler.status()["reason"]
+    fake.faults.clear()
+    sampler.tick()
+    assert sampler.status()["status"] == "ok"
+
+
+def test_random_exception_costs_one_field():
+    fake = FakeNVML()
+    sampler = make_sampler(fake)
+    fake.fail("nvmlDeviceGetTemperature", 999)  # an error code NVML does not define
+    sampler.tick()
+    gpu = last_sample(sampler)["gpus"][0]
+    assert gpu["temp_c"] is None and gpu["unavailable"]["temp_c"]
+    assert gpu["memory_used"] == GiB
+
+
+def test_hung_call_marks_the_sample_and_the_sampler_goes_on():
+    fake = FakeNVML()
+    sampler = make_sampler(fake, call_timeout=0.2)
+    sampler.tick()
+    release = fake.hang("nvmlDeviceGetUtilizationRates")
+    started = time.monotonic()
+    sampler.tick()
+    assert time.monotonic() - started < 1.0
+    gpu = last_sample(sampler)["gpus"][0]
+    assert gpu["status"] == "unavailable"
+    assert "did not answer within 0.2 s" in gpu["reason"]
+    sampler.tick()  # still hung: no second call piles up behind the first
+    assert sampler.hung_calls == 1
+    release.set()
+    del fake.hangs["nvmlDeviceGetUtilizationRates"]
+    time.sleep(0.05)
+    sampler.tick()
+    assert last_sample(sampler)["gpus"][0]["status"] == "ok"
+    assert sampler.stats()["hung_calls"] == 1
+
+
+def test_sampler_thread_survives_faults_and_stops():
+    fake = FakeNVML()
+    sampler = make_sampler(fake, interval=0.25)
+    sampler.start()
+    try:
+        time.sleep(0.4)
+        fake.lost.add(0)
+        time.sleep(0.6)
+        fake.lost.clear()
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and last_sample(sampler)["gpus"][0]["status"] != "ok":
+            time.sleep(0.1)
+        assert last_sample(sampler)["gpus"][0]["status"] == "ok"
+        assert sampler.stats()["ticks"] >= 3
+    finally:
+        sampler.stop()
+    assert not sampler._thread.is_alive()
+
+
+def test_history_is_bounded():
+    fake = FakeNVML()
+    sampler = make_sampler(fake, interval=1.0, history_seconds=5)
+    for _ in range(12):
+        sampler.tick()
+    assert sampler.buffer.capacity == 5
+    seqs = [json.loads(s)["seq"] for s in sampler.samples_since(0)]
+    assert seqs == [8, 9, 10, 11, 12]
+    assert [json.loads(s)["seq"] for s in sampler.samples_since(10)] == [11, 12]
+
+
+def test_none_backend_never_retries():
+    sampler = Sampler(NoneBackend(), configured="none", interval=1, history_seconds=10)
+    sampler.tick()
+    sampler.tick()
+    status = sampler.status()
+    assert status["status"] == "unavailable" and status["live"] is False
+    assert "turned off" in status["reason"] and "retrying" not in status["reason"]
+
+
+def test_replay_follows_recorded_timing():
+    now = [100.0]
+    backend = ReplayBackend(clock=lambda: now[0])
+    system = backend.open()
+    assert system.source["kind"] == "replay"
+    assert system.devices[0]["name"] == "NVIDIA H200"
+    first = backend.read().gpus[0]
+    assert first["memory_used"] == 644939776 and backend.phase == "idle"
+    assert first["fan"] is None and first["unavailable"]["fan"] == "not supported (as recorded)"
+    now[0] += 40  # well into the recording: a later phase with more memory in use
+    assert backend.phase != "idle"
+    now[0] += system.source["duration_seconds"]  # one loop later: the same frame
+    phase = backend.phase
+    now[0] -= system.source["duration_seconds"]
+    assert backend.phase == phase
+
+
+def test_replay_bad_trace_gives_reason(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "devices"\n')
+    sampler = Sampler(ReplayBackend(bad), configured="replay", interval=1, history_seconds=10)
+    sampler.tick()
+    assert "is not JSON lines" in sampler.status()["reason"]
+    sampler = Sampler(ReplayBackend(tmp_path / "missing.jsonl"), configured="replay", interval=1, history_seconds=10)
+    sampler.tick()
+    assert "cannot be read" in sampler.status()["reason"]
+
+
+@pytest.mark.parametrize("interval", [0.25, 1.0, 2.0])
+def test_capacity_follows_interval(interval):
+    sampler = Sampler(NoneBackend(), configured="none", interval=interval, history_seconds=3600)
+    assert sampler.buffer.capacity == int(3600 / interval)

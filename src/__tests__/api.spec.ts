@@ -1,0 +1,44 @@
+import { ServerConnection } from '@jupyterlab/services';
+
+import { GPUScopeAPI } from '../api';
+
+function settingsAnswering(status: number, body: unknown) {
+  const calls: string[] = [];
+  const fetch = async (input: RequestInfo | URL) => {
+    calls.push(String(typeof input === 'string' ? input : (input as Request).url));
+    return new Response(JSON.stringify(body), {
+      status,
+      headers: { 'Content-Type': 'application/json' }
+    });
+  };
+  const settings = ServerConnection.makeSettings({
+    baseUrl: 'http://localhost:8888/user/ann/',
+    wsUrl: 'ws://localhost:8888/user/ann/',
+    token: 'secret',
+    fetch: fetch as typeof window.fetch
+  });
+  return { settings, calls };
+}
+
+describe('GPUScopeAPI', () => {
+  it('asks the extension routes under the base URL', async () => {
+    const { settings, calls } = settingsAnswering(200, { samples: [] });
+    const api = new GPUScopeAPI(settings);
+    await api.samples(41);
+    await api.devices();
+    expect(calls[0]).toMatch(
+      /^http:\/\/localhost:8888\/user\/ann\/gpuscope\/api\/samples\?since=41/
+    );
+    expect(calls[1]).toMatch(/\/user\/ann\/gpuscope\/api\/devices/);
+  });
+
+  it("surfaces the server's 400 message", async () => {
+    const { settings } = settingsAnswering(400, {
+      message: "'since' must be a sample sequence number"
+    });
+    const api = new GPUScopeAPI(settings);
+    await expect(api.samples(-1)).rejects.toThrow(
+      "'since' must be a sample sequence number"
+    );
+  });
+});

@@ -1,0 +1,67 @@
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import type {
+  IDevicesReply,
+  IProcessesReply,
+  ISamplesReply,
+  IStats,
+  StreamMessage
+} from './tokens';
+
+/** The server routes, relative to the base URL: the only place that knows them. */
+const API_PATH = 'gpuscope/api';
+
+/**
+ * Typed wrappers over the gpuscope server API.
+ */
+export class GPUScopeAPI {
+  constructor(readonly serverSettings: ServerConnection.ISettings) {}
+
+  devices(): Promise<IDevicesReply> {
+    return this._get('devices');
+  }
+
+  /** Samples after `since` (the whole history when omitted). */
+  samples(since?: number): Promise<ISamplesReply> {
+    return this._get(since === undefined ? 'samples' : `samples?since=${since}`);
+  }
+
+  processes(): Promise<IProcessesReply> {
+    return this._get('processes');
+  }
+
+  stats(): Promise<IStats> {
+    return this._get('stats');
+  }
+
+  /** Open the push stream; `onMessage` gets every parsed message. */
+  openStream(onMessage: (message: StreamMessage) => void): WebSocket {
+    const settings = this.serverSettings;
+    let url = URLExt.join(settings.wsUrl, API_PATH, 'stream');
+    // Same rule as JupyterLab's own sockets: the token goes in the URL only when the
+    // page cannot send cookies with the upgrade.
+    if (settings.token && settings.appendToken) {
+      url += `?token=${encodeURIComponent(settings.token)}`;
+    }
+    const socket = new settings.WebSocket(url);
+    socket.onmessage = event => {
+      onMessage(JSON.parse(event.data) as StreamMessage);
+    };
+    return socket;
+  }
+
+  private async _get<T>(path: string): Promise<T> {
+    const url = URLExt.join(this.serverSettings.baseUrl, API_PATH, path);
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, {}, this.serverSettings);
+    } catch (error) {
+      throw new ServerConnection.NetworkError(error as TypeError);
+    }
+    if (!response.ok) {
+      throw await ServerConnection.ResponseError.create(response);
+    }
+    return (await response.json()) as T;
+  }
+}

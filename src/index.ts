@@ -1,0 +1,38 @@
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { Notification } from '@jupyterlab/apputils';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { GPUScopeAPI } from './api';
+import { IGPUScopeAPI } from './tokens';
+
+/**
+ * Provides the API client and checks once that the server extension answers.
+ */
+const apiPlugin: JupyterFrontEndPlugin<GPUScopeAPI> = {
+  id: 'jupyterlab-gpuscope:api',
+  description: 'Connects to the gpuscope server extension.',
+  autoStart: true,
+  provides: IGPUScopeAPI,
+  optional: [ITranslator],
+  activate: (app: JupyterFrontEnd, translator: ITranslator | null) => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab_gpuscope');
+    const api = new GPUScopeAPI(app.serviceManager.serverSettings);
+    api.devices().catch(reason => {
+      Notification.error(
+        trans.__(
+          'GPU monitor: the gpuscope server extension did not answer (%1). Is it installed and enabled?',
+          String(reason?.message ?? reason)
+        ),
+        { autoClose: false }
+      );
+    });
+    return api;
+  }
+};
+
+export default [apiPlugin];
+export { GPUScopeAPI } from './api';
+export * from './tokens';

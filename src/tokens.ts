@@ -1,0 +1,143 @@
+import { Token } from '@lumino/coreutils';
+
+import type { GPUScopeAPI } from './api';
+
+/**
+ * The server's API client, shared by every gpuscope plugin.
+ */
+export const IGPUScopeAPI = new Token<GPUScopeAPI>(
+  'jupyterlab-gpuscope:IGPUScopeAPI',
+  'The typed client of the gpuscope server API.'
+);
+
+/** Reasons keyed by field name, for every field the server could not read. */
+export type Unavailable = Record<string, string>;
+
+/** Where readings come from; `live` is false for a replay or no backend. */
+export interface IBackendSummary {
+  backend: 'nvml' | 'replay' | 'none';
+  live: boolean;
+  source: {
+    kind: 'replay';
+    trace: string;
+    description: string;
+    duration_seconds: number;
+  } | null;
+  status: 'starting' | 'ok' | 'unavailable';
+  reason: string | null;
+  run_id: string;
+  interval_seconds: number;
+}
+
+export interface IDevice {
+  index: number;
+  status: 'ok' | 'lost';
+  reason: string | null;
+  name: string | null;
+  uuid: string | null;
+  compute_capability: string | null;
+  memory_total: number | null;
+  power_limit_mw: number | null;
+  mig_mode: { current: boolean; pending: boolean } | null;
+  pcie_max_gen: number | null;
+  pcie_max_width: number | null;
+  max_sm_clock: number | null;
+  max_mem_clock: number | null;
+  bus_id: string | null;
+  unavailable: Unavailable;
+}
+
+export interface IDevicesReply extends IBackendSummary {
+  configured_backend: string;
+  driver_version: string | null;
+  cuda_driver_version: string | null;
+  nvml_version: string | null;
+  devices: IDevice[];
+}
+
+export interface IGpuSample {
+  index: number;
+  status: 'ok' | 'lost' | 'unavailable';
+  reason: string | null;
+  memory_used: number | null;
+  memory_total: number | null;
+  util_gpu: number | null;
+  util_mem: number | null;
+  temp_c: number | null;
+  power_mw: number | null;
+  sm_clock: number | null;
+  mem_clock: number | null;
+  pstate: number | null;
+  pcie_tx_kbs: number | null;
+  pcie_rx_kbs: number | null;
+  throttle: number | null;
+  throttle_reasons: string[] | null;
+  fan: number | null;
+  ecc_uncorrected: number | null;
+  unavailable: Unavailable;
+}
+
+export interface ISample {
+  type: 'sample';
+  seq: number;
+  /** Seconds since the epoch. */
+  time: number;
+  gpus: IGpuSample[];
+}
+
+export interface ISamplesReply extends IBackendSummary {
+  first_seq: number;
+  last_seq: number;
+  samples: ISample[];
+}
+
+export interface IKernelRef {
+  id: string;
+  name: string;
+  execution_state: string | null;
+  notebook_path: string | null;
+}
+
+export interface IGpuProcess {
+  pid: number | null;
+  used_memory: number | null;
+  owner: 'self' | 'other' | 'unknown';
+  username: string | null;
+  name: string | null;
+  cmdline: string[] | null;
+  kernel: IKernelRef | null;
+  note: string | null;
+}
+
+export interface IProcessesReply extends IBackendSummary {
+  pid_namespace: { shared: boolean; note: string | null };
+  show_other_users: boolean;
+  gpus: {
+    index: number;
+    processes: IGpuProcess[];
+    others: { count: number; used_memory: number };
+  }[];
+}
+
+export interface IStats {
+  backend: string;
+  run_id: string;
+  interval_seconds: number;
+  ticks: number;
+  samples: number;
+  samples_held: number;
+  capacity: number;
+  backend_calls: number;
+  hung_calls: number;
+  subscribers: number;
+  last_sample_cost_seconds: number | null;
+  sampler_cpu_seconds: number;
+}
+
+/** Messages the stream pushes. */
+export type StreamMessage =
+  | ISample
+  | (IBackendSummary & { type: 'hello'; last_seq: number })
+  | { type: 'status'; status: IBackendSummary['status']; reason: string | null }
+  | { type: 'ack'; action: string }
+  | { type: 'error'; message: string };
