@@ -64,6 +64,9 @@ class NvmlBackend(Backend):
         self._handles: list[Any] = []
         self._unsupported: list[set[str]] = []
         self._open = False
+        # nvmlMemory_v2 when the driver has it: its `used` leaves out the memory the
+        # driver reserves, as nvidia-smi does (v1 counts it as used).
+        self._memory_version: int | None = None
 
     # ---- lifecycle -------------------------------------------------------------
 
@@ -81,6 +84,7 @@ class NvmlBackend(Backend):
             self.close()
             raise BackendUnavailable(f"NVML could not start: {error}") from error
         self._unsupported = [set() for _ in self._handles]
+        self._memory_version = self._probe_memory_v2()
         system: dict[str, Any] = {}
         reasons: dict[str, str] = {}
         self._field(system, reasons, "driver_version", nv.nvmlSystemGetDriverVersion, index=None)
@@ -93,6 +97,15 @@ class NvmlBackend(Backend):
             nvml_version=_text(system.get("nvml_version")),
             devices=[self._static(i, h) for i, h in enumerate(self._handles)],
         )
+
+    def _probe_memory_v2(self) -> int | None:
+        if not self._handles:
+            return None
+        try:
+            self._call(self._nvml.nvmlDeviceGetMemoryInfo, self._handles[0], pynvml.nvmlMemory_v2)
+        except Exception:  # an older driver: fall back to v1
+            return None
+        return pynvml.nvmlMemory_v2
 
     def close(self) -> None:
         if self._open:
@@ -123,7 +136,7 @@ class NvmlBackend(Backend):
         values: dict[str, Any] = {}
         reasons: dict[str, str] = {}
         field = self._field
-        memory = field(values, reasons, "memory", nv.nvmlDeviceGetMemoryInfo, handle, index=index)
+        memory = field(values, reasons, "memory", nv.nvmlDeviceGetMemoryInfo, handle, self._memory_version, index=index)
         if memory is not None:
             values["memory_used"], values["memory_total"] = memory.used, memory.total
         else:
@@ -159,7 +172,9 @@ class NvmlBackend(Backend):
             self._field(values, reasons, "name", nv.nvmlDeviceGetName, handle, index=index)
             self._field(values, reasons, "uuid", nv.nvmlDeviceGetUUID, handle, index=index)
             cc = self._field(values, reasons, "cc", nv.nvmlDeviceGetCudaComputeCapability, handle, index=index)
-            memory = self._field(values, reasons, "memory", nv.nvmlDeviceGetMemoryInfo, handle, index=index)
+            memory = self._field(
+                values, reasons, "memory", nv.nvmlDeviceGetMemoryInfo, handle, self._memory_version, index=index
+            )
             self._field(values, reasons, "power_limit_mw", nv.nvmlDeviceGetEnforcedPowerLimit, handle, index=index)
             mig = self._field(values, reasons, "mig", nv.nvmlDeviceGetMigMode, handle, index=index)
             self._field(values, reasons, "pcie_max_gen", nv.nvmlDeviceGetMaxPcieLinkGeneration, handle, index=index)

@@ -28,6 +28,7 @@ class FakeNVML:
         self.init_error: int | None = None
         self.initialised = False
         self.calls = 0
+        self.has_memory_v2 = True
         self.calls_by_name: dict[str, int] = {}
 
     # ---- fault controls ------------------------------------------------------------
@@ -60,6 +61,8 @@ class FakeNVML:
             if name == "nvmlShutdown":
                 self.initialised = False
                 return None
+            if name == "nvmlDeviceGetMemoryInfo" and len(args) > 1 and args[1] and not self.has_memory_v2:
+                raise pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
             if not self.initialised:
                 raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
             device = args[0].index if args and isinstance(args[0], SimpleNamespace) else None
@@ -73,10 +76,18 @@ class FakeNVML:
         return call
 
 
-def _memory(fake: FakeNVML, h: SimpleNamespace) -> SimpleNamespace:
+RESERVED = 512 * 1024**2  # what the driver keeps for itself
+
+
+def _memory(fake: FakeNVML, h: SimpleNamespace, version: int | None = None) -> SimpleNamespace:
+    """v2 reports `used` without the driver's reserve, as nvidia-smi does; v1 includes it."""
     total = 141 * GiB
     used = fake.memory_used[h.index]
-    return SimpleNamespace(total=total, used=used, free=total - used)
+    if version == pynvml.nvmlMemory_v2:
+        return SimpleNamespace(total=total, reserved=RESERVED, used=used, free=total - used - RESERVED)
+    if version is not None:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+    return SimpleNamespace(total=total, used=used + RESERVED, free=total - used - RESERVED)
 
 
 _ANSWERS = {

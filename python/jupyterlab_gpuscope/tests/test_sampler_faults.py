@@ -11,7 +11,7 @@ import pytest
 from jupyterlab_gpuscope.backends import NoneBackend, NvmlBackend, ReplayBackend
 from jupyterlab_gpuscope.sampler import Sampler
 
-from .fake_nvml import GiB, FakeNVML
+from .fake_nvml import RESERVED, GiB, FakeNVML
 
 
 def make_sampler(fake: FakeNVML, **kwargs) -> Sampler:
@@ -39,6 +39,24 @@ def test_healthy_reading_has_every_field():
     assert gpu["memory_used"] == 40 * GiB and gpu["util_gpu"] == 87
     assert gpu["throttle_reasons"] == ["sw_power_cap", "sw_thermal_slowdown"]
     assert gpu["unavailable"] == {}
+
+
+def test_memory_used_leaves_out_the_driver_reserve_like_nvidia_smi():
+    fake = FakeNVML()
+    fake.memory_used[0] = 8 * GiB
+    sampler = make_sampler(fake)
+    sampler.tick()
+    assert last_sample(sampler)["gpus"][0]["memory_used"] == 8 * GiB
+
+
+def test_older_driver_without_memory_v2_falls_back_to_v1():
+    fake = FakeNVML()
+    fake.has_memory_v2 = False
+    fake.memory_used[0] = 8 * GiB
+    sampler = make_sampler(fake)
+    sampler.tick()
+    assert sampler.status()["status"] == "ok"
+    assert last_sample(sampler)["gpus"][0]["memory_used"] == 8 * GiB + RESERVED
 
 
 def test_not_supported_field_is_null_with_reason_and_not_asked_again():
