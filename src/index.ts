@@ -1,12 +1,39 @@
 import {
+  ILabShell,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Notification } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  IThemeManager,
+  Notification,
+  showDialog,
+  Dialog
+} from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { Signal } from '@lumino/signaling';
 
+import gpuSvg from '../style/icons/gpu.svg';
 import { GPUScopeAPI } from './api';
-import { IGPUScopeAPI } from './tokens';
+import { MonitorModel } from './monitor/model';
+import { GpuPanel } from './monitor/panel';
+import { monitorConfig } from './monitor/settings';
+import { GpuStatusItem, GpuStatusModel } from './monitor/statusbar';
+import { IGPUMonitor, IGPUScopeAPI, IMonitorConfig } from './tokens';
+
+/** Every command of the extension. */
+export namespace CommandIDs {
+  export const openPanel = 'gpuscope:open-panel';
+  export const toggleMonitoring = 'gpuscope:toggle-monitoring';
+}
+
+export const gpuIcon = new LabIcon({ name: 'jupyterlab-gpuscope:gpu', svgstr: gpuSvg });
+
+const TRANSLATION_DOMAIN = 'jupyterlab_gpuscope';
 
 /**
  * Provides the API client and checks once that the server extension answers.
@@ -18,7 +45,7 @@ const apiPlugin: JupyterFrontEndPlugin<GPUScopeAPI> = {
   provides: IGPUScopeAPI,
   optional: [ITranslator],
   activate: (app: JupyterFrontEnd, translator: ITranslator | null) => {
-    const trans = (translator ?? nullTranslator).load('jupyterlab_gpuscope');
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const api = new GPUScopeAPI(app.serviceManager.serverSettings);
     api.devices().catch(reason => {
       Notification.error(
@@ -33,6 +60,187 @@ const apiPlugin: JupyterFrontEndPlugin<GPUScopeAPI> = {
   }
 };
 
-export default [apiPlugin];
+/**
+ * The live monitor: one model fed by the server's stream, the GPU panel, its commands.
+ */
+const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
+  id: 'jupyterlab-gpuscope:monitor',
+  description: 'The GPU panel with history charts and processes, fed by one stream.',
+  autoStart: true,
+  requires: [IGPUScopeAPI],
+  provides: IGPUMonitor,
+  optional: [ISettingRegistry, ICommandPalette, IThemeManager, ILabShell, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    api: GPUScopeAPI,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    themeManager: IThemeManager | null,
+    labShell: ILabShell | null,
+    translator: ITranslator | null
+  ): IGPUMonitor => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const model = new MonitorModel({ api });
+    const monitor = { model, config: monitorConfig({}) } as IGPUMonitor;
+    const configChanged = new Signal<IGPUMonitor, IMonitorConfig>(monitor);
+    monitor.configChanged = configChanged;
+
+    const panel = new GpuPanel({
+      model,
+      trans,
+      actions: {
+        openNotebook: path => void app.commands.execute('docmanager:open', { path }),
+        shutDownKernel: (kernelId, path) => void shutDownKernel(app, model, trans, kernelId, path)
+      }
+    });
+    panel.title.icon = gpuIcon;
+    app.shell.add(panel, 'right', { rank: 900 });
+    themeManager?.themeChanged.connect(() => panel.refreshTheme());
+
+    app.commands.addCommand(CommandIDs.openPanel, {
+      label: trans.__('Open GPU Panel'),
+      caption: trans.__('Show GPU utilisation, memory, history and processes'),
+      icon: gpuIcon,
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => {
+        if (labShell && !panel.isVisible) {
+          labShell.expandRight();
+        }
+        app.shell.activateById(panel.id);
+      }
+    });
+    app.commands.addCommand(CommandIDs.toggleMonitoring, {
+      label: () =>
+        model.paused ? trans.__('Resume GPU Monitoring') : trans.__('Pause GPU Monitoring'),
+      caption: trans.__('Pause or resume live GPU updates'),
+      isToggled: () => model.paused,
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => (model.paused ? model.resume() : model.pause())
+    });
+    model.changed.connect(() => app.commands.notifyCommandChanged(CommandIDs.toggleMonitoring));
+    const category = trans.__('GPU');
+    palette?.addItem({ command: CommandIDs.openPanel, category });
+    palette?.addItem({ command: CommandIDs.toggleMonitoring, category });
+
+    const apply = (config: IMonitorConfig) => {
+      monitor.config = config;
+      model.setMinInterval(config.updateIntervalSeconds);
+      panel.configure({
+        units: config.memoryUnits,
+        windowMinutes: config.chartWindowMinutes,
+        thresholds: config.thresholds
+      });
+      configChanged.emit(config);
+    };
+    if (settingRegistry) {
+      void settingRegistry
+        .load(monitorPlugin.id)
+        .then(settings => {
+          const read = () => apply(monitorConfig(settings.composite));
+          settings.changed.connect(read);
+          read();
+        })
+        .catch(reason => {
+          Notification.warning(
+            trans.__('GPU monitor settings could not be loaded (%1); using the defaults.', String(reason))
+          );
+        });
+    }
+    void model.start();
+    return monitor;
+  }
+};
+
+/**
+ * The status bar item: the active notebook's GPUs at a glance; click for the panel.
+ */
+const statusBarPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-gpuscope:status-bar',
+  description: 'GPU utilisation and memory in the status bar.',
+  autoStart: true,
+  requires: [IGPUMonitor],
+  optional: [IStatusBar, INotebookTracker, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    monitor: IGPUMonitor,
+    statusBar: IStatusBar | null,
+    notebooks: INotebookTracker | null,
+    translator: ITranslator | null
+  ) => {
+    if (!statusBar) {
+      return; // e.g. a shell without a status bar
+    }
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const model = new GpuStatusModel(monitor.model, trans);
+    const configure = (config: IMonitorConfig) =>
+      model.configure({
+        content: config.statusBarContent,
+        units: config.memoryUnits,
+        thresholds: config.thresholds
+      });
+    configure(monitor.config);
+    monitor.configChanged.connect((_, config) => configure(config));
+
+    // Follow the active notebook's kernel, so the item shows the GPUs it uses.
+    let watch = monitor.model.watchProcesses();
+    const follow = () => {
+      const session = notebooks?.currentWidget?.sessionContext.session;
+      model.setActiveKernel(session?.kernel?.id ?? null);
+    };
+    notebooks?.currentChanged.connect((_, panel) => {
+      follow();
+      panel?.sessionContext.kernelChanged.connect(follow);
+    });
+    follow();
+    // Processes are polled for this only when there is more than one GPU to choose from.
+    monitor.model.changed.connect(() => {
+      const several = (monitor.model.devices?.devices.length ?? 0) > 1;
+      if (!several && !watch.isDisposed) {
+        watch.dispose();
+      } else if (several && watch.isDisposed) {
+        watch = monitor.model.watchProcesses();
+      }
+    });
+
+    const item = new GpuStatusItem(model, () => void app.commands.execute(CommandIDs.openPanel));
+    statusBar.registerStatusItem(statusBarPlugin.id, {
+      item,
+      align: 'left',
+      rank: 4,
+      isActive: () => true,
+      activeStateChanged: model.stateChanged
+    });
+  }
+};
+
+async function shutDownKernel(
+  app: JupyterFrontEnd,
+  model: MonitorModel,
+  trans: ReturnType<ITranslator['load']>,
+  kernelId: string,
+  notebookPath: string | null
+): Promise<void> {
+  const result = await showDialog({
+    title: trans.__('Shut down kernel?'),
+    body: notebookPath
+      ? trans.__('Shut down the kernel of %1? Its GPU memory is freed; variables in it are lost.', notebookPath)
+      : trans.__('Shut down this kernel? Its GPU memory is freed; variables in it are lost.'),
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: trans.__('Shut Down') })]
+  });
+  if (!result.button.accept) {
+    return;
+  }
+  try {
+    await app.serviceManager.kernels.shutdown(kernelId);
+    Notification.success(trans.__('Kernel shut down; its GPU memory is being released.'), {
+      autoClose: 4000
+    });
+  } catch (error) {
+    Notification.error(trans.__('Could not shut down the kernel: %1', String((error as Error).message ?? error)));
+  }
+  await model.refreshProcesses();
+}
+
+export default [apiPlugin, monitorPlugin, statusBarPlugin];
 export { GPUScopeAPI } from './api';
 export * from './tokens';

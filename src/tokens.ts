@@ -1,6 +1,10 @@
 import { Token } from '@lumino/coreutils';
 
+import type { ISignal } from '@lumino/signaling';
+
 import type { GPUScopeAPI } from './api';
+import type { IThresholds, MemoryUnits, StatusContent } from './monitor/format';
+import type { MonitorModel } from './monitor/model';
 
 /**
  * The server's API client, shared by every gpuscope plugin.
@@ -9,6 +13,29 @@ export const IGPUScopeAPI = new Token<GPUScopeAPI>(
   'jupyterlab-gpuscope:IGPUScopeAPI',
   'The typed client of the gpuscope server API.'
 );
+
+/**
+ * The live GPU monitor: the one model every view reads, and its settings.
+ */
+export const IGPUMonitor = new Token<IGPUMonitor>(
+  'jupyterlab-gpuscope:IGPUMonitor',
+  'The live GPU monitor model and its settings.'
+);
+
+export interface IGPUMonitor {
+  readonly model: MonitorModel;
+  config: IMonitorConfig;
+  configChanged: ISignal<IGPUMonitor, IMonitorConfig>;
+}
+
+/** The monitor settings (schema/monitor.json), validated. */
+export interface IMonitorConfig {
+  updateIntervalSeconds: number;
+  statusBarContent: StatusContent;
+  thresholds: IThresholds;
+  chartWindowMinutes: number;
+  memoryUnits: MemoryUnits;
+}
 
 /** Reasons keyed by field name, for every field the server could not read. */
 export type Unavailable = Record<string, string>;

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tornado.ioloop import IOLoop
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Float, Unicode, validate
+from traitlets import Bool, Enum, Float, Type, Unicode, validate
 
 from .backends import Backend, NoneBackend, NvmlBackend, ReplayBackend
 from .routes import route_handlers
@@ -26,6 +26,14 @@ class GPUScope(ExtensionApp):
         help="""Where readings come from. 'auto': NVML when it initialises, else none (with
         the reason shown to users). 'replay': play a recorded trace (labelled as a replay,
         never as a live GPU). 'none': monitoring off.""",
+    )
+    backend_class = Type(
+        None,
+        klass=Backend,
+        allow_none=True,
+        config=True,
+        help="""A Backend subclass to use instead of `backend` (custom sources, and the fake
+        backends of the end-to-end tests). Its `live` flag decides how readings are labelled.""",
     )
     interval_seconds = Float(
         1.0, config=True, help=f"Seconds between samples; at least {MIN_INTERVAL_SECONDS}."
@@ -65,6 +73,8 @@ class GPUScope(ExtensionApp):
         return value
 
     def make_backend(self) -> Backend:
+        if self.backend_class is not None:
+            return self.backend_class()
         if self.backend == "replay":
             return ReplayBackend(self.replay_trace)
         if self.backend == "none":
@@ -74,7 +84,7 @@ class GPUScope(ExtensionApp):
     def initialize_settings(self) -> None:
         self.sampler = Sampler(
             self.make_backend(),
-            configured=self.backend,
+            configured=self.backend if self.backend_class is None else self.backend_class.__name__,
             interval=self.interval_seconds,
             history_seconds=self.history_seconds,
             call_timeout=self.call_timeout_seconds,

@@ -1,0 +1,300 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import type { IDevice, IGpuProcess, IGpuSample, IProcessesReply } from '../tokens';
+import { IChartTheme, TimeChart } from './chart';
+import {
+  formatAmount,
+  formatPercent,
+  formatThroughput,
+  formatUsedOfTotal,
+  formatWatts,
+  gpuLevel,
+  IThresholds,
+  MemoryUnits,
+  throttleWords
+} from './format';
+import type { IGpuHistory } from './model';
+
+/** What a card needs from its panel to act on a process row. */
+export interface ICardActions {
+  openNotebook(path: string): void;
+  shutDownKernel(kernelId: string, notebookPath: string | null): void;
+}
+
+/**
+ * One GPU: its fields, three history charts and its process table. The DOM is built
+ * once; updates only change text and chart data.
+ */
+export class GpuCard {
+  constructor(
+    readonly index: number,
+    private _trans: TranslationBundle,
+    private _actions: ICardActions
+  ) {
+    const trans = _trans;
+    this.node = element('section', 'jp-gpuscope-Card');
+    this.node.setAttribute('aria-label', trans.__('GPU %1', index));
+    this._title = element('h3', 'jp-gpuscope-Card-title', this.node);
+    this._state = element('div', 'jp-gpuscope-Card-state', this.node);
+    const bar = element('div', 'jp-gpuscope-Card-memory', this.node);
+    this._barFill = element('div', 'jp-gpuscope-Card-memoryFill', bar);
+    this._barText = element('div', 'jp-gpuscope-Card-memoryText', bar);
+    bar.setAttribute('role', 'meter');
+    this._bar = bar;
+    this._fields = element('dl', 'jp-gpuscope-Card-fields', this.node);
+    const charts = element('div', 'jp-gpuscope-Card-charts', this.node);
+    this._charts = {
+      memory: new TimeChart({ label: trans.__('Memory used'), format: v => `${+v.toFixed(1)}` }),
+      utilization: new TimeChart({
+        label: trans.__('Utilisation'),
+        yRange: [0, 100],
+        format: v => `${v}%`
+      }),
+      power: new TimeChart({ label: trans.__('Power'), format: v => `${v} W` })
+    };
+    for (const [key, chart] of Object.entries(this._charts)) {
+      const figure = element('figure', 'jp-gpuscope-Card-chart', charts);
+      const caption = element('figcaption', 'jp-gpuscope-Card-chartTitle', figure);
+      caption.textContent = {
+        memory: trans.__('Memory used'),
+        utilization: trans.__('Utilisation'),
+        power: trans.__('Power')
+      }[key]!;
+      figure.appendChild(chart.node);
+      if (key === 'memory') {
+        this._memoryCaption = caption;
+      }
+    }
+    this._processes = element('div', 'jp-gpuscope-Card-processes', this.node);
+  }
+
+  readonly node: HTMLElement;
+
+  renderCharts(width: number, theme: IChartTheme): void {
+    for (const chart of Object.values(this._charts)) {
+      chart.render(width, theme);
+    }
+  }
+
+  setChartWidth(width: number): void {
+    for (const chart of Object.values(this._charts)) {
+      chart.setWidth(width);
+    }
+  }
+
+  update(
+    device: IDevice | undefined,
+    gpu: IGpuSample | undefined,
+    history: IGpuHistory,
+    windowStart: number,
+    units: MemoryUnits,
+    thresholds: IThresholds
+  ): void {
+    const trans = this._trans;
+    this._title.textContent = trans.__(
+      'GPU %1 · %2 · compute capability %3',
+      this.index,
+      device?.name ?? trans.__('unknown'),
+      device?.compute_capability ?? 'n/a'
+    );
+    const level = gpu ? gpuLevel(gpu, thresholds) : 'normal';
+    for (const l of ['normal', 'warning', 'critical']) {
+      this.node.classList.toggle(`jp-mod-${l}`, level === l);
+    }
+    if (gpu && gpu.status !== 'ok') {
+      this._state.textContent = gpu.reason ?? gpu.status;
+      this._state.hidden = false;
+    } else {
+      this._state.hidden = true;
+    }
+    const used = gpu?.memory_used ?? null;
+    const total = gpu?.memory_total ?? device?.memory_total ?? null;
+    const percent = used !== null && total ? (100 * used) / total : 0;
+    this._barFill.style.width = `${Math.min(percent, 100).toFixed(1)}%`;
+    this._barText.textContent = formatUsedOfTotal(used, total, units);
+    this._bar.setAttribute('aria-valuenow', percent.toFixed(0));
+    this._bar.setAttribute('aria-label', trans.__('Memory used'));
+    this._bar.title = naReason(gpu, 'memory_used', trans) ?? '';
+
+    const throttle = gpu ? throttleWords(gpu.throttle_reasons, trans) : [];
+    const limit = device?.power_limit_mw ?? null;
+    this._setFields([
+      [trans.__('Utilisation'), formatPercent(gpu?.util_gpu ?? null), naReason(gpu, 'util_gpu', trans)],
+      [trans.__('Memory busy'), formatPercent(gpu?.util_mem ?? null), naReason(gpu, 'util_mem', trans)],
+      [trans.__('Temperature'), gpu?.temp_c != null ? `${gpu.temp_c} °C` : 'n/a', naReason(gpu, 'temp_c', trans)],
+      [
+        trans.__('Power'),
+        limit !== null
+          ? `${formatWatts(gpu?.power_mw ?? null)} / ${formatWatts(limit)}`
+          : formatWatts(gpu?.power_mw ?? null),
+        naReason(gpu, 'power_mw', trans)
+      ],
+      [
+        trans.__('SM clock'),
+        gpu?.sm_clock != null
+          ? `${gpu.sm_clock}${device?.max_sm_clock ? ` / ${device.max_sm_clock}` : ''} MHz`
+          : 'n/a',
+        naReason(gpu, 'sm_clock', trans)
+      ],
+      [
+        trans.__('PCIe rx / tx'),
+        `${formatThroughput(gpu?.pcie_rx_kbs ?? null)} / ${formatThroughput(gpu?.pcie_tx_kbs ?? null)}`,
+        naReason(gpu, 'pcie_rx_kbs', trans)
+      ],
+      [
+        trans.__('Throttling'),
+        gpu?.throttle_reasons == null ? 'n/a' : throttle.length ? throttle.join(', ') : trans.__('none'),
+        naReason(gpu, 'throttle', trans)
+      ],
+      [trans.__('Fan'), formatPercent(gpu?.fan ?? null), naReason(gpu, 'fan', trans)]
+    ]);
+
+    // Charts: only the samples inside the chosen window.
+    let first = 0;
+    while (first < history.time.length && history.time[first] < windowStart) {
+      first++;
+    }
+    const time = history.time.slice(first);
+    const divisor = units === 'GiB' ? 2 ** 30 : 1e9;
+    this._charts.memory.setData(
+      time,
+      history.memoryUsed.slice(first).map(v => (v === null ? null : v / divisor))
+    );
+    this._charts.utilization.setData(time, history.utilization.slice(first));
+    this._charts.power.setData(time, history.powerWatts.slice(first));
+    this._units = units;
+    this._memoryCaption.textContent = trans.__('Memory used (%1)', units);
+  }
+
+  updateProcesses(reply: IProcessesReply | null): void {
+    const trans = this._trans;
+    const container = this._processes;
+    container.replaceChildren();
+    const heading = element('h4', 'jp-gpuscope-Card-processesTitle', container);
+    heading.textContent = trans.__('Processes');
+    if (reply === null) {
+      element('p', 'jp-gpuscope-Card-empty', container).textContent = trans.__('Loading…');
+      return;
+    }
+    const gpu = reply.gpus.find(g => g.index === this.index);
+    if (reply.pid_namespace.note) {
+      element('p', 'jp-gpuscope-Card-note', container).textContent = reply.pid_namespace.note;
+    }
+    if (!gpu || (gpu.processes.length === 0 && gpu.others.count === 0)) {
+      element('p', 'jp-gpuscope-Card-empty', container).textContent = trans.__(
+        'No process holds memory on this GPU.'
+      );
+      return;
+    }
+    const table = element('table', 'jp-gpuscope-ProcessTable', container);
+    const head = element('tr', '', element('thead', '', table));
+    for (const title of [trans.__('PID'), trans.__('Memory'), trans.__('Notebook / process'), trans.__('Kernel'), '']) {
+      element('th', '', head).textContent = title;
+    }
+    const body = element('tbody', '', table);
+    for (const proc of gpu.processes) {
+      this._processRow(body, proc);
+    }
+    if (gpu.others.count > 0) {
+      const row = element('tr', 'jp-gpuscope-ProcessTable-others', body);
+      element('td', '', row).textContent = '—';
+      element('td', '', row).textContent = `${formatAmount(gpu.others.used_memory, this._units)} ${this._units}`;
+      const cell = element('td', '', row) as HTMLTableCellElement;
+      cell.colSpan = 3;
+      cell.textContent = trans._n(
+        '%1 process of other users (details hidden by the server)',
+        '%1 processes of other users (details hidden by the server)',
+        gpu.others.count
+      );
+    }
+  }
+
+  dispose(): void {
+    for (const chart of Object.values(this._charts)) {
+      chart.dispose();
+    }
+    this.node.remove();
+  }
+
+  private _processRow(body: HTMLElement, proc: IGpuProcess): void {
+    const trans = this._trans;
+    const row = element('tr', '', body);
+    element('td', '', row).textContent = proc.pid === null ? '—' : String(proc.pid);
+    element('td', '', row).textContent =
+      proc.used_memory === null ? 'n/a' : `${formatAmount(proc.used_memory, this._units)} ${this._units}`;
+    const what = element('td', '', row);
+    const kernel = proc.kernel;
+    if (kernel?.notebook_path) {
+      const link = element('button', 'jp-gpuscope-ProcessTable-open', what) as HTMLButtonElement;
+      link.type = 'button';
+      link.textContent = kernel.notebook_path;
+      link.title = trans.__('Open %1', kernel.notebook_path);
+      link.addEventListener('click', () => this._actions.openNotebook(kernel.notebook_path!));
+    } else {
+      what.textContent = proc.name ?? trans.__('unknown');
+      what.title = proc.note ?? (proc.cmdline ?? []).join(' ');
+    }
+    element('td', '', row).textContent = kernel?.name ?? '';
+    const actions = element('td', '', row);
+    if (kernel) {
+      const button = element('button', 'jp-Button jp-mod-styled jp-mod-warn jp-gpuscope-ProcessTable-shutdown', actions) as HTMLButtonElement;
+      button.type = 'button';
+      button.textContent = trans.__('Shut down kernel');
+      button.addEventListener('click', () => this._actions.shutDownKernel(kernel.id, kernel.notebook_path));
+    }
+  }
+
+  private _setFields(rows: [string, string, string | null][]): void {
+    if (this._fields.childElementCount !== rows.length * 2) {
+      this._fields.replaceChildren();
+      for (let i = 0; i < rows.length; i++) {
+        element('dt', '', this._fields);
+        element('dd', '', this._fields);
+      }
+    }
+    rows.forEach(([name, value, reason], i) => {
+      const dt = this._fields.children[2 * i] as HTMLElement;
+      const dd = this._fields.children[2 * i + 1] as HTMLElement;
+      if (dt.textContent !== name) {
+        dt.textContent = name;
+      }
+      if (dd.textContent !== value) {
+        dd.textContent = value;
+      }
+      // "n/a" carries its reason on hover.
+      dd.title = value.includes('n/a') && reason ? reason : '';
+      dd.classList.toggle('jp-mod-unavailable', value === 'n/a');
+    });
+  }
+
+  private _title: HTMLElement;
+  private _state: HTMLElement;
+  private _bar: HTMLElement;
+  private _barFill: HTMLElement;
+  private _barText: HTMLElement;
+  private _fields: HTMLElement;
+  private _processes: HTMLElement;
+  private _charts: Record<'memory' | 'utilization' | 'power', TimeChart>;
+  private _units: MemoryUnits = 'GiB';
+  private _memoryCaption!: HTMLElement;
+}
+
+function element(tag: string, className: string, parent?: HTMLElement): HTMLElement {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  parent?.appendChild(node);
+  return node;
+}
+
+function naReason(
+  gpu: IGpuSample | undefined,
+  field: keyof IGpuSample,
+  trans: TranslationBundle
+): string | null {
+  if (!gpu) {
+    return trans.__('no reading yet');
+  }
+  return gpu.unavailable[field as string] ?? gpu.reason ?? null;
+}

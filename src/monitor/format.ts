@@ -1,0 +1,161 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import type { IGpuSample } from '../tokens';
+
+export type MemoryUnits = 'GiB' | 'GB';
+
+/** What the status bar shows, from the settings. */
+export type StatusContent = 'utilization-and-memory' | 'memory' | 'utilization';
+
+/** Thresholds for the colour states, from the settings. */
+export interface IThresholds {
+  memoryWarningPercent: number;
+  memoryCriticalPercent: number;
+  warnOnThrottle: boolean;
+}
+
+export type Level = 'normal' | 'warning' | 'critical';
+
+const DIVISOR: Record<MemoryUnits, number> = { GiB: 2 ** 30, GB: 1e9 };
+
+/** "41.2" (one decimal below 100, none above). */
+export function formatAmount(bytes: number, units: MemoryUnits): string {
+  const value = bytes / DIVISOR[units];
+  return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+}
+
+/** "41.2/80 GiB": the total shown without decimals when it is 10 or more. */
+export function formatUsedOfTotal(
+  used: number | null,
+  total: number | null,
+  units: MemoryUnits
+): string {
+  const usedText = used === null ? 'n/a' : formatAmount(used, units);
+  if (total === null) {
+    return `${usedText} ${units}`;
+  }
+  const totalValue = total / DIVISOR[units];
+  const totalText =
+    totalValue >= 10 ? totalValue.toFixed(0) : totalValue.toFixed(1);
+  return `${usedText}/${totalText} ${units}`;
+}
+
+export function formatPercent(value: number | null): string {
+  return value === null ? 'n/a' : `${Math.round(value)}%`;
+}
+
+export function formatWatts(milliwatts: number | null): string {
+  return milliwatts === null ? 'n/a' : `${Math.round(milliwatts / 1000)} W`;
+}
+
+/** PCIe throughput from KB/s: "1.2 GB/s", "530 MB/s". */
+export function formatThroughput(kbPerSecond: number | null): string {
+  if (kbPerSecond === null) {
+    return 'n/a';
+  }
+  const bytes = kbPerSecond * 1000;
+  if (bytes >= 1e9) {
+    return `${(bytes / 1e9).toFixed(1)} GB/s`;
+  }
+  if (bytes >= 1e6) {
+    return `${Math.round(bytes / 1e6)} MB/s`;
+  }
+  return `${Math.round(bytes / 1e3)} KB/s`;
+}
+
+/** NVML throttle reasons in words (the server sends stable keys). */
+export function throttleWords(
+  reasons: string[] | null,
+  trans: TranslationBundle
+): string[] {
+  if (reasons === null) {
+    return [];
+  }
+  const words: Record<string, string> = {
+    gpu_idle: trans.__('idle'),
+    applications_clocks_setting: trans.__('application clocks setting'),
+    sw_power_cap: trans.__('power cap'),
+    hw_slowdown: trans.__('hardware slowdown'),
+    sync_boost: trans.__('sync boost'),
+    sw_thermal_slowdown: trans.__('thermal slowdown (software)'),
+    hw_thermal_slowdown: trans.__('thermal slowdown (hardware)'),
+    hw_power_brake_slowdown: trans.__('power brake'),
+    display_clock_setting: trans.__('display clock setting')
+  };
+  return reasons.filter(r => r !== 'gpu_idle').map(r => words[r] ?? r);
+}
+
+const THERMAL = new Set([
+  'sw_thermal_slowdown',
+  'hw_thermal_slowdown',
+  'hw_slowdown',
+  'hw_power_brake_slowdown'
+]);
+
+/** The colour state of one GPU: memory near full, or thermal / power throttling. */
+export function gpuLevel(gpu: IGpuSample, thresholds: IThresholds): Level {
+  if (gpu.status !== 'ok') {
+    return 'critical';
+  }
+  let level: Level = 'normal';
+  if (gpu.memory_used !== null && gpu.memory_total) {
+    const percent = (100 * gpu.memory_used) / gpu.memory_total;
+    if (percent >= thresholds.memoryCriticalPercent) {
+      return 'critical';
+    }
+    if (percent >= thresholds.memoryWarningPercent) {
+      level = 'warning';
+    }
+  }
+  if (thresholds.warnOnThrottle && gpu.throttle_reasons) {
+    if (gpu.throttle_reasons.some(r => THERMAL.has(r))) {
+      return 'critical';
+    }
+    if (gpu.throttle_reasons.includes('sw_power_cap')) {
+      level = 'warning';
+    }
+  }
+  return level;
+}
+
+/** The busiest GPU: highest utilisation, then highest memory fraction. */
+export function busiest(gpus: IGpuSample[]): IGpuSample | null {
+  let best: IGpuSample | null = null;
+  const score = (g: IGpuSample) =>
+    (g.util_gpu ?? -1) * 1000 +
+    (g.memory_used !== null && g.memory_total
+      ? g.memory_used / g.memory_total
+      : 0);
+  for (const gpu of gpus) {
+    if (best === null || score(gpu) > score(best)) {
+      best = gpu;
+    }
+  }
+  return best;
+}
+
+/** The status bar's text for the GPUs in view. */
+export function statusText(
+  gpus: IGpuSample[],
+  content: StatusContent,
+  units: MemoryUnits,
+  trans: TranslationBundle
+): string {
+  const shown = busiest(gpus);
+  if (shown === null) {
+    return trans.__('No GPU');
+  }
+  const parts: string[] = [];
+  if (shown.status !== 'ok') {
+    parts.push(shown.status === 'lost' ? trans.__('lost') : trans.__('n/a'));
+  } else {
+    if (content !== 'memory') {
+      parts.push(formatPercent(shown.util_gpu));
+    }
+    if (content !== 'utilization') {
+      parts.push(formatUsedOfTotal(shown.memory_used, shown.memory_total, units));
+    }
+  }
+  const more = gpus.length > 1 ? ` +${gpus.length - 1}` : '';
+  return trans.__('GPU %1: %2', shown.index, parts.join(' · ')) + more;
+}

@@ -1,0 +1,376 @@
+import { IDisposable } from '@lumino/disposable';
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import type { GPUScopeAPI } from '../api';
+import type {
+  IDevicesReply,
+  IProcessesReply,
+  ISample,
+  StreamMessage
+} from '../tokens';
+
+/** One GPU's history, as parallel arrays ready for a chart. */
+export interface IGpuHistory {
+  /** Seconds since the epoch. */
+  time: number[];
+  memoryUsed: (number | null)[];
+  utilization: (number | null)[];
+  powerWatts: (number | null)[];
+}
+
+/** The connection to the server as the user should see it. */
+export type Connection = 'connecting' | 'connected' | 'offline';
+
+/** Longest chart window (minutes): history older than this is dropped. */
+export const MAX_WINDOW_MINUTES = 60;
+
+/**
+ * The live state of the GPUs: static facts, history filled from the server and then
+ * extended from the push stream, processes while someone looks at them. No DOM here.
+ */
+export class MonitorModel implements IDisposable {
+  constructor(options: MonitorModel.IOptions) {
+    this._api = options.api;
+    this._reconnectDelays = options.reconnectDelaysMs ?? [
+      1000, 2000, 4000, 8000, 15000, 30000
+    ];
+    this._processPoll = new Poll({
+      factory: () => this._refreshProcesses(),
+      frequency: { interval: 2000, backoff: true, max: 30000 },
+      standby: () =>
+        this._processViewers === 0 || this._paused ? true : 'when-hidden',
+      name: 'gpuscope:processes'
+    });
+    this._onVisibility = () => this._visibilityChanged();
+    document.addEventListener('visibilitychange', this._onVisibility);
+  }
+
+  /** Emitted when readings, devices, connection or pause state change. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Emitted when a new process list arrives. */
+  get processesChanged(): ISignal<this, void> {
+    return this._processesChanged;
+  }
+
+  get devices(): IDevicesReply | null {
+    return this._devices;
+  }
+
+  get latest(): ISample | null {
+    return this._latest;
+  }
+
+  get processes(): IProcessesReply | null {
+    return this._processes;
+  }
+
+  get connection(): Connection {
+    return this._connection;
+  }
+
+  /** Why the server cannot be reached, when offline. */
+  get connectionError(): string | null {
+    return this._connectionError;
+  }
+
+  get paused(): boolean {
+    return this._paused;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  history(index: number): IGpuHistory {
+    let history = this._history.get(index);
+    if (!history) {
+      history = { time: [], memoryUsed: [], utilization: [], powerWatts: [] };
+      this._history.set(index, history);
+    }
+    return history;
+  }
+
+  /** Connect: devices and history first, then the stream. */
+  async start(): Promise<void> {
+    await this._connect();
+  }
+
+  pause(): void {
+    if (!this._paused) {
+      this._paused = true;
+      this._send({ action: 'pause' });
+      this._changed.emit();
+    }
+  }
+
+  resume(): void {
+    if (this._paused) {
+      this._paused = false;
+      this._send({ action: 'resume' });
+      void this._fillGap();
+      void this._processPoll.refresh();
+      this._changed.emit();
+    }
+  }
+
+  /** At most one sample per `seconds` from the stream (the server's interval is the floor). */
+  setMinInterval(seconds: number): void {
+    this._minInterval = seconds;
+    this._send({ action: 'throttle', min_interval_seconds: seconds });
+  }
+
+  /**
+   * Views that show processes register here; processes are polled only while at least
+   * one such view is shown.
+   */
+  watchProcesses(): IDisposable {
+    this._processViewers++;
+    void this._processPoll.refresh();
+    let done = false;
+    return {
+      get isDisposed() {
+        return done;
+      },
+      dispose: () => {
+        if (!done) {
+          done = true;
+          this._processViewers--;
+        }
+      }
+    };
+  }
+
+  /** Fetch the process list now (after a kernel shut down, say). */
+  refreshProcesses(): Promise<void> {
+    return this._processPoll.refresh();
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    document.removeEventListener('visibilitychange', this._onVisibility);
+    window.clearTimeout(this._reconnectTimer);
+    this._processPoll.dispose();
+    this._closeSocket();
+    Signal.clearData(this);
+  }
+
+  // ---- connection --------------------------------------------------------------------
+
+  private async _connect(): Promise<void> {
+    if (this._isDisposed) {
+      return;
+    }
+    this._setConnection('connecting', this._connectionError);
+    try {
+      const devices = await this._api.devices();
+      if (this._devices && devices.run_id !== this._devices.run_id) {
+        // The server restarted: its sequence numbers start over.
+        this._history.clear();
+        this._lastSeq = 0;
+      }
+      this._devices = devices;
+      await this._fillGap();
+      this._openSocket();
+    } catch (error) {
+      this._connectionFailed(error);
+    }
+  }
+
+  private _openSocket(): void {
+    this._closeSocket();
+    const socket = this._api.openStream(message => this._onMessage(message));
+    socket.onopen = () => {
+      this._attempt = 0;
+      if (this._minInterval > 0) {
+        this._send({ action: 'throttle', min_interval_seconds: this._minInterval });
+      }
+      if (this._paused || document.visibilityState === 'hidden') {
+        this._send({ action: 'pause' });
+      }
+      this._setConnection('connected', null);
+    };
+    socket.onclose = () => {
+      if (this._socket === socket) {
+        this._socket = null;
+        this._connectionFailed(new Error('the GPU stream closed'));
+      }
+    };
+    this._socket = socket;
+  }
+
+  private _closeSocket(): void {
+    const socket = this._socket;
+    this._socket = null;
+    if (socket) {
+      socket.onclose = null;
+      socket.close();
+    }
+  }
+
+  private _connectionFailed(error: unknown): void {
+    if (this._isDisposed) {
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this._setConnection('offline', message);
+    const delays = this._reconnectDelays;
+    const delay = delays[Math.min(this._attempt, delays.length - 1)];
+    this._attempt++;
+    window.clearTimeout(this._reconnectTimer);
+    this._reconnectTimer = window.setTimeout(() => void this._connect(), delay);
+  }
+
+  private _setConnection(connection: Connection, error: string | null): void {
+    if (connection !== this._connection || error !== this._connectionError) {
+      this._connection = connection;
+      this._connectionError = error;
+      this._changed.emit();
+    }
+  }
+
+  private _send(message: Record<string, unknown>): void {
+    if (this._socket?.readyState === WebSocket.OPEN) {
+      this._socket.send(JSON.stringify(message));
+    }
+  }
+
+  private _visibilityChanged(): void {
+    // Standby while the browser tab is hidden; catch up from history when it returns.
+    if (document.visibilityState === 'hidden') {
+      this._send({ action: 'pause' });
+    } else if (!this._paused) {
+      this._send({ action: 'resume' });
+      void this._fillGap();
+    }
+  }
+
+  // ---- readings ------------------------------------------------------------------------
+
+  private _onMessage(message: StreamMessage): void {
+    switch (message.type) {
+      case 'sample':
+        if (message.seq > this._lastSeq + 1 && this._lastSeq > 0) {
+          // Missed samples (a pause, a slow tab): take them from the server's history.
+          void this._fillGap();
+          return;
+        }
+        this._addSamples([message]);
+        break;
+      case 'hello':
+        if (this._devices && message.run_id !== this._devices.run_id) {
+          void this._connect();
+        }
+        break;
+      case 'status':
+        // The backend came or went (driver, lost GPU): re-read the devices.
+        void this._api
+          .devices()
+          .then(devices => {
+            this._devices = devices;
+            this._changed.emit();
+          })
+          .catch(() => undefined);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async _fillGap(): Promise<void> {
+    if (this._filling) {
+      return;
+    }
+    this._filling = true;
+    try {
+      const reply = await this._api.samples(this._lastSeq || undefined);
+      this._addSamples(reply.samples);
+    } finally {
+      this._filling = false;
+    }
+  }
+
+  private _addSamples(samples: ISample[]): void {
+    let added = false;
+    for (const sample of samples) {
+      if (sample.seq <= this._lastSeq) {
+        continue;
+      }
+      this._lastSeq = sample.seq;
+      this._latest = sample;
+      for (const gpu of sample.gpus) {
+        const history = this.history(gpu.index);
+        history.time.push(sample.time);
+        history.memoryUsed.push(gpu.memory_used);
+        history.utilization.push(gpu.util_gpu);
+        history.powerWatts.push(gpu.power_mw === null ? null : gpu.power_mw / 1000);
+      }
+      added = true;
+    }
+    if (added) {
+      this._trimHistory();
+      this._changed.emit();
+    }
+  }
+
+  private _trimHistory(): void {
+    const oldest = (this._latest?.time ?? 0) - MAX_WINDOW_MINUTES * 60;
+    for (const history of this._history.values()) {
+      let drop = 0;
+      while (drop < history.time.length && history.time[drop] < oldest) {
+        drop++;
+      }
+      // Splice in batches so a long history is not copied on every sample.
+      if (drop > 64 || (drop > 0 && drop === history.time.length)) {
+        history.time.splice(0, drop);
+        history.memoryUsed.splice(0, drop);
+        history.utilization.splice(0, drop);
+        history.powerWatts.splice(0, drop);
+      }
+    }
+  }
+
+  private async _refreshProcesses(): Promise<void> {
+    if (this._connection !== 'connected') {
+      return;
+    }
+    this._processes = await this._api.processes();
+    this._processesChanged.emit();
+  }
+
+  private _api: GPUScopeAPI;
+  private _devices: IDevicesReply | null = null;
+  private _latest: ISample | null = null;
+  private _processes: IProcessesReply | null = null;
+  private _history = new Map<number, IGpuHistory>();
+  private _lastSeq = 0;
+  private _filling = false;
+  private _paused = false;
+  private _minInterval = 0;
+  private _connection: Connection = 'connecting';
+  private _connectionError: string | null = null;
+  private _socket: WebSocket | null = null;
+  private _attempt = 0;
+  private _reconnectDelays: number[];
+  private _reconnectTimer = 0;
+  private _processViewers = 0;
+  private _processPoll: Poll;
+  private _onVisibility: () => void;
+  private _isDisposed = false;
+  private _changed = new Signal<this, void>(this);
+  private _processesChanged = new Signal<this, void>(this);
+}
+
+export namespace MonitorModel {
+  export interface IOptions {
+    api: GPUScopeAPI;
+    /** Waits between reconnection attempts; the last one repeats. */
+    reconnectDelaysMs?: number[];
+  }
+}

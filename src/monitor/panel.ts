@@ -1,0 +1,248 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+import type { IDisposable } from '@lumino/disposable';
+import type { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { GpuCard, ICardActions } from './card';
+import { readTheme } from './chart';
+import type { IThresholds, MemoryUnits } from './format';
+import type { MonitorModel } from './model';
+
+export const WINDOW_CHOICES = [1, 5, 15, 60];
+
+/**
+ * The GPU panel (a sidebar): a header with the source and controls, then one card per
+ * GPU. It owns its DOM (uPlot charts), so it is a plain Lumino widget.
+ */
+export class GpuPanel extends Widget {
+  constructor(options: GpuPanel.IOptions) {
+    super();
+    const { model, trans } = options;
+    this._model = model;
+    this._trans = trans;
+    this._actions = options.actions;
+    this.addClass('jp-gpuscope-Panel');
+    this.id = 'jp-gpuscope-panel';
+    this.title.caption = trans.__('GPU monitor');
+
+    const header = document.createElement('header');
+    header.className = 'jp-gpuscope-Panel-header';
+    this._banner = document.createElement('div');
+    this._banner.className = 'jp-gpuscope-Panel-banner';
+    this._banner.setAttribute('role', 'status');
+    const controls = document.createElement('div');
+    controls.className = 'jp-gpuscope-Panel-controls';
+    this._pauseButton = document.createElement('button');
+    this._pauseButton.type = 'button';
+    this._pauseButton.className = 'jp-Button jp-mod-styled jp-gpuscope-Panel-pause';
+    this._pauseButton.addEventListener('click', () =>
+      model.paused ? model.resume() : model.pause()
+    );
+    const windowLabel = document.createElement('label');
+    windowLabel.className = 'jp-gpuscope-Panel-window';
+    windowLabel.textContent = trans.__('History') + ' ';
+    this._windowSelect = document.createElement('select');
+    this._windowSelect.className = 'jp-mod-styled';
+    for (const minutes of WINDOW_CHOICES) {
+      const option = document.createElement('option');
+      option.value = String(minutes);
+      option.textContent = trans._n('%1 minute', '%1 minutes', minutes);
+      this._windowSelect.appendChild(option);
+    }
+    this._windowSelect.addEventListener('change', () => {
+      this._windowMinutes = Number(this._windowSelect.value);
+      options.onWindowChange?.(this._windowMinutes);
+      this._scheduleUpdate();
+    });
+    windowLabel.appendChild(this._windowSelect);
+    controls.append(this._pauseButton, windowLabel);
+    header.append(this._banner, controls);
+    this._cards = document.createElement('div');
+    this._cards.className = 'jp-gpuscope-Panel-cards';
+    this.node.append(header, this._cards);
+    this.node.tabIndex = -1;
+
+    model.changed.connect(this._scheduleUpdate, this);
+    model.processesChanged.connect(this._updateProcesses, this);
+  }
+
+  configure(config: GpuPanel.IConfig): void {
+    this._config = config;
+    if (WINDOW_CHOICES.includes(config.windowMinutes)) {
+      this._windowMinutes = config.windowMinutes;
+      this._windowSelect.value = String(config.windowMinutes);
+    }
+    this._scheduleUpdate();
+  }
+
+  /** Rebuild the charts with the current theme's colours. */
+  refreshTheme(): void {
+    this._themeDirty = true;
+    this._scheduleUpdate();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._model.changed.disconnect(this._scheduleUpdate, this);
+    this._model.processesChanged.disconnect(this._updateProcesses, this);
+    this._watch?.dispose();
+    cancelAnimationFrame(this._frame);
+    for (const card of this._cardsByIndex.values()) {
+      card.dispose();
+    }
+    super.dispose();
+  }
+
+  /** Render now (tests and benchmarks); normally updates wait for the next frame. */
+  updateNow(): void {
+    cancelAnimationFrame(this._frame);
+    this._frame = 0;
+    this._render();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._watch ??= this._model.watchProcesses();
+    this._themeDirty = true;
+    this._scheduleUpdate();
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    // Hidden: stop polling processes (the stream keeps feeding the status bar).
+    this._watch?.dispose();
+    this._watch = null;
+  }
+
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    const width = this._chartWidth();
+    for (const card of this._cardsByIndex.values()) {
+      card.setChartWidth(width);
+    }
+  }
+
+  private _scheduleUpdate(): void {
+    if (this._frame || !this.isVisible) {
+      return;
+    }
+    this._frame = requestAnimationFrame(() => {
+      this._frame = 0;
+      this._render();
+    });
+  }
+
+  private _render(): void {
+    const model = this._model;
+    const trans = this._trans;
+    const devices = model.devices;
+    this._pauseButton.textContent = model.paused ? trans.__('Resume') : trans.__('Pause');
+    this._pauseButton.setAttribute('aria-pressed', String(model.paused));
+
+    let banner = '';
+    let bannerLevel = 'info';
+    if (model.connection === 'offline') {
+      banner = trans.__('Cannot reach the server (%1). Retrying…', model.connectionError ?? '');
+      bannerLevel = 'error';
+    } else if (devices && devices.status !== 'ok') {
+      banner = trans.__('No GPU readings: %1', devices.reason ?? trans.__('unknown reason'));
+      bannerLevel = 'warning';
+    } else if (devices && !devices.live) {
+      banner = devices.source?.description ?? trans.__('Not a live GPU');
+      bannerLevel = 'replay';
+    } else if (devices) {
+      banner = trans.__(
+        'Live · driver %1 · CUDA %2',
+        devices.driver_version ?? 'n/a',
+        devices.cuda_driver_version ?? 'n/a'
+      );
+    }
+    if (model.paused) {
+      banner = trans.__('Paused · %1', banner);
+    }
+    this._banner.textContent = banner;
+    this._banner.dataset.level = bannerLevel;
+
+    const deviceList = devices?.status === 'ok' ? devices.devices : [];
+    const wanted = new Set(deviceList.map(d => d.index));
+    for (const [index, card] of this._cardsByIndex) {
+      if (!wanted.has(index)) {
+        card.dispose();
+        this._cardsByIndex.delete(index);
+      }
+    }
+    const width = this._chartWidth();
+    const theme = this._themeDirty ? readTheme(this.node) : null;
+    for (const device of deviceList) {
+      let card = this._cardsByIndex.get(device.index);
+      if (!card) {
+        card = new GpuCard(device.index, trans, this._actions);
+        this._cardsByIndex.set(device.index, card);
+        this._cards.appendChild(card.node);
+        card.renderCharts(width, theme ?? readTheme(this.node));
+        card.updateProcesses(model.processes);
+      } else if (theme) {
+        card.renderCharts(width, theme);
+      }
+    }
+    this._themeDirty = false;
+    const latest = model.latest;
+    const windowStart = (latest?.time ?? 0) - this._windowMinutes * 60;
+    for (const device of deviceList) {
+      this._cardsByIndex.get(device.index)!.update(
+        device,
+        latest?.gpus.find(g => g.index === device.index),
+        model.history(device.index),
+        windowStart,
+        this._config.units,
+        this._config.thresholds
+      );
+    }
+  }
+
+  private _updateProcesses(): void {
+    for (const card of this._cardsByIndex.values()) {
+      card.updateProcesses(this._model.processes);
+    }
+  }
+
+  private _chartWidth(): number {
+    // Card padding on both sides.
+    return Math.max((this._cards.clientWidth || this.node.clientWidth || 300) - 24, 120);
+  }
+
+  private _model: MonitorModel;
+  private _trans: TranslationBundle;
+  private _actions: ICardActions;
+  private _banner: HTMLElement;
+  private _pauseButton: HTMLButtonElement;
+  private _windowSelect: HTMLSelectElement;
+  private _cards: HTMLElement;
+  private _cardsByIndex = new Map<number, GpuCard>();
+  private _windowMinutes = 15;
+  private _config: GpuPanel.IConfig = {
+    units: 'GiB',
+    windowMinutes: 15,
+    thresholds: { memoryWarningPercent: 85, memoryCriticalPercent: 95, warnOnThrottle: true }
+  };
+  private _frame = 0;
+  private _themeDirty = true;
+  private _watch: IDisposable | null = null;
+}
+
+export namespace GpuPanel {
+  export interface IOptions {
+    model: MonitorModel;
+    trans: TranslationBundle;
+    actions: ICardActions;
+    onWindowChange?: (minutes: number) => void;
+  }
+
+  export interface IConfig {
+    units: MemoryUnits;
+    windowMinutes: number;
+    thresholds: IThresholds;
+  }
+}

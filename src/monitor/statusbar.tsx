@@ -1,0 +1,214 @@
+import { VDomModel, VDomRenderer } from '@jupyterlab/apputils';
+import { TextItem } from '@jupyterlab/statusbar';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import React from 'react';
+
+import type { IGpuSample } from '../tokens';
+import {
+  formatPercent,
+  formatWatts,
+  gpuLevel,
+  IThresholds,
+  Level,
+  MemoryUnits,
+  StatusContent,
+  statusText
+} from './format';
+import type { MonitorModel } from './model';
+
+/** What the status bar item shows; recomputed from the monitor, emits only on change. */
+export class GpuStatusModel extends VDomModel {
+  constructor(
+    readonly monitor: MonitorModel,
+    private _trans: TranslationBundle
+  ) {
+    super();
+    monitor.changed.connect(this._recompute, this);
+    monitor.processesChanged.connect(this._recompute, this);
+    this._recompute();
+  }
+
+  get text(): string {
+    return this._text;
+  }
+
+  get tooltip(): string {
+    return this._tooltip;
+  }
+
+  get level(): Level | 'replay' | 'offline' | 'none' {
+    return this._level;
+  }
+
+  /** The kernel of the active notebook: its GPUs are the ones shown. */
+  setActiveKernel(kernelId: string | null): void {
+    this._kernelId = kernelId;
+    this._recompute();
+  }
+
+  configure(options: GpuStatusModel.IConfig): void {
+    this._config = options;
+    this._recompute();
+  }
+
+  dispose(): void {
+    this.monitor.changed.disconnect(this._recompute, this);
+    this.monitor.processesChanged.disconnect(this._recompute, this);
+    super.dispose();
+  }
+
+  private _recompute(): void {
+    const [text, tooltip, level] = this._describe();
+    if (text !== this._text || tooltip !== this._tooltip || level !== this._level) {
+      this._text = text;
+      this._tooltip = tooltip;
+      this._level = level;
+      this.stateChanged.emit();
+    }
+  }
+
+  private _describe(): [string, string, GpuStatusModel['level']] {
+    const trans = this._trans;
+    const monitor = this.monitor;
+    const devices = monitor.devices;
+    if (monitor.connection === 'offline' || (monitor.connection === 'connecting' && !devices)) {
+      const why = monitor.connectionError ?? trans.__('connecting');
+      return [
+        monitor.connection === 'offline' ? trans.__('GPU: offline') : trans.__('GPU: …'),
+        trans.__('The GPU monitor cannot reach the server (%1); retrying.', why),
+        'offline'
+      ];
+    }
+    if (!devices || devices.status !== 'ok' || devices.devices.length === 0) {
+      const reason = devices?.reason ?? trans.__('no GPU was found');
+      return [trans.__('No GPU'), trans.__('No GPU readings: %1', reason), 'none'];
+    }
+    const all = monitor.latest?.gpus ?? [];
+    const gpus = this._gpusInView(all);
+    const { content, units, thresholds } = this._config;
+    let text = statusText(gpus, content, units, trans);
+    if (monitor.paused) {
+      text = trans.__('%1 (paused)', text);
+    }
+    const lines = gpus.map(gpu => this._gpuLine(gpu));
+    let level: GpuStatusModel['level'] = 'normal';
+    for (const gpu of gpus) {
+      const l = gpuLevel(gpu, thresholds);
+      if (l === 'critical' || (l === 'warning' && level === 'normal')) {
+        level = l;
+      }
+    }
+    if (!devices.live) {
+      // Never let a recording pass for a live GPU.
+      text = trans.__('Replay · %1', text);
+      lines.unshift(devices.source?.description ?? trans.__('Not a live GPU'));
+      if (level === 'normal') {
+        level = 'replay';
+      }
+    }
+    if (this._kernelId && gpus.length < all.length) {
+      lines.push(trans.__("Showing the active notebook's GPUs."));
+    }
+    lines.push(trans.__('Click to open the GPU panel.'));
+    return [text, lines.join('\n'), level];
+  }
+
+  private _gpusInView(all: IGpuSample[]): IGpuSample[] {
+    const processes = this.monitor.processes;
+    if (!this._kernelId || !processes) {
+      return all;
+    }
+    const used = new Set(
+      processes.gpus
+        .filter(g => g.processes.some(p => p.kernel?.id === this._kernelId))
+        .map(g => g.index)
+    );
+    const mine = all.filter(g => used.has(g.index));
+    return mine.length ? mine : all;
+  }
+
+  private _gpuLine(gpu: IGpuSample): string {
+    const trans = this._trans;
+    const device = this.monitor.devices?.devices.find(d => d.index === gpu.index);
+    const name = device?.name ?? trans.__('unknown GPU');
+    if (gpu.status !== 'ok') {
+      return trans.__('GPU %1 %2: %3', gpu.index, name, gpu.reason ?? gpu.status);
+    }
+    return trans.__(
+      'GPU %1 %2 (compute capability %3): %4 busy, %5 °C, %6 of %7',
+      gpu.index,
+      name,
+      device?.compute_capability ?? 'n/a',
+      formatPercent(gpu.util_gpu),
+      gpu.temp_c ?? 'n/a',
+      formatWatts(gpu.power_mw),
+      formatWatts(device?.power_limit_mw ?? null)
+    );
+  }
+
+  private _kernelId: string | null = null;
+  private _config: GpuStatusModel.IConfig = GpuStatusModel.defaults;
+  private _text = '';
+  private _tooltip = '';
+  private _level: GpuStatusModel['level'] = 'normal';
+}
+
+export namespace GpuStatusModel {
+  export interface IConfig {
+    content: StatusContent;
+    units: MemoryUnits;
+    thresholds: IThresholds;
+  }
+
+  export const defaults: IConfig = {
+    content: 'utilization-and-memory',
+    units: 'GiB',
+    thresholds: {
+      memoryWarningPercent: 85,
+      memoryCriticalPercent: 95,
+      warnOnThrottle: true
+    }
+  };
+}
+
+/** The status bar item: one short text, coloured by state; a click opens the panel. */
+export class GpuStatusItem extends VDomRenderer<GpuStatusModel> {
+  constructor(model: GpuStatusModel, onClick: () => void) {
+    super(model);
+    this._onClick = onClick;
+    this.addClass('jp-gpuscope-StatusItem');
+    this.node.setAttribute('role', 'button');
+    this.node.tabIndex = 0;
+  }
+
+  render(): JSX.Element {
+    const model = this.model;
+    this.node.title = model.tooltip;
+    this.node.setAttribute('aria-label', model.tooltip);
+    for (const level of ['normal', 'warning', 'critical', 'replay', 'offline', 'none']) {
+      this.toggleClass(`jp-mod-${level}`, model.level === level);
+    }
+    return <TextItem source={model.text} />;
+  }
+
+  protected onAfterAttach(msg: any): void {
+    super.onAfterAttach(msg);
+    this.node.addEventListener('click', this._onClick);
+    this.node.addEventListener('keydown', this._onKey);
+  }
+
+  protected onBeforeDetach(msg: any): void {
+    this.node.removeEventListener('click', this._onClick);
+    this.node.removeEventListener('keydown', this._onKey);
+    super.onBeforeDetach(msg);
+  }
+
+  private _onKey = (event: KeyboardEvent) => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      this._onClick();
+    }
+  };
+
+  private _onClick: () => void;
+}

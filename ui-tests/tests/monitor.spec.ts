@@ -1,0 +1,200 @@
+import { expect, test } from '@jupyterlab/galata';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const TRACE = path.resolve(
+  __dirname,
+  '../../python/jupyterlab_gpuscope/traces/h200-workload.jsonl'
+);
+const SCREENSHOTS = path.resolve(__dirname, '../screenshots');
+
+/** Every memory-used value of the recording, as the status bar prints it (GiB, 1 decimal). */
+function recordedMemoryTexts(): Set<string> {
+  const texts = new Set<string>();
+  for (const line of fs.readFileSync(TRACE, 'utf-8').split('\n')) {
+    if (line.trim()) {
+      const record = JSON.parse(line);
+      if (record.type === 'sample') {
+        texts.add((record.gpus[0].memory_used / 2 ** 30).toFixed(1));
+      }
+    }
+  }
+  return texts;
+}
+
+const statusItem = (page: any) => page.locator('.jp-gpuscope-StatusItem');
+
+async function openPanel(page: any) {
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('gpuscope:open-panel')
+  );
+  const panel = page.locator('#jp-gpuscope-panel');
+  await expect(panel).toBeVisible();
+  return panel;
+}
+
+test.describe('GPU monitor on the replay backend', () => {
+  test('the status bar shows values from the recording, marked as a replay', async ({
+    page
+  }) => {
+    const item = statusItem(page);
+    await expect(item).toHaveText(/^Replay · GPU 0: \d+% · \d+\.\d\/140 GiB$/);
+    const text = (await item.textContent()) as string;
+    const used = text.match(/· (\d+\.\d)\/140 GiB/)![1];
+    expect(recordedMemoryTexts().has(used)).toBe(true);
+    const tooltip = await item.getAttribute('title');
+    expect(tooltip).toContain('not a live GPU');
+    expect(tooltip).toContain('NVIDIA H200 (compute capability 9.0)');
+  });
+
+  test('clicking the status bar opens the panel with one card and its charts', async ({
+    page
+  }) => {
+    await statusItem(page).click();
+    const panel = page.locator('#jp-gpuscope-panel');
+    await expect(panel).toBeVisible();
+    await expect(panel.locator('.jp-gpuscope-Panel-banner')).toContainText(
+      'not a live GPU'
+    );
+    const cards = panel.locator('.jp-gpuscope-Card');
+    await expect(cards).toHaveCount(1);
+    await expect(cards.first().locator('.jp-gpuscope-Card-title')).toHaveText(
+      'GPU 0 · NVIDIA H200 · compute capability 9.0'
+    );
+    await expect(cards.first().locator('.uplot')).toHaveCount(3);
+    // The H200 has no fan reading: "n/a" with the reason on hover.
+    const fan = cards.first().locator('dd.jp-mod-unavailable').last();
+    await expect(fan).toHaveText('n/a');
+    await expect(fan).toHaveAttribute('title', 'not supported (as recorded)');
+  });
+
+  test('the history survives a page reload', async ({ page }) => {
+    const panel = await openPanel(page);
+    const chart = panel.locator('.jp-gpuscope-Chart').first();
+    await expect
+      .poll(async () => Number(await chart.getAttribute('data-points')), {
+        timeout: 15000
+      })
+      .toBeGreaterThanOrEqual(12);
+    await page.reload();
+    await page.waitForSelector('.jp-gpuscope-StatusItem');
+    const reopened = await openPanel(page);
+    // Straight after the reload the chart already has the server's history, far more
+    // than the stream alone could have delivered (one sample per 0.5 s).
+    await expect
+      .poll(
+        async () =>
+          Number(
+            await reopened
+              .locator('.jp-gpuscope-Chart')
+              .first()
+              .getAttribute('data-points')
+          ),
+        { timeout: 3000 }
+      )
+      .toBeGreaterThanOrEqual(12);
+  });
+
+  test('pause and resume from the command palette command', async ({ page }) => {
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('gpuscope:toggle-monitoring')
+    );
+    await expect(statusItem(page)).toContainText('(paused)');
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('gpuscope:toggle-monitoring')
+    );
+    await expect(statusItem(page)).not.toContainText('(paused)');
+  });
+
+  test("a notebook's kernel appears in the process table and can be shut down", async ({
+    page
+  }) => {
+    await page.notebook.createNew('gpu-user.ipynb');
+    await page.notebook.setCell(0, 'code', 'x = 1');
+    await page.notebook.runCell(0);
+    const panel = await openPanel(page);
+    const row = panel.locator('tbody tr', { hasText: 'python3' });
+    await expect(row).toBeVisible({ timeout: 15000 });
+    await expect(row).toContainText('2.0 GiB');
+    // The notebook the kernel belongs to, as the server's session knows it (Galata
+    // creates "Untitled.ipynb" and renames it, which the session may not follow yet).
+    const notebook = row.getByRole('button', { name: /\.ipynb$/ });
+    await expect(notebook).toBeVisible();
+    const notebookPath = (await notebook.textContent()) as string;
+    await row.getByRole('button', { name: 'Shut down kernel' }).click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText(`Shut down the kernel of ${notebookPath}?`);
+    await dialog.getByRole('button', { name: 'Shut Down' }).click();
+    await expect(row).toHaveCount(0, { timeout: 15000 });
+    await expect(panel.locator('.jp-gpuscope-Card-empty')).toHaveText(
+      'No process holds memory on this GPU.'
+    );
+    const kernels = await (await page.request.get('/api/kernels')).json();
+    expect(kernels).toHaveLength(0);
+  });
+});
+
+test.describe('GPU monitor states', () => {
+  test('no GPU: a quiet "No GPU" with the reason in the tooltip', async ({ page }) => {
+    await page.route(/\/gpuscope\/api\/devices/, route =>
+      route.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify({
+          backend: 'none',
+          configured_backend: 'auto',
+          live: false,
+          source: null,
+          status: 'unavailable',
+          reason: 'NVML could not start: libnvidia-ml.so was not found: no NVIDIA driver is installed here',
+          run_id: 'nogpu',
+          interval_seconds: 1,
+          driver_version: null,
+          cuda_driver_version: null,
+          nvml_version: null,
+          devices: []
+        })
+      })
+    );
+    await page.reload();
+    const item = statusItem(page);
+    await expect(item).toHaveText('No GPU');
+    await expect(item).toHaveAttribute('title', /libnvidia-ml\.so was not found/);
+    const panel = await openPanel(page);
+    await expect(panel.locator('.jp-gpuscope-Panel-banner')).toContainText('no NVIDIA driver');
+    await expect(panel.locator('.jp-gpuscope-Card')).toHaveCount(0);
+  });
+
+  test('server unreachable: shows offline, then recovers by itself', async ({ page }) => {
+    await page.route(/\/gpuscope\/api\//, route => route.abort());
+    await page.routeWebSocket(/\/gpuscope\/api\/stream/, ws => ws.close());
+    await page.reload();
+    const item = statusItem(page);
+    await expect(item).toHaveText('GPU: offline', { timeout: 15000 });
+    await expect(item).toHaveAttribute('title', /cannot reach the server/);
+    await page.unroute(/\/gpuscope\/api\//);
+    await page.routeWebSocket(/\/gpuscope\/api\/stream/, ws => ws.connectToServer());
+    await expect(item).toHaveText(/^Replay · GPU 0/, { timeout: 20000 });
+  });
+});
+
+test.describe('screenshots', () => {
+  for (const theme of ['light', 'dark']) {
+    test(`status bar and panel, ${theme} theme`, async ({ page }) => {
+      if (theme === 'dark') {
+        await page.theme.setDarkTheme();
+      }
+      const panel = await openPanel(page);
+      await expect
+        .poll(async () => Number(await panel.locator('.jp-gpuscope-Chart').first().getAttribute('data-points')), {
+          timeout: 15000
+        })
+        .toBeGreaterThanOrEqual(10);
+      fs.mkdirSync(SCREENSHOTS, { recursive: true });
+      await panel.screenshot({ path: path.join(SCREENSHOTS, `panel-${theme}.png`) });
+      await page
+        .locator('#jp-main-statusbar')
+        .screenshot({ path: path.join(SCREENSHOTS, `statusbar-${theme}.png`) });
+      await page.screenshot({ path: path.join(SCREENSHOTS, `lab-${theme}.png`) });
+    });
+  }
+});
