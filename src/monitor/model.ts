@@ -146,7 +146,7 @@ export class MonitorModel implements IDisposable {
 
   /** Fetch the process list now (after a kernel shut down, say). */
   refreshProcesses(): Promise<void> {
-    return this._processPoll.refresh();
+    return this._refreshProcesses();
   }
 
   dispose(): void {
@@ -176,6 +176,7 @@ export class MonitorModel implements IDisposable {
         this._lastSeq = 0;
       }
       this._devices = devices;
+      this._changed.emit();
       await this._fillGap();
       this._openSocket();
     } catch (error) {
@@ -326,8 +327,7 @@ export class MonitorModel implements IDisposable {
       while (drop < history.time.length && history.time[drop] < oldest) {
         drop++;
       }
-      // Splice in batches so a long history is not copied on every sample.
-      if (drop > 64 || (drop > 0 && drop === history.time.length)) {
+      if (drop > 0) {
         history.time.splice(0, drop);
         history.memoryUsed.splice(0, drop);
         history.utilization.splice(0, drop);

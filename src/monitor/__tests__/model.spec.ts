@@ -1,0 +1,130 @@
+import { MonitorModel } from '../model';
+import { asAPI, devicesReply, FakeAPI, flush, gpu, sample } from './fakes';
+
+describe('MonitorModel', () => {
+  let api: FakeAPI;
+  let model: MonitorModel;
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    api = new FakeAPI();
+    model = new MonitorModel({ api: asAPI(api), reconnectDelaysMs: [100, 200] });
+  });
+
+  afterEach(() => {
+    model.dispose();
+    jest.useRealTimers();
+  });
+
+  it('fills history from the server, then extends it from the stream', async () => {
+    api.history = [sample(1), sample(2), sample(3)];
+    await model.start();
+    api.socket.open();
+    expect(model.connection).toBe('connected');
+    expect(model.history(0).time).toEqual([1001, 1002, 1003]);
+    api.socket.deliver(sample(4, [gpu(0, { util_gpu: 12 })]));
+    expect(model.history(0).utilization).toEqual([87, 87, 87, 12]);
+    expect(model.latest?.seq).toBe(4);
+  });
+
+  it('ignores a sample it already has', async () => {
+    api.history = [sample(1), sample(2)];
+    await model.start();
+    api.socket.deliver(sample(2));
+    expect(model.history(0).time).toHaveLength(2);
+  });
+
+  it('fetches missed samples when the stream skips ahead', async () => {
+    api.history = [sample(1)];
+    await model.start();
+    api.socket.open();
+    api.history = [sample(1), sample(2), sample(3), sample(4)];
+    api.socket.deliver(sample(4));
+    await flush();
+    expect(api.sinceAsked).toEqual([undefined, 1]);
+    expect(model.history(0).time).toEqual([1001, 1002, 1003, 1004]);
+  });
+
+  it('keeps nulls as gaps, never zeros', async () => {
+    api.history = [sample(1, [gpu(0, { power_mw: null })])];
+    await model.start();
+    expect(model.history(0).powerWatts).toEqual([null]);
+  });
+
+  it('drops history older than the longest chart window', async () => {
+    api.history = [sample(1, [gpu(0)], 0), sample(2, [gpu(0)], 100), sample(3, [gpu(0)], 3700)];
+    await model.start();
+    expect(model.history(0).time).toEqual([100, 3700]);
+  });
+
+  it('goes offline when the stream drops and reconnects with backoff', async () => {
+    api.history = [sample(1)];
+    await model.start();
+    api.socket.open();
+    const changes = jest.fn();
+    model.changed.connect(changes);
+    api.fail = new Error('Failed to fetch');
+    api.socket.drop();
+    expect(model.connection).toBe('offline');
+    expect(model.connectionError).toBe('the GPU stream closed');
+    jest.advanceTimersByTime(100);
+    await flush();
+    expect(model.connection).toBe('offline');
+    expect(model.connectionError).toBe('Failed to fetch');
+    api.fail = null;
+    api.history = [sample(1), sample(2)];
+    jest.advanceTimersByTime(199);
+    await flush();
+    expect(api.sockets).toHaveLength(1); // the second wait is longer
+    jest.advanceTimersByTime(1);
+    await flush();
+    expect(api.sockets).toHaveLength(2);
+    api.socket.open();
+    expect(model.connection).toBe('connected');
+    expect(model.history(0).time).toEqual([1001, 1002]);
+    expect(changes).toHaveBeenCalled();
+  });
+
+  it('starts over when the server restarted (new run id)', async () => {
+    api.history = [sample(1), sample(2), sample(3)];
+    await model.start();
+    api.socket.open();
+    api.devicesReply = devicesReply({ run_id: 'run2' });
+    api.history = [sample(1, [gpu(0)], 5000)];
+    api.socket.deliver({ ...api.devicesReply, type: 'hello', last_seq: 1 });
+    await flush();
+    await flush();
+    expect(model.history(0).time).toEqual([5000]);
+  });
+
+  it('pauses and resumes the stream, catching up on resume', async () => {
+    api.history = [sample(1)];
+    await model.start();
+    api.socket.open();
+    model.pause();
+    expect(model.paused).toBe(true);
+    expect(api.socket.sent).toContainEqual({ action: 'pause' });
+    api.history = [sample(1), sample(2), sample(3)];
+    model.resume();
+    await flush();
+    expect(api.socket.sent).toContainEqual({ action: 'resume' });
+    expect(model.history(0).time).toEqual([1001, 1002, 1003]);
+  });
+
+  it('asks the server to throttle to the update interval', async () => {
+    await model.start();
+    api.socket.open();
+    model.setMinInterval(5);
+    expect(api.socket.sent).toContainEqual({ action: 'throttle', min_interval_seconds: 5 });
+  });
+
+  it('re-reads the devices when the backend status changes', async () => {
+    await model.start();
+    api.socket.open();
+    api.devicesReply = devicesReply({ status: 'unavailable', reason: 'GPU lost', devices: [] });
+    api.socket.deliver({ type: 'status', status: 'unavailable', reason: 'GPU lost' });
+    await flush();
+    expect(model.devices?.status).toBe('unavailable');
+    expect(model.devices?.reason).toBe('GPU lost');
+  });
+});

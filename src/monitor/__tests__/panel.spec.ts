@@ -1,0 +1,126 @@
+import { nullTranslator } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+
+import { MonitorModel } from '../model';
+import { GpuPanel } from '../panel';
+import { asAPI, devicesReply, FakeAPI, GiB, gpu, sample } from './fakes';
+
+// jsdom has no canvas: stand in for uPlot, keeping the data it is given.
+jest.mock('uplot', () =>
+  jest.fn().mockImplementation((_opts: unknown, data: unknown, target: HTMLElement) => {
+    const root = document.createElement('div');
+    root.className = 'uplot';
+    target.appendChild(root);
+    return { data, setData: jest.fn(), setSize: jest.fn(), destroy: () => root.remove() };
+  })
+);
+
+const trans = nullTranslator.load('test');
+
+describe('GpuPanel', () => {
+  let api: FakeAPI;
+  let model: MonitorModel;
+  let panel: GpuPanel;
+  const actions = { openNotebook: jest.fn(), shutDownKernel: jest.fn() };
+
+  beforeEach(async () => {
+    api = new FakeAPI();
+    api.history = [sample(1, [gpu(0, { throttle_reasons: ['sw_power_cap'], memory_used: 70 * GiB })])];
+    model = new MonitorModel({ api: asAPI(api), reconnectDelaysMs: [60000] });
+    await model.start();
+    api.socket.open();
+    panel = new GpuPanel({ model, trans, actions });
+    Widget.attach(panel, document.body);
+    panel.updateNow();
+  });
+
+  afterEach(() => {
+    panel.dispose();
+    model.dispose();
+  });
+
+  it('renders one card per GPU with its fields and three charts', () => {
+    const cards = panel.node.querySelectorAll('.jp-gpuscope-Card');
+    expect(cards).toHaveLength(1);
+    const card = cards[0];
+    expect(card.querySelector('.jp-gpuscope-Card-title')!.textContent).toBe(
+      'GPU 0 · NVIDIA A100-SXM4-80GB · compute capability 8.0'
+    );
+    expect(card.querySelector('.jp-gpuscope-Card-memoryText')!.textContent).toBe('70.0/80 GiB');
+    expect(card.classList).toContain('jp-mod-warning');
+    expect(card.querySelectorAll('.uplot')).toHaveLength(3);
+    const fields = Array.from(card.querySelectorAll('dt')).map(dt => dt.textContent);
+    expect(fields).toEqual([
+      'Utilisation',
+      'Memory busy',
+      'Temperature',
+      'Power',
+      'SM clock',
+      'PCIe rx / tx',
+      'Throttling',
+      'Fan'
+    ]);
+    const values = Array.from(card.querySelectorAll('dd'));
+    expect(values[3].textContent).toBe('350 W / 400 W');
+    expect(values[6].textContent).toBe('power cap');
+    // An unavailable field says n/a, with the server's reason on hover.
+    expect(values[7].textContent).toBe('n/a');
+    expect(values[7].getAttribute('title')).toBe('not supported on this GPU');
+  });
+
+  it('labels a replay and an unavailable backend in the banner', () => {
+    const banner = panel.node.querySelector('.jp-gpuscope-Panel-banner')!;
+    expect(banner.textContent).toBe('Live · driver 580.159.04 · CUDA 13.0');
+    api.devicesReply = devicesReply({ status: 'unavailable', reason: 'the GPU is lost', devices: [] });
+    (model as any)._devices = api.devicesReply;
+    panel.updateNow();
+    expect(banner.textContent).toBe('No GPU readings: the GPU is lost');
+    expect(panel.node.querySelectorAll('.jp-gpuscope-Card')).toHaveLength(0);
+  });
+
+  it('lists processes: kernels with their notebook and a shut-down action, others as a total', async () => {
+    api.processesReply = {
+      ...api.devicesReply,
+      pid_namespace: { shared: true, note: null },
+      show_other_users: false,
+      gpus: [
+        {
+          index: 0,
+          processes: [
+            {
+              pid: 4242,
+              used_memory: 3 * GiB,
+              owner: 'self',
+              username: 'ann',
+              name: 'python',
+              cmdline: null,
+              note: null,
+              kernel: { id: 'k1', name: 'python3', execution_state: 'busy', notebook_path: 'train.ipynb' }
+            }
+          ],
+          others: { count: 2, used_memory: 20 * GiB }
+        }
+      ]
+    };
+    await model.refreshProcesses();
+    const rows = panel.node.querySelectorAll('tbody tr');
+    expect(rows).toHaveLength(2);
+    expect(rows[0].textContent).toContain('4242');
+    expect(rows[0].textContent).toContain('3.0 GiB');
+    expect(rows[1].textContent).toBe('—20.0 GiB2 processes of other users (details hidden by the server)');
+    (rows[0].querySelector('.jp-gpuscope-ProcessTable-open') as HTMLButtonElement).click();
+    expect(actions.openNotebook).toHaveBeenCalledWith('train.ipynb');
+    (rows[0].querySelector('.jp-gpuscope-ProcessTable-shutdown') as HTMLButtonElement).click();
+    expect(actions.shutDownKernel).toHaveBeenCalledWith('k1', 'train.ipynb');
+  });
+
+  it('pauses and resumes from its button', () => {
+    const button = panel.node.querySelector('.jp-gpuscope-Panel-pause') as HTMLButtonElement;
+    expect(button.textContent).toBe('Pause');
+    button.click();
+    expect(model.paused).toBe(true);
+    panel.updateNow();
+    expect(button.textContent).toBe('Resume');
+    expect(button.getAttribute('aria-pressed')).toBe('true');
+  });
+});

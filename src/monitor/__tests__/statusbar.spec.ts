@@ -1,0 +1,128 @@
+import { nullTranslator } from '@jupyterlab/translation';
+
+import { MonitorModel } from '../model';
+import { GpuStatusModel } from '../statusbar';
+import { asAPI, devicesReply, FakeAPI, flush, GiB, gpu, sample } from './fakes';
+
+const trans = nullTranslator.load('test');
+
+describe('GpuStatusModel', () => {
+  let api: FakeAPI;
+  let monitor: MonitorModel;
+  let status: GpuStatusModel;
+
+  beforeEach(() => {
+    api = new FakeAPI();
+    monitor = new MonitorModel({ api: asAPI(api), reconnectDelaysMs: [60000] });
+  });
+
+  afterEach(() => {
+    status.dispose();
+    monitor.dispose();
+  });
+
+  it('shows utilisation and memory, details in the tooltip', async () => {
+    api.history = [sample(1)];
+    status = new GpuStatusModel(monitor, trans);
+    await monitor.start();
+    expect(status.text).toBe('GPU 0: 87% · 41.2/80 GiB');
+    expect(status.tooltip).toContain('NVIDIA A100-SXM4-80GB (compute capability 8.0)');
+    expect(status.tooltip).toContain('61 °C');
+    expect(status.tooltip).toContain('350 W of 400 W');
+    expect(status.level).toBe('normal');
+  });
+
+  it('marks a replay as a replay, always', async () => {
+    api.devicesReply = devicesReply({
+      backend: 'replay',
+      live: false,
+      source: {
+        kind: 'replay',
+        trace: 'h200-workload.jsonl',
+        description: 'Replay of a recording from 1× NVIDIA H200, not a live GPU',
+        duration_seconds: 75
+      }
+    });
+    api.history = [sample(1, [gpu(0, { memory_used: 78 * GiB })])];
+    status = new GpuStatusModel(monitor, trans);
+    await monitor.start();
+    expect(status.text).toBe('Replay · GPU 0: 87% · 78.0/80 GiB');
+    expect(status.tooltip.split('\n')[0]).toBe('Replay of a recording from 1× NVIDIA H200, not a live GPU');
+    expect(status.level).toBe('critical'); // a real state still wins over the replay colour
+  });
+
+  it('says "No GPU" with the reason', async () => {
+    api.devicesReply = devicesReply({
+      backend: 'none',
+      status: 'unavailable',
+      reason: 'NVML could not start: the NVIDIA driver is not loaded',
+      devices: []
+    });
+    status = new GpuStatusModel(monitor, trans);
+    await monitor.start();
+    expect(status.text).toBe('No GPU');
+    expect(status.tooltip).toBe('No GPU readings: NVML could not start: the NVIDIA driver is not loaded');
+  });
+
+  it('says offline when the server cannot be reached', async () => {
+    api.fail = new Error('Failed to fetch');
+    status = new GpuStatusModel(monitor, trans);
+    await monitor.start();
+    expect(status.text).toBe('GPU: offline');
+    expect(status.tooltip).toContain('Failed to fetch');
+  });
+
+  it("shows the active notebook kernel's GPU when known", async () => {
+    const two = devicesReply();
+    two.devices = [two.devices[0], { ...two.devices[0], index: 1, uuid: 'GPU-1' }];
+    api.devicesReply = two;
+    api.history = [sample(1, [gpu(0, { util_gpu: 99 }), gpu(1, { util_gpu: 3, memory_used: 10 * GiB })])];
+    api.processesReply = {
+      ...two,
+      pid_namespace: { shared: true, note: null },
+      show_other_users: false,
+      gpus: [
+        { index: 0, processes: [], others: { count: 0, used_memory: 0 } },
+        {
+          index: 1,
+          processes: [
+            {
+              pid: 42,
+              used_memory: GiB,
+              owner: 'self',
+              username: 'ann',
+              name: 'python',
+              cmdline: null,
+              note: null,
+              kernel: { id: 'k1', name: 'python3', execution_state: 'idle', notebook_path: 'a.ipynb' }
+            }
+          ],
+          others: { count: 0, used_memory: 0 }
+        }
+      ]
+    };
+    status = new GpuStatusModel(monitor, trans);
+    await monitor.start();
+    expect(status.text).toBe('GPU 0: 99% · 41.2/80 GiB +1');
+    const watch = monitor.watchProcesses();
+    api.socket.open();
+    await monitor.refreshProcesses();
+    status.setActiveKernel('k1');
+    expect(status.text).toBe('GPU 1: 3% · 10.0/80 GiB');
+    expect(status.tooltip).toContain("active notebook's GPUs");
+    watch.dispose();
+  });
+
+  it('emits stateChanged only when what it shows changes', async () => {
+    api.history = [sample(1)];
+    status = new GpuStatusModel(monitor, trans);
+    await monitor.start();
+    const changed = jest.fn();
+    status.stateChanged.connect(changed);
+    api.socket.deliver(sample(2, [gpu(0)], 1001.5)); // same values
+    expect(changed).not.toHaveBeenCalled();
+    api.socket.deliver(sample(3, [gpu(0, { util_gpu: 5 })]));
+    await flush();
+    expect(changed).toHaveBeenCalledTimes(1);
+  });
+});
