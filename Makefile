@@ -48,8 +48,12 @@ test-ui: build chromium ui-tests/node_modules/.installed
 
 test: test-python test-js test-ui
 
-bench: build
+bench: build ui-tests/node_modules/.installed chromium
 	python bench/server_load.py
+	python bench/frontend_size.py
+	cd ui-tests && npx playwright test -c bench/playwright.config.js
+	jlpm build  # frontend_size.py left a production build; back to the development one
+	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
 
 clean:
 	rm -rf lib python/jupyterlab_gpuscope/labextension tsconfig.tsbuildinfo node_modules ui-tests/node_modules $(VENV)

@@ -117,7 +117,14 @@ const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
       describedBy: { args: { type: 'object', properties: {} } },
       execute: () => (model.paused ? model.resume() : model.pause())
     });
-    model.changed.connect(() => app.commands.notifyCommandChanged(CommandIDs.toggleMonitoring));
+    // Menus and the palette re-render on notifyCommandChanged: only when the label flips.
+    let wasPaused = model.paused;
+    model.changed.connect(() => {
+      if (model.paused !== wasPaused) {
+        wasPaused = model.paused;
+        app.commands.notifyCommandChanged(CommandIDs.toggleMonitoring);
+      }
+    });
     const category = trans.__('GPU');
     palette?.addItem({ command: CommandIDs.openPanel, category });
     palette?.addItem({ command: CommandIDs.toggleMonitoring, category });
@@ -181,8 +188,10 @@ const statusBarPlugin: JupyterFrontEndPlugin<void> = {
     configure(monitor.config);
     monitor.configChanged.connect((_, config) => configure(config));
 
-    // Follow the active notebook's kernel, so the item shows the GPUs it uses.
-    let watch = monitor.model.watchProcesses();
+    // Follow the active notebook's kernel, so the item shows the GPUs it uses. Which GPU
+    // a kernel uses changes rarely: a slow poll is enough.
+    const STATUS_PROCESS_INTERVAL = 15000;
+    let watch = monitor.model.watchProcesses(STATUS_PROCESS_INTERVAL);
     const follow = () => {
       const session = notebooks?.currentWidget?.sessionContext.session;
       model.setActiveKernel(session?.kernel?.id ?? null);
@@ -198,7 +207,7 @@ const statusBarPlugin: JupyterFrontEndPlugin<void> = {
       if (!several && !watch.isDisposed) {
         watch.dispose();
       } else if (several && watch.isDisposed) {
-        watch = monitor.model.watchProcesses();
+        watch = monitor.model.watchProcesses(STATUS_PROCESS_INTERVAL);
       }
     });
 

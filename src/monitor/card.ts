@@ -44,7 +44,11 @@ export class GpuCard {
     this._fields = element('dl', 'jp-gpuscope-Card-fields', this.node);
     const charts = element('div', 'jp-gpuscope-Card-charts', this.node);
     this._charts = {
-      memory: new TimeChart({ label: trans.__('Memory used'), format: v => `${+v.toFixed(1)}` }),
+      memory: new TimeChart({
+        label: trans.__('Memory used'),
+        format: v => `${+v.toFixed(1)}`,
+        scale: 2 ** 30
+      }),
       utilization: new TimeChart({
         label: trans.__('Utilisation'),
         yRange: [0, 100],
@@ -69,6 +73,18 @@ export class GpuCard {
   }
 
   readonly node: HTMLElement;
+
+  /**
+   * Whether the card is scrolled into view. Charts of cards out of view are not redrawn
+   * (with 8 GPUs most are); they catch up when they come into view.
+   */
+  setInView(inView: boolean): void {
+    this._inView = inView;
+    if (inView && this._pendingCharts) {
+      this._pendingCharts();
+      this._pendingCharts = null;
+    }
+  }
 
   renderCharts(width: number, theme: IChartTheme): void {
     for (const chart of Object.values(this._charts)) {
@@ -149,24 +165,38 @@ export class GpuCard {
       [trans.__('Fan'), formatPercent(gpu?.fan ?? null), naReason(gpu, 'fan', trans)]
     ]);
 
-    // Charts: only the samples inside the chosen window.
-    let first = 0;
-    while (first < history.time.length && history.time[first] < windowStart) {
-      first++;
+    this._pendingCharts = () => this._updateCharts(history, windowStart, units);
+    if (this._inView) {
+      this._pendingCharts();
+      this._pendingCharts = null;
     }
-    const time = history.time.slice(first);
-    const divisor = units === 'GiB' ? 2 ** 30 : 1e9;
-    this._charts.memory.setData(
-      time,
-      history.memoryUsed.slice(first).map(v => (v === null ? null : v / divisor))
-    );
-    this._charts.utilization.setData(time, history.utilization.slice(first));
-    this._charts.power.setData(time, history.powerWatts.slice(first));
     this._units = units;
     this._memoryCaption.textContent = trans.__('Memory used (%1)', units);
   }
 
+  private _updateCharts(history: IGpuHistory, windowStart: number, units: MemoryUnits): void {
+    if (units !== this._chartUnits) {
+      // The memory chart's ticks are in the chosen unit: rebuild it for another one.
+      this._chartUnits = units;
+      this._charts.memory.setScale(units === 'GiB' ? 2 ** 30 : 1e9);
+    }
+    const end = history.time[history.time.length - 1] ?? windowStart;
+    // A window longer than the history so far starts at the first sample, not in blank.
+    const start = Math.max(windowStart, history.time[0] ?? windowStart);
+    const { memory, utilization, power } = this._charts;
+    memory.setData(history.time, history.memoryUsed, start, end);
+    utilization.setData(history.time, history.utilization, start, end);
+    power.setData(history.time, history.powerWatts, start, end);
+  }
+
   updateProcesses(reply: IProcessesReply | null): void {
+    const gpuReply = reply?.gpus.find(g => g.index === this.index);
+    // The list is polled every few seconds and rarely changes: rebuild only on change.
+    const key = JSON.stringify([reply === null, reply?.pid_namespace.note, gpuReply, this._units]);
+    if (key === this._processesKey) {
+      return;
+    }
+    this._processesKey = key;
     const trans = this._trans;
     const container = this._processes;
     container.replaceChildren();
@@ -176,7 +206,7 @@ export class GpuCard {
       element('p', 'jp-gpuscope-Card-empty', container).textContent = trans.__('Loading…');
       return;
     }
-    const gpu = reply.gpus.find(g => g.index === this.index);
+    const gpu = gpuReply;
     if (reply.pid_namespace.note) {
       element('p', 'jp-gpuscope-Card-note', container).textContent = reply.pid_namespace.note;
     }
@@ -277,6 +307,10 @@ export class GpuCard {
   private _charts: Record<'memory' | 'utilization' | 'power', TimeChart>;
   private _units: MemoryUnits = 'GiB';
   private _memoryCaption!: HTMLElement;
+  private _inView = true;
+  private _processesKey = '';
+  private _chartUnits: MemoryUnits = 'GiB';
+  private _pendingCharts: (() => void) | null = null;
 }
 
 function element(tag: string, className: string, parent?: HTMLElement): HTMLElement {

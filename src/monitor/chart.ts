@@ -23,13 +23,16 @@ export function readTheme(element: HTMLElement = document.body): IChartTheme {
   };
 }
 
+// One formatter for every axis: toLocaleTimeString builds a new one per call (slow).
+const CLOCK = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit'
+});
+
 /** "14:03:20": one line, so the axis stays short. */
 function clockTime(seconds: number): string {
-  return new Date(seconds * 1000).toLocaleTimeString([], {
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit'
-  });
+  return CLOCK.format(seconds * 1000);
 }
 
 /**
@@ -50,7 +53,9 @@ export class TimeChart {
   /** Build (or rebuild, after a theme change) the chart at this width. */
   render(width: number, theme: IChartTheme): void {
     this._plot?.destroy();
+    this._theme = theme;
     const { label, yRange, format } = this._options;
+    const scale = this._options.scale ?? 1;
     const axis = {
       stroke: theme.axis,
       font: theme.font,
@@ -69,7 +74,14 @@ export class TimeChart {
         },
         axes: [
           { ...axis, space: 60, size: 24, values: (_u, ticks) => ticks.map(clockTime) },
-          { ...axis, size: 46, space: 18, values: (_u, ticks) => ticks.map(format) }
+          {
+            ...axis,
+            size: 46,
+            space: 18,
+            // Data stay in their own units (bytes); ticks fall on round numbers of `scale`.
+            incrs: TICK_STEPS.map(step => step * scale),
+            values: (_u, ticks) => ticks.map(v => format(v / scale))
+          }
         ],
         series: [
           {},
@@ -79,13 +91,36 @@ export class TimeChart {
       this._data,
       this.node
     );
+    if (this._range) {
+      this._plot.setScale('x', { min: this._range[0], max: this._range[1] });
+    }
   }
 
-  setData(time: number[], values: (number | null)[]): void {
+  /**
+   * Show the series between `from` and `to` (seconds). The arrays are the model's own,
+   * not copies: uPlot draws only what falls inside the x range.
+   */
+  setData(time: number[], values: (number | null)[], from: number, to: number): void {
     this._data = [time, values as number[]];
+    this._range = [from, to];
+    let inWindow = 0;
+    for (let i = time.length - 1; i >= 0 && time[i] >= from; i--) {
+      inWindow++;
+    }
     // The point count is visible to tests and assistive tech without reading the canvas.
-    this.node.dataset.points = String(time.length);
-    this._plot?.setData(this._data);
+    this.node.dataset.points = String(inWindow);
+    if (this._plot) {
+      this._plot.setData(this._data, false);
+      this._plot.setScale('x', { min: from, max: to });
+    }
+  }
+
+  /** Change the data-to-display factor (takes effect at the next render). */
+  setScale(scale: number): void {
+    this._options = { ...this._options, scale };
+    if (this._plot && this._theme) {
+      this.render(this._plot.width, this._theme);
+    }
   }
 
   setWidth(width: number): void {
@@ -100,7 +135,12 @@ export class TimeChart {
   private _options: TimeChart.IOptions;
   private _plot: uPlot | null = null;
   private _data: uPlot.AlignedData = [[], []];
+  private _range: [number, number] | null = null;
+  private _theme: IChartTheme | null = null;
 }
+
+// Tick steps in display units: 0.1, 0.2, 0.5, 1, 2, 5, ... 1000.
+const TICK_STEPS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 
 export namespace TimeChart {
   export interface IOptions {
@@ -108,6 +148,8 @@ export namespace TimeChart {
     /** Fixed y range ([0, 100] for percentages); auto when omitted. */
     yRange?: [number, number];
     format: (value: number) => string;
+    /** Data units per display unit (2**30 for bytes shown as GiB). */
+    scale?: number;
     height?: number;
   }
 }

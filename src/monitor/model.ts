@@ -39,7 +39,7 @@ export class MonitorModel implements IDisposable {
       factory: () => this._refreshProcesses(),
       frequency: { interval: 2000, backoff: true, max: 30000 },
       standby: () =>
-        this._processViewers === 0 || this._paused ? true : 'when-hidden',
+        this._processViewers.length === 0 || this._paused ? true : 'when-hidden',
       name: 'gpuscope:processes'
     });
     this._onVisibility = () => this._visibilityChanged();
@@ -125,10 +125,11 @@ export class MonitorModel implements IDisposable {
 
   /**
    * Views that show processes register here; processes are polled only while at least
-   * one such view is shown.
+   * one such view is shown, as often as the most eager of them asks (ms).
    */
-  watchProcesses(): IDisposable {
-    this._processViewers++;
+  watchProcesses(intervalMs = 2000): IDisposable {
+    this._processViewers.push(intervalMs);
+    this._updateProcessPoll();
     void this._processPoll.refresh();
     let done = false;
     return {
@@ -138,7 +139,8 @@ export class MonitorModel implements IDisposable {
       dispose: () => {
         if (!done) {
           done = true;
-          this._processViewers--;
+          this._processViewers.splice(this._processViewers.indexOf(intervalMs), 1);
+          this._updateProcessPoll();
         }
       }
     };
@@ -336,6 +338,13 @@ export class MonitorModel implements IDisposable {
     }
   }
 
+  private _updateProcessPoll(): void {
+    const interval = Math.min(...this._processViewers, 60000);
+    if (interval !== this._processPoll.frequency.interval) {
+      this._processPoll.frequency = { interval, backoff: true, max: Math.max(30000, interval) };
+    }
+  }
+
   private async _refreshProcesses(): Promise<void> {
     if (this._connection !== 'connected') {
       return;
@@ -359,7 +368,7 @@ export class MonitorModel implements IDisposable {
   private _attempt = 0;
   private _reconnectDelays: number[];
   private _reconnectTimer = 0;
-  private _processViewers = 0;
+  private _processViewers: number[] = [];
   private _processPoll: Poll;
   private _onVisibility: () => void;
   private _isDisposed = false;

@@ -64,6 +64,13 @@ export class GpuPanel extends Widget {
 
     model.changed.connect(this._scheduleUpdate, this);
     model.processesChanged.connect(this._updateProcesses, this);
+    if (typeof IntersectionObserver !== 'undefined') {
+      this._inView = new IntersectionObserver(entries => {
+        for (const entry of entries) {
+          this._cardByNode.get(entry.target)?.setInView(entry.isIntersecting);
+        }
+      });
+    }
   }
 
   configure(config: GpuPanel.IConfig): void {
@@ -88,6 +95,7 @@ export class GpuPanel extends Widget {
     this._model.changed.disconnect(this._scheduleUpdate, this);
     this._model.processesChanged.disconnect(this._updateProcesses, this);
     this._watch?.dispose();
+    this._inView?.disconnect();
     cancelAnimationFrame(this._frame);
     for (const card of this._cardsByIndex.values()) {
       card.dispose();
@@ -104,6 +112,7 @@ export class GpuPanel extends Widget {
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
+    this._width = 0;
     this._watch ??= this._model.watchProcesses();
     this._themeDirty = true;
     this._scheduleUpdate();
@@ -118,6 +127,7 @@ export class GpuPanel extends Widget {
 
   protected onResize(msg: Widget.ResizeMessage): void {
     super.onResize(msg);
+    this._width = 0;
     const width = this._chartWidth();
     for (const card of this._cardsByIndex.values()) {
       card.setChartWidth(width);
@@ -169,6 +179,8 @@ export class GpuPanel extends Widget {
     const wanted = new Set(deviceList.map(d => d.index));
     for (const [index, card] of this._cardsByIndex) {
       if (!wanted.has(index)) {
+        this._inView?.unobserve(card.node);
+        this._cardByNode.delete(card.node);
         card.dispose();
         this._cardsByIndex.delete(index);
       }
@@ -181,6 +193,8 @@ export class GpuPanel extends Widget {
         card = new GpuCard(device.index, trans, this._actions);
         this._cardsByIndex.set(device.index, card);
         this._cards.appendChild(card.node);
+        this._cardByNode.set(card.node, card);
+        this._inView?.observe(card.node);
         card.renderCharts(width, theme ?? readTheme(this.node));
         card.updateProcesses(model.processes);
       } else if (theme) {
@@ -209,8 +223,12 @@ export class GpuPanel extends Widget {
   }
 
   private _chartWidth(): number {
-    // Card padding on both sides.
-    return Math.max((this._cards.clientWidth || this.node.clientWidth || 300) - 24, 120);
+    // Reading clientWidth forces a layout: do it once per resize, not per update.
+    if (!this._width) {
+      // Card margin, border and padding on both sides.
+      this._width = Math.max((this._cards.clientWidth || this.node.clientWidth || 300) - 32, 120);
+    }
+    return this._width;
   }
 
   private _model: MonitorModel;
@@ -221,6 +239,9 @@ export class GpuPanel extends Widget {
   private _windowSelect: HTMLSelectElement;
   private _cards: HTMLElement;
   private _cardsByIndex = new Map<number, GpuCard>();
+  private _cardByNode = new Map<Element, GpuCard>();
+  private _inView: IntersectionObserver | null = null;
+  private _width = 0;
   private _windowMinutes = 15;
   private _config: GpuPanel.IConfig = {
     units: 'GiB',

@@ -11,7 +11,7 @@ jest.mock('uplot', () =>
     const root = document.createElement('div');
     root.className = 'uplot';
     target.appendChild(root);
-    return { data, setData: jest.fn(), setSize: jest.fn(), destroy: () => root.remove() };
+    return { data, width: 300, setData: jest.fn(), setScale: jest.fn(), setSize: jest.fn(), destroy: () => root.remove() };
   })
 );
 

@@ -1,0 +1,17 @@
+/** The UI update benchmark: run with `npx playwright test -c bench/playwright.config.js`. */
+const base = require('../playwright.config');
+
+module.exports = {
+  ...base,
+  testDir: '.',
+  testMatch: '*.bench.ts',
+  reporter: [['list']],
+  timeout: 180 * 1000,
+  use: { ...base.use, baseURL: 'http://localhost:8890', viewport: { width: 1400, height: 1000 } },
+  webServer: {
+    command: 'jupyter lab --config jupyter_bench_config.py',
+    url: 'http://localhost:8890/lab',
+    timeout: 120 * 1000,
+    reuseExistingServer: false
+  }
+};
