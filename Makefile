@@ -37,13 +37,19 @@ ui-tests/node_modules/.installed: ui-tests/package.json ui-tests/package-lock.js
 lab: build
 	jupyter lab --allow-root --no-browser --port=$(PORT) --GPUScope.backend=$(BACKEND)
 
-test-python: build
+# The diagnostic's tests run the collector in a real kernel with PyTorch's CPU build
+# (on these machines `pip install torch==2.13.0` takes the CPU wheel kept on disk).
+$(VENV)/.torch: $(VENV)/.installed
+	$(BIN)/pip install -q torch==2.13.0
+	touch $@
+
+test-python: build $(VENV)/.torch
 	python -m pytest -q python/jupyterlab_gpuscope/tests
 
 test-js: node_modules/.installed
 	jlpm test
 
-test-ui: build chromium ui-tests/node_modules/.installed
+test-ui: build $(VENV)/.torch chromium ui-tests/node_modules/.installed
 	cd ui-tests && npx playwright test
 
 test: test-python test-js test-ui

@@ -35,6 +35,11 @@ export class GPUScopeAPI {
     return this._get('stats');
   }
 
+  /** The diagnostic collector's Python source, to run in a kernel. */
+  collector(): Promise<{ source: string; mime: string }> {
+    return this._get('collector');
+  }
+
   /** Open the push stream; `onMessage` gets every parsed message. */
   openStream(onMessage: (message: StreamMessage) => void): WebSocket {
     const settings = this.serverSettings;

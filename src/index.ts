@@ -10,7 +10,7 @@ import {
   showDialog,
   Dialog
 } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
@@ -19,6 +19,8 @@ import { Signal } from '@lumino/signaling';
 
 import gpuSvg from '../style/icons/gpu.svg';
 import { GPUScopeAPI } from './api';
+import { DiagnosticReport } from './diagnostic/report';
+import { insertDiagnosticCell, kernelProblem, runDiagnosticSilently } from './diagnostic/run';
 import { MonitorModel } from './monitor/model';
 import { GpuPanel } from './monitor/panel';
 import { monitorConfig } from './monitor/settings';
@@ -29,6 +31,8 @@ import { IGPUMonitor, IGPUScopeAPI, IMonitorConfig } from './tokens';
 export namespace CommandIDs {
   export const openPanel = 'gpuscope:open-panel';
   export const toggleMonitoring = 'gpuscope:toggle-monitoring';
+  export const insertDiagnostic = 'gpuscope:insert-diagnostic';
+  export const runDiagnostic = 'gpuscope:run-diagnostic';
 }
 
 export const gpuIcon = new LabIcon({ name: 'jupyterlab-gpuscope:gpu', svgstr: gpuSvg });
@@ -222,6 +226,103 @@ const statusBarPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/**
+ * The GPU diagnostic: insert it as a readable cell, or run it silently and show the report.
+ */
+const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-gpuscope:diagnostic',
+  description: 'Insert or run a GPU environment diagnostic in the notebook kernel.',
+  autoStart: true,
+  requires: [IGPUScopeAPI, INotebookTracker],
+  optional: [ISettingRegistry, ICommandPalette, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    api: GPUScopeAPI,
+    notebooks: INotebookTracker,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
+  ) => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    let runAfterInsert = true;
+    void settingRegistry?.load(diagnosticPlugin.id).then(settings => {
+      const read = () => (runAfterInsert = settings.composite.runAfterInsert !== false);
+      settings.changed.connect(read);
+      read();
+    });
+    const hasNotebook = () => notebooks.currentWidget !== null;
+
+    // Checks shared by both commands: a notebook with a live Python kernel, and the source.
+    const prepare = async (): Promise<{ panel: NotebookPanel; source: string; mime: string } | null> => {
+      const panel = notebooks.currentWidget;
+      if (!panel) {
+        return null;
+      }
+      await panel.sessionContext.ready;
+      const problem = await kernelProblem(panel.sessionContext, trans);
+      if (problem) {
+        Notification.warning(problem, { autoClose: 8000 });
+        return null;
+      }
+      try {
+        const { source, mime } = await api.collector();
+        return { panel, source, mime };
+      } catch (error) {
+        Notification.error(trans.__('Could not get the diagnostic from the server: %1', (error as Error).message));
+        return null;
+      }
+    };
+
+    app.commands.addCommand(CommandIDs.insertDiagnostic, {
+      label: trans.__('Insert GPU Diagnostic Cell'),
+      caption: trans.__('Insert a cell that checks the GPU, driver and PyTorch build, below the active cell'),
+      icon: gpuIcon,
+      isEnabled: hasNotebook,
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: async () => {
+        const ready = await prepare();
+        if (ready) {
+          await insertDiagnosticCell(ready.panel, ready.source, runAfterInsert);
+        }
+      }
+    });
+    app.commands.addCommand(CommandIDs.runDiagnostic, {
+      label: trans.__('Run GPU Diagnostic'),
+      caption: trans.__('Check the GPU, driver and PyTorch build in this kernel, without changing the notebook'),
+      icon: gpuIcon,
+      isEnabled: hasNotebook,
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: async () => {
+        const ready = await prepare();
+        if (!ready) {
+          return;
+        }
+        const id = Notification.emit(trans.__('Running the GPU diagnostic…'), 'in-progress', { autoClose: false });
+        try {
+          const facts = await runDiagnosticSilently(ready.panel.sessionContext, ready.source, ready.mime, trans);
+          Notification.dismiss(id);
+          const report = new DiagnosticReport(trans);
+          report.setFacts(facts);
+          await showDialog({
+            title: trans.__('GPU diagnostic — %1', ready.panel.context.path),
+            body: report,
+            buttons: [Dialog.okButton({ label: trans.__('Close') })]
+          });
+        } catch (error) {
+          Notification.update({ id, message: (error as Error).message, type: 'error', autoClose: false });
+        }
+      }
+    });
+    const category = trans.__('GPU');
+    palette?.addItem({ command: CommandIDs.insertDiagnostic, category });
+    palette?.addItem({ command: CommandIDs.runDiagnostic, category });
+    notebooks.currentChanged.connect(() => {
+      app.commands.notifyCommandChanged(CommandIDs.insertDiagnostic);
+      app.commands.notifyCommandChanged(CommandIDs.runDiagnostic);
+    });
+  }
+};
+
 async function shutDownKernel(
   app: JupyterFrontEnd,
   model: MonitorModel,
@@ -250,6 +351,6 @@ async function shutDownKernel(
   await model.refreshProcesses();
 }
 
-export default [apiPlugin, monitorPlugin, statusBarPlugin];
+export default [apiPlugin, monitorPlugin, statusBarPlugin, diagnosticPlugin];
 export { GPUScopeAPI } from './api';
 export * from './tokens';

@@ -8,8 +8,10 @@ already has: none of them calls NVML, and blocking work goes to an executor.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized, ws_authenticated
@@ -125,6 +127,24 @@ class StatsHandler(_GPUScopeMixin, APIHandler):
         self.finish(json.dumps(self.sampler.stats()))
 
 
+class CollectorHandler(_GPUScopeMixin, APIHandler):
+    """The diagnostic collector's source, for the frontend to run in a kernel (the
+    kernel's environment need not have this package)."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.check_query()
+        self.finish(json.dumps({"source": _collector_source(), "mime": "application/vnd.gpuscope.diagnostic+json"}))
+
+
+@functools.lru_cache(maxsize=1)
+def _collector_source() -> str:
+    return (Path(__file__).parent / "diagnose.py").read_text()
+
+
 class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
     """Pushes every new sample, and backend status changes, to the client.
 
@@ -205,5 +225,6 @@ def route_handlers() -> list[tuple[str, type]]:
         (rf"/{API}/samples", SamplesHandler),
         (rf"/{API}/processes", ProcessesHandler),
         (rf"/{API}/stats", StatsHandler),
+        (rf"/{API}/collector", CollectorHandler),
         (rf"/{API}/stream", StreamHandler),
     ]

@@ -30,7 +30,7 @@ def gpuscope_paths(web_app) -> list[str]:
 def test_the_enumeration_finds_every_route(jp_serverapp):
     paths = gpuscope_paths(jp_serverapp.web_app)
     names = sorted(p.rsplit("/", 1)[-1] for p in paths)
-    assert names == ["devices", "processes", "samples", "stats", "stream"]
+    assert names == ["collector", "devices", "processes", "samples", "stats", "stream"]
 
 
 def route_parts(web_app, base_url: str) -> list[list[str]]:

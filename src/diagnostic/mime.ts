@@ -1,0 +1,37 @@
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { nullTranslator } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+
+import { DIAGNOSTIC_MIME, DiagnosticReport } from './report';
+
+/** Renders the collector's output (facts) as the doctor's report. */
+class ReportRenderer extends Widget implements IRenderMime.IRenderer {
+  constructor(options: IRenderMime.IRendererOptions) {
+    super();
+    const trans = (options.translator ?? nullTranslator).load('jupyterlab_gpuscope');
+    this._report = new DiagnosticReport(trans);
+    this.node.appendChild(this._report.node);
+  }
+
+  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    this._report.setFacts(model.data[DIAGNOSTIC_MIME]);
+    return Promise.resolve();
+  }
+
+  private _report: DiagnosticReport;
+}
+
+const extension: IRenderMime.IExtension = {
+  id: 'jupyterlab-gpuscope:diagnostic-renderer',
+  description: 'Renders the GPU diagnostic as a report of findings with fixes.',
+  rendererFactory: {
+    safe: true,
+    mimeTypes: [DIAGNOSTIC_MIME],
+    createRenderer: options => new ReportRenderer(options)
+  },
+  // Above Markdown and plain text, which the same output carries as fallbacks.
+  rank: 10,
+  dataType: 'json'
+};
+
+export default extension;
