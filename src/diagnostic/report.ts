@@ -67,7 +67,12 @@ export class DiagnosticReport extends Widget {
     if (finding.fix) {
       const fix = add(body, 'div', 'jp-gpuscope-Finding-fix');
       add(fix, 'span', 'jp-gpuscope-Finding-fixLabel').textContent = trans.__('Fix:') + ' ';
-      add(fix, 'code', '').textContent = finding.fix;
+      // Fixes are prose with `code spans` (odd parts after splitting on backticks).
+      finding.fix.split('`').forEach((part, i) => {
+        if (part) {
+          add(fix, i % 2 ? 'code' : 'span', '').textContent = part;
+        }
+      });
     }
     if (finding.sources.length) {
       const sources = add(body, 'details', 'jp-gpuscope-Finding-sources');

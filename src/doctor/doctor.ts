@@ -36,6 +36,9 @@ export interface IFinding {
 const INSTALL = (variant: string) =>
   `pip install --force-reinstall torch --index-url ${wheelIndex(variant)}`;
 
+/** Fixes are Markdown-like: prose, with every command or code in `backticks`. */
+const code = (text: string) => `\`${text}\``;
+
 /** Every finding for a facts document, worst first. */
 export function diagnose(facts: IFacts): IFinding[] {
   const findings: IFinding[] = [];
@@ -66,7 +69,7 @@ export function diagnose(facts: IFacts): IFinding[] {
         inContainer && noDevices
           ? 'No GPU was passed into this container'
           : 'No NVIDIA driver is visible',
-      cause: `${driver?.error ?? 'The driver could not be read.'}${
+      cause: `${sentence(driver?.error ?? 'The driver could not be read')}${
         noDevices ? ' There are no /dev/nvidia* device files.' : ''
       }`,
       fix:
@@ -106,9 +109,11 @@ export function diagnose(facts: IFacts): IFinding[] {
       severity: 'warn',
       title: 'PyTorch is not installed in this kernel',
       cause: `Nothing to check beyond the driver (Python ${facts.python.version} at ${facts.python.executable}).`,
-      fix: hasDriver && driver!.cuda_version
-        ? INSTALL(bestVariantForDriver(driver!.cuda_version) ?? 'cu126').replace(' --force-reinstall', '')
-        : 'pip install torch',
+      fix: code(
+        hasDriver && driver!.cuda_version
+          ? INSTALL(bestVariantForDriver(driver!.cuda_version) ?? 'cu126').replace(' --force-reinstall', '')
+          : 'pip install torch'
+      ),
       sources: []
     });
     return ordered(findings);
@@ -124,8 +129,8 @@ export function diagnose(facts: IFacts): IFinding[] {
         hasDriver ? ', so it cannot use the GPU this machine has.' : '.'
       }`,
       fix: variant
-        ? `${INSTALL(variant)}   # for this driver (CUDA ${driver!.cuda_version}); then restart the kernel`
-        : `Install a CUDA build on a machine with an NVIDIA GPU: ${INSTALL('cu126')}`,
+        ? `${code(INSTALL(variant))} (the build for this driver, CUDA ${driver!.cuda_version}), then restart the kernel.`
+        : `Install a CUDA build on a machine with an NVIDIA GPU: ${code(INSTALL('cu126'))}`,
       sources: sources(failureSource('cpu_only_wheel'))
     });
     return ordered(findings);
@@ -146,7 +151,7 @@ export function diagnose(facts: IFacts): IFinding[] {
           minimum ? ` (at least ${minimum.driver})` : ''
         }.`,
         fix: `Upgrade the NVIDIA driver to ${minimum?.driver ?? 'a newer release'} or later, or install a wheel for this driver: ${
-          variant ? INSTALL(variant) : 'none of the published wheels supports it'
+          variant ? code(INSTALL(variant)) : 'none of the published wheels supports it'
         }`,
         sources: sources([...(minimum?.source ?? []), ...failureSource('driver_too_old')])
       });
@@ -178,9 +183,9 @@ export function diagnose(facts: IFacts): IFinding[] {
         cause: `This machine has ${driverCount} GPU(s) (indices 0–${Math.max(driverCount - 1, 0)}); "${
           entries[firstInvalid]
         }" is not one of them, and CUDA hides it and every entry after it.`,
-        fix: `Use existing indices or UUIDs (\`nvidia-smi -L\`), e.g. CUDA_VISIBLE_DEVICES=${
+        fix: `Use existing indices or UUIDs (\`nvidia-smi -L\`), e.g. \`CUDA_VISIBLE_DEVICES=${
           driverCount ? Array.from({ length: driverCount }, (_, i) => i).join(',') : '0'
-        }, and restart the kernel.`,
+        }\`, and restart the kernel.`,
         sources: sources(failureSource('cuda_visible_devices'))
       });
     }
@@ -220,9 +225,9 @@ export function diagnose(facts: IFacts): IFinding[] {
         cause: `Its arch list is ${torch.arch_list.join(' ')}: no sm_${device.cc.replace('.', '')}-compatible code and no older PTX, so kernels fail with "no kernel image is available for execution on the device".`,
         fix: wheels.length
           ? `Install a wheel that covers ${device.cc}: ${wheels
-              .map(w => `torch ${w.torch} ${w.variant} (${INSTALL(w.variant)})`)
+              .map(w => `torch ${w.torch} ${w.variant}: ${code(`pip install --force-reinstall "torch==${w.torch}.*" --index-url ${wheelIndex(w.variant)}`)}`)
               .join('; ')}`
-          : `No published torch wheel covers compute capability ${device.cc}: build torch from source with TORCH_CUDA_ARCH_LIST="${device.cc}".`,
+          : `No published torch wheel covers compute capability ${device.cc}: build torch from source with ${code(`TORCH_CUDA_ARCH_LIST="${device.cc}"`)}.`,
         sources: sources([...BINARY_COMPAT_SOURCE, ...failureSource('wheel_lacks_arch')]),
         device: device.index
       });
@@ -246,7 +251,7 @@ export function diagnose(facts: IFacts): IFinding[] {
         severity: 'warn',
         title: `TF32 matmuls are off on GPU ${device.index}, which has TF32 tensor cores`,
         cause: 'fp32 matrix products run at full fp32 speed; TF32 is several times faster with ~10-bit mantissa products (usually fine for training).',
-        fix: "torch.set_float32_matmul_precision('high')   # or torch.backends.cuda.matmul.allow_tf32 = True",
+        fix: `${code("torch.set_float32_matmul_precision('high')")} (or ${code('torch.backends.cuda.matmul.allow_tf32 = True')})`,
         sources: sources(feature('tf32').source),
         device: device.index
       });
@@ -265,7 +270,7 @@ export function diagnose(facts: IFacts): IFinding[] {
           : 'The flash SDPA backend is disabled in this kernel (torch.backends.cuda.enable_flash_sdp(False)).',
         fix: !flashHere
           ? 'Nothing to fix for correctness; for speed use a GPU of compute capability 8.0 or newer, and keep fp16 inputs so the memory-efficient kernel applies.'
-          : 'torch.backends.cuda.enable_flash_sdp(True)',
+          : code('torch.backends.cuda.enable_flash_sdp(True)'),
         sources: sources(range.source),
         device: device.index
       });
@@ -300,6 +305,10 @@ export function diagnose(facts: IFacts): IFinding[] {
   return ordered(findings);
 }
 
+function sentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
 const RANK: Record<Severity, number> = { fail: 0, warn: 1, pass: 2 };
 
 function ordered(findings: IFinding[]): IFinding[] {
@@ -326,8 +335,7 @@ export function toMarkdown(findings: IFinding[], facts: IFacts): string {
   for (const f of findings) {
     lines.push(`- ${icon[f.severity]} **${f.title}** — ${f.cause}`);
     if (f.fix) {
-      // A fix with its own code spans is prose; a bare command becomes one code span.
-      lines.push(`  - Fix: ${f.fix.includes('`') ? f.fix : '`' + f.fix + '`'}`);
+      lines.push(`  - Fix: ${f.fix}`);
     }
   }
   lines.push(

@@ -119,7 +119,9 @@ describe('doctor', () => {
     const [finding] = fails(findings);
     expect(finding.id).toBe('arch-not-covered');
     expect(finding.cause).toContain('no kernel image is available');
-    expect(finding.fix).toContain('torch 2.14 cu126');
+    expect(finding.fix).toContain(
+      'torch 2.14 cu126: `pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126`'
+    );
     expect(finding.sources.map(s => s.key)).toContain('llvm_cubin_rule');
   });
 
@@ -153,7 +155,7 @@ describe('doctor', () => {
 
   it('flash attention turned off in the kernel', () => {
     const findings = diagnose(facts(f => (f.torch!.sdpa.flash = false)));
-    expect(byId(findings, 'flash-attention-unavailable')[0].fix).toBe('torch.backends.cuda.enable_flash_sdp(True)');
+    expect(byId(findings, 'flash-attention-unavailable')[0].fix).toBe('`torch.backends.cuda.enable_flash_sdp(True)`');
   });
 
   it('MIG enabled', () => {
@@ -178,7 +180,7 @@ describe('doctor', () => {
       })
     );
     expect(findings[0].id).toBe('timeout');
-    expect(byId(findings, 'no-torch')[0].fix).toBe('pip install torch --index-url https://download.pytorch.org/whl/cu130');
+    expect(byId(findings, 'no-torch')[0].fix).toBe('`pip install torch --index-url https://download.pytorch.org/whl/cu130`');
   });
 
   it('renders Markdown for bug reports', () => {
