@@ -169,3 +169,62 @@ export function wheelsCovering(cc: string): { torch: string; variant: string; so
   }
   return found;
 }
+
+export interface ILintRule {
+  id: string;
+  severity: 'error' | 'warning' | 'info';
+  match: {
+    symbol?: string[];
+    call?: string[];
+    import?: string[];
+    assign?: string[];
+    kwarg?: Record<string, string>;
+    cuda_use?: boolean;
+    device_index?: boolean;
+    call_arg?: { path: string; keyword: string; position: number; value: string };
+  };
+  when: {
+    below?: string;
+    outside?: string;
+    no_gpu?: boolean;
+    index_beyond_count?: boolean;
+    gpus_at_most?: number;
+    gpus_at_least?: number;
+    always?: boolean;
+  };
+  message: string;
+  fix: string;
+  source: string[];
+  /** Rests on unconfirmed facts: never an error, and the message says "may". */
+  may?: boolean;
+}
+
+/** The capability rules of the linter, each with its sources. */
+export function lintRules(): ILintRule[] {
+  return (kb.lint_rules as ILintRule[]).map(rule =>
+    rule.may && rule.severity === 'error' ? { ...rule, severity: 'warning' } : rule
+  );
+}
+
+/**
+ * A target given as a compute capability ("7.5") or a GPU name ("T4", "A100", "RTX 4090"):
+ * its compute capability and a display name, or null when unknown.
+ */
+export function resolveTarget(target: string): { cc: string; name: string } | null {
+  const wanted = target.trim();
+  if (/^\d+\.\d+$/.test(wanted)) {
+    const known = capability(wanted);
+    return { cc: wanted, name: known ? `a ${known.arch} GPU (${wanted})` : `a GPU of compute capability ${wanted}` };
+  }
+  const needle = wanted.toLowerCase().replace(/^(nvidia|tesla|geforce)\s+/, '');
+  if (!needle) {
+    return null;
+  }
+  const pattern = new RegExp(`(^|[\\s/])(tesla |geforce |nvidia )?${needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s/(])`, 'i');
+  for (const cap of kb.capabilities) {
+    if (cap.examples.some(example => pattern.test(example))) {
+      return { cc: cap.cc, name: wanted };
+    }
+  }
+  return null;
+}

@@ -1,0 +1,514 @@
+/**
+ * The capability analyzer: Python source -> Lezer tree -> uses of GPU features ->
+ * findings for a device profile, by the rules in the knowledge base. Never throws.
+ */
+import type { SyntaxNode, Tree } from '@lezer/common';
+import { parser } from '@lezer/python';
+
+import { ccValue, feature, lintRules, sources, ILintRule, ISource } from '../knowledge';
+
+/** What the code will run on: the kernel's GPU, the server's, or a chosen target. */
+export interface IDeviceProfile {
+  /** Where it comes from, for messages: "kernel", "server", "target". */
+  source: string;
+  /** False when the kernel is known to have no usable GPU. */
+  hasGpu: boolean;
+  /** Why there is no GPU, when hasGpu is false. */
+  noGpuReason?: string;
+  /** Compute capability of the GPU code runs on ("7.5"), null when unknown. */
+  cc: string | null;
+  name: string | null;
+  deviceCount: number;
+}
+
+export type LintSeverity = 'error' | 'warning' | 'info';
+
+export interface ILintFinding {
+  rule: string;
+  severity: LintSeverity;
+  message: string;
+  fix: string;
+  /** Offsets into the analysed source, and 1-based line / column of `from`. */
+  from: number;
+  to: number;
+  line: number;
+  column: number;
+  sources: ISource[];
+}
+
+export interface IAnalyzeOptions {
+  /** Names imported elsewhere in the notebook (alias -> dotted path). */
+  imports?: Map<string, string>;
+  /** Rule ids turned off in the settings. */
+  disabled?: Set<string>;
+}
+
+/** A use of something the rules care about, found in the tree. */
+interface IUse {
+  kind: 'symbol' | 'call' | 'import' | 'assign' | 'kwarg' | 'cuda_use' | 'device_index';
+  /** Dotted path, module name, keyword name; for device_index the index. */
+  key: string;
+  value?: string;
+  /** A call's first positional argument and keyword arguments (source text). */
+  args?: { positional: string[]; keywords: Map<string, string> };
+  from: number;
+  to: number;
+}
+
+// Lines IPython handles before Python: magics, shell escapes, help.
+const IPYTHON_LINE = /^\s*(%|!|\?)|\?\s*$/;
+// Cell magics whose body is still Python.
+const PYTHON_CELL_MAGICS = /^%%(time|timeit|capture|prun)\b/;
+const CUDA_DEVICE = /^cuda(:(\d+))?$/;
+
+/** Blank out what is not Python, keeping every offset where it was. */
+export function pythonOnly(source: string): string | null {
+  if (source.startsWith('%%') && !PYTHON_CELL_MAGICS.test(source)) {
+    return null; // %%bash, %%html...: not Python at all
+  }
+  return source
+    .split('\n')
+    .map((line, i) => (IPYTHON_LINE.test(line) || (i === 0 && line.startsWith('%%')) ? ' '.repeat(line.length) : line))
+    .join('\n');
+}
+
+/** Aliases defined by the imports in a source: `import torch as t` -> t: torch. */
+export function collectImports(source: string): Map<string, string> {
+  const imports = new Map<string, string>();
+  const python = safePython(source);
+  if (python === null) {
+    return imports;
+  }
+  const tree = parse(python);
+  if (!tree) {
+    return imports;
+  }
+  const cursor = tree.cursor();
+  do {
+    if (cursor.name === 'ImportStatement') {
+      addImport(cursor.node, python, imports);
+    }
+  } while (cursor.next());
+  return imports;
+}
+
+/** Findings for one cell (or file) against a device profile. */
+export function analyze(source: string, profile: IDeviceProfile, options: IAnalyzeOptions = {}): ILintFinding[] {
+  try {
+    return analyzeUnsafe(source, profile, options);
+  } catch {
+    return []; // a linter must never break the editor
+  }
+}
+
+function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyzeOptions): ILintFinding[] {
+  const python = safePython(source);
+  if (python === null) {
+    return [];
+  }
+  const tree = parse(python);
+  if (!tree) {
+    return [];
+  }
+  const imports = new Map([['torch', 'torch'], ...(options.imports ?? []), ...collectImports(python)]);
+  const uses = findUses(tree, python, imports);
+  const ignored = ignoredLines(python);
+  const findings: ILintFinding[] = [];
+  const lineStarts = lineOffsets(python);
+  for (const rule of lintRules()) {
+    if (options.disabled?.has(rule.id)) {
+      continue;
+    }
+    const context = applies(rule, profile);
+    if (!context) {
+      continue;
+    }
+    for (const use of uses) {
+      const extra = matches(rule, use, profile);
+      if (!extra) {
+        continue;
+      }
+      const { line, column } = position(lineStarts, use.from);
+      const ignore = ignored.get(line);
+      if (ignore && (ignore.size === 0 || ignore.has(rule.id))) {
+        continue;
+      }
+      const words = { ...context, ...extra };
+      findings.push({
+        rule: rule.id,
+        severity: rule.severity as LintSeverity,
+        message: fill(rule.message, words),
+        fix: fill(rule.fix, words),
+        from: use.from,
+        to: use.to,
+        line,
+        column,
+        sources: sources(rule.source)
+      });
+    }
+  }
+  return dedupe(findings).sort((a, b) => a.from - b.from || a.rule.localeCompare(b.rule));
+}
+
+// ---- the rules' conditions on the profile -----------------------------------------------
+
+/** The words a rule's message needs, or null when the rule does not apply here. */
+function applies(rule: ILintRule, profile: IDeviceProfile): Record<string, string> | null {
+  const when = rule.when;
+  const gpu = profile.name ?? 'this GPU';
+  const count = String(profile.deviceCount);
+  const base = { gpu, cc: profile.cc ?? 'unknown', count, last: String(Math.max(profile.deviceCount - 1, 0)) };
+  if (when.always) {
+    return base;
+  }
+  if (when.no_gpu) {
+    return profile.hasGpu ? null : { ...base, why: profile.noGpuReason ?? 'none was found' };
+  }
+  if (when.index_beyond_count) {
+    return profile.hasGpu || profile.source !== 'unknown' ? base : null;
+  }
+  if (when.gpus_at_most !== undefined) {
+    return profile.hasGpu && profile.deviceCount <= when.gpus_at_most ? base : null;
+  }
+  if (when.gpus_at_least !== undefined) {
+    return profile.hasGpu && profile.deviceCount >= when.gpus_at_least ? base : null;
+  }
+  const id = (when.below ?? when.outside) as Parameters<typeof feature>[0] | undefined;
+  if (!id || !profile.hasGpu || !profile.cc) {
+    return null;
+  }
+  const f = feature(id);
+  const cc = ccValue(profile.cc);
+  const below = f.min_cc !== undefined && cc < ccValue(f.min_cc);
+  const above = when.outside !== undefined && f.max_cc !== undefined && cc > ccValue(f.max_cc);
+  if (!below && !above) {
+    return null;
+  }
+  return { ...base, min_cc: f.min_cc ?? '', max_cc: f.max_cc ?? '' };
+}
+
+/** Extra words when a use matches a rule, or null. */
+function matches(rule: ILintRule, use: IUse, profile: IDeviceProfile): Record<string, string> | null {
+  const m = rule.match;
+  switch (use.kind) {
+    case 'symbol':
+      return m.symbol?.includes(use.key) ? {} : null;
+    case 'import':
+      return m.import?.some(mod => use.key === mod || use.key.startsWith(mod + '.')) ? {} : null;
+    case 'assign':
+      return m.assign?.includes(use.key) && use.value === 'True' ? {} : null;
+    case 'kwarg':
+      return m.kwarg && m.kwarg[use.key] === use.value ? {} : null;
+    case 'cuda_use':
+      return m.cuda_use ? {} : null;
+    case 'device_index': {
+      const index = Number(use.key);
+      return m.device_index && index >= profile.deviceCount ? { index: use.key } : null;
+    }
+    case 'call': {
+      if (m.call?.includes(use.key)) {
+        return {};
+      }
+      const spec = m.call_arg;
+      if (spec && spec.path === use.key && use.args) {
+        const given = use.args.keywords.get(spec.keyword) ?? use.args.positional[spec.position];
+        return given !== undefined && stringValue(given) === spec.value ? {} : null;
+      }
+      return null;
+    }
+  }
+}
+
+// ---- finding uses in the tree -------------------------------------------------------------
+
+function findUses(tree: Tree, source: string, imports: Map<string, string>): IUse[] {
+  const uses: IUse[] = [];
+  const text = (n: SyntaxNode) => source.slice(n.from, n.to);
+  const cursor = tree.cursor();
+  do {
+    const node = cursor.node;
+    switch (cursor.name) {
+      case 'ImportStatement': {
+        for (const module of importedModules(node, source)) {
+          uses.push({ kind: 'import', key: module, from: node.from, to: node.to });
+        }
+        break;
+      }
+      case 'MemberExpression':
+      case 'VariableName': {
+        // Only the outermost name of a chain: `torch.cuda.amp.autocast`, then its prefixes
+        // are MemberExpressions of their own and are visited too.
+        if (cursor.name === 'VariableName' && isDefinition(node)) {
+          break;
+        }
+        const path = resolve(node, source, imports);
+        if (path) {
+          uses.push({ kind: 'symbol', key: path, from: node.from, to: node.to });
+        }
+        break;
+      }
+      case 'CallExpression':
+        callUses(node, source, imports, uses);
+        break;
+      case 'AssignStatement': {
+        const target = node.firstChild;
+        const value = node.lastChild;
+        if (target && value && target !== value) {
+          const path = resolve(target, source, imports);
+          if (path) {
+            uses.push({ kind: 'assign', key: path, value: text(value), from: node.from, to: node.to });
+          }
+        }
+        break;
+      }
+      case 'String': {
+        const value = stringValue(text(node));
+        const match = value !== null ? CUDA_DEVICE.exec(value) : null;
+        if (match && isDeviceArgument(node, source)) {
+          uses.push({ kind: 'cuda_use', key: 'cuda', from: node.from, to: node.to });
+          if (match[2] !== undefined) {
+            uses.push({ kind: 'device_index', key: match[2], from: node.from, to: node.to });
+          }
+        }
+        break;
+      }
+    }
+  } while (cursor.next());
+  return uses;
+}
+
+function callUses(node: SyntaxNode, source: string, imports: Map<string, string>, uses: IUse[]): void {
+  const callee = node.firstChild;
+  const argList = node.getChild('ArgList');
+  if (!callee || !argList) {
+    return;
+  }
+  const args = readArgs(argList, source);
+  for (const [name, value] of args.keywords) {
+    uses.push({ kind: 'kwarg', key: name, value, from: node.from, to: node.to });
+  }
+  const path = resolve(callee, source, imports);
+  if (path) {
+    uses.push({ kind: 'call', key: path, args, from: node.from, to: node.to });
+    if ((path === 'torch.cuda.set_device' || path === 'torch.device') && args.positional.length) {
+      const index = path === 'torch.device' ? args.positional[1] : args.positional[0];
+      if (index !== undefined && /^\d+$/.test(index)) {
+        uses.push({ kind: 'device_index', key: index, from: node.from, to: node.to });
+      }
+    }
+    return;
+  }
+  // `x.cuda()` on a tensor or a model (not a module path we know).
+  if (callee.name === 'MemberExpression') {
+    const property = callee.getChild('PropertyName');
+    if (property && source.slice(property.from, property.to) === 'cuda' && args.positional.length === 0) {
+      uses.push({ kind: 'cuda_use', key: 'cuda', from: property.from, to: node.to });
+    }
+  }
+}
+
+function readArgs(argList: SyntaxNode, source: string): { positional: string[]; keywords: Map<string, string> } {
+  const positional: string[] = [];
+  const keywords = new Map<string, string>();
+  let child = argList.firstChild;
+  while (child) {
+    if (child.name === 'VariableName' && child.nextSibling?.name === 'AssignOp' && child.nextSibling.nextSibling) {
+      const value = child.nextSibling.nextSibling;
+      keywords.set(source.slice(child.from, child.to), source.slice(value.from, value.to));
+      child = value.nextSibling;
+      continue;
+    }
+    if (!['(', ')', ','].includes(child.name) && !child.type.isError) {
+      positional.push(source.slice(child.from, child.to));
+    }
+    child = child.nextSibling;
+  }
+  return { positional, keywords };
+}
+
+/** A string used as a device: `device="cuda"`, `.to("cuda:1")`, `torch.device("cuda")`. */
+function isDeviceArgument(node: SyntaxNode, source: string): boolean {
+  const parent = node.parent;
+  if (parent?.name !== 'ArgList') {
+    return false;
+  }
+  const before = node.prevSibling?.prevSibling;
+  if (node.prevSibling?.name === 'AssignOp' && before?.name === 'VariableName') {
+    return ['device', 'device_map'].includes(source.slice(before.from, before.to));
+  }
+  const callee = parent.parent?.firstChild;
+  if (!callee) {
+    return false;
+  }
+  const calleeText = source.slice(callee.from, callee.to);
+  return /(^|\.)(to|device)$/.test(calleeText);
+}
+
+/** The dotted path a name or attribute chain refers to, through the import aliases. */
+function resolve(node: SyntaxNode, source: string, imports: Map<string, string>): string | null {
+  const parts: string[] = [];
+  let current: SyntaxNode | null = node;
+  // Walk down the left spine iteratively: deep chains must not overflow the stack.
+  while (current && current.name === 'MemberExpression') {
+    const property = current.lastChild;
+    if (!property || property.name !== 'PropertyName') {
+      return null; // subscript or call in the chain: not a plain path
+    }
+    parts.unshift(source.slice(property.from, property.to));
+    current = current.firstChild;
+  }
+  if (!current || current.name !== 'VariableName') {
+    return null;
+  }
+  const root = imports.get(source.slice(current.from, current.to));
+  return root ? [root, ...parts].join('.') : null;
+}
+
+function isDefinition(node: SyntaxNode): boolean {
+  const parent = node.parent;
+  if (!parent) {
+    return false;
+  }
+  if (parent.name === 'ImportStatement' || parent.name === 'FunctionDefinition' || parent.name === 'ClassDefinition') {
+    return true;
+  }
+  // The name being assigned, or a keyword argument's name.
+  return node.nextSibling?.name === 'AssignOp';
+}
+
+function addImport(node: SyntaxNode, source: string, imports: Map<string, string>): void {
+  const words: { name: string; text: string }[] = [];
+  let child = node.firstChild;
+  while (child) {
+    words.push({ name: child.name, text: source.slice(child.from, child.to) });
+    child = child.nextSibling;
+  }
+  if (words[0]?.name === 'from') {
+    const importAt = words.findIndex(w => w.name === 'import');
+    const module = words
+      .slice(1, importAt)
+      .map(w => w.text)
+      .join('');
+    for (let i = importAt + 1; i < words.length; i++) {
+      if (words[i].name !== 'VariableName') {
+        continue;
+      }
+      const name = words[i].text;
+      const alias = words[i + 1]?.name === 'as' ? words[i + 2]?.text : name;
+      if (alias) {
+        imports.set(alias, `${module}.${name}`);
+      }
+      if (words[i + 1]?.name === 'as') {
+        i += 2;
+      }
+    }
+    return;
+  }
+  // import a.b.c [as x], d
+  let path: string[] = [];
+  for (let i = 1; i <= words.length; i++) {
+    const w = words[i];
+    if (w?.name === 'VariableName' || w?.name === '.') {
+      path.push(w.text);
+      continue;
+    }
+    if (w?.name === 'as') {
+      imports.set(words[i + 1]?.text ?? '', path.join(''));
+      path = [];
+      i++;
+      continue;
+    }
+    if (path.length) {
+      const dotted = path.join('');
+      // `import torch.nn` binds `torch`.
+      imports.set(dotted.split('.')[0], dotted.split('.')[0]);
+      path = [];
+    }
+  }
+}
+
+function importedModules(node: SyntaxNode, source: string): string[] {
+  const text = source.slice(node.from, node.to);
+  const from = /^from\s+([\w.]+)\s+import/.exec(text);
+  if (from) {
+    return [from[1]];
+  }
+  return text
+    .replace(/^import\s+/, '')
+    .split(',')
+    .map(part => part.trim().split(/\s+as\s+/)[0].trim())
+    .filter(Boolean);
+}
+
+// ---- helpers ---------------------------------------------------------------------------
+
+function safePython(source: string): string | null {
+  return typeof source === 'string' ? pythonOnly(source) : null;
+}
+
+function parse(source: string): Tree | null {
+  try {
+    return parser.parse(source);
+  } catch {
+    return null;
+  }
+}
+
+/** The value of a simple string literal (no f-strings, no concatenation), else null. */
+function stringValue(literal: string): string | null {
+  const match = /^[rRbBuU]?(['"])(.*)\1$/s.exec(literal.trim());
+  return match && !match[2].includes(match[1]) ? match[2] : null;
+}
+
+/** Lines with `# gpuscope: ignore` (all rules) or `# gpuscope: ignore[a, b]`. */
+function ignoredLines(source: string): Map<number, Set<string>> {
+  const ignored = new Map<number, Set<string>>();
+  source.split('\n').forEach((line, i) => {
+    const match = /#\s*gpuscope:\s*ignore(?:\[([^\]]*)\])?/.exec(line);
+    if (match) {
+      ignored.set(i + 1, new Set((match[1] ?? '').split(',').map(s => s.trim()).filter(Boolean)));
+    }
+  });
+  return ignored;
+}
+
+function lineOffsets(source: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < source.length; i++) {
+    if (source.charCodeAt(i) === 10) {
+      starts.push(i + 1);
+    }
+  }
+  return starts;
+}
+
+function position(starts: number[], offset: number): { line: number; column: number } {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    if (starts[mid] <= offset) {
+      low = mid;
+    } else {
+      high = mid - 1;
+    }
+  }
+  return { line: low + 1, column: offset - starts[low] + 1 };
+}
+
+function fill(template: string, words: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key) => words[key] ?? whole);
+}
+
+/** One finding per rule and place: `torch.bfloat16` inside `t.bfloat16.x` counts once. */
+function dedupe(findings: ILintFinding[]): ILintFinding[] {
+  const seen = new Set<string>();
+  return findings.filter(f => {
+    const key = `${f.rule}:${f.from}`;
+    if (seen.has(key)) {
+      return false;
+    }
+    seen.add(key);
+    return true;
+  });
+}
