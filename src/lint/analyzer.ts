@@ -111,7 +111,8 @@ function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyz
     return [];
   }
   const imports = new Map([['torch', 'torch'], ...(options.imports ?? []), ...collectImports(python)]);
-  const uses = findUses(tree, python, imports);
+  // Only uses some rule can match: on large cells most names are irrelevant.
+  const uses = findUses(tree, python, imports).filter(isWatched);
   const ignored = ignoredLines(python);
   const findings: ILintFinding[] = [];
   const lineStarts = lineOffsets(python);
@@ -217,6 +218,30 @@ function matches(rule: ILintRule, use: IUse, profile: IDeviceProfile): Record<st
       return null;
     }
   }
+}
+
+let watched: Map<IUse['kind'], Set<string>> | null = null;
+
+/** Whether any rule looks at this use (the keys are read from the rules once). */
+function isWatched(use: IUse): boolean {
+  if (!watched) {
+    watched = new Map();
+    const add = (kind: IUse['kind'], keys: string[]) =>
+      keys.forEach(k => (watched!.get(kind) ?? watched!.set(kind, new Set()).get(kind)!).add(k));
+    for (const { match } of lintRules()) {
+      add('symbol', match.symbol ?? []);
+      add('call', [...(match.call ?? []), ...(match.call_arg ? [match.call_arg.path] : [])]);
+      add('assign', match.assign ?? []);
+      add('kwarg', Object.keys(match.kwarg ?? {}));
+    }
+  }
+  if (use.kind === 'import' || use.kind === 'cuda_use' || use.kind === 'device_index') {
+    return true;
+  }
+  if (use.kind === 'call' && (use.key === 'torch.cuda.set_device' || use.key === 'torch.device')) {
+    return true;
+  }
+  return watched.get(use.kind)?.has(use.key) ?? false;
 }
 
 // ---- finding uses in the tree -------------------------------------------------------------

@@ -1,0 +1,42 @@
+import { main } from '../../cli';
+
+const dir = `${__dirname}/files`;
+
+function run(argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = main(argv, { out: t => out.push(t), err: t => err.push(t) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('gpuscope lint', () => {
+  it('lints a notebook with imports from earlier cells, by cell, line and column', () => {
+    const { code, out } = run(['lint', `${dir}/finetune.ipynb`, '--target', 'T4']);
+    expect(code).toBe(1); // device index 1 on a single T4 is an error
+    expect(out).toContain(`${dir}/finetune.ipynb:cell 3:2:18: error [device-index-out-of-range] GPU 1 does not exist`);
+    expect(out).toContain('cell 3:3:18: warning [sdpa-flash-unsupported]');
+    expect(out).toContain('cell 3:4:29: warning [bf16-unsupported]');
+    expect(out).not.toContain('cell 1'); // Markdown is not code
+  });
+
+  it('is quiet for a GPU that can run it, and two GPUs make index 1 valid', () => {
+    const { code, out } = run(['lint', `${dir}/finetune.ipynb`, '--target', 'H100', '--gpus', '2']);
+    expect(code).toBe(0);
+    expect(out).toBe('0 finding(s), 0 error(s) for H100 (9.0)');
+  });
+
+  it('gives JSON', () => {
+    const { out } = run(['lint', `${dir}/finetune.ipynb`, '--target', '7.5', '--json']);
+    const body = JSON.parse(out);
+    expect(body.target.cc).toBe('7.5');
+    expect(body.findings.map((f: { rule: string }) => f.rule)).toContain('bf16-unsupported');
+  });
+
+  it('explains bad input and exits 2', () => {
+    expect(run(['lint', `${dir}/broken.ipynb`, '--target', 'T4'])).toMatchObject({ code: 2 });
+    expect(run(['lint', `${dir}/broken.ipynb`, '--target', 'T4']).err).toContain('has no "cells" list');
+    expect(run(['lint', `${dir}/finetune.ipynb`, '--target', 'Voodoo 2']).err).toContain('unknown GPU "Voodoo 2"');
+    expect(run(['lint', `${dir}/finetune.ipynb`]).code).toBe(2);
+    expect(run(['lint', `${dir}/finetune.ipynb`, '--target', 'T4', '--gpus', '0']).code).toBe(2);
+  });
+});

@@ -1,0 +1,52 @@
+/**
+ * Linting whole files (for the CLI): a .py file is one source; a notebook is its code
+ * cells, with the imports of every cell known to all of them (as in the kernel).
+ */
+import { analyze, collectImports, IDeviceProfile, ILintFinding } from './analyzer';
+
+export interface IFileFinding extends ILintFinding {
+  file: string;
+  /** 1-based index among the notebook's cells (all cells), or null for a .py file. */
+  cell: number | null;
+}
+
+export function lintFile(file: string, text: string, profile: IDeviceProfile): IFileFinding[] {
+  if (!file.endsWith('.ipynb')) {
+    return analyze(text, profile).map(f => ({ ...f, file, cell: null }));
+  }
+  const cells = notebookCells(text);
+  const imports = new Map<string, string>();
+  for (const cell of cells) {
+    if (cell.code) {
+      collectImports(cell.source).forEach((path, alias) => imports.set(alias, path));
+    }
+  }
+  const findings: IFileFinding[] = [];
+  cells.forEach((cell, i) => {
+    if (cell.code) {
+      findings.push(...analyze(cell.source, profile, { imports }).map(f => ({ ...f, file, cell: i + 1 })));
+    }
+  });
+  return findings;
+}
+
+/** The cells of a notebook file; a clear error for anything that is not one. */
+export function notebookCells(text: string): { code: boolean; source: string }[] {
+  let notebook: unknown;
+  try {
+    notebook = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`not a notebook: the file is not JSON (${(error as Error).message})`);
+  }
+  const cells = (notebook as { cells?: unknown })?.cells;
+  if (!Array.isArray(cells)) {
+    throw new Error('not a notebook: it has no "cells" list (nbformat 4 expected)');
+  }
+  return cells.map(cell => {
+    const source = (cell as { source?: unknown })?.source;
+    return {
+      code: (cell as { cell_type?: unknown })?.cell_type === 'code',
+      source: Array.isArray(source) ? source.join('') : typeof source === 'string' ? source : ''
+    };
+  });
+}
