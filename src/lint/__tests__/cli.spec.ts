@@ -15,7 +15,7 @@ describe('gpuscope lint', () => {
     expect(code).toBe(1); // device index 1 on a single T4 is an error
     expect(out).toContain(`${dir}/finetune.ipynb:cell 3:2:18: error [device-index-out-of-range] GPU 1 does not exist`);
     expect(out).toContain('cell 3:3:18: warning [sdpa-flash-unsupported]');
-    expect(out).toContain('cell 3:4:29: warning [bf16-unsupported]');
+    expect(out).toContain('cell 3:4:32: warning [bf16-unsupported]');
     expect(out).not.toContain('cell 1'); // Markdown is not code
   });
 
