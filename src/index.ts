@@ -4,12 +4,14 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import {
+  Dialog,
   ICommandPalette,
   IThemeManager,
+  IToolbarWidgetRegistry,
   Notification,
-  showDialog,
-  Dialog
+  showDialog
 } from '@jupyterlab/apputils';
+import { EditorExtensionRegistry, IEditorExtensionRegistry } from '@jupyterlab/codemirror';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
@@ -20,6 +22,10 @@ import { Signal } from '@lumino/signaling';
 import gpuSvg from '../style/icons/gpu.svg';
 import { GPUScopeAPI } from './api';
 import { DiagnosticReport } from './diagnostic/report';
+import { capabilityLinter, refreshAllEditors } from './lint/editor';
+import { NotebookLinter } from './lint/notebook';
+import { ProfileStore, profileForTarget } from './lint/profile';
+import { LintSummary } from './lint/summary';
 import { insertDiagnosticCell, kernelProblem, runDiagnosticSilently } from './diagnostic/run';
 import { MonitorModel } from './monitor/model';
 import { GpuPanel } from './monitor/panel';
@@ -33,6 +39,7 @@ export namespace CommandIDs {
   export const toggleMonitoring = 'gpuscope:toggle-monitoring';
   export const insertDiagnostic = 'gpuscope:insert-diagnostic';
   export const runDiagnostic = 'gpuscope:run-diagnostic';
+  export const recheckNotebook = 'gpuscope:recheck-notebook';
 }
 
 export const gpuIcon = new LabIcon({ name: 'jupyterlab-gpuscope:gpu', svgstr: gpuSvg });
@@ -323,6 +330,101 @@ const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/**
+ * Capability warnings: code checked in the editor against the kernel's GPU (or a target).
+ */
+const lintPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-gpuscope:lint',
+  description: "Warns in the editor when code uses what the kernel's GPU or PyTorch build cannot do.",
+  autoStart: true,
+  requires: [IGPUScopeAPI, INotebookTracker, IEditorExtensionRegistry],
+  optional: [ISettingRegistry, IToolbarWidgetRegistry, ICommandPalette, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    api: GPUScopeAPI,
+    notebooks: INotebookTracker,
+    editors: IEditorExtensionRegistry,
+    settingRegistry: ISettingRegistry | null,
+    toolbars: IToolbarWidgetRegistry | null,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
+  ) => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const profiles = new ProfileStore(api);
+    const linter = new NotebookLinter(notebooks, profiles);
+    const summaries = new Set<LintSummary>();
+    const refresh = () => {
+      refreshAllEditors();
+      summaries.forEach(s => s.refresh());
+    };
+    profiles.changed.connect(refresh);
+
+    editors.addExtension({
+      name: 'jupyterlab-gpuscope:capability-lint',
+      factory: options =>
+        EditorExtensionRegistry.createImmutableExtension(
+          capabilityLinter(text => linter.lintEditor(options.model, text))
+        )
+    });
+
+    // The server's GPUs, until a kernel says more.
+    void api
+      .devices()
+      .then(devices => {
+        const first = devices.devices[0];
+        profiles.setServerProfile(
+          devices.status === 'ok' && first
+            ? { source: 'server', hasGpu: true, cc: first.compute_capability, name: first.name, deviceCount: devices.devices.length }
+            : { source: 'server', hasGpu: false, noGpuReason: devices.reason ?? 'the server sees no GPU', cc: null, name: null, deviceCount: 0 }
+        );
+      })
+      .catch(() => undefined);
+
+    // Probe each notebook's kernel once it is ready (and again after a kernel change).
+    notebooks.widgetAdded.connect((_, panel) => {
+      const probe = () => {
+        void panel.sessionContext.ready.then(() => profiles.probe(panel.sessionContext)).catch(() => undefined);
+      };
+      panel.sessionContext.kernelChanged.connect(probe);
+      probe();
+    });
+
+    toolbars?.addFactory('Notebook', 'gpuscope-lint', panel => {
+      const summary = new LintSummary(panel as NotebookPanel, linter, trans);
+      summaries.add(summary);
+      summary.disposed.connect(() => summaries.delete(summary));
+      return summary;
+    });
+
+    app.commands.addCommand(CommandIDs.recheckNotebook, {
+      label: trans.__('Re-check Notebook for GPU Capability Warnings'),
+      caption: trans.__('Check every cell again against the GPU'),
+      isEnabled: () => notebooks.currentWidget !== null,
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => refresh()
+    });
+    palette?.addItem({ command: CommandIDs.recheckNotebook, category: trans.__('GPU') });
+
+    void settingRegistry?.load(lintPlugin.id).then(settings => {
+      const read = () => {
+        const target = String(settings.composite.target ?? '').trim();
+        const gpus = Number(settings.composite.targetGpuCount ?? 1);
+        const profile = target ? profileForTarget(target, gpus) : null;
+        if (target && !profile) {
+          Notification.warning(
+            trans.__('GPU lint target "%1" is not a GPU gpuscope knows; use a name such as T4 or A100, or a compute capability such as 7.5.', target)
+          );
+        }
+        linter.enabled = settings.composite.enabled !== false;
+        linter.disabled = new Set((settings.composite.disabledRules as string[]) ?? []);
+        profiles.setTarget(profile);
+      };
+      settings.changed.connect(read);
+      read();
+    });
+  }
+};
+
 async function shutDownKernel(
   app: JupyterFrontEnd,
   model: MonitorModel,
@@ -351,6 +453,6 @@ async function shutDownKernel(
   await model.refreshProcesses();
 }
 
-export default [apiPlugin, monitorPlugin, statusBarPlugin, diagnosticPlugin];
+export default [apiPlugin, monitorPlugin, statusBarPlugin, diagnosticPlugin, lintPlugin];
 export { GPUScopeAPI } from './api';
 export * from './tokens';

@@ -1,0 +1,124 @@
+/**
+ * Linting notebooks: which notebook (and so which kernel profile and imports) an editor
+ * belongs to, per-cell caches so unchanged cells are not re-analysed, and the summary
+ * shown in the notebook toolbar.
+ */
+import type { Cell, ICellModel } from '@jupyterlab/cells';
+import type { CodeEditor } from '@jupyterlab/codeeditor';
+import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { analyze, collectImports, IDeviceProfile, ILintFinding } from './analyzer';
+import type { ProfileStore } from './profile';
+
+/** Beyond this size a cell is not analysed as you type (a 10 MB cell takes seconds). */
+export const MAX_LIVE_CELL_CHARS = 1_000_000;
+
+export interface ICellFinding {
+  cellIndex: number;
+  finding: ILintFinding;
+}
+
+export class NotebookLinter {
+  constructor(
+    private _tracker: INotebookTracker,
+    private _profiles: ProfileStore
+  ) {}
+
+  enabled = true;
+  disabled = new Set<string>();
+
+  /** Emitted with the panel whose summary may have changed. */
+  get summaryChanged(): ISignal<this, NotebookPanel | null> {
+    return this._summaryChanged;
+  }
+
+  profile(panel: NotebookPanel | null): IDeviceProfile | null {
+    return this._profiles.profileFor(panel?.sessionContext ?? null);
+  }
+
+  /** Findings for one editor's text, or null when it is not a code cell of a notebook. */
+  lintEditor(model: CodeEditor.IModel, text: string): ILintFinding[] | null {
+    if (!this.enabled || text.length > MAX_LIVE_CELL_CHARS) {
+      return null;
+    }
+    const panel = this._panelOf(model);
+    if (!panel || !/python/.test(model.mimeType)) {
+      return null;
+    }
+    const profile = this.profile(panel);
+    if (!profile) {
+      return null;
+    }
+    const findings = analyze(text, profile, { imports: this._imports(panel), disabled: this.disabled });
+    this._summaryChanged.emit(panel);
+    return findings;
+  }
+
+  /** Every finding of a notebook, cell by cell (cached per cell source and profile). */
+  summary(panel: NotebookPanel): ICellFinding[] {
+    const profile = this.profile(panel);
+    if (!this.enabled || !profile) {
+      return [];
+    }
+    const key = JSON.stringify([profile, [...this.disabled]]);
+    const imports = this._imports(panel);
+    const all: ICellFinding[] = [];
+    panel.content.widgets.forEach((cell: Cell, cellIndex: number) => {
+      if (cell.model.type !== 'code') {
+        return;
+      }
+      const source = cell.model.sharedModel.getSource();
+      if (source.length > MAX_LIVE_CELL_CHARS) {
+        return;
+      }
+      let cached = this._results.get(cell.model);
+      if (!cached || cached.source !== source || cached.key !== key) {
+        cached = { source, key, findings: analyze(source, profile, { imports, disabled: this.disabled }) };
+        this._results.set(cell.model, cached);
+      }
+      all.push(...cached.findings.map(finding => ({ cellIndex, finding })));
+    });
+    return all;
+  }
+
+  private _panelOf(model: CodeEditor.IModel): NotebookPanel | null {
+    const cached = this._panels.get(model);
+    if (cached && !cached.isDisposed) {
+      return cached;
+    }
+    const panel = this._tracker.find(p => p.content.widgets.some(cell => cell.model === model)) ?? null;
+    if (panel) {
+      this._panels.set(model, panel);
+    }
+    return panel;
+  }
+
+  /** The notebook's imports: every code cell's, each cell parsed again only when it changed. */
+  private _imports(panel: NotebookPanel): Map<string, string> {
+    const merged = new Map<string, string>();
+    for (const cell of panel.content.widgets) {
+      if (cell.model.type !== 'code') {
+        continue;
+      }
+      const source = cell.model.sharedModel.getSource();
+      let cached = this._importCache.get(cell.model);
+      if (!cached || cached.source !== source) {
+        // Only lines that can import need parsing.
+        const importLines = source
+          .split('\n')
+          .filter(line => /^\s*(import|from)\s/.test(line))
+          .join('\n');
+        cached = { source, imports: importLines ? collectImports(importLines) : new Map() };
+        this._importCache.set(cell.model, cached);
+      }
+      cached.imports.forEach((path, alias) => merged.set(alias, path));
+    }
+    return merged;
+  }
+
+  private _panels = new WeakMap<CodeEditor.IModel, NotebookPanel>();
+  private _importCache = new WeakMap<ICellModel, { source: string; imports: Map<string, string> }>();
+  private _results = new WeakMap<ICellModel, { source: string; key: string; findings: ILintFinding[] }>();
+  private _summaryChanged = new Signal<this, NotebookPanel | null>(this);
+}

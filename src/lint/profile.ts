@@ -1,0 +1,151 @@
+/**
+ * The device profile each notebook is linted for: a "lint as if for" target from the
+ * settings, else what a cheap silent probe found in the notebook's kernel, else the GPUs
+ * the server sees.
+ */
+import type { ISessionContext } from '@jupyterlab/apputils';
+import type { KernelMessage } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import type { GPUScopeAPI } from '../api';
+import { resolveTarget } from '../knowledge';
+import type { IDeviceProfile } from './analyzer';
+
+const PROBE_MIME = 'application/vnd.gpuscope.probe+json';
+
+/**
+ * Python run silently at kernel start: the driver's devices (through the collector's
+ * ctypes reader, without CUDA initialisation), CUDA_VISIBLE_DEVICES, and the installed
+ * torch's version string (read from its metadata, without importing it). Milliseconds.
+ */
+export function probeCode(collectorSource: string): string {
+  return `
+def _gpuscope_probe(source):
+    import importlib.metadata, os
+    from IPython.display import display
+    namespace = {"__name__": "gpuscope_probe"}
+    exec(compile(source, "<gpuscope-probe>", "exec"), namespace)
+    try:
+        torch_version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch_version = None
+    display({"${PROBE_MIME}": {
+        "driver": namespace["_driver_facts"](),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "torch": torch_version,
+    }}, raw=True)
+_gpuscope_probe(${JSON.stringify(collectorSource)})
+del _gpuscope_probe`;
+}
+
+interface IProbe {
+  driver: { available: boolean; error: string | null; devices: { index: number; name: string | null; cc: string | null }[] };
+  cuda_visible_devices: string | null;
+  torch: string | null;
+}
+
+/** The profile a probe describes: visible devices after CUDA_VISIBLE_DEVICES. */
+export function profileFromProbe(probe: IProbe): IDeviceProfile {
+  const devices = probe.driver.available ? probe.driver.devices : [];
+  let visible = devices;
+  const cvd = probe.cuda_visible_devices;
+  if (cvd !== null) {
+    visible = [];
+    for (const entry of cvd.split(',').map(s => s.trim())) {
+      // CUDA stops at the first entry it cannot resolve.
+      const device = /^\d+$/.test(entry) ? devices[Number(entry)] : devices.find(() => /^(GPU|MIG)-/.test(entry));
+      if (!device) {
+        break;
+      }
+      visible.push(device);
+    }
+  }
+  const cpuBuild = probe.torch?.includes('+cpu') ?? false;
+  const hasGpu = visible.length > 0 && !cpuBuild;
+  const why = !probe.driver.available
+    ? 'no NVIDIA driver is visible to the kernel'
+    : visible.length === 0
+      ? `CUDA_VISIBLE_DEVICES="${cvd}" hides every GPU`
+      : `torch ${probe.torch} is a CPU-only build`;
+  return {
+    source: 'kernel',
+    hasGpu,
+    noGpuReason: hasGpu ? undefined : why,
+    cc: visible[0]?.cc ?? null,
+    name: visible[0]?.name ?? null,
+    deviceCount: hasGpu ? visible.length : 0
+  };
+}
+
+/** A profile for a settings target ("T4", "7.5", "cpu"), or null when not understood. */
+export function profileForTarget(target: string, gpus: number): IDeviceProfile | null {
+  if (target.trim().toLowerCase() === 'cpu') {
+    return { source: 'target', hasGpu: false, noGpuReason: 'linting for a machine without a GPU', cc: null, name: null, deviceCount: 0 };
+  }
+  const resolved = resolveTarget(target);
+  return resolved
+    ? { source: 'target', hasGpu: true, cc: resolved.cc, name: resolved.name, deviceCount: Math.max(1, gpus) }
+    : null;
+}
+
+/** Kernel profiles by kernel id, probed once per kernel start. */
+export class ProfileStore {
+  constructor(private _api: GPUScopeAPI) {}
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** The profile for a session: the target, the kernel's, else the server's. */
+  profileFor(session: ISessionContext | null): IDeviceProfile | null {
+    if (this._target) {
+      return this._target;
+    }
+    const kernelId = session?.session?.kernel?.id;
+    return (kernelId && this._kernels.get(kernelId)) || this._server;
+  }
+
+  setTarget(profile: IDeviceProfile | null): void {
+    this._target = profile;
+    this._changed.emit();
+  }
+
+  setServerProfile(profile: IDeviceProfile | null): void {
+    this._server = profile;
+    this._changed.emit();
+  }
+
+  /** Probe a kernel (once per kernel id); Python kernels only. */
+  async probe(session: ISessionContext): Promise<void> {
+    const kernel = session.session?.kernel;
+    if (!kernel || this._probed.has(kernel.id)) {
+      return;
+    }
+    this._probed.add(kernel.id);
+    const info = await kernel.info;
+    if (info.language_info.name !== 'python') {
+      return;
+    }
+    if (!this._source) {
+      this._source = (await this._api.collector()).source;
+    }
+    const future = kernel.requestExecute({ code: probeCode(this._source), silent: true, store_history: false });
+    future.onIOPub = (msg: KernelMessage.IIOPubMessage) => {
+      if (msg.header.msg_type === 'display_data') {
+        const data = (msg as KernelMessage.IDisplayDataMsg).content.data[PROBE_MIME];
+        if (data) {
+          this._kernels.set(kernel.id, profileFromProbe(data as unknown as IProbe));
+          this._changed.emit();
+        }
+      }
+    };
+    await future.done;
+  }
+
+  private _target: IDeviceProfile | null = null;
+  private _server: IDeviceProfile | null = null;
+  private _kernels = new Map<string, IDeviceProfile>();
+  private _probed = new Set<string>();
+  private _source: string | null = null;
+  private _changed = new Signal<this, void>(this);
+}
