@@ -201,10 +201,13 @@ export interface ILintRule {
 
 /** The capability rules of the linter, each with its sources. */
 export function lintRules(): ILintRule[] {
-  return (kb.lint_rules as ILintRule[]).map(rule =>
+  rules ??= (kb.lint_rules as ILintRule[]).map(rule =>
     rule.may && rule.severity === 'error' ? { ...rule, severity: 'warning' } : rule
   );
+  return rules;
 }
+
+let rules: ILintRule[] | null = null;
 
 /**
  * A target given as a compute capability ("7.5") or a GPU name ("T4", "A100", "RTX 4090"):

@@ -55,6 +55,8 @@ interface IUse {
   to: number;
 }
 
+const DEFAULT_IMPORTS = new Map([['torch', 'torch']]);
+
 // Lines IPython handles before Python: magics, shell escapes, help.
 const IPYTHON_LINE = /^\s*(%|!|\?)|\?\s*$/;
 // Cell magics whose body is still Python.
@@ -80,9 +82,13 @@ export function collectImports(source: string): Map<string, string> {
     return imports;
   }
   const tree = parse(python);
-  if (!tree) {
-    return imports;
-  }
+  return tree ? importsFromTree(tree, python) : imports;
+}
+
+function importsFromTree(tree: Tree, python: string): Map<string, string> {
+  const imports = new Map<string, string>();
+  // Imports are statements: only the top level and blocks need visiting, but a plain
+  // walk is simple and the cursor does not recurse.
   const cursor = tree.cursor();
   do {
     if (cursor.name === 'ImportStatement') {
@@ -110,17 +116,25 @@ function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyz
   if (!tree) {
     return [];
   }
-  const imports = new Map([['torch', 'torch'], ...(options.imports ?? []), ...collectImports(python)]);
+  const own = importsFromTree(tree, python);
+  // `torch` means torch unless imported otherwise; copy the notebook's imports only when
+  // this cell adds to them.
+  const base = options.imports ?? DEFAULT_IMPORTS;
+  const imports = own.size || !base.has('torch') ? new Map([['torch', 'torch'], ...base, ...own]) : base;
   // Only uses some rule can match: on large cells most names are irrelevant.
   const uses = findUses(tree, python, imports).filter(isWatched);
+  if (!uses.length) {
+    return [];
+  }
   const ignored = ignoredLines(python);
   const findings: ILintFinding[] = [];
   const lineStarts = lineOffsets(python);
+  const contexts = contextsFor(profile);
   for (const rule of lintRules()) {
     if (options.disabled?.has(rule.id)) {
       continue;
     }
-    const context = applies(rule, profile);
+    const context = contexts.get(rule.id);
     if (!context) {
       continue;
     }
@@ -152,6 +166,18 @@ function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyz
 }
 
 // ---- the rules' conditions on the profile -----------------------------------------------
+
+const contextCache = new WeakMap<IDeviceProfile, Map<string, Record<string, string> | null>>();
+
+/** Which rules apply to a profile, with their words: worked out once per profile. */
+function contextsFor(profile: IDeviceProfile): Map<string, Record<string, string> | null> {
+  let contexts = contextCache.get(profile);
+  if (!contexts) {
+    contexts = new Map(lintRules().map(rule => [rule.id, applies(rule, profile)]));
+    contextCache.set(profile, contexts);
+  }
+  return contexts;
+}
 
 /** The words a rule's message needs, or null when the rule does not apply here. */
 function applies(rule: ILintRule, profile: IDeviceProfile): Record<string, string> | null {
@@ -488,6 +514,9 @@ function stringValue(literal: string): string | null {
 /** Lines with `# gpuscope: ignore` (all rules) or `# gpuscope: ignore[a, b]`. */
 function ignoredLines(source: string): Map<number, Set<string>> {
   const ignored = new Map<number, Set<string>>();
+  if (!source.includes('gpuscope')) {
+    return ignored;
+  }
   source.split('\n').forEach((line, i) => {
     const match = /#\s*gpuscope:\s*ignore(?:\[([^\]]*)\])?/.exec(line);
     if (match) {

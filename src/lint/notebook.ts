@@ -8,7 +8,8 @@ import type { CodeEditor } from '@jupyterlab/codeeditor';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { analyze, collectImports, IDeviceProfile, ILintFinding } from './analyzer';
+import { analyze, IDeviceProfile, ILintFinding } from './analyzer';
+import { importLines } from './files';
 import type { ProfileStore } from './profile';
 
 /** Beyond this size a cell is not analysed as you type (a 10 MB cell takes seconds). */
@@ -104,12 +105,7 @@ export class NotebookLinter {
       const source = cell.model.sharedModel.getSource();
       let cached = this._importCache.get(cell.model);
       if (!cached || cached.source !== source) {
-        // Only lines that can import need parsing.
-        const importLines = source
-          .split('\n')
-          .filter(line => /^\s*(import|from)\s/.test(line))
-          .join('\n');
-        cached = { source, imports: importLines ? collectImports(importLines) : new Map() };
+        cached = { source, imports: importLines(source) };
         this._importCache.set(cell.model, cached);
       }
       cached.imports.forEach((path, alias) => merged.set(alias, path));
