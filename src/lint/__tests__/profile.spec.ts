@@ -1,0 +1,45 @@
+import { profileForTarget, profileFromProbe } from '../profile';
+
+const h200x2 = {
+  available: true,
+  error: null,
+  devices: [
+    { index: 0, name: 'NVIDIA H200', cc: '9.0' },
+    { index: 1, name: 'NVIDIA H200', cc: '9.0' }
+  ]
+};
+
+describe('device profiles', () => {
+  it('from the kernel probe: visible GPUs after CUDA_VISIBLE_DEVICES', () => {
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0+cu130' })).toMatchObject({
+      source: 'kernel',
+      hasGpu: true,
+      cc: '9.0',
+      name: 'NVIDIA H200',
+      deviceCount: 2
+    });
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: '1', torch: '2.11.0' }).deviceCount).toBe(1);
+    // CUDA stops at the first index it cannot resolve.
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: '0,7,1', torch: '2.11.0' }).deviceCount).toBe(1);
+  });
+
+  it('from the kernel probe: no usable GPU, and why', () => {
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: '', torch: '2.11.0' })).toMatchObject({
+      hasGpu: false,
+      noGpuReason: 'CUDA_VISIBLE_DEVICES="" hides every GPU'
+    });
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.13.0+cpu' }).noGpuReason).toBe(
+      'torch 2.13.0+cpu is a CPU-only build'
+    );
+    expect(
+      profileFromProbe({ driver: { available: false, error: 'x', devices: [] }, cuda_visible_devices: null, torch: null })
+        .noGpuReason
+    ).toBe('no NVIDIA driver is visible to the kernel');
+  });
+
+  it('from a target setting', () => {
+    expect(profileForTarget('T4', 2)).toMatchObject({ source: 'target', hasGpu: true, cc: '7.5', deviceCount: 2 });
+    expect(profileForTarget('cpu', 1)).toMatchObject({ hasGpu: false, deviceCount: 0 });
+    expect(profileForTarget('Voodoo', 1)).toBeNull();
+  });
+});
