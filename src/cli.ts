@@ -3,7 +3,7 @@
  *
  *   gpuscope explain FACTS.json [--json]   findings for a facts file from the collector
  *                                          (python -m jupyterlab_gpuscope.diagnose --json)
- *   gpuscope lint FILES... --target GPU [--gpus N] [--json]
+ *   gpuscope lint FILES... --target GPU [--gpus N] [--torch VERSION] [--json]
  *                                          capability warnings for .py and .ipynb files
  *
  * Exit status: 0 when nothing failed, 1 when a finding is a failure (explain) or an
@@ -20,9 +20,10 @@ const USAGE = `usage:
   gpuscope explain FACTS.json [--json]
       the diagnostic's findings for a facts file made by
       python -m jupyterlab_gpuscope.diagnose --json > FACTS.json   (- reads standard input)
-  gpuscope lint FILES... --target GPU [--gpus N] [--json]
+  gpuscope lint FILES... --target GPU [--gpus N] [--torch VERSION] [--json]
       capability warnings for .py and .ipynb files, for a GPU given by name ("T4",
-      "A100") or compute capability ("7.5"), or "cpu" for a machine without a GPU`;
+      "A100") or compute capability ("7.5"), or "cpu" for a machine without a GPU;
+      --torch 2.13.0+cpu checks against a CPU-only torch build`;
 
 export interface IOutput {
   out: (text: string) => void;
@@ -80,6 +81,7 @@ function lint(args: string[], io: IOutput): number {
   const files: string[] = [];
   let targetName: string | null = null;
   let gpus = 1;
+  let torch = '';
   let asJson = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -87,6 +89,8 @@ function lint(args: string[], io: IOutput): number {
       asJson = true;
     } else if (arg === '--target') {
       targetName = args[++i] ?? null;
+    } else if (arg === '--torch') {
+      torch = args[++i] ?? '';
     } else if (arg === '--gpus') {
       gpus = Number(args[++i]);
     } else if (arg.startsWith('--')) {
@@ -104,14 +108,22 @@ function lint(args: string[], io: IOutput): number {
     io.err('gpuscope lint: --gpus must be a whole number of 1 or more');
     return 2;
   }
-  const cpu = targetName.toLowerCase() === 'cpu';
+  // A CPU-only torch build means no GPU, whatever the target.
+  const cpu = targetName.toLowerCase() === 'cpu' || torch.includes('+cpu');
   const target = cpu ? null : resolveTarget(targetName);
   if (!cpu && !target) {
     io.err(`gpuscope lint: unknown GPU "${targetName}": give a name such as T4, A100, H100, or a compute capability such as 7.5`);
     return 2;
   }
   const profile = cpu
-    ? { source: 'target', hasGpu: false, noGpuReason: 'the target is a machine without a GPU', cc: null, name: null, deviceCount: 0 }
+    ? {
+        source: 'target',
+        hasGpu: false,
+        noGpuReason: torch.includes('+cpu') ? `torch ${torch} is a CPU-only build` : 'the target is a machine without a GPU',
+        cc: null,
+        name: null,
+        deviceCount: 0
+      }
     : { source: 'target', hasGpu: true, cc: target!.cc, name: target!.name, deviceCount: gpus };
   const results = [];
   let errors = 0;

@@ -408,8 +408,9 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
     void settingRegistry?.load(lintPlugin.id).then(settings => {
       const read = () => {
         const target = String(settings.composite.target ?? '').trim();
+        const torch = String(settings.composite.targetTorch ?? '').trim();
         const gpus = Number(settings.composite.targetGpuCount ?? 1);
-        const profile = target ? profileForTarget(target, gpus) : null;
+        const profile = target || torch ? profileForTarget(target, gpus, torch) : null;
         if (target && !profile) {
           Notification.warning(
             trans.__('GPU lint target "%1" is not a GPU gpuscope knows; use a name such as T4 or A100, or a compute capability such as 7.5.', target)

@@ -77,8 +77,22 @@ export function profileFromProbe(probe: IProbe): IDeviceProfile {
   };
 }
 
-/** A profile for a settings target ("T4", "7.5", "cpu"), or null when not understood. */
-export function profileForTarget(target: string, gpus: number): IDeviceProfile | null {
+/**
+ * A profile for a settings target ("T4", "7.5", "cpu") and optionally a torch build
+ * ("2.13.0+cpu": a CPU-only wheel, so no GPU whatever the machine), or null when the
+ * target is not understood.
+ */
+export function profileForTarget(target: string, gpus: number, torch = ''): IDeviceProfile | null {
+  if (torch.includes('+cpu')) {
+    return {
+      source: 'target',
+      hasGpu: false,
+      noGpuReason: `torch ${torch.trim()} is a CPU-only build`,
+      cc: null,
+      name: null,
+      deviceCount: 0
+    };
+  }
   if (target.trim().toLowerCase() === 'cpu') {
     return { source: 'target', hasGpu: false, noGpuReason: 'linting for a machine without a GPU', cc: null, name: null, deviceCount: 0 };
   }

@@ -44,6 +44,24 @@ test('main-thread time per update, 8 GPUs', async ({ page }) => {
     ms: r.ms.map((v, i) => (v - idle.ms[i]) / Math.max(r.updates, 1))
   });
   const closed = perUpdate(await measure());
+
+  // Control: the same status bar item's text changed once a second by a bare timer, with
+  // gpuscope paused: what any visible status bar change costs in this browser.
+  await run('gpuscope:toggle-monitoring');
+  await page.evaluate(() => {
+    const text = document.querySelector('.jp-gpuscope-StatusItem .jp-StatusBar-TextItem')!;
+    (window as any).__control = window.setInterval(() => {
+      text.textContent = `GPU 0: ${Math.floor(Math.random() * 100)}% · 41.2/140 GiB`;
+    }, 1000);
+  });
+  const controlRaw = await measure();
+  await page.evaluate(() => window.clearInterval((window as any).__control));
+  await run('gpuscope:toggle-monitoring');
+  const changes = Math.round(SECONDS);
+  const control = {
+    updates: changes,
+    ms: controlRaw.ms.map((v, i) => (v - idle.ms[i]) / changes)
+  };
   await page.evaluate(() => (window as any).jupyterapp.commands.execute('gpuscope:open-panel'));
   await expect(page.locator('.jp-gpuscope-Card')).toHaveCount(8);
   const open = perUpdate(await measure());
@@ -60,6 +78,7 @@ test('main-thread time per update, 8 GPUs', async ({ page }) => {
       '',
       `| ${'view'.padEnd(34)} | updates | main-thread ms / update | script    | layout    | style     |`,
       `|${'-'.repeat(36)}|---------|-------------------------|-----------|-----------|-----------|`,
+      row('control: bare text change, no gpuscope', control),
       row('status bar only (panel closed)', closed),
       row('GPU panel open: 8 cards, 24 charts', open),
       ''

@@ -25,6 +25,12 @@ describe('gpuscope lint', () => {
     expect(out).toBe('0 finding(s), 0 error(s) for H100 (9.0)');
   });
 
+  it('a CPU-only torch build: every CUDA use is an error', () => {
+    const { code, out } = run(['lint', `${dir}/finetune.ipynb`, '--target', 'H100', '--torch', '2.13.0+cpu']);
+    expect(code).toBe(1);
+    expect(out).toContain('error [cuda-without-gpu] This puts work on CUDA, but the kernel has no usable GPU (torch 2.13.0+cpu is a CPU-only build)');
+  });
+
   it('gives JSON', () => {
     const { out } = run(['lint', `${dir}/finetune.ipynb`, '--target', '7.5', '--json']);
     const body = JSON.parse(out);

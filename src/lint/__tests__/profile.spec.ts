@@ -41,5 +41,9 @@ describe('device profiles', () => {
     expect(profileForTarget('T4', 2)).toMatchObject({ source: 'target', hasGpu: true, cc: '7.5', deviceCount: 2 });
     expect(profileForTarget('cpu', 1)).toMatchObject({ hasGpu: false, deviceCount: 0 });
     expect(profileForTarget('Voodoo', 1)).toBeNull();
+    expect(profileForTarget('A100', 1, '2.13.0+cpu')).toMatchObject({
+      hasGpu: false,
+      noGpuReason: 'torch 2.13.0+cpu is a CPU-only build'
+    });
   });
 });
