@@ -223,7 +223,7 @@ describe('gpuscope explain', () => {
   it('exits 2 with a clear message on bad input', () => {
     expect(run(['explain', `${dir}/missing.json`]).err).toContain('no such file');
     expect(run(['explain']).code).toBe(2);
-    expect(run(['lint']).err).toContain('unknown command "lint"');
+    expect(run(['frobnicate']).err).toContain('unknown command "frobnicate"');
     expect(run(['explain', `${__dirname}/doctor.spec.ts`]).err).toMatch(/Unexpected token|not valid JSON/);
   });
 });
