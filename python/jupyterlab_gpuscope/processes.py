@@ -21,6 +21,10 @@ NOT_IN_NAMESPACE = (
     "this process is not visible from the server: it runs in another PID namespace "
     "(the server is probably in a container), so its owner cannot be shown"
 )
+RECORDED = (
+    "a process of the recording (a replay): it ran on the machine the trace was recorded "
+    "on, so it has no owner here"
+)
 UNVERIFIED = (
     "a local process has this PID, but it has no GPU device open: NVML's PID belongs to "
     "another PID namespace, so its owner is not shown"
@@ -80,8 +84,12 @@ def describe(
     show_other_users: bool,
     own_uid: int | None = None,
     uses_gpu: Callable[[int], bool] = has_gpu_open,
+    recorded: bool = False,
 ) -> dict[str, Any]:
-    """The `processes` API body for the given NVML process lists."""
+    """The `processes` API body for the given NVML process lists.
+
+    `recorded`: the lists come from a replay, so PIDs absent here are the recording's.
+    """
     own_uid = os.getuid() if own_uid is None else own_uid
     by_pid = _kernel_by_pid(kernels)
     all_pids = {p["pid"] for procs in gpu_processes.values() for p in procs if p.get("pid") is not None}
@@ -91,6 +99,8 @@ def describe(
         listed, others_count, others_memory = [], 0, 0
         for proc in gpu_processes[index]:
             entry = _describe_one(proc, own_uid, by_pid, verify=None if shared_namespace else uses_gpu)
+            if recorded and entry["note"] == NOT_IN_NAMESPACE:
+                entry["note"] = RECORDED
             if entry["owner"] != "self" and not show_other_users:
                 others_count += 1
                 others_memory += proc.get("used_memory") or 0
@@ -108,6 +118,8 @@ def describe(
             "shared": shared_namespace,
             "note": None
             if shared_namespace
+            else "These processes were recorded on another machine (a replay): no owner is shown."
+            if recorded
             else "Some GPU processes are not visible from this server (it runs in a container or "
             "another PID namespace); their owners cannot be shown.",
         },

@@ -110,7 +110,10 @@ class ProcessesHandler(_GPUScopeMixin, APIHandler):
             await loop.run_in_executor(
                 None,
                 lambda: describe(
-                    self.sampler.processes, kernels, show_other_users=self.gpuscope.show_other_users
+                    self.sampler.processes,
+                    kernels,
+                    show_other_users=self.gpuscope.show_other_users,
+                    recorded=not self.sampler.backend.live,
                 ),
             )
         )

@@ -77,6 +77,14 @@ async def test_processes_from_a_replay_are_not_attributed_locally(get_json, wait
         assert proc["kernel"] is None
 
 
+def test_recorded_processes_are_labelled_as_the_recordings():
+    from jupyterlab_gpuscope.processes import RECORDED, describe
+
+    body = describe({0: [{"pid": 4_194_000, "used_memory": 1}]}, [], show_other_users=True, recorded=True)
+    assert body["pid_namespace"]["note"].startswith("These processes were recorded on another machine")
+    assert body["gpus"][0]["processes"][0]["note"] == RECORDED
+
+
 async def test_stats_count_ticks_and_calls(get_json, wait_for_samples):
     await wait_for_samples(2)
     stats = await get_json("stats")
