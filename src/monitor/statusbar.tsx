@@ -183,8 +183,10 @@ export class GpuStatusItem extends VDomRenderer<GpuStatusModel> {
 
   render(): JSX.Element {
     const model = this.model;
-    this.node.title = model.tooltip;
-    this.node.setAttribute('aria-label', model.tooltip);
+    // Only on change: a new title re-runs the browser's accessibility name computation.
+    if (this.node.title !== model.tooltip) {
+      this.node.title = model.tooltip;
+    }
     for (const level of ['normal', 'warning', 'critical', 'replay', 'offline', 'none']) {
       this.toggleClass(`jp-mod-${level}`, model.level === level);
     }
