@@ -5,6 +5,7 @@
  *
  *   jlpm build:cli && node bench/lint_speed.js
  */
+require('../lib-cli/lint/node.js');
 const { lintFile } = require('../lib-cli/lint/files.js');
 const { analyze, collectImports } = require('../lib-cli/lint/analyzer.js');
 const { resolveTarget } = require('../lib-cli/knowledge/index.js');

@@ -15,6 +15,7 @@ import { diagnose, IFinding, summarize } from './doctor/doctor';
 import { factsProblem, IFacts } from './doctor/facts';
 import { resolveTarget } from './knowledge';
 import { lintFile } from './lint/files';
+import './lint/node';
 
 const USAGE = `usage:
   gpuscope explain FACTS.json [--json]

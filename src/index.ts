@@ -11,7 +11,11 @@ import {
   Notification,
   showDialog
 } from '@jupyterlab/apputils';
-import { EditorExtensionRegistry, IEditorExtensionRegistry } from '@jupyterlab/codemirror';
+import {
+  EditorExtensionRegistry,
+  IEditorExtensionRegistry,
+  IEditorLanguageRegistry
+} from '@jupyterlab/codemirror';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
@@ -22,6 +26,7 @@ import { Signal } from '@lumino/signaling';
 import gpuSvg from '../style/icons/gpu.svg';
 import { GPUScopeAPI } from './api';
 import { DiagnosticReport } from './diagnostic/report';
+import { usePythonParser } from './lint/analyzer';
 import { capabilityLinter, refreshAllEditors } from './lint/editor';
 import { NotebookLinter } from './lint/notebook';
 import { ProfileStore, profileForTarget } from './lint/profile';
@@ -337,13 +342,14 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-gpuscope:lint',
   description: "Warns in the editor when code uses what the kernel's GPU or PyTorch build cannot do.",
   autoStart: true,
-  requires: [IGPUScopeAPI, INotebookTracker, IEditorExtensionRegistry],
+  requires: [IGPUScopeAPI, INotebookTracker, IEditorExtensionRegistry, IEditorLanguageRegistry],
   optional: [ISettingRegistry, IToolbarWidgetRegistry, ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     api: GPUScopeAPI,
     notebooks: INotebookTracker,
     editors: IEditorExtensionRegistry,
+    languages: IEditorLanguageRegistry,
     settingRegistry: ISettingRegistry | null,
     toolbars: IToolbarWidgetRegistry | null,
     palette: ICommandPalette | null,
@@ -358,6 +364,19 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
       summaries.forEach(s => s.refresh());
     };
     profiles.changed.connect(refresh);
+
+    // The Lezer Python parser of JupyterLab's own editor: nothing extra to download.
+    void languages.getLanguage('python').then(python => {
+      const parser = (python?.support?.language as { parser?: Parameters<typeof usePythonParser>[0] })?.parser;
+      if (parser) {
+        usePythonParser(parser);
+        refresh();
+      } else {
+        Notification.warning(
+          trans.__('GPU capability warnings are off: this JupyterLab has no Python language support for its editor.')
+        );
+      }
+    });
 
     editors.addExtension({
       name: 'jupyterlab-gpuscope:capability-lint',

@@ -2,8 +2,7 @@
  * The capability analyzer: Python source -> Lezer tree -> uses of GPU features ->
  * findings for a device profile, by the rules in the knowledge base. Never throws.
  */
-import type { SyntaxNode, Tree } from '@lezer/common';
-import { parser } from '@lezer/python';
+import type { Parser, SyntaxNode, Tree } from '@lezer/common';
 
 import { ccValue, feature, lintRules, sources, ILintRule, ISource } from '../knowledge';
 
@@ -497,9 +496,19 @@ function safePython(source: string): string | null {
   return typeof source === 'string' ? pythonOnly(source) : null;
 }
 
+let pythonParser: Parser | null = null;
+
+/**
+ * The Lezer Python parser to use: in JupyterLab the one its editor already ships (from
+ * the language registry, so none is bundled twice); in node, @lezer/python (lint/node.ts).
+ */
+export function usePythonParser(parser: Parser): void {
+  pythonParser = parser;
+}
+
 function parse(source: string): Tree | null {
   try {
-    return parser.parse(source);
+    return pythonParser ? pythonParser.parse(source) : null;
   } catch {
     return null;
   }

@@ -1,3 +1,4 @@
+import '../node';
 import { analyze, collectImports, IDeviceProfile } from '../analyzer';
 import { resolveTarget } from '../../knowledge';
 

@@ -1,3 +1,4 @@
+import '../node';
 import fc from 'fast-check';
 
 import { analyze, collectImports, IDeviceProfile } from '../analyzer';
