@@ -13,9 +13,9 @@ import * as fs from 'fs';
 
 import { diagnose, IFinding, summarize } from './doctor/doctor';
 import { factsProblem, IFacts } from './doctor/facts';
-import { resolveTarget } from './knowledge';
 import { lintFile } from './lint/files';
 import './lint/node';
+import { profileForTarget } from './lint/targets';
 
 const USAGE = `usage:
   gpuscope explain FACTS.json [--json]
@@ -109,23 +109,11 @@ function lint(args: string[], io: IOutput): number {
     io.err('gpuscope lint: --gpus must be a whole number of 1 or more');
     return 2;
   }
-  // A CPU-only torch build means no GPU, whatever the target.
-  const cpu = targetName.toLowerCase() === 'cpu' || torch.includes('+cpu');
-  const target = cpu ? null : resolveTarget(targetName);
-  if (!cpu && !target) {
+  const profile = profileForTarget(targetName, gpus, torch);
+  if (!profile) {
     io.err(`gpuscope lint: unknown GPU "${targetName}": give a name such as T4, A100, H100, or a compute capability such as 7.5`);
     return 2;
   }
-  const profile = cpu
-    ? {
-        source: 'target',
-        hasGpu: false,
-        noGpuReason: torch.includes('+cpu') ? `torch ${torch} is a CPU-only build` : 'the target is a machine without a GPU',
-        cc: null,
-        name: null,
-        deviceCount: 0
-      }
-    : { source: 'target', hasGpu: true, cc: target!.cc, name: target!.name, deviceCount: gpus };
   const results = [];
   let errors = 0;
   let unreadable = 0;

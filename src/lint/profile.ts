@@ -8,8 +8,9 @@ import type { KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { GPUScopeAPI } from '../api';
-import { resolveTarget } from '../knowledge';
 import type { IDeviceProfile } from './analyzer';
+
+export { profileForTarget } from './targets';
 
 const PROBE_MIME = 'application/vnd.gpuscope.probe+json';
 
@@ -75,31 +76,6 @@ export function profileFromProbe(probe: IProbe): IDeviceProfile {
     name: visible[0]?.name ?? null,
     deviceCount: hasGpu ? visible.length : 0
   };
-}
-
-/**
- * A profile for a settings target ("T4", "7.5", "cpu") and optionally a torch build
- * ("2.13.0+cpu": a CPU-only wheel, so no GPU whatever the machine), or null when the
- * target is not understood.
- */
-export function profileForTarget(target: string, gpus: number, torch = ''): IDeviceProfile | null {
-  if (torch.includes('+cpu')) {
-    return {
-      source: 'target',
-      hasGpu: false,
-      noGpuReason: `torch ${torch.trim()} is a CPU-only build`,
-      cc: null,
-      name: null,
-      deviceCount: 0
-    };
-  }
-  if (target.trim().toLowerCase() === 'cpu') {
-    return { source: 'target', hasGpu: false, noGpuReason: 'linting for a machine without a GPU', cc: null, name: null, deviceCount: 0 };
-  }
-  const resolved = resolveTarget(target);
-  return resolved
-    ? { source: 'target', hasGpu: true, cc: resolved.cc, name: resolved.name, deviceCount: Math.max(1, gpus) }
-    : null;
 }
 
 /** Kernel profiles by kernel id, probed once per kernel start. */
