@@ -51,7 +51,7 @@ export class NotebookLinter {
     if (!profile) {
       return null;
     }
-    const findings = analyze(text, profile, { imports: this._imports(panel), disabled: this.disabled });
+    const findings = this._cellFindings(model as ICellModel, text, profile, this._imports(panel));
     this._summaryChanged.emit(panel);
     return findings;
   }
@@ -62,7 +62,6 @@ export class NotebookLinter {
     if (!this.enabled || !profile) {
       return [];
     }
-    const key = JSON.stringify([profile, [...this.disabled]]);
     const imports = this._imports(panel);
     const all: ICellFinding[] = [];
     panel.content.widgets.forEach((cell: Cell, cellIndex: number) => {
@@ -73,14 +72,30 @@ export class NotebookLinter {
       if (source.length > MAX_LIVE_CELL_CHARS) {
         return;
       }
-      let cached = this._results.get(cell.model);
-      if (!cached || cached.source !== source || cached.key !== key) {
-        cached = { source, key, findings: analyze(source, profile, { imports, disabled: this.disabled }) };
-        this._results.set(cell.model, cached);
-      }
-      all.push(...cached.findings.map(finding => ({ cellIndex, finding })));
+      const findings = this._cellFindings(cell.model, source, profile, imports);
+      all.push(...findings.map(finding => ({ cellIndex, finding })));
     });
     return all;
+  }
+
+  /**
+   * One cell's findings, shared by the editor and the summary: a cell is analysed again
+   * only when its source, the profile, the disabled rules or the notebook's imports change.
+   */
+  private _cellFindings(
+    model: ICellModel,
+    source: string,
+    profile: IDeviceProfile,
+    imports: Map<string, string>
+  ): ILintFinding[] {
+    const key = JSON.stringify([profile, [...this.disabled], [...imports]]);
+    const cached = this._results.get(model);
+    if (cached && cached.source === source && cached.key === key) {
+      return cached.findings;
+    }
+    const findings = analyze(source, profile, { imports, disabled: this.disabled });
+    this._results.set(model, { source, key, findings });
+    return findings;
   }
 
   private _panelOf(model: CodeEditor.IModel): NotebookPanel | null {
