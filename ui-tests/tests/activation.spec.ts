@@ -17,6 +17,8 @@ test('the frontend plugin activates and reaches the server API', async ({
   expect(body.live).toBe(false);
   expect(body.devices[0].name).toBe('NVIDIA H200');
 
+  // Let the reloaded page settle first: evaluating mid-reload loses the promise.
+  await page.waitForSelector('.jp-gpuscope-StatusItem');
   await page.waitForCondition(() =>
     page.evaluate(() =>
       (window as any).jupyterapp.isPluginActivated('jupyterlab-gpuscope:api')
