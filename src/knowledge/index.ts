@@ -144,30 +144,89 @@ function variantValue(variant: string): number {
 
 /**
  * The wheels (torch release + variant) whose arch list covers a compute capability,
- * newest first, read from the recorded arch lists.
+ * newest release first and its default variant first, read from the recorded arch lists.
  */
 export function wheelsCovering(cc: string): { torch: string; variant: string; source: string[] }[] {
   const found: { torch: string; variant: string; source: string[] }[] = [];
   for (const release of [...kb.torch_releases].reverse()) {
-    for (const [name, archs] of Object.entries(release.variants as unknown as Record<string, string>)) {
+    // The release's default (PyPI) variant first: the one most users should get.
+    const isDefault = (name: string) => name.split(' ')[0] === release.pypi_default.split(' ')[0];
+    const variants = Object.entries(release.variants as unknown as Record<string, string>).sort(
+      ([a], [b]) => Number(isDefault(b)) - Number(isDefault(a))
+    );
+    for (const [name, archs] of variants) {
       const variant = name.split(' ')[0];
       if (!/^cu\d+$/.test(variant)) {
         continue;
       }
-      const list = archs
-        .split(' ')[0]
-        .split(';')
-        .flatMap(a => {
-          const ptx = a.endsWith('+PTX');
-          const v = a.replace('+PTX', '').replace('.', '');
-          return ptx ? [`sm_${v}`, `compute_${v}`] : [`sm_${v}`];
-        });
-      if (archCovers(list, cc).covered) {
+      if (archCovers(archListOf(archs), cc).covered) {
         found.push({ torch: release.version, variant, source: release.source });
       }
     }
   }
   return found;
+}
+
+/** "7.5;8.0;12.0+PTX (Linux)" (as recorded per release) -> ["sm_75", "sm_80", "sm_120", "compute_120"]. */
+function archListOf(recorded: string): string[] {
+  return recorded
+    .split(' ')[0]
+    .split(';')
+    .filter(a => /^\d+\.\d+/.test(a))
+    .flatMap(a => {
+      const ptx = a.includes('+PTX');
+      const v = a.replace(/[^\d.].*$/, '').replace('.', '');
+      return ptx ? [`sm_${v}`, `compute_${v}`] : [`sm_${v}`];
+    });
+}
+
+/**
+ * The arch list of a torch wheel named by its version string ("2.11.0+cu130"), from the
+ * recorded release tables; null when the release or its CUDA variant is not recorded.
+ */
+export function wheelArchList(torchVersion: string): { release: string; variant: string; archs: string[] } | null {
+  if (/\+(?!cu\d)/.test(torchVersion)) {
+    return null; // a CPU, ROCm or local build: no CUDA arch list
+  }
+  const match = /^(\d+\.\d+)(?:\.\d+)?(?:[^+]*)?(?:\+(cu\d+))?/.exec(torchVersion.trim());
+  const entry = match && kb.torch_releases.find(r => r.version === match[1]);
+  if (!match || !entry) {
+    return null;
+  }
+  const variant = match[2] ?? entry.pypi_default.split(' ')[0];
+  const recorded = Object.entries(entry.variants as unknown as Record<string, string>).find(
+    ([name]) => name.split(' ')[0] === variant
+  );
+  if (!recorded || recorded[1].startsWith('same as')) {
+    return null;
+  }
+  return { release: entry.version, variant, archs: archListOf(recorded[1]) };
+}
+
+export interface IErrorSignature {
+  id: string;
+  title: string;
+  severity: 'error' | 'warning';
+  /** Regular expressions (JavaScript syntax) any of which identifies the failure. */
+  patterns: string[];
+  /** A regular expression whose first group is shown as what the message said. */
+  detail?: string;
+  /** Which kernel facts make the explanation specific: see explain/context.ts. */
+  context?: string;
+  cause: string;
+  fix: string;
+  /** Lines to copy into a cell as they are. */
+  commands?: string[];
+  /** Ids of more general signatures not to show when this one matches. */
+  supersedes?: string[];
+  /** Rests on unconfirmed facts: the card says "may". */
+  may?: boolean;
+  source: string[];
+}
+
+/** The error signatures the explainer recognises, most specific first. */
+export function errorSignatures(): IErrorSignature[] {
+  return kb.error_signatures as IErrorSignature[];
 }
 
 export interface ILintRule {

@@ -18,6 +18,8 @@ export interface IDeviceProfile {
   cc: string | null;
   name: string | null;
   deviceCount: number;
+  /** The kernel's torch version string ("2.11.0+cu130"), when known. */
+  torch?: string | null;
 }
 
 export type LintSeverity = 'error' | 'warning' | 'info';

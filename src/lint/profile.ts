@@ -74,7 +74,8 @@ export function profileFromProbe(probe: IProbe): IDeviceProfile {
     noGpuReason: hasGpu ? undefined : why,
     cc: visible[0]?.cc ?? null,
     name: visible[0]?.name ?? null,
-    deviceCount: hasGpu ? visible.length : 0
+    deviceCount: hasGpu ? visible.length : 0,
+    torch: probe.torch
   };
 }
 

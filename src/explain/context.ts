@@ -1,0 +1,158 @@
+/**
+ * What the kernel's facts add to an explanation: "your GPU is 7.5, this wheel has sm_80
+ * and up", the exact install command for this GPU, the OOM tips that apply. Everything
+ * comes from the knowledge base and the profiles; nothing here names a GPU or a version.
+ */
+import type { IDeviceProfile } from '../lint/analyzer';
+import {
+  archCovers,
+  bestVariantForDriver,
+  feature,
+  IErrorSignature,
+  supports,
+  wheelArchList,
+  wheelIndex,
+  wheelsCovering
+} from '../knowledge';
+import { formatSize, IOomFacts, parseOom } from './oom';
+
+/** What is known about the kernel whose output failed. */
+export interface IExplainFacts {
+  /** From the kernel's own probe; null when it was not probed. */
+  kernel?: IDeviceProfile | null;
+  /** The GPUs the server sees. */
+  server?: IDeviceProfile | null;
+}
+
+export interface IContext {
+  /** Sentences about this kernel and GPU. */
+  facts: string[];
+  /** Lines to run in a cell, exactly as they are. */
+  commands: string[];
+  /** Out of memory only: extra advice that applies to these numbers. */
+  tips: string[];
+  oom: IOomFacts | null;
+}
+
+type FeatureId = Parameters<typeof supports>[0];
+
+/** The kernel's profile when probed, else the server's: where the code ran. */
+function gpuOf(facts: IExplainFacts): IDeviceProfile | null {
+  return facts.kernel ?? facts.server ?? null;
+}
+
+function describe(profile: IDeviceProfile): string {
+  return profile.name ? `${profile.name} (compute capability ${profile.cc})` : `compute capability ${profile.cc}`;
+}
+
+function installFor(cc: string): string | null {
+  const wheel = wheelsCovering(cc)[0];
+  return wheel ? `%pip install "torch==${wheel.torch}.*" --index-url ${wheelIndex(wheel.variant)}` : null;
+}
+
+export function contextFor(signature: IErrorSignature, text: string, match: RegExpExecArray, facts: IExplainFacts): IContext {
+  const out: IContext = { facts: [], commands: [...(signature.commands ?? [])], tips: [], oom: null };
+  const gpu = gpuOf(facts);
+  const torch = facts.kernel?.torch ?? null;
+  const kind = signature.context ?? '';
+
+  if (kind === 'arch' && gpu?.cc) {
+    out.facts.push(`Your GPU is ${describe(gpu)}.`);
+    const wheel = torch ? wheelArchList(torch) : null;
+    const covered = wheel ? archCovers(wheel.archs, gpu.cc).covered : null;
+    if (wheel) {
+      out.facts.push(
+        covered
+          ? `torch ${torch} is built for ${wheel.archs.join(', ')}, which covers ${gpu.cc}: the code without a kernel for this GPU is more likely a separately compiled extension.`
+          : `torch ${torch} is built for ${wheel.archs.join(', ')}: none of them runs on ${gpu.cc}.`
+      );
+    }
+    const install = covered ? null : installFor(gpu.cc);
+    if (install) {
+      out.commands.push(install);
+    }
+  } else if (kind === 'driver') {
+    const found = Number(match[1]);
+    if (Number.isFinite(found) && found > 0) {
+      const driverCuda = `${Math.floor(found / 1000)}.${Math.floor((found % 1000) / 10)}`;
+      out.facts.push(
+        `The driver supports CUDA up to ${driverCuda}${torch ? `; torch ${torch} needs a newer one` : ''}.`
+      );
+      const variant = bestVariantForDriver(driverCuda);
+      if (variant) {
+        out.commands.push(`%pip install torch --index-url ${wheelIndex(variant)}`);
+      }
+    }
+  } else if (kind === 'cpu_build') {
+    if (torch) {
+      out.facts.push(`This kernel has torch ${torch}.`);
+    }
+    const cc = facts.server?.cc ?? gpu?.cc;
+    if (cc) {
+      out.facts.push(`The server sees ${describe((facts.server?.cc ? facts.server : gpu) as IDeviceProfile)}.`);
+      const install = installFor(cc);
+      if (install) {
+        out.commands.push(install.replace('%pip install', '%pip install --force-reinstall'));
+      }
+    }
+  } else if (kind === 'no_gpu') {
+    if (facts.kernel && !facts.kernel.hasGpu && facts.kernel.noGpuReason) {
+      out.facts.push(`The kernel's probe found that ${facts.kernel.noGpuReason}.`);
+    }
+    if (facts.server?.hasGpu) {
+      out.facts.push(
+        `The Jupyter server sees ${facts.server.deviceCount} GPU(s) (${facts.server.name ?? 'NVIDIA'}), so the GPU exists but this kernel cannot use it.`
+      );
+    }
+  } else if (kind === 'device_count' && gpu) {
+    out.facts.push(
+      gpu.deviceCount > 0
+        ? `This kernel sees ${gpu.deviceCount} GPU(s): valid indices are 0 to ${gpu.deviceCount - 1}.`
+        : 'This kernel sees no GPU.'
+    );
+  } else if (kind.startsWith('feature:') && gpu?.cc) {
+    const id = kind.slice('feature:'.length) as FeatureId;
+    const needs = feature(id);
+    if (needs.min_cc) {
+      out.facts.push(
+        supports(id, gpu.cc)
+          ? `Your GPU is ${describe(gpu)}, which meets the ${needs.min_cc} minimum: check which device the failing code ran on.`
+          : `Your GPU is ${describe(gpu)}; this needs ${needs.min_cc} or newer.`
+      );
+    }
+  } else if (kind === 'torch' && torch) {
+    out.facts.push(`This kernel has torch ${torch}.`);
+  } else if (kind === 'oom') {
+    out.oom = parseOom(text);
+    addOomAdvice(out, out.oom);
+  }
+  return out;
+}
+
+/** 1 GiB: below this, memory held back by fragmentation is not worth a tip. */
+const FRAGMENTATION_WORTH_A_TIP = 2 ** 30;
+
+function addOomAdvice(out: IContext, oom: IOomFacts): void {
+  if (oom.requested !== null && oom.total !== null) {
+    out.facts.push(
+      `The cell asked for ${formatSize(oom.requested)} on GPU ${oom.gpu ?? '?'}, which has ${formatSize(oom.total)} in all` +
+        (oom.free !== null ? ` and had ${formatSize(oom.free)} free.` : '.')
+    );
+  }
+  if (oom.requested !== null && oom.total !== null && oom.requested > oom.total) {
+    out.tips.push(
+      'This one allocation is larger than the whole GPU: freeing memory will not help. Check the shape of the tensor being created, or split the work into pieces.'
+    );
+    return;
+  }
+  out.tips.push('Make the work smaller: a smaller batch size (with gradient accumulation to keep the effective batch), shorter sequences, or fp16/bf16 weights.');
+  out.tips.push(
+    '`torch.cuda.empty_cache()` only returns memory PyTorch has cached but no tensor uses; tensors you still reference stay. `del` them first; IPython also keeps displayed results in `Out` and `_` (clear with `%reset -f out`).'
+  );
+  if (oom.reservedUnallocated !== null && oom.reservedUnallocated >= FRAGMENTATION_WORTH_A_TIP) {
+    out.tips.push(
+      `${formatSize(oom.reservedUnallocated)} is reserved by PyTorch but unallocated (fragmentation): set \`PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\` in the first cell, before CUDA starts, and restart the kernel.`
+    );
+    out.commands.push('%env PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True');
+  }
+}
