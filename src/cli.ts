@@ -5,14 +5,19 @@
  *                                          (python -m jupyterlab_gpuscope.diagnose --json)
  *   gpuscope lint FILES... --target GPU [--gpus N] [--torch VERSION] [--json]
  *                                          capability warnings for .py and .ipynb files
+ *   gpuscope explain-error [FILE] [--json] explanations of the GPU errors in a traceback
+ *                                          (standard input without FILE) or in a notebook's outputs
  *
  * Exit status: 0 when nothing failed, 1 when a finding is a failure (explain) or an
- * error-level warning exists (lint), 2 on bad usage or unreadable input.
+ * error-level warning exists (lint), 2 on bad usage or unreadable input. explain-error:
+ * 0 when it recognised a GPU error, 1 when it recognised none.
  */
 import * as fs from 'fs';
 
 import { diagnose, IFinding, summarize } from './doctor/doctor';
 import { factsProblem, IFacts } from './doctor/facts';
+import { explainError, IExplanation, toMarkdown } from './explain/matcher';
+import { failureText, IOutputJSON } from './explain/outputs';
 import { lintFile } from './lint/files';
 import './lint/node';
 import { profileForTarget } from './lint/targets';
@@ -24,7 +29,10 @@ const USAGE = `usage:
   gpuscope lint FILES... --target GPU [--gpus N] [--torch VERSION] [--json]
       capability warnings for .py and .ipynb files, for a GPU given by name ("T4",
       "A100") or compute capability ("7.5"), or "cpu" for a machine without a GPU;
-      --torch 2.13.0+cpu checks against a CPU-only torch build`;
+      --torch 2.13.0+cpu checks against a CPU-only torch build
+  gpuscope explain-error [FILE] [--json]
+      what a CUDA error means and how to fix it, for a traceback or log on standard
+      input (or FILE), or for every cell output of a notebook (FILE.ipynb)`;
 
 export interface IOutput {
   out: (text: string) => void;
@@ -41,6 +49,9 @@ export function main(argv: string[], io: IOutput = defaultOutput): number {
   }
   if (command === 'lint') {
     return lint(rest, io);
+  }
+  if (command === 'explain-error') {
+    return explainErrorCommand(rest, io);
   }
   if (command !== 'explain') {
     io.err(command ? `gpuscope: unknown command "${command}"\n${USAGE}` : USAGE);
@@ -137,6 +148,52 @@ function lint(args: string[], io: IOutput): number {
     io.out(`${results.length} finding(s), ${errors} error(s) for ${profile.name ?? 'a machine without a GPU'}${profile.cc ? ` (${profile.cc})` : ''}`);
   }
   return unreadable ? 2 : errors ? 1 : 0;
+}
+
+function explainErrorCommand(args: string[], io: IOutput): number {
+  const asJson = args.includes('--json');
+  const files = args.filter(a => a !== '--json');
+  const unknown = files.find(a => a.startsWith('--'));
+  if (unknown || files.length > 1) {
+    io.err(`gpuscope explain-error: ${unknown ? `unknown option ${unknown}` : 'give at most one file'}\n${USAGE}`);
+    return 2;
+  }
+  const file = files[0] ?? '-';
+  let sections: { cell: number | null; text: string }[];
+  try {
+    const text = file === '-' ? fs.readFileSync(0, 'utf-8') : fs.readFileSync(file, 'utf-8');
+    sections = file.endsWith('.ipynb') ? notebookSections(text) : [{ cell: null, text }];
+  } catch (error) {
+    io.err(`gpuscope explain-error: ${file}: ${(error as Error).message}`);
+    return 2;
+  }
+  const results: { cell: number | null; explanation: IExplanation }[] = [];
+  for (const { cell, text } of sections) {
+    results.push(...explainError(text).map(explanation => ({ cell, explanation })));
+  }
+  if (asJson) {
+    io.out(JSON.stringify({ explanations: results }, null, 1));
+  } else if (!results.length) {
+    io.out('No known GPU error found.');
+  } else {
+    io.out(
+      results
+        .map(({ cell, explanation }) => (cell !== null ? `Cell ${cell}: ` : '') + toMarkdown(explanation).replace(/%pip /g, 'pip ').replace(/%env (\w+)=/g, 'export $1='))
+        .join('\n\n---\n\n')
+    );
+  }
+  return results.length ? 0 : 1;
+}
+
+/** The failure text of each code cell with outputs (cells numbered from 1). */
+function notebookSections(text: string): { cell: number; text: string }[] {
+  const notebook = JSON.parse(text) as { cells?: unknown };
+  if (!Array.isArray(notebook.cells)) {
+    throw new Error('not a notebook: it has no "cells" list');
+  }
+  return notebook.cells.flatMap((cell: { outputs?: unknown }, i: number) =>
+    Array.isArray(cell?.outputs) ? [{ cell: i + 1, text: failureText(cell.outputs as IOutputJSON[]) }] : []
+  );
 }
 
 function formatFinding(f: IFinding): string {

@@ -36,20 +36,11 @@ import { MonitorModel } from './monitor/model';
 import { GpuPanel } from './monitor/panel';
 import { monitorConfig } from './monitor/settings';
 import { GpuStatusItem, GpuStatusModel } from './monitor/statusbar';
-import { IGPUMonitor, IGPUScopeAPI, IMonitorConfig } from './tokens';
-
-/** Every command of the extension. */
-export namespace CommandIDs {
-  export const openPanel = 'gpuscope:open-panel';
-  export const toggleMonitoring = 'gpuscope:toggle-monitoring';
-  export const insertDiagnostic = 'gpuscope:insert-diagnostic';
-  export const runDiagnostic = 'gpuscope:run-diagnostic';
-  export const recheckNotebook = 'gpuscope:recheck-notebook';
-}
+import { explainPlugin } from './explain/plugin';
+import { shutDownKernel } from './kernels';
+import { CommandIDs, IDeviceProfiles, IGPUMonitor, IGPUScopeAPI, IMonitorConfig, TRANSLATION_DOMAIN } from './tokens';
 
 export const gpuIcon = new LabIcon({ name: 'jupyterlab-gpuscope:gpu', svgstr: gpuSvg });
-
-const TRANSLATION_DOMAIN = 'jupyterlab_gpuscope';
 
 /**
  * Provides the API client and checks once that the server extension answers.
@@ -106,7 +97,8 @@ const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
       trans,
       actions: {
         openNotebook: path => void app.commands.execute('docmanager:open', { path }),
-        shutDownKernel: (kernelId, path) => void shutDownKernel(app, model, trans, kernelId, path)
+        shutDownKernel: (kernelId, path) =>
+          void shutDownKernel(app, trans, kernelId, path).then(() => model.refreshProcesses())
       }
     });
     panel.title.icon = gpuIcon;
@@ -336,17 +328,55 @@ const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
 };
 
 /**
+ * Device profiles: what each notebook's kernel can use (a cheap silent probe at kernel
+ * start) and what the server sees; the linter and the error explainer read them.
+ */
+const profilesPlugin: JupyterFrontEndPlugin<ProfileStore> = {
+  id: 'jupyterlab-gpuscope:profiles',
+  description: "Probes each notebook kernel's GPUs and torch build once per kernel start.",
+  autoStart: true,
+  requires: [IGPUScopeAPI, INotebookTracker],
+  provides: IDeviceProfiles,
+  activate: (app: JupyterFrontEnd, api: GPUScopeAPI, notebooks: INotebookTracker): ProfileStore => {
+    const profiles = new ProfileStore(api);
+    // The server's GPUs, until a kernel says more.
+    void api
+      .devices()
+      .then(devices => {
+        const first = devices.devices[0];
+        profiles.setServerProfile(
+          devices.status === 'ok' && first
+            ? { source: 'server', hasGpu: true, cc: first.compute_capability, name: first.name, deviceCount: devices.devices.length }
+            : { source: 'server', hasGpu: false, noGpuReason: devices.reason ?? 'the server sees no GPU', cc: null, name: null, deviceCount: 0 }
+        );
+      })
+      .catch(() => undefined);
+
+    // Probe each notebook's kernel once it is ready (and again after a kernel change).
+    notebooks.widgetAdded.connect((_, panel) => {
+      const probe = () => {
+        void panel.sessionContext.ready.then(() => profiles.probe(panel.sessionContext)).catch(() => undefined);
+      };
+      panel.sessionContext.kernelChanged.connect(probe);
+      probe();
+    });
+
+    return profiles;
+  }
+};
+
+/**
  * Capability warnings: code checked in the editor against the kernel's GPU (or a target).
  */
 const lintPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-gpuscope:lint',
   description: "Warns in the editor when code uses what the kernel's GPU or PyTorch build cannot do.",
   autoStart: true,
-  requires: [IGPUScopeAPI, INotebookTracker, IEditorExtensionRegistry, IEditorLanguageRegistry],
+  requires: [IDeviceProfiles, INotebookTracker, IEditorExtensionRegistry, IEditorLanguageRegistry],
   optional: [ISettingRegistry, IToolbarWidgetRegistry, ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
-    api: GPUScopeAPI,
+    profiles: ProfileStore,
     notebooks: INotebookTracker,
     editors: IEditorExtensionRegistry,
     languages: IEditorLanguageRegistry,
@@ -356,7 +386,6 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
     translator: ITranslator | null
   ) => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
-    const profiles = new ProfileStore(api);
     const linter = new NotebookLinter(notebooks, profiles);
     const summaries = new Set<LintSummary>();
     const refresh = () => {
@@ -384,28 +413,6 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
         EditorExtensionRegistry.createImmutableExtension(
           capabilityLinter(text => linter.lintEditor(options.model, text))
         )
-    });
-
-    // The server's GPUs, until a kernel says more.
-    void api
-      .devices()
-      .then(devices => {
-        const first = devices.devices[0];
-        profiles.setServerProfile(
-          devices.status === 'ok' && first
-            ? { source: 'server', hasGpu: true, cc: first.compute_capability, name: first.name, deviceCount: devices.devices.length }
-            : { source: 'server', hasGpu: false, noGpuReason: devices.reason ?? 'the server sees no GPU', cc: null, name: null, deviceCount: 0 }
-        );
-      })
-      .catch(() => undefined);
-
-    // Probe each notebook's kernel once it is ready (and again after a kernel change).
-    notebooks.widgetAdded.connect((_, panel) => {
-      const probe = () => {
-        void panel.sessionContext.ready.then(() => profiles.probe(panel.sessionContext)).catch(() => undefined);
-      };
-      panel.sessionContext.kernelChanged.connect(probe);
-      probe();
     });
 
     toolbars?.addFactory('Notebook', 'gpuscope-lint', panel => {
@@ -445,34 +452,6 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-async function shutDownKernel(
-  app: JupyterFrontEnd,
-  model: MonitorModel,
-  trans: ReturnType<ITranslator['load']>,
-  kernelId: string,
-  notebookPath: string | null
-): Promise<void> {
-  const result = await showDialog({
-    title: trans.__('Shut down kernel?'),
-    body: notebookPath
-      ? trans.__('Shut down the kernel of %1? Its GPU memory is freed; variables in it are lost.', notebookPath)
-      : trans.__('Shut down this kernel? Its GPU memory is freed; variables in it are lost.'),
-    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: trans.__('Shut Down') })]
-  });
-  if (!result.button.accept) {
-    return;
-  }
-  try {
-    await app.serviceManager.kernels.shutdown(kernelId);
-    Notification.success(trans.__('Kernel shut down; its GPU memory is being released.'), {
-      autoClose: 4000
-    });
-  } catch (error) {
-    Notification.error(trans.__('Could not shut down the kernel: %1', String((error as Error).message ?? error)));
-  }
-  await model.refreshProcesses();
-}
-
-export default [apiPlugin, monitorPlugin, statusBarPlugin, diagnosticPlugin, lintPlugin];
+export default [apiPlugin, monitorPlugin, statusBarPlugin, diagnosticPlugin, profilesPlugin, lintPlugin, explainPlugin];
 export { GPUScopeAPI } from './api';
 export * from './tokens';

@@ -3,8 +3,22 @@ import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
 import type { GPUScopeAPI } from './api';
+import type { ProfileStore } from './lint/profile';
 import type { IThresholds, MemoryUnits, StatusContent } from './monitor/format';
 import type { MonitorModel } from './monitor/model';
+
+/** Every command of the extension. */
+export namespace CommandIDs {
+  export const openPanel = 'gpuscope:open-panel';
+  export const toggleMonitoring = 'gpuscope:toggle-monitoring';
+  export const insertDiagnostic = 'gpuscope:insert-diagnostic';
+  export const runDiagnostic = 'gpuscope:run-diagnostic';
+  export const recheckNotebook = 'gpuscope:recheck-notebook';
+  export const explainError = 'gpuscope:explain-error';
+}
+
+/** The gettext domain of every string the extension shows. */
+export const TRANSLATION_DOMAIN = 'jupyterlab_gpuscope';
 
 /**
  * The server's API client, shared by every gpuscope plugin.
@@ -20,6 +34,15 @@ export const IGPUScopeAPI = new Token<GPUScopeAPI>(
 export const IGPUMonitor = new Token<IGPUMonitor>(
   'jupyterlab-gpuscope:IGPUMonitor',
   'The live GPU monitor model and its settings.'
+);
+
+/**
+ * What each notebook's kernel can use (probed once per kernel start) and what the server
+ * sees: read by the linter and the error explainer.
+ */
+export const IDeviceProfiles = new Token<ProfileStore>(
+  'jupyterlab-gpuscope:IDeviceProfiles',
+  "Device profiles of notebook kernels and of the server."
 );
 
 export interface IGPUMonitor {

@@ -31,6 +31,8 @@ export interface IContext {
   commands: string[];
   /** Out of memory only: extra advice that applies to these numbers. */
   tips: string[];
+  /** A fix that replaces the signature's, when the facts rule the usual one out. */
+  fix: string | null;
   oom: IOomFacts | null;
 }
 
@@ -51,7 +53,7 @@ function installFor(cc: string): string | null {
 }
 
 export function contextFor(signature: IErrorSignature, text: string, match: RegExpExecArray, facts: IExplainFacts): IContext {
-  const out: IContext = { facts: [], commands: [...(signature.commands ?? [])], tips: [], oom: null };
+  const out: IContext = { facts: [], commands: [...(signature.commands ?? [])], tips: [], fix: null, oom: null };
   const gpu = gpuOf(facts);
   const torch = facts.kernel?.torch ?? null;
   const kind = signature.context ?? '';
@@ -140,9 +142,8 @@ function addOomAdvice(out: IContext, oom: IOomFacts): void {
     );
   }
   if (oom.requested !== null && oom.total !== null && oom.requested > oom.total) {
-    out.tips.push(
-      'This one allocation is larger than the whole GPU: freeing memory will not help. Check the shape of the tensor being created, or split the work into pieces.'
-    );
+    out.fix =
+      'This one allocation is larger than the whole GPU, so freeing memory will not help: check the shape of the tensor being created (a wrong dimension is the usual cause), or split the work into pieces.';
     return;
   }
   out.tips.push('Make the work smaller: a smaller batch size (with gradient accumulation to keep the effective batch), shorter sequences, or fp16/bf16 weights.');

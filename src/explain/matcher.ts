@@ -73,15 +73,16 @@ export function explainError(text: string, facts: IExplainFacts = {}): IExplanat
       continue;
     }
     const said = detail?.exec(clean)?.[1]?.trim() ?? null;
+    const context = contextFor(signature, clean, match, facts);
     found.push({
       id: signature.id,
       title: signature.title,
       severity: signature.severity,
       cause: signature.cause,
-      fix: signature.fix,
+      fix: context.fix ?? signature.fix,
       detail: said,
       may: signature.may === true,
-      context: contextFor(signature, clean, match, facts),
+      context,
       sources: sources(signature.source)
     });
   }

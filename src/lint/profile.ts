@@ -96,6 +96,17 @@ export class ProfileStore {
     return (kernelId && this._kernels.get(kernelId)) || this._server;
   }
 
+  /** What the session's kernel itself can use (never the lint target); null if not probed. */
+  kernelProfile(session: ISessionContext | null): IDeviceProfile | null {
+    const kernelId = session?.session?.kernel?.id;
+    return (kernelId && this._kernels.get(kernelId)) || null;
+  }
+
+  /** The GPUs the server sees. */
+  get serverProfile(): IDeviceProfile | null {
+    return this._server;
+  }
+
   setTarget(profile: IDeviceProfile | null): void {
     this._target = profile;
     this._changed.emit();

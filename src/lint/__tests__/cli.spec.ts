@@ -46,3 +46,49 @@ describe('gpuscope lint', () => {
     expect(run(['lint', `${dir}/finetune.ipynb`, '--target', 'T4', '--gpus', '0']).code).toBe(2);
   });
 });
+
+describe('gpuscope explain-error', () => {
+  const fs = require('fs') as typeof import('fs');
+  const os = require('os') as typeof import('os');
+  const tmp = fs.mkdtempSync(`${os.tmpdir()}/gpuscope-cli-`);
+  const write = (name: string, text: string) => {
+    fs.writeFileSync(`${tmp}/${name}`, text);
+    return `${tmp}/${name}`;
+  };
+
+  it('explains a traceback, with shell commands instead of IPython magics', () => {
+    const file = write('assert.txt', 'torch.AcceleratorError: CUDA error: device-side assert triggered\n');
+    const { code, out } = run(['explain-error', file]);
+    expect(code).toBe(0);
+    expect(out).toContain('**A GPU kernel hit an assertion (usually an index out of range)**');
+    expect(out).toContain('export CUDA_LAUNCH_BLOCKING=1');
+    expect(out).not.toContain('%env');
+  });
+
+  it('exits 1 when it recognises nothing', () => {
+    const { code, out } = run(['explain-error', write('plain.txt', 'ZeroDivisionError: division by zero')]);
+    expect(code).toBe(1);
+    expect(out).toBe('No known GPU error found.');
+  });
+
+  it('reads every cell output of a notebook, by cell, as JSON', () => {
+    const notebook = {
+      cells: [
+        { cell_type: 'markdown', source: 'CUDA out of memory. Tried to allocate 1 GiB' },
+        { cell_type: 'code', source: '', outputs: [{ output_type: 'error', ename: 'RuntimeError', evalue: 'No CUDA GPUs are available', traceback: [] }] },
+        { cell_type: 'code', source: '', outputs: [{ output_type: 'stream', name: 'stdout', text: 'ok' }] }
+      ]
+    };
+    const { code, out } = run(['explain-error', write('nb.ipynb', JSON.stringify(notebook)), '--json']);
+    expect(code).toBe(0);
+    const body = JSON.parse(out);
+    expect(body.explanations.map((e: { cell: number; explanation: { id: string } }) => [e.cell, e.explanation.id])).toEqual([[2, 'no-cuda-gpus']]);
+  });
+
+  it('a malformed notebook, a missing file or a bad option: exit 2 with the reason', () => {
+    expect(run(['explain-error', write('bad.ipynb', '{"cells": 3}')])).toMatchObject({ code: 2, err: expect.stringContaining('not a notebook') });
+    expect(run(['explain-error', write('broken.ipynb', '{')])).toMatchObject({ code: 2 });
+    expect(run(['explain-error', `${tmp}/missing.txt`])).toMatchObject({ code: 2, err: expect.stringContaining('ENOENT') });
+    expect(run(['explain-error', '--verbose'])).toMatchObject({ code: 2, err: expect.stringContaining('unknown option --verbose') });
+  });
+});

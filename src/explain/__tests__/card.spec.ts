@@ -1,0 +1,176 @@
+import { nullTranslator } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+
+import type { IProcessesReply } from '../../tokens';
+import { devicesReply, flush, GiB } from '../../monitor/__tests__/fakes';
+import { ExplainCard, IExplainCardOptions } from '../card';
+import { holdersFor } from '../holders';
+import { explainError } from '../matcher';
+import { failureText } from '../outputs';
+import h100 from './fixtures/observed-h100.json';
+
+const trans = nullTranslator.load('jupyterlab_gpuscope');
+
+function processes(overrides: Partial<IProcessesReply> = {}): IProcessesReply {
+  const { devices: _devices, configured_backend: _c, driver_version: _d, cuda_driver_version: _cd, nvml_version: _n, ...summary } = devicesReply();
+  return {
+    ...summary,
+    pid_namespace: { shared: true, note: null },
+    show_other_users: false,
+    gpus: [
+      {
+        index: 0,
+        processes: [
+          {
+            pid: 4242,
+            used_memory: 2 * GiB,
+            owner: 'self',
+            username: 'me',
+            name: 'python',
+            cmdline: null,
+            kernel: { id: 'idle-kernel', name: 'python3', execution_state: 'idle', notebook_path: 'old/experiment.ipynb' }
+          },
+          {
+            pid: 4343,
+            used_memory: 48 * GiB,
+            owner: 'self',
+            username: 'me',
+            name: 'python',
+            cmdline: null,
+            kernel: { id: 'failing-kernel', name: 'python3', execution_state: 'busy', notebook_path: 'train.ipynb' }
+          }
+        ].map(p => ({ ...p, note: null })) as IProcessesReply['gpus'][0]['processes'],
+        others: { count: 2, used_memory: 10 * GiB }
+      },
+      { index: 1, processes: [], others: { count: 0, used_memory: 0 } }
+    ],
+    ...overrides
+  };
+}
+
+function card(text: string, overrides: Partial<IExplainCardOptions> = {}) {
+  const calls = { dismiss: 0, addNote: 0, opened: [] as string[], shutDown: [] as string[] };
+  let reply = processes();
+  const widget = new ExplainCard({
+    explanations: explainError(text),
+    trans,
+    kernelId: 'failing-kernel',
+    dismiss: () => calls.dismiss++,
+    addNote: () => calls.addNote++,
+    processes: async () => reply,
+    openNotebook: path => calls.opened.push(path),
+    shutDownKernel: async id => {
+      calls.shutDown.push(id);
+      reply = processes({ gpus: [{ ...processes().gpus[0], processes: processes().gpus[0].processes.slice(1) }] });
+      return true;
+    },
+    ...overrides
+  });
+  Widget.attach(widget, document.body);
+  return { widget, calls, node: widget.node };
+}
+
+const click = (node: Element | null | undefined) => (node as HTMLElement).click();
+const buttons = (node: HTMLElement) => Array.from(node.querySelectorAll('button'));
+
+describe('the explanation card', () => {
+  afterEach(() => document.body.replaceChildren());
+
+  it('shows cause, detail, fix and a copyable command for a device-side assert', () => {
+    const text = 'torch.AcceleratorError: CUDA error: device-side assert triggered\n/pytorch/IndexKernel.cu:111: Assertion `index < sizes[i]` failed.';
+    const { node } = card(text);
+    expect(node.querySelector('.jp-gpuscope-Explain-title')!.textContent).toBe('A GPU kernel hit an assertion (usually an index out of range)');
+    expect(node.querySelector('.jp-gpuscope-Explain-detail code')!.textContent).toBe('Assertion `index < sizes[i]` failed');
+    expect(node.querySelector('.jp-gpuscope-Explain-fix')!.textContent).toMatch(/^Fix: Restart the kernel/);
+    expect(node.querySelector('.jp-gpuscope-Explain-commands pre')!.textContent).toBe('%env CUDA_LAUNCH_BLOCKING=1');
+    // Inline code is rendered as code, not as backticks or HTML.
+    expect(Array.from(node.querySelectorAll('.jp-gpuscope-Explain-fix code')).map(c => c.textContent)).toContain('CUDA_LAUNCH_BLOCKING=1');
+    expect(node.querySelector('.jp-gpuscope-Explain-holders')).toBeNull();
+  });
+
+  it('dismiss and "Add to notebook" call back', () => {
+    const { node, calls } = card('RuntimeError: No CUDA GPUs are available');
+    click(node.querySelector('.jp-gpuscope-Explain-addNote'));
+    click(node.querySelector('.jp-gpuscope-Explain-dismiss'));
+    expect(calls).toMatchObject({ addNote: 1, dismiss: 1 });
+  });
+
+  it('out of memory lists what holds the GPU, offers to shut down idle kernels only, and refreshes', async () => {
+    const { node, calls } = card(h100.oom_realistic.stderr);
+    await flush();
+    const rows = Array.from(node.querySelectorAll('.jp-gpuscope-Explain-holderTable tbody tr')).map(r => r.textContent);
+    expect(rows).toEqual([
+      'train.ipynb (this notebook)434348.00 GiB',
+      'old/experiment.ipynb42422.00 GiBShut down kernel',
+      '2 processes of other users—10.00 GiB'
+    ]);
+    expect(node.querySelector('.jp-gpuscope-Explain-holdersTitle')!.textContent).toBe('What holds memory on GPU 0 now:');
+    click(buttons(node).find(b => b.textContent === 'old/experiment.ipynb'));
+    expect(calls.opened).toEqual(['old/experiment.ipynb']);
+    click(buttons(node).find(b => b.textContent === 'Shut down kernel'));
+    await flush();
+    await flush();
+    expect(calls.shutDown).toEqual(['idle-kernel']);
+    expect(node.querySelector('.jp-gpuscope-Explain-holderTable')!.textContent).not.toContain('old/experiment.ipynb');
+  });
+
+  it('labels holders read from a recorded GPU', async () => {
+    const replay = processes({ backend: 'replay', live: false });
+    const { node } = card(h100.oom_realistic.stderr, { processes: async () => replay });
+    await flush();
+    expect(node.querySelector('.jp-gpuscope-Explain-recorded')!.textContent).toBe('recorded GPU (replay), not this machine');
+  });
+
+  it('says so when the server cannot be asked', async () => {
+    const { node } = card(h100.oom_realistic.stderr, {
+      processes: async () => {
+        throw new Error('503 Service Unavailable');
+      }
+    });
+    await flush();
+    expect(node.querySelector('.jp-gpuscope-Explain-holders')!.textContent).toBe(
+      'Could not ask the server what holds GPU memory: 503 Service Unavailable'
+    );
+  });
+});
+
+describe('which GPU the OOM card shows', () => {
+  it('the GPU where the failing kernel holds memory, whatever the message numbers it', () => {
+    expect(holdersFor(processes(), 'failing-kernel', 1)).toMatchObject({ gpus: [0], basis: 'kernel' });
+  });
+
+  it('else the index from the message, else every GPU', () => {
+    expect(holdersFor(processes(), 'unknown-kernel', 1)).toMatchObject({ gpus: [1], basis: 'message', rows: [] });
+    expect(holdersFor(processes(), 'unknown-kernel', null)).toMatchObject({ gpus: [0, 1], basis: 'all' });
+  });
+});
+
+describe('failure text of outputs', () => {
+  it('reads errors and stderr, not stdout or rich output', () => {
+    const text = failureText([
+      { output_type: 'stream', name: 'stdout', text: 'CUDA out of memory. Tried to allocate (printed by the user)' },
+      { output_type: 'display_data', data: { 'text/plain': 'no kernel image is available' } } as never,
+      { output_type: 'stream', name: 'stderr', text: ['UserWarning: ', 'something'] },
+      { output_type: 'error', ename: 'RuntimeError', evalue: 'No CUDA GPUs are available', traceback: ['\u001b[31mTraceback\u001b[0m'] }
+    ]);
+    expect(text).toBe('UserWarning: something\nRuntimeError: No CUDA GPUs are available');
+  });
+
+  it("not the library source IPython quotes in a traceback (seen with torch's CPU build)", () => {
+    const output = {
+      output_type: 'error',
+      ename: 'AssertionError',
+      evalue: 'Torch not compiled with CUDA enabled',
+      traceback: [
+        '\u001b[0;31mAssertionError\u001b[0m                            Traceback (most recent call last)',
+        'File \u001b[0;32m.../torch/cuda/__init__.py:522\u001b[0m, in \u001b[0;36m_lazy_init\u001b[0;34m()\u001b[0m\n\u001b[1;32m    517\u001b[0m     \u001b[38;5;28;01mraise\u001b[39;00m \u001b[38;5;167;01mRuntimeError\u001b[39;00m(\n\u001b[1;32m    518\u001b[0m         \u001b[38;5;124m"\u001b[39m\u001b[38;5;124mCannot re-initialize CUDA in forked subprocess. To use CUDA with \u001b[39m\u001b[38;5;124m"\u001b[39m\n',
+        '\u001b[0;31mAssertionError\u001b[0m: Torch not compiled with CUDA enabled'
+      ]
+    };
+    expect(explainError(failureText([output])).map(e => e.id)).toEqual(['not-compiled-with-cuda']);
+  });
+
+  it('tolerates malformed outputs', () => {
+    expect(failureText([{ output_type: 'error' }, { output_type: 'stream', name: 'stderr', text: 42 }, {}])).toBe(': \n');
+  });
+});

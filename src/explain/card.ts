@@ -1,0 +1,224 @@
+/**
+ * The explanation card under a failing cell's output: cause, what the kernel's facts say,
+ * the fix with commands to copy, and for out-of-memory errors who holds the GPU's memory.
+ * It is a widget beside the outputs, not an output: the saved notebook never changes
+ * unless the user asks ("Add to notebook").
+ */
+import { Clipboard } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+
+import type { IProcessesReply } from '../tokens';
+import { holdersFor, IHolders } from './holders';
+import type { IExplanation } from './matcher';
+import { formatSize } from './oom';
+
+export interface IExplainCardOptions {
+  explanations: IExplanation[];
+  trans: TranslationBundle;
+  /** The kernel whose cell failed, to find its GPU and not offer to shut it down. */
+  kernelId: string | null;
+  dismiss(): void;
+  addNote(): void;
+  /** The server's process list (OOM only). */
+  processes(): Promise<IProcessesReply>;
+  openNotebook(path: string): void;
+  /** Resolves true when the kernel was shut down. */
+  shutDownKernel(kernelId: string, path: string | null): Promise<boolean>;
+}
+
+export class ExplainCard extends Widget {
+  constructor(private _options: IExplainCardOptions) {
+    super();
+    const trans = _options.trans;
+    this.addClass('jp-gpuscope-Explain');
+    this.node.setAttribute('role', 'note');
+    this.node.setAttribute('aria-label', trans.__('GPU error explanation'));
+    for (const explanation of _options.explanations) {
+      this.node.appendChild(this._item(explanation));
+    }
+    const actions = element('div', 'jp-gpuscope-Explain-actions', this.node);
+    button(actions, trans.__('Add to notebook'), trans.__('Insert this explanation as a Markdown cell below'), () =>
+      _options.addNote()
+    ).classList.add('jp-gpuscope-Explain-addNote');
+    button(actions, trans.__('Dismiss'), trans.__('Hide this explanation'), () => _options.dismiss()).classList.add(
+      'jp-gpuscope-Explain-dismiss'
+    );
+  }
+
+  get explanations(): IExplanation[] {
+    return this._options.explanations;
+  }
+
+  private _item(e: IExplanation): HTMLElement {
+    const trans = this._options.trans;
+    const item = element('section', `jp-gpuscope-Explain-item jp-mod-${e.severity}`);
+    item.dataset.signature = e.id;
+    const title = element('div', 'jp-gpuscope-Explain-title', item);
+    title.textContent = e.title;
+    if (e.may) {
+      const may = element('span', 'jp-gpuscope-Explain-may', title);
+      may.textContent = trans.__('may not apply');
+      may.title = trans.__('This explanation rests on unconfirmed reports.');
+    }
+    withCode(element('p', 'jp-gpuscope-Explain-cause', item), e.cause);
+    if (e.detail) {
+      const detail = element('p', 'jp-gpuscope-Explain-detail', item);
+      detail.append(trans.__('The message says: '));
+      element('code', '', detail).textContent = e.detail;
+    }
+    if (e.context.facts.length) {
+      const facts = element('ul', 'jp-gpuscope-Explain-facts', item);
+      facts.setAttribute('aria-label', trans.__('What gpuscope knows about this kernel'));
+      for (const fact of e.context.facts) {
+        element('li', '', facts).textContent = fact;
+      }
+    }
+    const fix = element('p', 'jp-gpuscope-Explain-fix', item);
+    element('strong', '', fix).textContent = trans.__('Fix: ');
+    withCode(fix, e.fix);
+    if (e.context.commands.length) {
+      const box = element('div', 'jp-gpuscope-Explain-commands', item);
+      const commands = e.context.commands.join('\n');
+      element('pre', '', box).textContent = commands;
+      button(box, trans.__('Copy'), trans.__('Copy the commands'), () => Clipboard.copyToSystem(commands));
+    }
+    if (e.context.oom) {
+      item.appendChild(this._holdersBox(e));
+    }
+    if (e.context.tips.length) {
+      const tips = element('ul', 'jp-gpuscope-Explain-tips', item);
+      for (const tip of e.context.tips) {
+        withCode(element('li', '', tips), tip);
+      }
+    }
+    if (e.sources.length) {
+      const details = element('details', 'jp-gpuscope-Explain-sources', item);
+      element('summary', '', details).textContent = trans.__('Sources (%1)', e.sources.length);
+      const list = element('ul', '', details);
+      for (const source of e.sources) {
+        element('li', '', list).textContent = `${source.key}: ${source.text}`;
+      }
+    }
+    return item;
+  }
+
+  /** "What holds memory on GPU N now": filled from the server, refreshed after a shutdown. */
+  private _holdersBox(e: IExplanation): HTMLElement {
+    const trans = this._options.trans;
+    const box = element('div', 'jp-gpuscope-Explain-holders');
+    const load = async () => {
+      box.replaceChildren();
+      element('p', 'jp-gpuscope-Explain-holdersTitle', box).textContent = trans.__('Looking up what holds GPU memory…');
+      try {
+        const reply = await this._options.processes();
+        this._renderHolders(box, reply, holdersFor(reply, this._options.kernelId, e.context.oom?.gpu ?? null), load);
+      } catch (error) {
+        box.replaceChildren();
+        element('p', 'jp-gpuscope-Explain-holdersTitle', box).textContent = trans.__(
+          'Could not ask the server what holds GPU memory: %1',
+          (error as Error).message
+        );
+      }
+    };
+    void load();
+    return box;
+  }
+
+  private _renderHolders(box: HTMLElement, reply: IProcessesReply, holders: IHolders, reload: () => Promise<void>): void {
+    const trans = this._options.trans;
+    box.replaceChildren();
+    const title = element('p', 'jp-gpuscope-Explain-holdersTitle', box);
+    title.textContent =
+      holders.basis === 'all'
+        ? trans.__('What holds GPU memory now:')
+        : trans.__('What holds memory on GPU %1 now:', holders.gpus.join(', '));
+    if (!reply.live) {
+      const label = element('span', 'jp-gpuscope-Explain-recorded', title);
+      label.textContent =
+        reply.backend === 'replay' ? trans.__('recorded GPU (replay), not this machine') : trans.__('no live GPU readings');
+    }
+    if (holders.basis === 'message') {
+      element('p', 'jp-gpuscope-Explain-note', box).textContent = trans.__(
+        'GPU %1 as the kernel numbers it; with CUDA_VISIBLE_DEVICES set, the server may number it differently.',
+        holders.gpus.join(', ')
+      );
+    }
+    if (!holders.rows.length && !holders.others.count) {
+      element('p', 'jp-gpuscope-Explain-note', box).textContent = trans.__('The server sees no process holding memory there.');
+      return;
+    }
+    const table = element('table', 'jp-gpuscope-ProcessTable jp-gpuscope-Explain-holderTable', box);
+    const head = element('tr', '', element('thead', '', table));
+    for (const name of [trans.__('Held by'), trans.__('PID'), trans.__('Memory'), '']) {
+      element('th', '', head).textContent = name;
+    }
+    const body = element('tbody', '', table);
+    for (const row of holders.rows) {
+      const tr = element('tr', row.isFailingKernel ? 'jp-mod-failing' : '', body);
+      const what = element('td', '', tr);
+      if (row.notebookPath) {
+        const path = row.notebookPath;
+        button(what, path, trans.__('Open %1', path), () => this._options.openNotebook(path)).className =
+          'jp-gpuscope-ProcessTable-open';
+      } else {
+        what.textContent = row.label;
+      }
+      if (row.isFailingKernel) {
+        what.append(` ${trans.__('(this notebook)')}`);
+      }
+      element('td', '', tr).textContent = row.pid === null ? '—' : String(row.pid);
+      element('td', '', tr).textContent = row.usedMemory === null ? 'n/a' : formatSize(row.usedMemory);
+      const actions = element('td', '', tr);
+      if (row.canShutDown && row.kernelId) {
+        const kernelId = row.kernelId;
+        const shut = button(actions, trans.__('Shut down kernel'), trans.__('Shut down this idle kernel to free its GPU memory'), async () => {
+          if (await this._options.shutDownKernel(kernelId, row.notebookPath)) {
+            await reload();
+          }
+        });
+        shut.classList.add('jp-mod-warn', 'jp-gpuscope-ProcessTable-shutdown');
+      }
+    }
+    if (holders.others.count) {
+      const tr = element('tr', 'jp-gpuscope-ProcessTable-others', body);
+      element('td', '', tr).textContent = trans._n(
+        '%1 process of other users',
+        '%1 processes of other users',
+        holders.others.count
+      );
+      element('td', '', tr).textContent = '—';
+      element('td', '', tr).textContent = formatSize(holders.others.usedMemory);
+      element('td', '', tr);
+    }
+  }
+}
+
+function element(tag: string, className: string, parent?: HTMLElement): HTMLElement {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  parent?.appendChild(node);
+  return node;
+}
+
+function button(parent: HTMLElement, label: string, title: string, onClick: () => unknown): HTMLButtonElement {
+  const node = element('button', 'jp-Button jp-mod-styled jp-mod-small', parent) as HTMLButtonElement;
+  node.type = 'button';
+  node.textContent = label;
+  node.title = title;
+  node.addEventListener('click', () => void onClick());
+  return node;
+}
+
+/** Text with `code` spans, as DOM (never innerHTML: the text comes from data). */
+function withCode(parent: HTMLElement, text: string): void {
+  text.split('`').forEach((part, i) => {
+    if (i % 2) {
+      element('code', '', parent).textContent = part;
+    } else if (part) {
+      parent.append(part);
+    }
+  });
+}

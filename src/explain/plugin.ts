@@ -1,0 +1,69 @@
+import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import type { GPUScopeAPI } from '../api';
+import { shutDownKernel } from '../kernels';
+import type { ProfileStore } from '../lint/profile';
+import { CommandIDs, IDeviceProfiles, IGPUScopeAPI, TRANSLATION_DOMAIN } from '../tokens';
+import { CellErrorExplainer } from './notebook';
+
+/**
+ * The error explainer: a card under every cell output that shows a known GPU failure.
+ */
+export const explainPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-gpuscope:explain',
+  description: 'Explains CUDA errors under the cell that raised them, with the fix.',
+  autoStart: true,
+  requires: [IGPUScopeAPI, IDeviceProfiles, INotebookTracker],
+  optional: [ISettingRegistry, ICommandPalette, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    api: GPUScopeAPI,
+    profiles: ProfileStore,
+    notebooks: INotebookTracker,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
+  ) => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const explainer = new CellErrorExplainer({
+      tracker: notebooks,
+      facts: panel => ({ kernel: profiles.kernelProfile(panel.sessionContext), server: profiles.serverProfile }),
+      card: {
+        trans,
+        processes: () => api.processes(),
+        openNotebook: path => void app.commands.execute('docmanager:open', { path }),
+        shutDownKernel: (kernelId, path) => shutDownKernel(app, trans, kernelId, path)
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.explainError, {
+      label: trans.__('Explain GPU Error in Active Cell'),
+      caption: trans.__("Explain the active cell's CUDA error or warning, and show the fix"),
+      isEnabled: () => notebooks.activeCell?.model.type === 'code',
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => {
+        if (!explainer.explainActiveCell().length) {
+          Notification.info(trans.__('The active cell shows no GPU error that gpuscope recognises.'), { autoClose: 5000 });
+        }
+      }
+    });
+    palette?.addItem({ command: CommandIDs.explainError, category: trans.__('GPU') });
+    notebooks.activeCellChanged.connect(() => app.commands.notifyCommandChanged(CommandIDs.explainError));
+
+    void settingRegistry
+      ?.load(explainPlugin.id)
+      .then(settings => {
+        const read = () => {
+          explainer.enabled = settings.composite.enabled !== false;
+          explainer.showWarnings = settings.composite.showWarnings !== false;
+        };
+        settings.changed.connect(read);
+        read();
+      })
+      .catch(reason => Notification.warning(trans.__('GPU error explainer settings could not be loaded (%1).', String(reason))));
+  }
+};
