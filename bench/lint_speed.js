@@ -44,7 +44,7 @@ const profile = { source: 'target', hasGpu: true, cc: t4.cc, name: 'T4', deviceC
 const text = notebook(500);
 
 // Warm up the JIT as an editor session would be warm.
-for (let i = 0; i < 5; i++) lintFile('warm.ipynb', text, profile);
+for (let i = 0; i < 30; i++) lintFile('warm.ipynb', text, profile);
 
 const full = [];
 let findings = 0;

@@ -117,7 +117,8 @@ function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyz
   if (!tree) {
     return [];
   }
-  const own = importsFromTree(tree, python);
+  // Most cells import nothing: skip the second walk over their tree.
+  const own = python.includes('import') ? importsFromTree(tree, python) : new Map<string, string>();
   // `torch` means torch unless imported otherwise; copy the notebook's imports only when
   // this cell adds to them.
   const base = options.imports ?? DEFAULT_IMPORTS;
@@ -278,9 +279,10 @@ function findUses(tree: Tree, source: string, imports: Map<string, string>): IUs
   const text = (n: SyntaxNode) => source.slice(n.from, n.to);
   const cursor = tree.cursor();
   do {
-    const node = cursor.node;
+    // cursor.node allocates: only the node types below need it.
     switch (cursor.name) {
       case 'ImportStatement': {
+        const node = cursor.node;
         for (const module of importedModules(node, source)) {
           uses.push({ kind: 'import', key: module, from: node.from, to: node.to });
         }
@@ -288,6 +290,7 @@ function findUses(tree: Tree, source: string, imports: Map<string, string>): IUs
       }
       case 'MemberExpression':
       case 'VariableName': {
+        const node = cursor.node;
         // Only the outermost name of a chain: `torch.cuda.amp.autocast`, then its prefixes
         // are MemberExpressions of their own and are visited too.
         if (cursor.name === 'VariableName' && isDefinition(node)) {
@@ -300,9 +303,10 @@ function findUses(tree: Tree, source: string, imports: Map<string, string>): IUs
         break;
       }
       case 'CallExpression':
-        callUses(node, source, imports, uses);
+        callUses(cursor.node, source, imports, uses);
         break;
       case 'AssignStatement': {
+        const node = cursor.node;
         const target = node.firstChild;
         const value = node.lastChild;
         if (target && value && target !== value) {
@@ -314,6 +318,7 @@ function findUses(tree: Tree, source: string, imports: Map<string, string>): IUs
         break;
       }
       case 'String': {
+        const node = cursor.node;
         const value = stringValue(text(node));
         const match = value !== null ? CUDA_DEVICE.exec(value) : null;
         if (match && isDeviceArgument(node, source)) {
