@@ -174,3 +174,27 @@ describe('failure text of outputs', () => {
     expect(failureText([{ output_type: 'error' }, { output_type: 'stream', name: 'stderr', text: 42 }, {}])).toBe(': \n');
   });
 });
+
+describe('a real out-of-memory error on an H100 (scripts/device_oom_check.py)', () => {
+  // Two server kernels: holder.ipynb keeps 30 GiB and is idle; train.ipynb keeps 20 GiB
+  // and then asks for 60 GiB. The outputs and the process list are what the server sent.
+  const notebook = require('./fixtures/h100-oom/train.ipynb.json');
+  const reply = require('./fixtures/h100-oom/processes.json') as IProcessesReply;
+  const kernels = require('./fixtures/h100-oom/kernels.json') as Record<string, string>;
+
+  it('is recognised from the kernel output, with the numbers of the message', () => {
+    const [e, ...rest] = explainError(failureText(notebook.cells[1].outputs));
+    expect(rest).toEqual([]);
+    expect(e.id).toBe('cuda-oom');
+    expect(e.context.facts).toEqual(['The cell asked for 60.00 GiB on GPU 0, which has 79.18 GiB in all and had 28.15 GiB free.']);
+  });
+
+  it("lists the idle holder kernel (shut-down offered) and the failing notebook's own kernel", () => {
+    const holders = holdersFor(reply, kernels['train.ipynb'], 0);
+    expect(holders).toMatchObject({ gpus: [0], basis: 'kernel' });
+    expect(holders.rows.map(r => [r.notebookPath, (r.usedMemory! / 2 ** 30).toFixed(2), r.isFailingKernel, r.canShutDown])).toEqual([
+      ['holder.ipynb', '30.51', false, true],
+      ['train.ipynb', '20.51', true, false]
+    ]);
+  });
+});
