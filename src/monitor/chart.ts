@@ -53,6 +53,7 @@ export class TimeChart {
   /** Build (or rebuild, after a theme change) the chart at this width. */
   render(width: number, theme: IChartTheme): void {
     this._plot?.destroy();
+    this._drawn = this._range;
     this._theme = theme;
     const { label, yRange, format } = this._options;
     const scale = this._options.scale ?? 1;
@@ -109,9 +110,10 @@ export class TimeChart {
     }
     // The point count is visible to tests and assistive tech without reading the canvas.
     this.node.dataset.points = String(inWindow);
-    if (this._plot) {
+    if (this._plot && movesAPixel(this._drawn, from, to, (this._plot.bbox?.width ?? 0) / (window.devicePixelRatio || 1))) {
       this._plot.setData(this._data, false);
       this._plot.setScale('x', { min: from, max: to });
+      this._drawn = [from, to];
     }
   }
 
@@ -136,7 +138,23 @@ export class TimeChart {
   private _plot: uPlot | null = null;
   private _data: uPlot.AlignedData = [[], []];
   private _range: [number, number] | null = null;
+  /** The x range last drawn. */
+  private _drawn: [number, number] | null = null;
   private _theme: IChartTheme | null = null;
+}
+
+/**
+ * Whether showing [from, to] instead of the range drawn last moves anything on screen by
+ * a pixel or more: the ends of the old range are where points move most. On a 15-minute
+ * chart a pixel is a few seconds, so most 1-second updates need no redraw (the card's
+ * text shows the latest value at once).
+ */
+export function movesAPixel(drawn: [number, number] | null, from: number, to: number, widthPx: number): boolean {
+  if (!drawn || widthPx <= 0 || to <= from) {
+    return true;
+  }
+  const x = (t: number) => (widthPx * (t - from)) / (to - from);
+  return Math.max(Math.abs(x(drawn[0])), Math.abs(x(drawn[1]) - widthPx)) >= 1;
 }
 
 // Tick steps in display units: 0.1, 0.2, 0.5, 1, 2, 5, ... 1000.

@@ -25,6 +25,9 @@ export type Connection = 'connecting' | 'connected' | 'offline';
 /** Longest chart window (minutes): history older than this is dropped. */
 export const MAX_WINDOW_MINUTES = 60;
 
+/** A silence longer than this many expected intervals means samples were missed. */
+const GAP_FACTOR = 2.5;
+
 /**
  * The live state of the GPUs: static facts, history filled from the server and then
  * extended from the push stream, processes while someone looks at them. No DOM here.
@@ -259,7 +262,7 @@ export class MonitorModel implements IDisposable {
   private _onMessage(message: StreamMessage): void {
     switch (message.type) {
       case 'sample':
-        if (message.seq > this._lastSeq + 1 && this._lastSeq > 0) {
+        if (this._missedSamples(message)) {
           // Missed samples (a pause, a slow tab): take them from the server's history.
           void this._fillGap();
           return;
@@ -284,6 +287,19 @@ export class MonitorModel implements IDisposable {
       default:
         break;
     }
+  }
+
+  /**
+   * Whether samples were lost before this one. A throttled stream skips sequence numbers
+   * by design (one sample per interval asked for), so only a longer silence counts:
+   * fetching history on every throttled sample would cost a request per update.
+   */
+  private _missedSamples(sample: ISample): boolean {
+    if (this._lastSeq === 0 || sample.seq <= this._lastSeq + 1) {
+      return false;
+    }
+    const expected = Math.max(this._minInterval, this._devices?.interval_seconds ?? 0);
+    return sample.time - (this._latest?.time ?? 0) > GAP_FACTOR * expected;
   }
 
   private async _fillGap(): Promise<void> {

@@ -45,6 +45,24 @@ describe('MonitorModel', () => {
     expect(model.history(0).time).toEqual([1001, 1002, 1003, 1004]);
   });
 
+  it('a throttled stream skips sequence numbers without a history request per update', async () => {
+    api.devicesReply = devicesReply({ interval_seconds: 0.25 });
+    api.history = [sample(1, [gpu(0)], 1000)];
+    await model.start();
+    api.socket.open();
+    model.setMinInterval(1);
+    api.socket.deliver(sample(5, [gpu(0)], 1001));
+    api.socket.deliver(sample(9, [gpu(0)], 1002));
+    await flush();
+    expect(api.sinceAsked).toEqual([undefined]);
+    expect(model.history(0).time).toEqual([1000, 1001, 1002]);
+    // A real silence (10 s) is still filled from the history.
+    api.history = [sample(9, [gpu(0)], 1002), sample(49, [gpu(0)], 1012)];
+    api.socket.deliver(sample(49, [gpu(0)], 1012));
+    await flush();
+    expect(api.sinceAsked).toEqual([undefined, 9]);
+  });
+
   it('keeps nulls as gaps, never zeros', async () => {
     api.history = [sample(1, [gpu(0, { power_mw: null })])];
     await model.start();
