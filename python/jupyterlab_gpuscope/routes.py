@@ -131,8 +131,9 @@ class StatsHandler(_GPUScopeMixin, APIHandler):
 
 
 class CollectorHandler(_GPUScopeMixin, APIHandler):
-    """The diagnostic collector's source, for the frontend to run in a kernel (the
-    kernel's environment need not have this package)."""
+    """The kernel-side code, for the frontend to run in a kernel (the kernel's environment
+    need not have this package): the diagnostic collector and the per-cell GPU usage
+    extension."""
 
     auth_resource = AUTH_RESOURCE
 
@@ -140,12 +141,20 @@ class CollectorHandler(_GPUScopeMixin, APIHandler):
     @authorized
     def get(self) -> None:
         self.check_query()
-        self.finish(json.dumps({"source": _collector_source(), "mime": "application/vnd.gpuscope.diagnostic+json"}))
+        self.finish(
+            json.dumps(
+                {
+                    "source": _source("diagnose.py"),
+                    "mime": "application/vnd.gpuscope.diagnostic+json",
+                    "cell_usage_source": _source("kernel.py"),
+                }
+            )
+        )
 
 
-@functools.lru_cache(maxsize=1)
-def _collector_source() -> str:
-    return (Path(__file__).parent / "diagnose.py").read_text()
+@functools.lru_cache(maxsize=4)
+def _source(name: str) -> str:
+    return (Path(__file__).parent / name).read_text()
 
 
 class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):

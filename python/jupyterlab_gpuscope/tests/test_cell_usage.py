@@ -1,0 +1,197 @@
+"""The per-cell GPU usage extension (kernel.py) in a real kernel: loaded the way the
+frontend loads it, with the CPU build of torch (records nothing) and with a fake CUDA
+whose allocator counters the test drives (records what a cell allocated)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from jupyterlab_gpuscope import kernel as cell_usage
+
+SOURCE = Path(cell_usage.__file__).read_text()
+TARGET = "gpuscope.cells"
+
+# The frontend's loader (src/cellgpu/loader.ts builds the same code).
+LOADER = f"""
+def _gpuscope_load_cell_usage(source):
+    namespace = {{"__name__": "gpuscope_cell_usage"}}
+    exec(compile(source, "<gpuscope-cell-usage>", "exec"), namespace)
+    namespace["load_ipython_extension"](get_ipython())
+_gpuscope_load_cell_usage({json.dumps(SOURCE)})
+del _gpuscope_load_cell_usage
+"""
+
+# A stand-in for torch with CUDA initialised: counters on the host, as torch's allocator
+# keeps them, driven by `torch.cuda.allocate(n)` / `torch.cuda.free(n)`.
+FAKE_TORCH = """
+import sys, types
+class _FakeCuda:
+    def __init__(self):
+        self.allocated = 0; self.peak = 0; self.reserved = 0; self.peak_reserved = 0
+    def is_initialized(self): return True
+    def current_device(self): return 0
+    def device_count(self): return 1
+    def memory_reserved(self, i): return self.reserved
+    def memory_allocated(self, i): return self.allocated
+    def max_memory_allocated(self, i): return self.peak
+    def max_memory_reserved(self, i): return self.peak_reserved
+    def reset_peak_memory_stats(self, i): self.peak = self.allocated; self.peak_reserved = self.reserved
+    def get_device_properties(self, i): return types.SimpleNamespace(uuid="bcc1dfc1-2d22-b7fe-0cb8-970918da4ec7")
+    def allocate(self, n):
+        self.allocated += n; self.peak = max(self.peak, self.allocated)
+        self.reserved = max(self.reserved, self.allocated); self.peak_reserved = max(self.peak_reserved, self.reserved)
+    def free(self, n): self.allocated -= n
+_fake = types.ModuleType("torch"); _fake.cuda = _FakeCuda()
+sys.modules["torch"] = _fake
+"""
+GiB = 2**30
+
+
+@pytest.fixture
+def kernel():
+    manager, client = start_new_kernel(kernel_name="python3")
+    yield client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def execute(client, code: str, silent: bool = False) -> tuple[dict, list[dict]]:
+    """Run code; the reply and the gpuscope comm messages it caused."""
+    comms: list[dict] = []
+
+    def hook(msg):
+        if msg["msg_type"] == "comm_open" and msg["content"]["target_name"] == TARGET:
+            comms.append({"open": msg["content"]["data"]})
+        elif msg["msg_type"] == "comm_msg":
+            comms.append(msg["content"]["data"])
+
+    reply = client.execute_interactive(code, silent=silent, store_history=not silent, output_hook=hook, timeout=60)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return reply["content"], comms
+
+
+def test_cpu_torch_records_nothing_and_leaves_no_names(kernel):
+    execute(kernel, LOADER, silent=True)
+    _, comms = execute(kernel, "import torch\nx = torch.ones(1000) * 2\nx.sum()")
+    assert comms == []  # CUDA never started: no record, no comm
+    names = kernel.execute_interactive("", user_expressions={"n": "[n for n in dir() if 'gpuscope' in n]"})
+    assert names["content"]["user_expressions"]["n"]["data"]["text/plain"] == "[]"
+    # CUDA is still not initialised: the extension must never start it.
+    check = kernel.execute_interactive("", user_expressions={"c": "torch.cuda.is_initialized()"})
+    assert check["content"]["user_expressions"]["c"]["data"]["text/plain"] == "False"
+
+
+def test_a_cell_that_allocates_is_measured_and_sent_on_the_comm(kernel):
+    execute(kernel, FAKE_TORCH)
+    execute(kernel, LOADER, silent=True)
+    reply, comms = execute(kernel, "torch = __import__('sys').modules['torch']\ntorch.cuda.allocate(3 * 2**30)\ntorch.cuda.free(2 * 2**30)")
+    assert comms[0] == {"open": {"version": 1}}
+    record = comms[1]
+    assert record["execution_count"] == reply["execution_count"]
+    assert record["end"] >= record["start"] > 0
+    assert record["devices"] == [
+        {
+            "index": 0,
+            "uuid": "bcc1dfc1-2d22-b7fe-0cb8-970918da4ec7",
+            "peak_allocated": 3 * GiB,
+            "peak_reserved": 3 * GiB,
+            "allocated_before": 0,
+            "allocated_after": 1 * GiB,
+        }
+    ]
+    # The next cell: the peak was reset to what was held, the comm is reused.
+    reply, comms = execute(kernel, "torch.cuda.allocate(2**30)")
+    assert [c.get("open") for c in comms] == [None]
+    assert comms[0]["devices"][0]["allocated_before"] == GiB
+    assert comms[0]["devices"][0]["peak_allocated"] == 2 * GiB
+
+
+def test_loading_twice_does_not_double_the_records(kernel):
+    execute(kernel, FAKE_TORCH)
+    execute(kernel, LOADER, silent=True)
+    execute(kernel, LOADER, silent=True)
+    _, comms = execute(kernel, "1 + 1")
+    assert len([c for c in comms if "open" not in c]) == 1
+
+
+def test_without_torch_the_hooks_do_nothing():
+    class Shell:
+        kernel = None
+
+    usage = cell_usage.CellGPUUsage(Shell())
+    import sys
+
+    saved = sys.modules.pop("torch", None)
+    try:
+        usage.pre_run_cell()
+        usage.post_run_cell()
+    finally:
+        if saved is not None:
+            sys.modules["torch"] = saved
+    assert usage.records == []
+
+
+def test_a_cell_that_starts_cuda_is_measured_from_zero():
+    """CUDA initialised during the cell: no reset before it, the peak is since start."""
+
+    class Shell:
+        kernel = None
+
+    class Cuda:
+        initialised = False
+
+        def is_initialized(self):
+            return self.initialised
+
+        def current_device(self):
+            return 0
+
+        def device_count(self):
+            return 1
+
+        def memory_reserved(self, i):
+            return 2 * GiB
+
+        def memory_allocated(self, i):
+            return GiB
+
+        def max_memory_allocated(self, i):
+            return 2 * GiB
+
+        def max_memory_reserved(self, i):
+            return 2 * GiB
+
+        def get_device_properties(self, i):
+            raise RuntimeError("no properties")
+
+    import sys
+    import types
+
+    fake = types.ModuleType("torch")
+    fake.cuda = Cuda()
+    saved = sys.modules.get("torch")
+    sys.modules["torch"] = fake
+    try:
+        usage = cell_usage.CellGPUUsage(Shell())
+        usage.pre_run_cell()
+        fake.cuda.initialised = True
+        usage.post_run_cell(types.SimpleNamespace(execution_count=7))
+    finally:
+        if saved is not None:
+            sys.modules["torch"] = saved
+        else:
+            del sys.modules["torch"]
+    [record] = usage.records
+    assert record["execution_count"] == 7 and record["start"] is None
+    assert record["devices"] == [
+        {"index": 0, "uuid": None, "peak_allocated": 2 * GiB, "peak_reserved": 2 * GiB, "allocated_before": 0, "allocated_after": GiB}
+    ]
+
+
+async def test_the_route_serves_the_extension_source(jp_fetch):
+    response = await jp_fetch("gpuscope", "api", "collector")
+    assert json.loads(response.body)["cell_usage_source"] == SOURCE
