@@ -35,8 +35,8 @@ export class GPUScopeAPI {
     return this._get('stats');
   }
 
-  /** The diagnostic collector's Python source, to run in a kernel. */
-  collector(): Promise<{ source: string; mime: string }> {
+  /** The kernel-side Python sources: the diagnostic collector, the per-cell usage extension. */
+  collector(): Promise<{ source: string; mime: string; cell_usage_source: string }> {
     return this._get('collector');
   }
 

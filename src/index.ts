@@ -36,6 +36,7 @@ import { MonitorModel } from './monitor/model';
 import { GpuPanel } from './monitor/panel';
 import { monitorConfig } from './monitor/settings';
 import { GpuStatusItem, GpuStatusModel } from './monitor/statusbar';
+import { cellUsagePlugin } from './cellgpu/plugin';
 import { explainPlugin } from './explain/plugin';
 import { shutDownKernel } from './kernels';
 import { CommandIDs, IDeviceProfiles, IGPUMonitor, IGPUScopeAPI, IMonitorConfig, TRANSLATION_DOMAIN } from './tokens';
@@ -88,7 +89,7 @@ const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
   ): IGPUMonitor => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const model = new MonitorModel({ api });
-    const monitor = { model, config: monitorConfig({}) } as IGPUMonitor;
+    const monitor = { model, config: monitorConfig({}) } as { -readonly [K in keyof IGPUMonitor]: IGPUMonitor[K] };
     const configChanged = new Signal<IGPUMonitor, IMonitorConfig>(monitor);
     monitor.configChanged = configChanged;
 
@@ -102,6 +103,7 @@ const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
       }
     });
     panel.title.icon = gpuIcon;
+    monitor.panel = panel;
     app.shell.add(panel, 'right', { rank: 900 });
     themeManager?.themeChanged.connect(() => panel.refreshTheme());
 
@@ -452,6 +454,15 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [apiPlugin, monitorPlugin, statusBarPlugin, diagnosticPlugin, profilesPlugin, lintPlugin, explainPlugin];
+export default [
+  apiPlugin,
+  monitorPlugin,
+  statusBarPlugin,
+  diagnosticPlugin,
+  profilesPlugin,
+  lintPlugin,
+  explainPlugin,
+  cellUsagePlugin
+];
 export { GPUScopeAPI } from './api';
 export * from './tokens';

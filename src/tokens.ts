@@ -6,6 +6,7 @@ import type { GPUScopeAPI } from './api';
 import type { ProfileStore } from './lint/profile';
 import type { IThresholds, MemoryUnits, StatusContent } from './monitor/format';
 import type { MonitorModel } from './monitor/model';
+import type { GpuPanel } from './monitor/panel';
 
 /** Every command of the extension. */
 export namespace CommandIDs {
@@ -47,6 +48,8 @@ export const IDeviceProfiles = new Token<ProfileStore>(
 
 export interface IGPUMonitor {
   readonly model: MonitorModel;
+  /** The GPU panel, where other features may add a section. */
+  readonly panel: GpuPanel;
   config: IMonitorConfig;
   configChanged: ISignal<IGPUMonitor, IMonitorConfig>;
 }

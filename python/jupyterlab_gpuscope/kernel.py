@@ -34,6 +34,7 @@ class CellGPUUsage:
         self.records: list[dict] = []
         self._comm = None
         self._before: dict | None = None
+        self._uuids: dict[int, str | None] = {}
 
     # -- hooks -------------------------------------------------------------------------
 
@@ -42,13 +43,10 @@ class CellGPUUsage:
         cuda = _initialised_cuda()
         if cuda is None:
             return
-        devices = _devices_in_use(cuda)
-        for index in devices:
+        stats = _devices_in_use(cuda)
+        for index in stats:
             cuda.reset_peak_memory_stats(index)
-        self._before = {
-            "start": time.time(),
-            "allocated": {index: cuda.memory_allocated(index) for index in devices},
-        }
+        self._before = {"start": time.time(), "allocated": {index: s[0] for index, s in stats.items()}}
 
     def post_run_cell(self, result=None) -> None:
         cuda = _initialised_cuda()
@@ -56,7 +54,10 @@ class CellGPUUsage:
             return  # no torch, or CUDA never started: nothing to say
         before = self._before or {"start": None, "allocated": {}}
         self._before = None
-        devices = sorted(set(before["allocated"]) | set(_devices_in_use(cuda)))
+        stats = _devices_in_use(cuda)
+        for index in before["allocated"]:
+            if index not in stats:
+                stats[index] = _stats(cuda, index)
         record = {
             "execution_count": getattr(result, "execution_count", None),
             "start": before["start"],
@@ -64,18 +65,26 @@ class CellGPUUsage:
             "devices": [
                 {
                     "index": index,
-                    "uuid": _uuid(cuda, index),
+                    "uuid": self._uuid(cuda, index),
                     # Without a reset before the cell (CUDA started in it), the peak is
                     # since CUDA started: this cell.
-                    "peak_allocated": cuda.max_memory_allocated(index),
-                    "peak_reserved": cuda.max_memory_reserved(index),
+                    "peak_allocated": peak_allocated,
+                    "peak_reserved": peak_reserved,
                     "allocated_before": before["allocated"].get(index, 0),
-                    "allocated_after": cuda.memory_allocated(index),
+                    "allocated_after": allocated,
                 }
-                for index in devices
+                for index, (allocated, peak_allocated, _, peak_reserved) in sorted(stats.items())
             ],
         }
         self._send(record)
+
+    def _uuid(self, cuda, index: int) -> str | None:
+        if index not in self._uuids:
+            try:
+                self._uuids[index] = str(cuda.get_device_properties(index).uuid)
+            except Exception:
+                self._uuids[index] = None
+        return self._uuids[index]
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -108,20 +117,28 @@ def _initialised_cuda():
         return None
 
 
-def _devices_in_use(cuda) -> list[int]:
-    """The current device and every device the allocator holds memory on."""
-    used = {cuda.current_device()}
+def _stats(cuda, index: int) -> tuple[int, int, int, int]:
+    """(allocated, peak allocated, reserved, peak reserved) of one device, in one call:
+    the nested statistics come straight from the allocator, while memory_allocated() and
+    its siblings each build and flatten the whole statistics dictionary."""
+    nested = getattr(cuda, "memory_stats_as_nested_dict", None)
+    if nested is None:  # not torch.cuda (a test's stand-in)
+        return (cuda.memory_allocated(index), cuda.max_memory_allocated(index),
+                cuda.memory_reserved(index), cuda.max_memory_reserved(index))
+    stats = nested(index)
+    allocated, reserved = stats["allocated_bytes"]["all"], stats["reserved_bytes"]["all"]
+    return allocated["current"], allocated["peak"], reserved["current"], reserved["peak"]
+
+
+def _devices_in_use(cuda) -> dict[int, tuple[int, int, int, int]]:
+    """Statistics of the current device and of every device the allocator holds memory on."""
+    current = cuda.current_device()
+    used = {}
     for index in range(cuda.device_count()):
-        if cuda.memory_reserved(index) > 0:
-            used.add(index)
-    return sorted(used)
-
-
-def _uuid(cuda, index: int) -> str | None:
-    try:
-        return str(cuda.get_device_properties(index).uuid)
-    except Exception:
-        return None
+        stats = _stats(cuda, index)
+        if index == current or stats[2] > 0:
+            used[index] = stats
+    return used
 
 
 # The active instance lives on the shell, not in this module: JupyterLab loads this file

@@ -82,6 +82,11 @@ export class GpuPanel extends Widget {
     this._scheduleUpdate();
   }
 
+  /** A section of another feature, shown between the header and the cards. */
+  addSection(node: HTMLElement): void {
+    this.node.insertBefore(node, this._cards);
+  }
+
   /** Rebuild the charts with the current theme's colours. */
   refreshTheme(): void {
     this._themeDirty = true;

@@ -195,3 +195,61 @@ def test_a_cell_that_starts_cuda_is_measured_from_zero():
 async def test_the_route_serves_the_extension_source(jp_fetch):
     response = await jp_fetch("gpuscope", "api", "collector")
     assert json.loads(response.body)["cell_usage_source"] == SOURCE
+
+
+def test_torch_allocator_statistics_are_read_in_one_call_per_device():
+    """The path taken with real torch: memory_stats_as_nested_dict, once per device and hook."""
+    import sys
+    import types
+
+    class Shell:
+        kernel = None
+
+    class Cuda:
+        calls = 0
+        current = {0: GiB, 1: 0}
+        peak = {0: 3 * GiB, 1: 0}
+
+        def is_initialized(self):
+            return True
+
+        def current_device(self):
+            return 0
+
+        def device_count(self):
+            return 2
+
+        def memory_stats_as_nested_dict(self, i):
+            self.calls += 1
+            return {
+                "allocated_bytes": {"all": {"current": self.current[i], "peak": self.peak[i]}},
+                "reserved_bytes": {"all": {"current": 2 * self.current[i], "peak": 4 * GiB if i == 0 else 0}},
+            }
+
+        def reset_peak_memory_stats(self, i):
+            self.peak[i] = self.current[i]
+
+        def get_device_properties(self, i):
+            return types.SimpleNamespace(uuid="abc")
+
+    fake = types.ModuleType("torch")
+    fake.cuda = Cuda()
+    saved = sys.modules.get("torch")
+    sys.modules["torch"] = fake
+    try:
+        usage = cell_usage.CellGPUUsage(Shell())
+        usage.pre_run_cell()
+        fake.cuda.current[0] = 2 * GiB
+        fake.cuda.peak[0] = 5 * GiB
+        usage.post_run_cell(types.SimpleNamespace(execution_count=3))
+    finally:
+        if saved is not None:
+            sys.modules["torch"] = saved
+        else:
+            del sys.modules["torch"]
+    assert fake.cuda.calls == 4  # two devices, before and after
+    [record] = usage.records
+    # Device 1 holds nothing and is not current: not reported.
+    assert record["devices"] == [
+        {"index": 0, "uuid": "abc", "peak_allocated": 5 * GiB, "peak_reserved": 4 * GiB, "allocated_before": GiB, "allocated_after": 2 * GiB}
+    ]

@@ -1,0 +1,102 @@
+import { loaderCode } from '../tracker';
+import { annotationDetails, annotationText, ICellRecord, summarize, utilizationDuring } from '../usage';
+
+const GiB = 2 ** 30;
+
+function record(overrides: Partial<ICellRecord['devices'][0]> = {}, extra: Partial<ICellRecord> = {}): ICellRecord {
+  return {
+    execution_count: 4,
+    start: 1000,
+    end: 1003.5,
+    devices: [
+      { index: 0, uuid: 'bcc1dfc1', peak_allocated: 3.2 * GiB, peak_reserved: 4 * GiB, allocated_before: 2.1 * GiB, allocated_after: 3.2 * GiB, ...overrides }
+    ],
+    ...extra
+  };
+}
+
+describe('what a cell did on the GPU', () => {
+  it('peak, change and utilisation in one short line', () => {
+    const usage = summarize(record(), () => ({ value: 93.6, recorded: false }))!;
+    expect(annotationText(usage)).toBe('GPU peak 3.20 GiB (+1.10 GiB) · util 94 %');
+    expect(annotationDetails(usage)).toContain('cuda:0: peak 3.20 GiB allocated, 4.00 GiB reserved by PyTorch; 2.10 GiB before, 3.20 GiB after');
+    expect(annotationDetails(usage)).toContain('ran 3.50 s');
+  });
+
+  it('freed memory shows as a negative change; no utilisation when none was sampled', () => {
+    const usage = summarize(record({ peak_allocated: 2 * GiB, allocated_before: 2 * GiB, allocated_after: 0.5 * GiB }), () => null)!;
+    expect(annotationText(usage)).toBe('GPU peak 2.00 GiB (−1.50 GiB)');
+  });
+
+  it('utilisation from a replayed recording is labelled', () => {
+    const usage = summarize(record(), () => ({ value: 50, recorded: true }))!;
+    expect(annotationText(usage)).toBe('GPU peak 3.20 GiB (+1.10 GiB) · util 50 % (replay)');
+    expect(annotationDetails(usage)).toContain('from the replayed recording');
+  });
+
+  it('a cell that did not touch the GPU gets nothing', () => {
+    expect(summarize(record({ peak_allocated: 2 * GiB, allocated_before: 2 * GiB, allocated_after: 2 * GiB }))).toBeNull();
+  });
+
+  it('several devices: the line is about the one the cell used most', () => {
+    const r = record({}, {
+      devices: [
+        { index: 0, uuid: null, peak_allocated: GiB, peak_reserved: GiB, allocated_before: GiB, allocated_after: GiB },
+        { index: 1, uuid: null, peak_allocated: 6 * GiB, peak_reserved: 8 * GiB, allocated_before: 1 * GiB, allocated_after: 1 * GiB }
+      ]
+    });
+    const usage = summarize(r)!;
+    expect(usage.device.index).toBe(1);
+    expect(annotationText(usage)).toBe('GPU peak 6.00 GiB (+0 bytes)');
+  });
+
+  it('CUDA started in the cell: no start time, so no utilisation and no duration', () => {
+    const ask = jest.fn();
+    const usage = summarize(record({}, { start: null }), ask)!;
+    expect(ask).not.toHaveBeenCalled();
+    expect(usage.seconds).toBeNull();
+  });
+
+  it('malformed records are ignored', () => {
+    expect(summarize({} as ICellRecord)).toBeNull();
+    expect(summarize(record({ peak_allocated: NaN }))).toBeNull();
+    expect(summarize(record({ index: 'x' as unknown as number }))).toBeNull();
+  });
+});
+
+describe('utilisation while a cell ran', () => {
+  const history = { time: [998, 999, 1000, 1001, 1002, 1003, 1004], utilization: [5, 5, 80, 90, null, 100, 7], memoryUsed: [], powerWatts: [] };
+
+  it('the mean of the samples in the run, and the one after it', () => {
+    expect(utilizationDuring(history, 1000, 1002.5, 1)).toBeCloseTo((80 + 90 + 100) / 3);
+  });
+
+  it('none sampled: unknown, not zero', () => {
+    expect(utilizationDuring(history, 1010, 1011, 1)).toBeNull();
+  });
+});
+
+describe('the loader', () => {
+  it('defines nothing that stays in the user namespace and embeds the source as a Python string', () => {
+    const code = loaderCode('print("hi")\n');
+    expect(code).toContain('_gpuscope_load_cell_usage("print(\\"hi\\")\\n")');
+    expect(code.trim().endsWith('del _gpuscope_load_cell_usage')).toBe(true);
+  });
+});
+
+describe('records a real kernel sent on an H100 (scripts/device_cell_usage.py)', () => {
+  const cells = require('./fixtures/h100-cells.json') as { code: string; records: ICellRecord[] }[];
+  const lines = cells.map(cell => {
+    const usage = summarize(cell.records[0]);
+    return usage ? annotationText(usage) : null;
+  });
+
+  it('small allocation (CUDA starts here), large allocation, freeing it, and a cell without GPU work', () => {
+    expect(lines).toEqual([
+      'GPU peak 4.00 MiB (+4.00 MiB)',
+      'GPU peak 8.04 GiB (+8.03 GiB)',
+      'GPU peak 8.04 GiB (−8.00 GiB)',
+      null
+    ]);
+  });
+});
