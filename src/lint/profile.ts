@@ -124,6 +124,18 @@ export class ProfileStore {
       return;
     }
     this._probed.add(kernel.id);
+    if (!this._watched.has(kernel)) {
+      // A restart keeps the kernel id, but the environment may have changed (a new
+      // torch installed before restarting): probe again once it is up.
+      this._watched.add(kernel);
+      kernel.statusChanged.connect((_, status) => {
+        if (status === 'restarting' || status === 'autorestarting') {
+          this._probed.delete(kernel.id);
+        } else if (status === 'idle' && !this._probed.has(kernel.id)) {
+          void this.probe(session).catch(() => undefined);
+        }
+      });
+    }
     const info = await kernel.info;
     if (info.language_info.name !== 'python') {
       return;
@@ -148,6 +160,7 @@ export class ProfileStore {
   private _server: IDeviceProfile | null = null;
   private _kernels = new Map<string, IDeviceProfile>();
   private _probed = new Set<string>();
+  private _watched = new WeakSet<object>();
   private _source: string | null = null;
   private _changed = new Signal<this, void>(this);
 }

@@ -47,3 +47,46 @@ describe('device profiles', () => {
     });
   });
 });
+
+describe('kernel probes', () => {
+  const { Signal } = require('@lumino/signaling');
+  const { ProfileStore } = require('../profile');
+  const { flush } = require('../../monitor/__tests__/fakes');
+
+  it('probe again after a restart: a torch installed before restarting is seen', async () => {
+    let torch = '2.13.0+cpu';
+    let probes = 0;
+    const kernel = {
+      id: 'k1',
+      statusChanged: new Signal({}),
+      info: Promise.resolve({ language_info: { name: 'python' } }),
+      requestExecute() {
+        probes++;
+        const future: { onIOPub?: (msg: unknown) => void; done?: Promise<void> } = {};
+        const data = {
+          'application/vnd.gpuscope.probe+json': {
+            driver: { available: true, error: null, devices: [{ index: 0, name: 'Tesla T4', cc: '7.5' }] },
+            cuda_visible_devices: null,
+            torch
+          }
+        };
+        future.done = Promise.resolve().then(() => future.onIOPub?.({ header: { msg_type: 'display_data' }, content: { data } }));
+        return future;
+      }
+    };
+    const session = { session: { kernel } };
+    const store = new ProfileStore({ collector: async () => ({ source: '' }) });
+    await store.probe(session);
+    expect(store.kernelProfile(session)).toMatchObject({ hasGpu: false, torch: '2.13.0+cpu' });
+    await store.probe(session);
+    expect(probes).toBe(1); // once per kernel start
+
+    torch = '2.11.0+cu130';
+    kernel.statusChanged.emit('restarting');
+    kernel.statusChanged.emit('idle');
+    await flush();
+    await flush();
+    expect(probes).toBe(2);
+    expect(store.kernelProfile(session)).toMatchObject({ hasGpu: true, cc: '7.5', torch: '2.11.0+cu130' });
+  });
+});
