@@ -60,12 +60,8 @@ def latest_sample() -> dict:
     return body["samples"][-1]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default="")
-    args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="gpuscope-check-"))
+def start_server(work: Path) -> subprocess.Popen:
+    """`jupyter server` with this extension on the NVML backend, in a scratch folder."""
     (work / "nb").mkdir()
     config = work / "config.py"
     config.write_text(
@@ -80,19 +76,29 @@ def main() -> int:
         "c.GPUScope.interval_seconds = 0.5\n"
     )
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(work / "runtime"), JUPYTER_CONFIG_DIR=str(work))
-    log = open(work / "server.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--config={config}"], env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "jupyter_server", f"--config={config}"],
+        env=env, stdout=open(work / "server.log", "w"), stderr=subprocess.STDOUT,
     )
+    for _ in range(120):
+        try:
+            api("api/status")
+            return server
+        except OSError:
+            time.sleep(0.25)
+    raise RuntimeError("the server did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="gpuscope-check-"))
+    server = start_server(work)
     busy = None
     report: dict = {}
     try:
-        for _ in range(120):
-            try:
-                api("api/status")
-                break
-            except OSError:
-                time.sleep(0.25)
         devices = api("gpuscope/api/devices")
         report["devices"] = devices
         print(f"backend={devices['backend']} live={devices['live']} status={devices['status']} "
@@ -173,7 +179,6 @@ def main() -> int:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
-        log.close()
         report["server_log_tail"] = (work / "server.log").read_text()[-3000:]
         if args.out:
             Path(args.out).write_text(json.dumps(report, indent=1))

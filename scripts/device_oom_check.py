@@ -14,45 +14,15 @@ keeps 20 GiB and then asks for more than is left. Writes, for the explainer's ch
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from device_check import PORT, TOKEN, api  # noqa: E402
+from device_check import api, start_server  # noqa: E402
 
 ALLOCATE = "import torch\nheld = torch.empty({gib} * 2**30, dtype=torch.uint8, device='cuda')\ntorch.cuda.synchronize()"
-
-
-def start_server(work: Path) -> subprocess.Popen:
-    (work / "nb").mkdir()
-    config = work / "config.py"
-    config.write_text(
-        "c.ServerApp.jpserver_extensions = {'jupyterlab_gpuscope': True}\n"
-        f"c.IdentityProvider.token = {TOKEN!r}\n"
-        f"c.ServerApp.port = {PORT}\n"
-        "c.ServerApp.port_retries = 0\n"
-        "c.ServerApp.allow_root = True\n"
-        "c.ServerApp.open_browser = False\n"
-        f"c.ServerApp.root_dir = {str(work / 'nb')!r}\n"
-        "c.GPUScope.backend = 'nvml'\n"
-        "c.GPUScope.interval_seconds = 0.5\n"
-    )
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(work / "runtime"), JUPYTER_CONFIG_DIR=str(work))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--config={config}"],
-        env=env, stdout=open(work / "server.log", "w"), stderr=subprocess.STDOUT,
-    )
-    for _ in range(120):
-        try:
-            api("api/status")
-            return server
-        except OSError:
-            time.sleep(0.25)
-    raise RuntimeError("the server did not start")
 
 
 def kernel(work: Path, path: str):

@@ -12,6 +12,7 @@ import type { IProcessesReply } from '../tokens';
 import { holdersFor, IHolders } from './holders';
 import type { IExplanation } from './matcher';
 import { formatSize } from './oom';
+import { element } from '../dom';
 
 export interface IExplainCardOptions {
   explanations: IExplanation[];
@@ -192,15 +193,6 @@ export class ExplainCard extends Widget {
       element('td', '', tr);
     }
   }
-}
-
-function element(tag: string, className: string, parent?: HTMLElement): HTMLElement {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  parent?.appendChild(node);
-  return node;
 }
 
 function button(parent: HTMLElement, label: string, title: string, onClick: () => unknown): HTMLButtonElement {

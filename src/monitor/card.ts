@@ -14,6 +14,7 @@ import {
   throttleWords
 } from './format';
 import type { IGpuHistory } from './model';
+import { element } from '../dom';
 
 /** What a card needs from its panel to act on a process row. */
 export interface ICardActions {
@@ -311,15 +312,6 @@ export class GpuCard {
   private _processesKey = '';
   private _chartUnits: MemoryUnits = 'GiB';
   private _pendingCharts: (() => void) | null = null;
-}
-
-function element(tag: string, className: string, parent?: HTMLElement): HTMLElement {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  parent?.appendChild(node);
-  return node;
 }
 
 function naReason(
