@@ -115,6 +115,10 @@ export class CellUsageTracker {
         });
       }
       this._source ??= (await this._api.collector()).cell_usage_source;
+      if (typeof this._source !== 'string') {
+        this._source = null;
+        return; // a server without the extension's kernel code
+      }
       await kernel.requestExecute({ code: loaderCode(this._source), silent: true, store_history: false }).done;
     } catch {
       this._loaded.delete(kernel); // try again at the next idle
