@@ -38,6 +38,7 @@ import { monitorConfig } from './monitor/settings';
 import { GpuStatusItem, GpuStatusModel } from './monitor/statusbar';
 import { cellUsagePlugin } from './cellgpu/plugin';
 import { explainPlugin } from './explain/plugin';
+import { followSettings } from './pluginsettings';
 import { shutDownKernel } from './kernels';
 import { CommandIDs, IDeviceProfiles, IGPUMonitor, IGPUScopeAPI, IMonitorConfig, TRANSLATION_DOMAIN } from './tokens';
 
@@ -149,20 +150,13 @@ const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
       });
       configChanged.emit(config);
     };
-    if (settingRegistry) {
-      void settingRegistry
-        .load(monitorPlugin.id)
-        .then(settings => {
-          const read = () => apply(monitorConfig(settings.composite));
-          settings.changed.connect(read);
-          read();
-        })
-        .catch(reason => {
-          Notification.warning(
-            trans.__('GPU monitor settings could not be loaded (%1); using the defaults.', String(reason))
-          );
-        });
-    }
+    followSettings(
+      settingRegistry,
+      monitorPlugin.id,
+      composite => apply(monitorConfig(composite)),
+      reason =>
+        Notification.warning(trans.__('GPU monitor settings could not be loaded (%1); using the defaults.', String(reason)))
+    );
     void model.start();
     return monitor;
   }
@@ -251,11 +245,7 @@ const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     let runAfterInsert = true;
-    void settingRegistry?.load(diagnosticPlugin.id).then(settings => {
-      const read = () => (runAfterInsert = settings.composite.runAfterInsert !== false);
-      settings.changed.connect(read);
-      read();
-    });
+    followSettings(settingRegistry, diagnosticPlugin.id, composite => (runAfterInsert = composite.runAfterInsert !== false));
     const hasNotebook = () => notebooks.currentWidget !== null;
 
     // Checks shared by both commands: a notebook with a live Python kernel, and the source.
@@ -433,23 +423,19 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
     });
     palette?.addItem({ command: CommandIDs.recheckNotebook, category: trans.__('GPU') });
 
-    void settingRegistry?.load(lintPlugin.id).then(settings => {
-      const read = () => {
-        const target = String(settings.composite.target ?? '').trim();
-        const torch = String(settings.composite.targetTorch ?? '').trim();
-        const gpus = Number(settings.composite.targetGpuCount ?? 1);
-        const profile = target || torch ? profileForTarget(target, gpus, torch) : null;
-        if (target && !profile) {
-          Notification.warning(
-            trans.__('GPU lint target "%1" is not a GPU gpuscope knows; use a name such as T4 or A100, or a compute capability such as 7.5.', target)
-          );
-        }
-        linter.enabled = settings.composite.enabled !== false;
-        linter.disabled = new Set((settings.composite.disabledRules as string[]) ?? []);
-        profiles.setTarget(profile);
-      };
-      settings.changed.connect(read);
-      read();
+    followSettings(settingRegistry, lintPlugin.id, composite => {
+      const target = String(composite.target ?? '').trim();
+      const torch = String(composite.targetTorch ?? '').trim();
+      const gpus = Number(composite.targetGpuCount ?? 1);
+      const profile = target || torch ? profileForTarget(target, gpus, torch) : null;
+      if (target && !profile) {
+        Notification.warning(
+          trans.__('GPU lint target "%1" is not a GPU gpuscope knows; use a name such as T4 or A100, or a compute capability such as 7.5.', target)
+        );
+      }
+      linter.enabled = composite.enabled !== false;
+      linter.disabled = new Set((composite.disabledRules as string[]) ?? []);
+      profiles.setTarget(profile);
     });
   }
 };

@@ -6,6 +6,7 @@ import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/tran
 
 import type { GPUScopeAPI } from '../api';
 import { formatSize } from '../explain/oom';
+import { followSettings } from '../pluginsettings';
 import { IGPUMonitor, IGPUScopeAPI, TRANSLATION_DOMAIN } from '../tokens';
 import { CellUsageTracker } from './tracker';
 
@@ -36,17 +37,15 @@ export const cellUsagePlugin: JupyterFrontEndPlugin<void> = {
       notebooks.currentChanged.connect(section.update);
       section.update();
     }
-    void settingRegistry
-      ?.load(cellUsagePlugin.id)
-      .then(settings => {
-        const read = () => {
-          tracker.enabled = settings.composite.enabled !== false;
-          tracker.saveInMetadata = settings.composite.saveInMetadata === true;
-        };
-        settings.changed.connect(read);
-        read();
-      })
-      .catch(reason => Notification.warning(trans.__('Per-cell GPU usage settings could not be loaded (%1).', String(reason))));
+    followSettings(
+      settingRegistry,
+      cellUsagePlugin.id,
+      composite => {
+        tracker.enabled = composite.enabled !== false;
+        tracker.saveInMetadata = composite.saveInMetadata === true;
+      },
+      reason => Notification.warning(trans.__('Per-cell GPU usage settings could not be loaded (%1).', String(reason)))
+    );
   }
 };
 

@@ -7,9 +7,10 @@ import type { CodeCell, ICellModel } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
-import { PanelLayout, Widget } from '@lumino/widgets';
+import { Widget } from '@lumino/widgets';
 
 import type { GPUScopeAPI } from '../api';
+import { addUnderOutputs } from '../cells';
 import type { MonitorModel } from '../monitor/model';
 import { annotationDetails, annotationText, ICellRecord, ICellUsage, summarize, utilizationDuring } from './usage';
 
@@ -156,14 +157,7 @@ export class CellUsageTracker {
     widget.node.textContent = annotationText(usage);
     widget.node.title = annotationDetails(usage);
     this._widgets.set(cell.model, widget);
-    void cell.ready.then(() => {
-      if (this._widgets.get(cell.model) !== widget || cell.isDisposed) {
-        return;
-      }
-      const layout = cell.layout as PanelLayout;
-      const wrapper = layout.widgets.findIndex(w => w.hasClass('jp-Cell-outputWrapper'));
-      layout.insertWidget(wrapper >= 0 ? wrapper + 1 : layout.widgets.length, widget);
-    });
+    addUnderOutputs(cell, widget, () => this._widgets.get(cell.model) === widget);
     this._changed.emit(panel);
   }
 

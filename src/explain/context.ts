@@ -89,10 +89,11 @@ export function contextFor(signature: IErrorSignature, text: string, match: RegE
     if (torch) {
       out.facts.push(`This kernel has torch ${torch}.`);
     }
-    const cc = facts.server?.cc ?? gpu?.cc;
-    if (cc) {
-      out.facts.push(`The server sees ${describe((facts.server?.cc ? facts.server : gpu) as IDeviceProfile)}.`);
-      const install = installFor(cc);
+    // The GPU the server sees: a CPU-only kernel's own probe may not name one.
+    const seen = facts.server?.cc ? facts.server : gpu;
+    if (seen?.cc) {
+      out.facts.push(`The server sees ${describe(seen)}.`);
+      const install = installFor(seen.cc);
       if (install) {
         out.commands.push(install.replace('%pip install', '%pip install --force-reinstall'));
       }

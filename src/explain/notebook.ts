@@ -4,8 +4,8 @@
  */
 import type { Cell, CodeCell } from '@jupyterlab/cells';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import type { PanelLayout } from '@lumino/widgets';
 
+import { addUnderOutputs } from '../cells';
 import { ExplainCard, IExplainCardOptions } from './card';
 import { explainError, IExplainFacts, IExplanation, toMarkdown } from './matcher';
 import { failureText, IOutputJSON } from './outputs';
@@ -130,15 +130,7 @@ export class CellErrorExplainer {
       addNote: () => this._addNote(panel, cell, shown)
     });
     this._cards.set(cell, card);
-    void cell.ready.then(() => {
-      if (this._cards.get(cell) !== card || cell.isDisposed) {
-        return;
-      }
-      // Right under the outputs, above the cell footer.
-      const layout = cell.layout as PanelLayout;
-      const wrapper = layout.widgets.findIndex(w => w.hasClass('jp-Cell-outputWrapper'));
-      layout.insertWidget(wrapper >= 0 ? wrapper + 1 : layout.widgets.length, card);
-    });
+    addUnderOutputs(cell, card, () => this._cards.get(cell) === card);
     return shown;
   }
 

@@ -6,6 +6,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import type { GPUScopeAPI } from '../api';
 import { shutDownKernel } from '../kernels';
+import { followSettings } from '../pluginsettings';
 import type { ProfileStore } from '../lint/profile';
 import { CommandIDs, IDeviceProfiles, IGPUScopeAPI, TRANSLATION_DOMAIN } from '../tokens';
 import { CellErrorExplainer } from './notebook';
@@ -54,16 +55,14 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: CommandIDs.explainError, category: trans.__('GPU') });
     notebooks.activeCellChanged.connect(() => app.commands.notifyCommandChanged(CommandIDs.explainError));
 
-    void settingRegistry
-      ?.load(explainPlugin.id)
-      .then(settings => {
-        const read = () => {
-          explainer.enabled = settings.composite.enabled !== false;
-          explainer.showWarnings = settings.composite.showWarnings !== false;
-        };
-        settings.changed.connect(read);
-        read();
-      })
-      .catch(reason => Notification.warning(trans.__('GPU error explainer settings could not be loaded (%1).', String(reason))));
+    followSettings(
+      settingRegistry,
+      explainPlugin.id,
+      composite => {
+        explainer.enabled = composite.enabled !== false;
+        explainer.showWarnings = composite.showWarnings !== false;
+      },
+      reason => Notification.warning(trans.__('GPU error explainer settings could not be loaded (%1).', String(reason)))
+    );
   }
 };

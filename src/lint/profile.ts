@@ -89,11 +89,7 @@ export class ProfileStore {
 
   /** The profile for a session: the target, the kernel's, else the server's. */
   profileFor(session: ISessionContext | null): IDeviceProfile | null {
-    if (this._target) {
-      return this._target;
-    }
-    const kernelId = session?.session?.kernel?.id;
-    return (kernelId && this._kernels.get(kernelId)) || this._server;
+    return this._target ?? this.kernelProfile(session) ?? this._server;
   }
 
   /** What the session's kernel itself can use (never the lint target); null if not probed. */

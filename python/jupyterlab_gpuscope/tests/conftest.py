@@ -61,3 +61,14 @@ def wait_for_samples(get_json):
             await asyncio.sleep(0.1)
 
     return wait
+
+
+@pytest.fixture
+def kernel():
+    """A real python3 kernel and a client connected to it."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    yield client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)

@@ -4,11 +4,12 @@ whose allocator counters the test drives (records what a cell allocated)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+import types
 from pathlib import Path
 
-import pytest
-from jupyter_client.manager import start_new_kernel
 
 from jupyterlab_gpuscope import kernel as cell_usage
 
@@ -51,12 +52,26 @@ sys.modules["torch"] = _fake
 GiB = 2**30
 
 
-@pytest.fixture
-def kernel():
-    manager, client = start_new_kernel(kernel_name="python3")
-    yield client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
+@contextlib.contextmanager
+def torch_module(cuda=None):
+    """sys.modules["torch"] is a stand-in with this `cuda` (absent when None) for the block."""
+    saved = sys.modules.pop("torch", None)
+    if cuda is not None:
+        fake = types.ModuleType("torch")
+        fake.cuda = cuda
+        sys.modules["torch"] = fake
+    try:
+        yield
+    finally:
+        sys.modules.pop("torch", None)
+        if saved is not None:
+            sys.modules["torch"] = saved
+
+
+class Shell:
+    """An IPython shell with no kernel: records are kept, not sent."""
+
+    kernel = None
 
 
 def execute(client, code: str, silent: bool = False) -> tuple[dict, list[dict]]:
@@ -119,27 +134,15 @@ def test_loading_twice_does_not_double_the_records(kernel):
 
 
 def test_without_torch_the_hooks_do_nothing():
-    class Shell:
-        kernel = None
-
     usage = cell_usage.CellGPUUsage(Shell())
-    import sys
-
-    saved = sys.modules.pop("torch", None)
-    try:
+    with torch_module(None):
         usage.pre_run_cell()
         usage.post_run_cell()
-    finally:
-        if saved is not None:
-            sys.modules["torch"] = saved
     assert usage.records == []
 
 
 def test_a_cell_that_starts_cuda_is_measured_from_zero():
     """CUDA initialised during the cell: no reset before it, the peak is since start."""
-
-    class Shell:
-        kernel = None
 
     class Cuda:
         initialised = False
@@ -168,23 +171,12 @@ def test_a_cell_that_starts_cuda_is_measured_from_zero():
         def get_device_properties(self, i):
             raise RuntimeError("no properties")
 
-    import sys
-    import types
-
-    fake = types.ModuleType("torch")
-    fake.cuda = Cuda()
-    saved = sys.modules.get("torch")
-    sys.modules["torch"] = fake
-    try:
-        usage = cell_usage.CellGPUUsage(Shell())
+    cuda = Cuda()
+    usage = cell_usage.CellGPUUsage(Shell())
+    with torch_module(cuda):
         usage.pre_run_cell()
-        fake.cuda.initialised = True
+        cuda.initialised = True
         usage.post_run_cell(types.SimpleNamespace(execution_count=7))
-    finally:
-        if saved is not None:
-            sys.modules["torch"] = saved
-        else:
-            del sys.modules["torch"]
     [record] = usage.records
     assert record["execution_count"] == 7 and record["start"] is None
     assert record["devices"] == [
@@ -199,11 +191,6 @@ async def test_the_route_serves_the_extension_source(jp_fetch):
 
 def test_torch_allocator_statistics_are_read_in_one_call_per_device():
     """The path taken with real torch: memory_stats_as_nested_dict, once per device and hook."""
-    import sys
-    import types
-
-    class Shell:
-        kernel = None
 
     class Cuda:
         calls = 0
@@ -232,22 +219,14 @@ def test_torch_allocator_statistics_are_read_in_one_call_per_device():
         def get_device_properties(self, i):
             return types.SimpleNamespace(uuid="abc")
 
-    fake = types.ModuleType("torch")
-    fake.cuda = Cuda()
-    saved = sys.modules.get("torch")
-    sys.modules["torch"] = fake
-    try:
-        usage = cell_usage.CellGPUUsage(Shell())
+    cuda = Cuda()
+    usage = cell_usage.CellGPUUsage(Shell())
+    with torch_module(cuda):
         usage.pre_run_cell()
-        fake.cuda.current[0] = 2 * GiB
-        fake.cuda.peak[0] = 5 * GiB
+        cuda.current[0] = 2 * GiB
+        cuda.peak[0] = 5 * GiB
         usage.post_run_cell(types.SimpleNamespace(execution_count=3))
-    finally:
-        if saved is not None:
-            sys.modules["torch"] = saved
-        else:
-            del sys.modules["torch"]
-    assert fake.cuda.calls == 4  # two devices, before and after
+    assert cuda.calls == 4  # two devices, before and after
     [record] = usage.records
     # Device 1 holds nothing and is not current: not reported.
     assert record["devices"] == [

@@ -8,22 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from jupyter_client.manager import start_new_kernel
-
 from jupyterlab_gpuscope import diagnose
 
 COLLECTOR = Path(diagnose.__file__)
 ROOT = Path(__file__).resolve().parents[3]
 MIME = "application/vnd.gpuscope.diagnostic+json"
-
-
-@pytest.fixture
-def kernel():
-    manager, client = start_new_kernel(kernel_name="python3")
-    yield client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
 
 
 def run_cell(client, code: str) -> tuple[list[dict], dict]:
