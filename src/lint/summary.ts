@@ -1,7 +1,6 @@
 import { Dialog } from '@jupyterlab/apputils';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { MessageLoop } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import type { ICellFinding, NotebookLinter } from './notebook';
@@ -84,13 +83,6 @@ export class LintSummary extends Widget {
       : trans.__('Waiting for the kernel or the server to say which GPU this notebook uses.');
     this.toggleClass('jp-mod-error', errors > 0);
     this.toggleClass('jp-mod-warning', errors === 0 && others > 0);
-    // The notebook toolbar moves items that do not fit into its "more" menu, but only
-    // when it is resized: tell it that this item changed width, or it wraps over the cells.
-    const width = this.node.offsetWidth;
-    if (width !== this._width && this.parent) {
-      this._width = width;
-      MessageLoop.sendMessage(this.parent, new Widget.ResizeMessage(this.parent.node.offsetWidth, this.parent.node.offsetHeight));
-    }
   }
 
   private _profileName(): string {
@@ -112,5 +104,4 @@ export class LintSummary extends Widget {
   }
 
   private _timer = 0;
-  private _width = -1;
 }
