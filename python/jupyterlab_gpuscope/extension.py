@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+from typing import Any
+
 from tornado.ioloop import IOLoop
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Float, Type, Unicode, validate
+from traitlets import Bool, Enum, Float, Int, Type, Unicode, validate
 
+from . import metrics
 from .backends import Backend, NoneBackend, NvmlBackend, ReplayBackend
+from .classroom import ClassroomWatcher
+from .idle import IdlePolicy
 from .routes import route_handlers
 from .sampler import Sampler
+from .usage import MemoryLimit
 
 MIN_INTERVAL_SECONDS = 0.25
 
@@ -55,6 +63,96 @@ class GPUScope(ExtensionApp):
         10.0, config=True, help="Seconds between attempts to reinitialise NVML after it failed or a GPU was lost."
     )
 
+    # ---- shared GPUs (classrooms) ---------------------------------------------------------
+
+    user_memory_limit_bytes = Int(
+        0,
+        config=True,
+        help="""Soft limit on the GPU memory one user's processes hold on each GPU, in bytes
+        (0: none). Shown in the status bar and the GPU panel; the user is warned when near it.
+        Nothing is killed for passing it.""",
+    )
+    user_memory_limit_fraction = Float(
+        0.0,
+        config=True,
+        help="""The same soft limit as a fraction of each GPU's memory (0: none). With both set,
+        the smaller applies.""",
+    )
+    user_memory_warn_fraction = Float(
+        0.9, config=True, help="Warn the user when their GPU memory passes this fraction of the limit."
+    )
+    idle_kernel_minutes = Float(
+        30.0,
+        config=True,
+        help="""A kernel idle this long that still holds GPU memory gets one notification to its
+        owner, with "Shut down kernel" and "Keep" (0: never).""",
+    )
+    idle_kernel_shutdown_minutes = Float(
+        0.0,
+        config=True,
+        help="""Shut down an idle kernel holding GPU memory this many minutes after its owner was
+        notified, unless they chose "Keep" (0, the default: never). Each shut-down is logged.""",
+    )
+    check_seconds = Float(
+        5.0, config=True, help="Seconds between checks of who holds GPU memory (limits, idle kernels, metrics)."
+    )
+    lint_target = Unicode(
+        "",
+        config=True,
+        help="""Lint every notebook as if for this GPU (a name such as "T4" or a compute capability
+        such as "7.5"), whatever the user's own setting says. Empty: the user's setting.""",
+    )
+    lint_target_torch = Unicode(
+        "", config=True, help="Lint as if for this torch build (e.g. \"2.5.1+cu121\"). Empty: the user's setting."
+    )
+    metrics_per_kernel = Bool(
+        False,
+        config=True,
+        help="""Add per-kernel and per-user GPU memory series, with kernel and user labels, to
+        /metrics. Off by default: the labels name the user.""",
+    )
+
+    @validate("user_memory_limit_bytes")
+    def _limit_not_negative(self, proposal):
+        if proposal["value"] < 0:
+            raise ValueError("user_memory_limit_bytes must be 0 (no limit) or a number of bytes")
+        return proposal["value"]
+
+    @validate("user_memory_limit_fraction", "user_memory_warn_fraction")
+    def _fraction(self, proposal):
+        value = proposal["value"]
+        if not 0 <= value <= 1:
+            raise ValueError(f"{proposal['trait'].name} must be a fraction from 0 to 1, not {value}")
+        return value
+
+    @validate("idle_kernel_minutes", "idle_kernel_shutdown_minutes")
+    def _minutes(self, proposal):
+        value = proposal["value"]
+        if not value >= 0:
+            raise ValueError(f"{proposal['trait'].name} must be 0 (off) or a number of minutes")
+        return value
+
+    @validate("check_seconds")
+    def _check_floor(self, proposal):
+        value = proposal["value"]
+        if not value >= MIN_INTERVAL_SECONDS:  # also catches NaN
+            raise ValueError(f"check_seconds must be at least {MIN_INTERVAL_SECONDS}")
+        return value
+
+    def policy(self) -> dict[str, Any]:
+        """What the admin decided, for the frontend (which applies it over user settings)."""
+        return {
+            "user_memory_limit_bytes": self.user_memory_limit_bytes or None,
+            "user_memory_limit_fraction": self.user_memory_limit_fraction or None,
+            "user_memory_warn_fraction": self.user_memory_warn_fraction,
+            "idle_kernel_minutes": self.idle_kernel_minutes or None,
+            "idle_kernel_shutdown_minutes": self.idle_kernel_shutdown_minutes or None,
+            "check_seconds": self.check_seconds,
+            "lint_target": self.lint_target.strip() or None,
+            "lint_target_torch": self.lint_target_torch.strip() or None,
+            "show_other_users": self.show_other_users,
+        }
+
     @validate("interval_seconds")
     def _interval_floor(self, proposal):
         value = proposal["value"]
@@ -91,14 +189,38 @@ class GPUScope(ExtensionApp):
             reopen_seconds=self.reopen_seconds,
             log=self.log,
         )
+        self.classroom = ClassroomWatcher(
+            self.sampler,
+            self.serverapp.kernel_manager,
+            self.serverapp.session_manager,
+            limit=MemoryLimit(
+                self.user_memory_limit_bytes, self.user_memory_limit_fraction, self.user_memory_warn_fraction
+            ),
+            idle=IdlePolicy(self.idle_kernel_minutes * 60, self.idle_kernel_shutdown_minutes * 60),
+            check_seconds=self.check_seconds,
+            log=self.log,
+        )
         self.settings["gpuscope"] = self
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(route_handlers())
         self.sampler.start(IOLoop.current().asyncio_loop)
+        self.classroom.start()
+        metrics.register(
+            metrics.GPUScopeCollector(
+                self.sampler, self.classroom, per_kernel=self.metrics_per_kernel, user=_user_name()
+            )
+        )
         self.log.info(
             "gpuscope: sampling with backend=%s every %ss", self.backend, self.interval_seconds
         )
 
     async def stop_extension(self) -> None:
+        metrics.unregister()
+        self.classroom.stop()
         self.sampler.stop()
+
+
+def _user_name() -> str:
+    """The Hub's name for this user when the server runs under JupyterHub, else the OS user."""
+    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()

@@ -38,6 +38,9 @@ class KernelInfo:
     pid: int | None
     execution_state: str | None
     notebook_path: str | None
+    #: When the kernel last sent or received a message (epoch seconds), as the server's
+    #: own idle culler reads it.
+    last_activity: float | None = None
 
 
 async def running_kernels(kernel_manager: Any, session_manager: Any) -> list[KernelInfo]:
@@ -57,9 +60,17 @@ async def running_kernels(kernel_manager: Any, session_manager: Any) -> list[Ker
                 pid=getattr(manager.provisioner, "pid", None),
                 execution_state=getattr(manager, "execution_state", None),
                 notebook_path=paths.get(kernel_id),
+                last_activity=_timestamp(getattr(manager, "last_activity", None)),
             )
         )
     return kernels
+
+
+def _timestamp(moment: Any) -> float | None:
+    try:
+        return moment.timestamp()
+    except AttributeError:
+        return None
 
 
 def has_gpu_open(pid: int) -> bool:

@@ -130,6 +130,55 @@ class StatsHandler(_GPUScopeMixin, APIHandler):
         self.finish(json.dumps(self.sampler.stats()))
 
 
+class UsageHandler(_GPUScopeMixin, APIHandler):
+    """This user's GPU memory per GPU against the soft limit, their kernels holding memory,
+    idle ones to nudge, and what gpuscope shut down. Others appear only as totals."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.check_query()
+        body = self.backend_summary()
+        body.update(await self.gpuscope.classroom.snapshot())
+        body["policy"] = self.gpuscope.policy()
+        self.finish(json.dumps(body))
+
+
+class PolicyHandler(_GPUScopeMixin, APIHandler):
+    """What the admin set for everyone on this server (limits, idle kernels, lint target)."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.check_query()
+        self.finish(json.dumps(self.gpuscope.policy()))
+
+
+class KeepHandler(_GPUScopeMixin, APIHandler):
+    """POST {"kernel_id": ...}: the owner keeps an idle kernel that holds GPU memory."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        self.check_query()
+        try:
+            kernel_id = json.loads(self.request.body or b"null")["kernel_id"]
+        except (ValueError, TypeError, KeyError):
+            raise web.HTTPError(400, 'Send a JSON object {"kernel_id": "<id>"}.') from None
+        if not isinstance(kernel_id, str) or not kernel_id:
+            raise web.HTTPError(400, "kernel_id must be a kernel id (a string).")
+        if not self.gpuscope.classroom.keep(kernel_id):
+            raise web.HTTPError(404, f"No kernel {kernel_id!r} runs on this server.")
+        self.set_status(204)
+        self.finish()
+
+
 class CollectorHandler(_GPUScopeMixin, APIHandler):
     """The kernel-side code, for the frontend to run in a kernel (the kernel's environment
     need not have this package): the diagnostic collector and the per-cell GPU usage
@@ -238,5 +287,8 @@ def route_handlers() -> list[tuple[str, type]]:
         (rf"/{API}/processes", ProcessesHandler),
         (rf"/{API}/stats", StatsHandler),
         (rf"/{API}/collector", CollectorHandler),
+        (rf"/{API}/usage", UsageHandler),
+        (rf"/{API}/policy", PolicyHandler),
+        (rf"/{API}/keep", KeepHandler),
         (rf"/{API}/stream", StreamHandler),
     ]

@@ -30,7 +30,12 @@ def gpuscope_paths(web_app) -> list[str]:
 def test_the_enumeration_finds_every_route(jp_serverapp):
     paths = gpuscope_paths(jp_serverapp.web_app)
     names = sorted(p.rsplit("/", 1)[-1] for p in paths)
-    assert names == ["collector", "devices", "processes", "samples", "stats", "stream"]
+    assert names == ["collector", "devices", "keep", "policy", "processes", "samples", "stats", "stream", "usage"]
+
+
+def request_for(parts: list[str]) -> dict:
+    """The method each route answers: `keep` takes a POST, every other route a GET."""
+    return {"method": "POST", "body": "{}"} if parts[-1] == "keep" else {}
 
 
 def route_parts(web_app, base_url: str) -> list[list[str]]:
@@ -46,7 +51,7 @@ async def test_every_route_refuses_requests_without_a_valid_token(
     headers = {"Authorization": authorization}
     for parts in routes:
         with pytest.raises(HTTPClientError) as error:
-            await jp_fetch(*parts, headers=headers, follow_redirects=False)
+            await jp_fetch(*parts, headers=headers, follow_redirects=False, **request_for(parts))
         assert error.value.code in (401, 403), parts
         # And the same path as a websocket upgrade: refused before the upgrade.
         with pytest.raises(HTTPClientError) as error:

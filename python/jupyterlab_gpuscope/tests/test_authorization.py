@@ -6,7 +6,7 @@ import pytest
 from jupyter_server.auth.authorizer import Authorizer
 from tornado.httpclient import HTTPClientError
 
-from .test_auth import gpuscope_paths
+from .test_auth import gpuscope_paths, request_for
 
 
 class DenyGPUScope(Authorizer):
@@ -35,7 +35,7 @@ async def test_every_route_is_authorized_against_the_gpuscope_resource(jp_server
                 await jp_ws_fetch(*parts)
         else:
             with pytest.raises(HTTPClientError) as error:
-                await jp_fetch(*parts)
+                await jp_fetch(*parts, **request_for(parts))
         assert error.value.code == 403, path
     # The same user still reaches the server's own API: only gpuscope is denied.
     response = await jp_fetch("api", "status")

@@ -1,0 +1,189 @@
+"""Shared GPUs: this user's memory against the soft limit, and idle kernels holding memory.
+
+Every `check_seconds` the watcher joins the sampler's latest GPU processes with this
+server's kernels (off the IOLoop), then keeps one snapshot that the `usage` route and
+the Prometheus metrics read. It never calls the GPU backend itself. When the admin turns
+it on, it shuts down kernels that stayed idle past the grace period, and logs each one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from tornado.ioloop import PeriodicCallback
+
+from .idle import IdleKernel, IdlePolicy
+from .processes import KernelInfo, describe, running_kernels
+from .usage import MemoryLimit, gpu_usage, kernel_memory
+
+if TYPE_CHECKING:
+    from .sampler import Sampler
+
+GiB = 1024**3
+
+
+def _gib(size: int) -> str:
+    return f"{size / GiB:.2f} GiB"
+
+
+class ClassroomWatcher:
+    def __init__(
+        self,
+        sampler: Sampler,
+        kernel_manager: Any,
+        session_manager: Any,
+        *,
+        limit: MemoryLimit,
+        idle: IdlePolicy,
+        check_seconds: float,
+        log: logging.Logger,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sampler = sampler
+        self.kernel_manager = kernel_manager
+        self.session_manager = session_manager
+        self.limit = limit
+        self.idle = idle
+        self.check_seconds = check_seconds
+        self.log = log
+        self.clock = clock
+        #: Kernel id -> GPU index -> bytes, from the last check (the metrics read it).
+        self.kernel_memory: dict[str, dict[int, int]] = {}
+        self.kernels: list[KernelInfo] = []
+        self.shutdowns: collections.deque[dict[str, Any]] = collections.deque(maxlen=20)
+        self.shutdown_count = 0
+        self._snapshot: dict[str, Any] | None = None
+        self._nudged: set[str] = set()
+        self._callback: PeriodicCallback | None = None
+
+    def start(self) -> None:
+        self._callback = PeriodicCallback(self._check_safely, self.check_seconds * 1000)
+        self._callback.start()
+
+    def stop(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+
+    @property
+    def latest(self) -> dict[str, Any] | None:
+        """The last check, or None before the first one."""
+        return self._snapshot
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The latest check; the first caller before any check runs one."""
+        if self._snapshot is None:
+            await self.check()
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def keep(self, kernel_id: str) -> bool:
+        """The owner keeps an idle kernel: its idle time starts again. False: no such kernel."""
+        if kernel_id not in self.kernel_manager:
+            return False
+        self.idle.keep(kernel_id)
+        self.log.info("gpuscope: the owner kept idle kernel %s; its idle time starts again", kernel_id)
+        self._snapshot = None  # the next read shows it is no longer idle
+        return True
+
+    async def _check_safely(self) -> None:
+        try:
+            await self.check()
+        except Exception:  # the periodic check must survive one bad round
+            self.log.exception("gpuscope: the shared-GPU check failed")
+
+    async def check(self) -> None:
+        kernels = await running_kernels(self.kernel_manager, self.session_manager)
+        gpu_processes = self.sampler.processes
+        recorded = not self.sampler.backend.live
+        loop = asyncio.get_running_loop()
+        # Never with other users' details: only this user's processes are listed.
+        body = await loop.run_in_executor(
+            None, lambda: describe(gpu_processes, kernels, show_other_users=False, recorded=recorded)
+        )
+        held = kernel_memory(body)
+        idle = self.idle.idle_kernels(kernels, held)
+        self._log_new_nudges(idle)
+        for kernel in self.idle.due_for_shutdown(idle):
+            await self._shut_down(kernel)
+        self.kernels, self.kernel_memory = kernels, held
+        gone = {entry["kernel_id"] for entry in self.shutdowns}
+        self._snapshot = {
+            "checked_at": round(self.clock(), 3),
+            "gpus": gpu_usage(body, self._memory_totals(), self.limit),
+            "kernels": [
+                {
+                    "id": k.id,
+                    "name": k.name,
+                    "notebook_path": k.notebook_path,
+                    "execution_state": k.execution_state,
+                    "used_memory": sum(held[k.id].values()),
+                    "gpus": sorted(held[k.id]),
+                }
+                for k in kernels
+                if k.id in held
+            ],
+            "idle": [self._idle_entry(k) for k in idle if k.kernel.id not in gone],
+            "shut_down": list(self.shutdowns),
+        }
+
+    def _memory_totals(self) -> dict[int, int | None]:
+        latest = self.sampler.latest
+        if latest:
+            return {gpu["index"]: gpu.get("memory_total") for gpu in latest["gpus"]}
+        return {d["index"]: d.get("memory_total") for d in self.sampler.status()["devices"]}
+
+    def _idle_entry(self, idle: IdleKernel) -> dict[str, Any]:
+        return {
+            "nudge_id": idle.nudge_id,
+            "kernel_id": idle.kernel.id,
+            "kernel_name": idle.kernel.name,
+            "notebook_path": idle.kernel.notebook_path,
+            "used_memory": sum(idle.memory.values()),
+            "gpus": sorted(idle.memory),
+            "idle_since": round(idle.idle_since, 3),
+            "shutdown_at": None if idle.shutdown_at is None else round(idle.shutdown_at, 3),
+        }
+
+    def _log_new_nudges(self, idle: list[IdleKernel]) -> None:
+        current = {k.nudge_id for k in idle}
+        for kernel in idle:
+            if kernel.nudge_id not in self._nudged:
+                self.log.info(
+                    "gpuscope: kernel %s (%s) is idle and holds %s of GPU memory; its owner is asked to shut it down",
+                    kernel.kernel.id,
+                    kernel.kernel.notebook_path or "no notebook",
+                    _gib(sum(kernel.memory.values())),
+                )
+        self._nudged = current
+
+    async def _shut_down(self, idle: IdleKernel) -> None:
+        kernel = idle.kernel
+        minutes = (self.clock() - idle.idle_since) / 60
+        self.log.warning(
+            "gpuscope: shutting down kernel %s (%s): idle %.1f min holding %s of GPU memory on GPU %s "
+            "(c.GPUScope.idle_kernel_shutdown_minutes)",
+            kernel.id,
+            kernel.notebook_path or "no notebook",
+            minutes,
+            _gib(sum(idle.memory.values())),
+            ", ".join(str(i) for i in sorted(idle.memory)),
+        )
+        try:
+            await self.kernel_manager.shutdown_kernel(kernel.id)
+        except Exception:
+            self.log.exception("gpuscope: shutting down idle kernel %s failed", kernel.id)
+            return
+        self.shutdown_count += 1
+        self.shutdowns.append(
+            {
+                "kernel_id": kernel.id,
+                "notebook_path": kernel.notebook_path,
+                "used_memory": sum(idle.memory.values()),
+                "idle_minutes": round(minutes, 1),
+                "at": round(self.clock(), 3),
+            }
+        )

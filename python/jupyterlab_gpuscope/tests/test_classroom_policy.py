@@ -1,0 +1,135 @@
+"""Soft limits and idle kernels, as pure policy over a fake clock."""
+
+from __future__ import annotations
+
+from jupyterlab_gpuscope.idle import IdlePolicy
+from jupyterlab_gpuscope.processes import KernelInfo
+from jupyterlab_gpuscope.usage import MemoryLimit, gpu_usage, kernel_memory
+
+from .fake_nvml import GiB
+
+MINUTE = 60.0
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def kernel(kernel_id: str = "k1", state: str = "idle", last_activity: float = 1_000_000.0) -> KernelInfo:
+    return KernelInfo(
+        id=kernel_id, name="python3", pid=None, execution_state=state, notebook_path=f"{kernel_id}.ipynb",
+        last_activity=last_activity,
+    )
+
+
+def test_an_idle_kernel_holding_memory_is_nudged_only_after_the_idle_time():
+    clock = FakeClock()
+    policy = IdlePolicy(30 * MINUTE, 0, clock)
+    kernels, memory = [kernel()], {"k1": {0: 2 * GiB}}
+    clock.now += 29 * MINUTE
+    assert policy.idle_kernels(kernels, memory) == []
+    clock.now += 2 * MINUTE
+    [idle] = policy.idle_kernels(kernels, memory)
+    assert idle.kernel.id == "k1" and idle.memory == {0: 2 * GiB}
+    assert idle.shutdown_at is None  # automatic shut-down is off by default
+    # The same idle period keeps the same id, so the owner is notified once.
+    clock.now += 10 * MINUTE
+    assert policy.idle_kernels(kernels, memory)[0].nudge_id == idle.nudge_id
+
+
+def test_busy_kernels_and_kernels_without_gpu_memory_are_left_alone():
+    clock = FakeClock()
+    policy = IdlePolicy(MINUTE, 0, clock)
+    clock.now += 60 * MINUTE
+    kernels = [kernel("busy", state="busy"), kernel("cpu"), kernel("freed")]
+    memory = {"busy": {0: GiB}, "freed": {0: 0}}
+    assert policy.idle_kernels(kernels, memory) == []
+
+
+def test_keep_restarts_the_idle_time_and_gives_a_new_nudge_later():
+    clock = FakeClock()
+    policy = IdlePolicy(30 * MINUTE, 0, clock)
+    kernels, memory = [kernel()], {"k1": {1: GiB}}
+    clock.now += 31 * MINUTE
+    [first] = policy.idle_kernels(kernels, memory)
+    policy.keep("k1")
+    assert policy.idle_kernels(kernels, memory) == []
+    clock.now += 29 * MINUTE
+    assert policy.idle_kernels(kernels, memory) == []
+    clock.now += 2 * MINUTE
+    [second] = policy.idle_kernels(kernels, memory)
+    assert second.nudge_id != first.nudge_id
+
+
+def test_activity_after_a_keep_counts_from_the_activity():
+    clock = FakeClock()
+    policy = IdlePolicy(30 * MINUTE, 0, clock)
+    clock.now += 31 * MINUTE
+    policy.keep("k1")
+    clock.now += 10 * MINUTE
+    ran_a_cell = kernel(last_activity=clock.now)
+    clock.now += 25 * MINUTE  # 35 min after the keep, 25 after the cell
+    assert policy.idle_kernels([ran_a_cell], {"k1": {0: GiB}}) == []
+
+
+def test_shutdown_comes_after_the_grace_period_and_a_keep_postpones_it():
+    clock = FakeClock()
+    policy = IdlePolicy(30 * MINUTE, 10 * MINUTE, clock)
+    kernels, memory = [kernel()], {"k1": {0: GiB}}
+    clock.now += 31 * MINUTE
+    idle = policy.idle_kernels(kernels, memory)
+    assert idle[0].shutdown_at == 1_000_000.0 + 40 * MINUTE
+    assert policy.due_for_shutdown(idle) == []
+    clock.now += 10 * MINUTE
+    assert [k.kernel.id for k in policy.due_for_shutdown(policy.idle_kernels(kernels, memory))] == ["k1"]
+    policy.keep("k1")
+    assert policy.due_for_shutdown(policy.idle_kernels(kernels, memory)) == []
+
+
+def test_zero_idle_minutes_turns_nudges_off():
+    clock = FakeClock()
+    policy = IdlePolicy(0, 10 * MINUTE, clock)
+    clock.now += 1000 * MINUTE
+    assert policy.idle_kernels([kernel()], {"k1": {0: GiB}}) == []
+
+
+def test_the_limit_is_the_smaller_of_bytes_and_fraction_and_warns_before_it():
+    limit = MemoryLimit(limit_bytes=20 * GiB, limit_fraction=0.25, warn_fraction=0.9)
+    assert limit.for_gpu(80 * GiB) == 20 * GiB
+    assert limit.for_gpu(40 * GiB) == 10 * GiB
+    assert limit.for_gpu(None) == 20 * GiB
+    assert MemoryLimit().for_gpu(80 * GiB) is None
+    assert limit.state(17 * GiB, 20 * GiB) == "ok"
+    assert limit.state(18 * GiB, 20 * GiB) == "near"
+    assert limit.state(20 * GiB + 1, 20 * GiB) == "over"
+    assert limit.state(100 * GiB, None) == "ok"
+
+
+def processes_body() -> dict:
+    mine = {"pid": 10, "used_memory": 3 * GiB, "owner": "self", "kernel": {"id": "k1"}}
+    script = {"pid": 11, "used_memory": GiB, "owner": "self", "kernel": None}
+    return {
+        "gpus": [
+            {"index": 0, "processes": [mine, script], "others": {"count": 2, "used_memory": 23 * GiB}},
+            {"index": 1, "processes": [], "others": {"count": 0, "used_memory": 0}},
+        ]
+    }
+
+
+def test_usage_adds_this_users_processes_and_only_totals_others():
+    usage = gpu_usage(processes_body(), {0: 80 * GiB, 1: 80 * GiB}, MemoryLimit(limit_bytes=4 * GiB))
+    assert usage[0] == {
+        "index": 0,
+        "mine": 4 * GiB,
+        "others": 23 * GiB,
+        "others_count": 2,
+        "memory_total": 80 * GiB,
+        "limit": 4 * GiB,
+        "state": "near",
+    }
+    assert usage[1]["mine"] == 0 and usage[1]["state"] == "ok"
+    assert kernel_memory(processes_body()) == {"k1": {0: 3 * GiB}}
