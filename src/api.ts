@@ -3,9 +3,11 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import type {
   IDevicesReply,
+  IPolicy,
   IProcessesReply,
   ISamplesReply,
   IStats,
+  IUsageReply,
   StreamMessage
 } from './tokens';
 
@@ -40,6 +42,21 @@ export class GPUScopeAPI {
     return this._get('collector');
   }
 
+  /** This user's GPU memory against the soft limit, and idle kernels holding memory. */
+  usage(): Promise<IUsageReply> {
+    return this._get('usage');
+  }
+
+  /** What the admin set for everyone (limits, idle kernels, lint target). */
+  policy(): Promise<IPolicy> {
+    return this._get('policy');
+  }
+
+  /** Keep an idle kernel that holds GPU memory: its idle time starts again. */
+  async keepKernel(kernelId: string): Promise<void> {
+    await this._request('keep', { method: 'POST', body: JSON.stringify({ kernel_id: kernelId }) });
+  }
+
   /** Open the push stream; `onMessage` gets every parsed message. */
   openStream(onMessage: (message: StreamMessage) => void): WebSocket {
     const settings = this.serverSettings;
@@ -57,16 +74,21 @@ export class GPUScopeAPI {
   }
 
   private async _get<T>(path: string): Promise<T> {
+    const response = await this._request(path, {});
+    return (await response.json()) as T;
+  }
+
+  private async _request(path: string, init: RequestInit): Promise<Response> {
     const url = URLExt.join(this.serverSettings.baseUrl, API_PATH, path);
     let response: Response;
     try {
-      response = await ServerConnection.makeRequest(url, {}, this.serverSettings);
+      response = await ServerConnection.makeRequest(url, init, this.serverSettings);
     } catch (error) {
       throw new ServerConnection.NetworkError(error as TypeError);
     }
     if (!response.ok) {
       throw await ServerConnection.ResponseError.create(response);
     }
-    return (await response.json()) as T;
+    return response;
   }
 }

@@ -37,10 +37,21 @@ import { GpuPanel } from './monitor/panel';
 import { monitorConfig } from './monitor/settings';
 import { GpuStatusItem, GpuStatusModel } from './monitor/statusbar';
 import { cellUsagePlugin } from './cellgpu/plugin';
+import type { UsageModel } from './classroom/model';
+import { sharedGpusPlugin } from './classroom/plugin';
 import { explainPlugin } from './explain/plugin';
 import { followSettings } from './pluginsettings';
 import { shutDownKernel } from './kernels';
-import { CommandIDs, IDeviceProfiles, IGPUMonitor, IGPUScopeAPI, IMonitorConfig, TRANSLATION_DOMAIN } from './tokens';
+import {
+  CommandIDs,
+  IDeviceProfiles,
+  IGPUMonitor,
+  IGPUScopeAPI,
+  IGPUUsage,
+  IMonitorConfig,
+  IPolicy,
+  TRANSLATION_DOMAIN
+} from './tokens';
 
 export const gpuIcon = new LabIcon({ name: 'jupyterlab-gpuscope:gpu', svgstr: gpuSvg });
 
@@ -170,13 +181,14 @@ const statusBarPlugin: JupyterFrontEndPlugin<void> = {
   description: 'GPU utilisation and memory in the status bar.',
   autoStart: true,
   requires: [IGPUMonitor],
-  optional: [IStatusBar, INotebookTracker, ITranslator],
+  optional: [IStatusBar, INotebookTracker, ITranslator, IGPUUsage],
   activate: (
     app: JupyterFrontEnd,
     monitor: IGPUMonitor,
     statusBar: IStatusBar | null,
     notebooks: INotebookTracker | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    usage: UsageModel | null
   ) => {
     if (!statusBar) {
       return; // e.g. a shell without a status bar
@@ -191,6 +203,7 @@ const statusBarPlugin: JupyterFrontEndPlugin<void> = {
       });
     configure(monitor.config);
     monitor.configChanged.connect((_, config) => configure(config));
+    usage?.changed.connect(() => model.setUsage(usage.usage));
 
     // Follow the active notebook's kernel, so the item shows the GPUs it uses. Which GPU
     // a kernel uses changes rarely: a slow poll is enough.
@@ -365,7 +378,7 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
   description: "Warns in the editor when code uses what the kernel's GPU or PyTorch build cannot do.",
   autoStart: true,
   requires: [IDeviceProfiles, INotebookTracker, IEditorExtensionRegistry, IEditorLanguageRegistry],
-  optional: [ISettingRegistry, IToolbarWidgetRegistry, ICommandPalette, ITranslator],
+  optional: [ISettingRegistry, IToolbarWidgetRegistry, ICommandPalette, ITranslator, IGPUScopeAPI],
   activate: (
     app: JupyterFrontEnd,
     profiles: ProfileStore,
@@ -375,7 +388,8 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
     settingRegistry: ISettingRegistry | null,
     toolbars: IToolbarWidgetRegistry | null,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    api: GPUScopeAPI | null
   ) => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const linter = new NotebookLinter(notebooks, profiles);
@@ -423,20 +437,43 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
     });
     palette?.addItem({ command: CommandIDs.recheckNotebook, category: trans.__('GPU') });
 
-    followSettings(settingRegistry, lintPlugin.id, composite => {
-      const target = String(composite.target ?? '').trim();
-      const torch = String(composite.targetTorch ?? '').trim();
-      const gpus = Number(composite.targetGpuCount ?? 1);
-      const profile = target || torch ? profileForTarget(target, gpus, torch) : null;
+    // The admin's target (c.GPUScope.lint_target) wins over the user's setting: settings
+    // files cannot be locked, the server's configuration can.
+    let policy: IPolicy | null = null;
+    let userSettings: Record<string, unknown> = {};
+    const applyTarget = () => {
+      const adminTarget = policy?.lint_target ?? '';
+      const adminTorch = policy?.lint_target_torch ?? '';
+      const target = adminTarget || String(userSettings.target ?? '').trim();
+      const torch = adminTorch || String(userSettings.targetTorch ?? '').trim();
+      const gpus = Number(userSettings.targetGpuCount ?? 1);
+      let profile = target || torch ? profileForTarget(target, gpus, torch) : null;
       if (target && !profile) {
         Notification.warning(
           trans.__('GPU lint target "%1" is not a GPU gpuscope knows; use a name such as T4 or A100, or a compute capability such as 7.5.', target)
         );
       }
+      if (profile && (adminTarget || adminTorch)) {
+        profile = { ...profile, source: trans.__('set by your administrator') };
+      }
+      profiles.setTarget(profile);
+    };
+    followSettings(settingRegistry, lintPlugin.id, composite => {
+      userSettings = composite;
       linter.enabled = composite.enabled !== false;
       linter.disabled = new Set((composite.disabledRules as string[]) ?? []);
-      profiles.setTarget(profile);
+      applyTarget();
     });
+    void api
+      ?.policy()
+      .then(reply => {
+        policy = reply;
+        if (reply.lint_target || reply.lint_target_torch) {
+          applyTarget();
+        }
+      })
+      .catch(() => undefined); // an older server: the user's settings alone
+
   }
 };
 
@@ -448,7 +485,8 @@ export default [
   profilesPlugin,
   lintPlugin,
   explainPlugin,
-  cellUsagePlugin
+  cellUsagePlugin,
+  sharedGpusPlugin
 ];
 export { GPUScopeAPI } from './api';
 export * from './tokens';

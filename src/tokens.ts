@@ -6,6 +6,7 @@ import type { GPUScopeAPI } from './api';
 import type { ProfileStore } from './lint/profile';
 import type { IThresholds, MemoryUnits, StatusContent } from './monitor/format';
 import type { MonitorModel } from './monitor/model';
+import type { UsageModel } from './classroom/model';
 import type { GpuPanel } from './monitor/panel';
 
 /** Every command of the extension. */
@@ -44,6 +45,12 @@ export const IGPUMonitor = new Token<IGPUMonitor>(
 export const IDeviceProfiles = new Token<ProfileStore>(
   'jupyterlab-gpuscope:IDeviceProfiles',
   "Device profiles of notebook kernels and of the server."
+);
+
+/** This user's share of the GPUs, polled from the server (soft limit, idle kernels). */
+export const IGPUUsage = new Token<UsageModel>(
+  'jupyterlab-gpuscope:IGPUUsage',
+  "This user's GPU memory against the admin's soft limit, and idle kernels holding GPU memory."
 );
 
 export interface IGPUMonitor {
@@ -185,6 +192,70 @@ export interface IStats {
   subscribers: number;
   last_sample_cost_seconds: number | null;
   sampler_cpu_seconds: number;
+}
+
+/** What the admin set for everyone on the server (`c.GPUScope.*`); null: not set. */
+export interface IPolicy {
+  user_memory_limit_bytes: number | null;
+  user_memory_limit_fraction: number | null;
+  user_memory_warn_fraction: number;
+  idle_kernel_minutes: number | null;
+  idle_kernel_shutdown_minutes: number | null;
+  check_seconds: number;
+  lint_target: string | null;
+  lint_target_torch: string | null;
+  show_other_users: boolean;
+}
+
+/** This user's memory on one GPU; other users only as a total. */
+export interface IGpuUsage {
+  index: number;
+  mine: number;
+  others: number;
+  others_count: number;
+  memory_total: number | null;
+  limit: number | null;
+  state: 'ok' | 'near' | 'over';
+}
+
+/** A kernel of this user, idle past the admin's time, that holds GPU memory. */
+export interface IIdleKernel {
+  /** One idle period of one kernel: notify once per id. */
+  nudge_id: string;
+  kernel_id: string;
+  kernel_name: string;
+  notebook_path: string | null;
+  used_memory: number;
+  gpus: number[];
+  /** Epoch seconds. */
+  idle_since: number;
+  /** When gpuscope will shut it down (epoch seconds); null: never. */
+  shutdown_at: number | null;
+}
+
+/** A kernel gpuscope shut down under the admin's idle policy. */
+export interface IShutDownKernel {
+  kernel_id: string;
+  notebook_path: string | null;
+  used_memory: number;
+  idle_minutes: number;
+  at: number;
+}
+
+export interface IUsageReply extends IBackendSummary {
+  checked_at: number;
+  gpus: IGpuUsage[];
+  kernels: {
+    id: string;
+    name: string;
+    notebook_path: string | null;
+    execution_state: string | null;
+    used_memory: number;
+    gpus: number[];
+  }[];
+  idle: IIdleKernel[];
+  shut_down: IShutDownKernel[];
+  policy: IPolicy;
 }
 
 /** Messages the stream pushes. */

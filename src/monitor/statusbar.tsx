@@ -3,9 +3,11 @@ import { TextItem } from '@jupyterlab/statusbar';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 
-import type { IGpuSample } from '../tokens';
+import { usageLine } from '../classroom/text';
+import type { IGpuSample, IUsageReply } from '../tokens';
 import {
   formatPercent,
+  formatUsedOfTotal,
   formatWatts,
   gpuLevel,
   IThresholds,
@@ -43,6 +45,12 @@ export class GpuStatusModel extends VDomModel {
   /** The kernel of the active notebook: its GPUs are the ones shown. */
   setActiveKernel(kernelId: string | null): void {
     this._kernelId = kernelId;
+    this._recompute();
+  }
+
+  /** This user's share of the GPUs (soft limit, others' total), from the `usage` route. */
+  setUsage(usage: IUsageReply | null): void {
+    this._usage = usage;
     this._recompute();
   }
 
@@ -98,6 +106,24 @@ export class GpuStatusModel extends VDomModel {
         level = l;
       }
     }
+    const shares = (this._usage?.gpus ?? []).filter(share => gpus.some(gpu => gpu.index === share.index));
+    const limited = shares.filter(share => share.limit !== null);
+    if (limited.length) {
+      // The GPU closest to its limit: "you 3.1/4.0 GiB".
+      const ratio = (share: (typeof limited)[0]) => share.mine / (share.limit as number);
+      const top = limited.reduce((a, b) => (ratio(b) > ratio(a) ? b : a));
+      text = trans.__('%1 · you %2', text, formatUsedOfTotal(top.mine, top.limit, units));
+      if (top.state === 'over') {
+        level = 'critical';
+      } else if (top.state === 'near' && level === 'normal') {
+        level = 'warning';
+      }
+    }
+    for (const share of shares) {
+      if (share.mine > 0 || share.others_count > 0 || share.limit !== null) {
+        lines.push(usageLine(share, units, trans));
+      }
+    }
     if (!devices.live) {
       // Never let a recording pass for a live GPU.
       text = trans.__('Replay · %1', text);
@@ -147,6 +173,7 @@ export class GpuStatusModel extends VDomModel {
   }
 
   private _kernelId: string | null = null;
+  private _usage: IUsageReply | null = null;
   private _config: GpuStatusModel.IConfig = GpuStatusModel.defaults;
   private _text = '';
   private _tooltip = '';

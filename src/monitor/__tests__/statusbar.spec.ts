@@ -2,6 +2,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 
 import { MonitorModel } from '../model';
 import { GpuStatusModel } from '../statusbar';
+import { share, usageReply } from '../../classroom/__tests__/fixtures';
 import { asAPI, devicesReply, FakeAPI, flush, GiB, gpu, sample } from './fakes';
 
 const trans = nullTranslator.load('test');
@@ -124,5 +125,28 @@ describe('GpuStatusModel', () => {
     api.socket.deliver(sample(3, [gpu(0, { util_gpu: 5 })]));
     await flush();
     expect(changed).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('GpuStatusModel with a soft limit', () => {
+  it("adds the user's share of the limit, and colours by it", async () => {
+    const api = new FakeAPI();
+    const monitor = new MonitorModel({ api: asAPI(api), reconnectDelaysMs: [60000] });
+    api.history = [sample(1, [gpu(0, { memory_used: 10 * GiB })])];
+    const status = new GpuStatusModel(monitor, trans);
+    await monitor.start();
+    expect(status.level).toBe('normal');
+    status.setUsage(usageReply({ gpus: [share({ mine: 3.7 * GiB, limit: 4 * GiB, state: 'near', others: 6 * GiB, others_count: 2 })] }));
+    expect(status.text).toBe('GPU 0: 87% · 10.0/80 GiB · you 3.7/4.0 GiB');
+    expect(status.level).toBe('warning');
+    expect(status.tooltip).toContain('You hold 3.7 GiB of your 4.0 GiB limit on GPU 0. Others hold 6.0 GiB (2 processes).');
+    status.setUsage(usageReply({ gpus: [share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' })] }));
+    expect(status.level).toBe('critical');
+    // Without a limit: nothing added to the text, the others' total in the tooltip.
+    status.setUsage(usageReply({ gpus: [share({ others: 6 * GiB, others_count: 1 })] }));
+    expect(status.text).toBe('GPU 0: 87% · 10.0/80 GiB');
+    expect(status.tooltip).toContain('Others hold 6.0 GiB (1 process).');
+    status.dispose();
+    monitor.dispose();
   });
 });

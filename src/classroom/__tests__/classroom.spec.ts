@@ -1,0 +1,191 @@
+import { Notification } from '@jupyterlab/apputils';
+import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator } from '@jupyterlab/translation';
+
+import type { GPUScopeAPI } from '../../api';
+import { flush, GiB } from '../../monitor/__tests__/fakes';
+import type { IGpuUsage, IIdleKernel, IUsageReply } from '../../tokens';
+import { UsageModel } from '../model';
+import { NudgeNotifier, NudgeStorage } from '../nudges';
+import { UsageSection } from '../section';
+import { formatDuration, idleMessage, usageLine } from '../text';
+import { NOW, share, usageReply } from './fixtures';
+
+const trans = nullTranslator.load('test');
+function idleKernel(overrides: Partial<IIdleKernel> = {}): IIdleKernel {
+  return {
+    nudge_id: `k1@${NOW - 1860}`,
+    kernel_id: 'k1',
+    kernel_name: 'python3',
+    notebook_path: 'class/week1.ipynb',
+    used_memory: 2 * GiB,
+    gpus: [0],
+    idle_since: NOW - 1860,
+    shutdown_at: null,
+    ...overrides
+  };
+}
+
+class MemoryStorage implements NudgeStorage {
+  items = new Map<string, string>();
+  getItem(key: string) {
+    return this.items.get(key) ?? null;
+  }
+  setItem(key: string, value: string) {
+    this.items.set(key, value);
+  }
+}
+
+const toasts = () => Notification.manager.notifications;
+
+afterEach(() => Notification.dismiss());
+
+describe('messages', () => {
+  it('reads durations and usage as a student would', () => {
+    expect(formatDuration(45, trans)).toBe('45 s');
+    expect(formatDuration(31 * 60 + 5, trans)).toBe('31 min');
+    expect(formatDuration(125 * 60, trans)).toBe('2 h 5 min');
+    expect(usageLine(share({ mine: 3 * GiB, limit: 4 * GiB, state: 'near', others: 23.1 * GiB, others_count: 3 }), 'GiB', trans)).toBe(
+      'You hold 3.0 GiB of your 4.0 GiB limit on GPU 0. Others hold 23.1 GiB (3 processes).'
+    );
+    expect(usageLine(share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' }), 'GiB', trans)).toContain('over the limit');
+  });
+
+  it('says when an idle kernel will be shut down', () => {
+    const text = idleMessage(idleKernel({ shutdown_at: NOW + 600 }), NOW, 'GiB', trans);
+    expect(text).toContain('The kernel of class/week1.ipynb has been idle for 31 min and holds 2.0 GiB');
+    expect(text).toContain('shut down in 10 min unless you keep it');
+    expect(idleMessage(idleKernel(), NOW, 'GiB', trans)).not.toContain('shut down in');
+  });
+});
+
+describe('NudgeNotifier', () => {
+  const actions = () => ({ shutDown: jest.fn(async () => undefined), keep: jest.fn(async () => undefined) });
+
+  it('notifies once per idle period, with Shut down kernel and Keep', async () => {
+    const act = actions();
+    const storage = new MemoryStorage();
+    const notifier = new NudgeNotifier(act, trans, storage);
+    notifier.update(usageReply({ idle: [idleKernel()] }), 'GiB');
+    notifier.update(usageReply({ idle: [idleKernel()] }), 'GiB');
+    expect(toasts()).toHaveLength(1);
+    const [toast] = toasts();
+    expect(toast.type).toBe('warning');
+    expect(toast.message).toContain('class/week1.ipynb');
+    const [shutDown, keep] = toast.options.actions!;
+    expect([shutDown.label, keep.label]).toEqual(['Shut down kernel', 'Keep']);
+    keep.callback(new MouseEvent('click'));
+    expect(act.keep).toHaveBeenCalledWith('k1');
+    shutDown.callback(new MouseEvent('click'));
+    expect(act.shutDown).toHaveBeenCalledWith('k1');
+
+    // Another tab (same localStorage) does not repeat it; a new idle period does notify.
+    const otherTab = new NudgeNotifier(act, trans, storage);
+    otherTab.update(usageReply({ idle: [idleKernel()] }), 'GiB');
+    expect(toasts()).toHaveLength(1);
+    otherTab.update(usageReply({ idle: [idleKernel({ nudge_id: 'k1@later' })] }), 'GiB');
+    expect(toasts()).toHaveLength(2);
+  });
+
+  it('takes back the notification when the kernel is no longer idle', () => {
+    const notifier = new NudgeNotifier(actions(), trans, new MemoryStorage());
+    notifier.update(usageReply({ idle: [idleKernel()] }), 'GiB');
+    expect(toasts()).toHaveLength(1);
+    notifier.update(usageReply({ idle: [] }), 'GiB');
+    expect(toasts()).toHaveLength(0);
+  });
+
+  it('labels a replay and reports a shut-down once', () => {
+    const notifier = new NudgeNotifier(actions(), trans, new MemoryStorage());
+    const shut = { kernel_id: 'k1', notebook_path: 'a.ipynb', used_memory: GiB, idle_minutes: 41, at: NOW };
+    notifier.update(usageReply({ live: false, idle: [idleKernel()], shut_down: [shut] }), 'GiB');
+    notifier.update(usageReply({ live: false, idle: [idleKernel()], shut_down: [shut] }), 'GiB');
+    const messages = toasts().map(t => `${t.type}: ${t.message}`);
+    expect(messages).toHaveLength(2);
+    expect(messages.some(m => m.startsWith('warning:') && m.includes('a replay'))).toBe(true);
+    expect(messages.some(m => m.startsWith('info:') && m.includes('shut down the kernel of a.ipynb: it was idle for 41 min'))).toBe(true);
+  });
+
+  it('warns when memory rises past the warning level and again past the limit, not while it stays', () => {
+    const notifier = new NudgeNotifier(actions(), trans, new MemoryStorage());
+    const at = (state: IGpuUsage['state'], mine: number) => usageReply({ gpus: [share({ mine, limit: 4 * GiB, state })] });
+    notifier.update(at('ok', GiB), 'GiB');
+    expect(toasts()).toHaveLength(0);
+    notifier.update(at('near', 3.7 * GiB), 'GiB');
+    notifier.update(at('near', 3.8 * GiB), 'GiB');
+    expect(toasts().map(t => t.type)).toEqual(['warning']);
+    notifier.update(at('over', 5 * GiB), 'GiB');
+    expect(toasts().map(t => t.type).sort()).toEqual(['error', 'warning']);
+    notifier.update(at('ok', GiB), 'GiB');
+    notifier.update(at('near', 3.7 * GiB), 'GiB');
+    expect(toasts()).toHaveLength(3);
+  });
+
+  it('survives unreadable storage', () => {
+    const storage = new MemoryStorage();
+    storage.setItem('jupyterlab-gpuscope:nudges-shown', '{"not": "a list"}');
+    storage.setItem('jupyterlab-gpuscope:limit-states', 'not json');
+    const notifier = new NudgeNotifier(actions(), trans, storage);
+    notifier.update(usageReply({ idle: [idleKernel()], gpus: [share({ mine: 5 * GiB, limit: GiB, state: 'over' })] }), 'GiB');
+    expect(toasts()).toHaveLength(2);
+  });
+});
+
+describe('UsageSection', () => {
+  it('shows the limit, the others as a total, idle kernels with their actions and the policy', async () => {
+    const act = { shutDown: jest.fn(async () => undefined), keep: jest.fn(async () => undefined), openNotebook: jest.fn() };
+    const section = new UsageSection(act, trans);
+    expect(section.node.hidden).toBe(true);
+    section.update(
+      usageReply({
+        gpus: [share({ mine: 3.8 * GiB, limit: 4 * GiB, state: 'near', others: 20 * GiB, others_count: 2 })],
+        idle: [idleKernel()],
+        policy: { ...usageReply().policy, idle_kernel_shutdown_minutes: 10 }
+      }),
+      'GiB'
+    );
+    const text = section.node.textContent!;
+    expect(section.node.hidden).toBe(false);
+    expect(text).toContain('You hold 3.8 GiB of your 4.0 GiB limit on GPU 0. Others hold 20.0 GiB (2 processes).');
+    expect(section.node.querySelector('.jp-gpuscope-Usage-gpu')!.classList).toContain('jp-mod-near');
+    expect(section.node.querySelector('[role=meter]')!.getAttribute('aria-valuenow')).toBe(String(3.8 * GiB));
+    expect(text).toContain('idle 31 min, holds 2.0 GiB');
+    expect(text).toContain('shut down 10 min after you are notified');
+    expect(text).toContain("Other users' processes are shown only as totals.");
+    const buttons = Array.from(section.node.querySelectorAll('button'));
+    buttons.find(b => b.textContent === 'class/week1.ipynb')!.click();
+    expect(act.openNotebook).toHaveBeenCalledWith('class/week1.ipynb');
+    buttons.find(b => b.textContent === 'Keep')!.click();
+    buttons.find(b => b.textContent === 'Shut down kernel')!.click();
+    await flush();
+    expect(act.keep).toHaveBeenCalledWith('k1');
+    expect(act.shutDown).toHaveBeenCalledWith('k1');
+  });
+});
+
+const tick = () => new Promise(resolve => setTimeout(resolve, 50));
+
+describe('UsageModel', () => {
+  it('polls at the server check interval and stops for a server without the route', async () => {
+    const replies: (IUsageReply | Error)[] = [usageReply({ policy: { ...usageReply().policy, check_seconds: 3 } })];
+    const usage = jest.fn(async () => {
+      const next = replies.shift() ?? usageReply();
+      if (next instanceof Error) {
+        throw next;
+      }
+      return next;
+    });
+    const model = new UsageModel({ usage } as unknown as GPUScopeAPI);
+    await new Promise(resolve => model.changed.connect(resolve));
+    expect(model.usage?.policy.check_seconds).toBe(3);
+
+    replies.push(await ServerConnection.ResponseError.create(new Response('{}', { status: 404 })));
+    await model.refresh();
+    await tick();
+    const calls = usage.mock.calls.length;
+    await model.refresh().catch(() => undefined);
+    await tick();
+    expect(usage.mock.calls.length).toBe(calls); // stopped: no more requests
+    model.dispose();
+  });
+});

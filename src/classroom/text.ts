@@ -1,0 +1,88 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import { formatAmount, MemoryUnits } from '../monitor/format';
+import type { IGpuUsage, IIdleKernel, IShutDownKernel } from '../tokens';
+
+/** "2.0 GiB". */
+export function formatMemory(bytes: number, units: MemoryUnits): string {
+  return `${formatAmount(bytes, units)} ${units}`;
+}
+
+/** "45 s", "31 min", "2 h 5 min". */
+export function formatDuration(seconds: number, trans: TranslationBundle): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) {
+    return trans.__('%1 s', s);
+  }
+  const minutes = Math.floor(s / 60);
+  if (minutes < 60) {
+    return trans.__('%1 min', minutes);
+  }
+  return trans.__('%1 h %2 min', Math.floor(minutes / 60), minutes % 60);
+}
+
+function notebookName(path: string | null, trans: TranslationBundle): string {
+  return path ?? trans.__('a kernel without a notebook');
+}
+
+/** The nudge for an idle kernel that holds GPU memory (`now` in epoch seconds). */
+export function idleMessage(idle: IIdleKernel, now: number, units: MemoryUnits, trans: TranslationBundle): string {
+  const parts = [
+    trans.__(
+      'The kernel of %1 has been idle for %2 and holds %3 of GPU memory that others could use.',
+      notebookName(idle.notebook_path, trans),
+      formatDuration(now - idle.idle_since, trans),
+      formatMemory(idle.used_memory, units)
+    ),
+    trans.__('Shutting it down frees the memory; its variables are lost.')
+  ];
+  if (idle.shutdown_at !== null) {
+    parts.push(
+      trans.__(
+        'Your administrator has it shut down in %1 unless you keep it.',
+        formatDuration(idle.shutdown_at - now, trans)
+      )
+    );
+  }
+  return parts.join(' ');
+}
+
+export function shutDownMessage(entry: IShutDownKernel, units: MemoryUnits, trans: TranslationBundle): string {
+  return trans.__(
+    'gpuscope shut down the kernel of %1: it was idle for %2 min and held %3 of GPU memory (your administrator\'s policy). Restart the kernel to go on.',
+    notebookName(entry.notebook_path, trans),
+    entry.idle_minutes,
+    formatMemory(entry.used_memory, units)
+  );
+}
+
+/** "You hold 2.0 GiB of your 4.0 GiB limit on GPU 0." */
+export function limitMessage(gpu: IGpuUsage, units: MemoryUnits, trans: TranslationBundle): string {
+  if (gpu.limit === null) {
+    return trans.__('You hold %1 on GPU %2.', formatMemory(gpu.mine, units), gpu.index);
+  }
+  const text = trans.__(
+    'You hold %1 of your %2 limit on GPU %3.',
+    formatMemory(gpu.mine, units),
+    formatMemory(gpu.limit, units),
+    gpu.index
+  );
+  return gpu.state === 'over'
+    ? `${text} ${trans.__('That is over the limit your administrator set: free memory (del, torch.cuda.empty_cache()) or shut down kernels you no longer need.')}`
+    : text;
+}
+
+/** limitMessage, then the other users' total: "Others hold 23.1 GiB (3 processes)." */
+export function usageLine(gpu: IGpuUsage, units: MemoryUnits, trans: TranslationBundle): string {
+  const mine = limitMessage(gpu, units, trans);
+  if (gpu.others_count === 0) {
+    return mine;
+  }
+  const others = trans._n(
+    'Others hold %2 (%1 process).',
+    'Others hold %2 (%1 processes).',
+    gpu.others_count,
+    formatMemory(gpu.others, units)
+  );
+  return `${mine} ${others}`;
+}
