@@ -26,10 +26,27 @@ module.exports = {
       ]
     }
   },
-  webServer: {
-    command: 'jupyter lab --config jupyter_server_test_config.py',
-    url: 'http://localhost:8888/lab',
-    timeout: 120 * 1000,
-    reuseExistingServer: !process.env.CI
-  }
+  // The shared-GPU tests need a server configured as a classroom: a second server.
+  projects: [
+    { name: 'default', testIgnore: /shared-gpus\.spec\.ts/ },
+    {
+      name: 'shared-gpus',
+      testMatch: /shared-gpus\.spec\.ts/,
+      use: { baseURL: 'http://localhost:8889' }
+    }
+  ],
+  webServer: [
+    {
+      command: 'jupyter lab --config jupyter_server_test_config.py',
+      url: 'http://localhost:8888/lab',
+      timeout: 120 * 1000,
+      reuseExistingServer: !process.env.CI
+    },
+    {
+      command: 'jupyter lab --config jupyter_server_shared_gpus_config.py',
+      url: 'http://localhost:8889/lab',
+      timeout: 120 * 1000,
+      reuseExistingServer: !process.env.CI
+    }
+  ]
 };

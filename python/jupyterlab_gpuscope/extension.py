@@ -82,10 +82,11 @@ class GPUScope(ExtensionApp):
         0.9, config=True, help="Warn the user when their GPU memory passes this fraction of the limit."
     )
     idle_kernel_minutes = Float(
-        30.0,
+        0.0,
         config=True,
         help="""A kernel idle this long that still holds GPU memory gets one notification to its
-        owner, with "Shut down kernel" and "Keep" (0: never).""",
+        owner, with "Shut down kernel" and "Keep". 0, the default: never (on a GPU no one else
+        uses, an idle kernel holding memory harms no one); 30 suits a classroom.""",
     )
     idle_kernel_shutdown_minutes = Float(
         0.0,

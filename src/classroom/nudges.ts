@@ -3,7 +3,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { MemoryUnits } from '../monitor/format';
 import type { IGpuUsage, IUsageReply } from '../tokens';
-import { idleMessage, limitMessage, shutDownMessage } from './text';
+import { idleMessage, limitToast, shutDownMessage } from './text';
 
 /** What the nudge's buttons do. */
 export interface INudgeActions {
@@ -36,7 +36,7 @@ export class NudgeNotifier {
     const remembered = this._read(SHOWN_KEY);
     const shown = Array.isArray(remembered) ? remembered.filter((id): id is string => typeof id === 'string') : [];
     const seen = new Set(shown);
-    const replay = usage.live ? '' : ` ${this._trans.__('(GPU readings from a replay, not a live GPU.)')}`;
+    const replay = usage.live ? '' : ` ${this._trans.__('(replay readings)')}`;
 
     const current = new Set(usage.idle.map(idle => idle.nudge_id));
     for (const [nudgeId, toast] of this._open) {
@@ -56,7 +56,7 @@ export class NudgeNotifier {
         actions: [
           {
             label: this._trans.__('Shut down kernel'),
-            caption: this._trans.__('Free its GPU memory now'),
+            caption: this._trans.__('Frees its GPU memory now; the variables in the kernel are lost'),
             displayType: 'warn',
             callback: () => this._act(() => this._actions.shutDown(idle.kernel_id))
           },
@@ -90,7 +90,7 @@ export class NudgeNotifier {
       const before = RANK[states[key] as IGpuUsage['state']] ?? 0;
       if (RANK[gpu.state] > before) {
         const notify = gpu.state === 'over' ? Notification.error : Notification.warning;
-        notify(limitMessage(gpu, units, this._trans) + replay, { autoClose: false });
+        notify(limitToast(gpu, units, this._trans) + replay, { autoClose: false });
       }
       states[key] = gpu.state;
     }

@@ -1,3 +1,4 @@
+import { PathExt } from '@jupyterlab/coreutils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatAmount, MemoryUnits } from '../monitor/format';
@@ -21,39 +22,43 @@ export function formatDuration(seconds: number, trans: TranslationBundle): strin
   return trans.__('%1 h %2 min', Math.floor(minutes / 60), minutes % 60);
 }
 
-function notebookName(path: string | null, trans: TranslationBundle): string {
-  return path ?? trans.__('a kernel without a notebook');
+// Toasts are cut at 140 characters (JupyterLab's limit): their texts put what matters
+// first, name the notebook by its file name, and stay short.
+
+function fileName(path: string | null, trans: TranslationBundle): string {
+  return path ? PathExt.basename(path) : trans.__('a kernel without a notebook');
 }
 
 /** The nudge for an idle kernel that holds GPU memory (`now` in epoch seconds). */
 export function idleMessage(idle: IIdleKernel, now: number, units: MemoryUnits, trans: TranslationBundle): string {
-  const parts = [
-    trans.__(
-      'The kernel of %1 has been idle for %2 and holds %3 of GPU memory that others could use.',
-      notebookName(idle.notebook_path, trans),
-      formatDuration(now - idle.idle_since, trans),
-      formatMemory(idle.used_memory, units)
-    ),
-    trans.__('Shutting it down frees the memory; its variables are lost.')
-  ];
-  if (idle.shutdown_at !== null) {
-    parts.push(
-      trans.__(
-        'Your administrator has it shut down in %1 unless you keep it.',
-        formatDuration(idle.shutdown_at - now, trans)
-      )
-    );
+  const text = trans.__(
+    '%1: idle %2, holding %3 of GPU memory others could use.',
+    fileName(idle.notebook_path, trans),
+    formatDuration(now - idle.idle_since, trans),
+    formatMemory(idle.used_memory, units)
+  );
+  if (idle.shutdown_at === null) {
+    return text;
   }
-  return parts.join(' ');
+  return `${text} ${trans.__('Shut down in %1 unless you keep it.', formatDuration(idle.shutdown_at - now, trans))}`;
 }
 
 export function shutDownMessage(entry: IShutDownKernel, units: MemoryUnits, trans: TranslationBundle): string {
   return trans.__(
-    'gpuscope shut down the kernel of %1: it was idle for %2 min and held %3 of GPU memory (your administrator\'s policy). Restart the kernel to go on.',
-    notebookName(entry.notebook_path, trans),
+    'gpuscope shut down the kernel of %1 (idle %2 min, holding %3), as your administrator set.',
+    fileName(entry.notebook_path, trans),
     entry.idle_minutes,
     formatMemory(entry.used_memory, units)
   );
+}
+
+/** The toast when this user's memory rises past the warning level or the limit. */
+export function limitToast(gpu: IGpuUsage, units: MemoryUnits, trans: TranslationBundle): string {
+  const mine = formatMemory(gpu.mine, units);
+  const limit = formatMemory(gpu.limit ?? 0, units);
+  return gpu.state === 'over'
+    ? trans.__('Over your GPU %1 limit: you hold %2 of %3. Free memory or shut down kernels you no longer need.', gpu.index, mine, limit)
+    : trans.__('You hold %1 of your %2 limit on GPU %3.', mine, limit, gpu.index);
 }
 
 /** "You hold 2.0 GiB of your 4.0 GiB limit on GPU 0." */

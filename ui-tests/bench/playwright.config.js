@@ -5,6 +5,7 @@ module.exports = {
   ...base,
   testDir: '.',
   testMatch: '*.bench.ts',
+  projects: [{ name: 'bench' }],
   reporter: [['list']],
   timeout: 180 * 1000,
   use: { ...base.use, baseURL: 'http://localhost:8890', viewport: { width: 1400, height: 1000 } },
