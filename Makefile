@@ -56,6 +56,7 @@ test: test-python test-js test-ui
 
 bench: build ui-tests/node_modules/.installed chromium
 	python bench/server_load.py
+	python bench/classroom_load.py
 	python bench/frontend_size.py
 	node bench/lint_speed.js
 	python bench/cell_overhead.py
