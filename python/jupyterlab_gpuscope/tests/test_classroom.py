@@ -7,9 +7,11 @@ import asyncio
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -171,6 +173,12 @@ async def test_metrics_serve_the_samplers_reading_and_kernel_series_only_when_en
     text = (await jp_fetch("metrics")).body.decode()
     [series] = [line for line in text.splitlines() if line.startswith("gpuscope_kernel_gpu_memory_bytes{")]
     assert f'kernel_id="{kernel_id}"' in series and 'user="' in series and float(series.rsplit(" ", 1)[1]) == 3 * GiB
+
+    # Every metric the documented Grafana dashboard queries exists.
+    dashboard = json.loads((Path(__file__).parents[3] / "docs" / "grafana-dashboard.json").read_text())
+    queried = {name for panel in dashboard["panels"] for t in panel["targets"] for name in re.findall(r"gpuscope_\w+", t["expr"])}
+    exported = set(re.findall(r"^(gpuscope_\w+)(?:\{| )", text, re.MULTILINE))
+    assert queried and queried <= exported, queried - exported
 
 
 # ---- privacy: processes of a second OS user ------------------------------------------------------
