@@ -60,8 +60,9 @@ def latest_sample() -> dict:
     return body["samples"][-1]
 
 
-def start_server(work: Path) -> subprocess.Popen:
-    """`jupyter server` with this extension on the NVML backend, in a scratch folder."""
+def start_server(work: Path, extra_config: str = "") -> subprocess.Popen:
+    """`jupyter server` with this extension on the NVML backend, in a scratch folder;
+    `extra_config`: more lines for its config file."""
     (work / "nb").mkdir()
     config = work / "config.py"
     config.write_text(
@@ -73,7 +74,7 @@ def start_server(work: Path) -> subprocess.Popen:
         "c.ServerApp.open_browser = False\n"
         f"c.ServerApp.root_dir = {str(work / 'nb')!r}\n"
         "c.GPUScope.backend = 'nvml'\n"
-        "c.GPUScope.interval_seconds = 0.5\n"
+        "c.GPUScope.interval_seconds = 0.5\n" + extra_config
     )
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(work / "runtime"), JUPYTER_CONFIG_DIR=str(work))
     server = subprocess.Popen(
