@@ -21,6 +21,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
 import gpuSvg from '../style/icons/gpu.svg';
@@ -34,7 +35,7 @@ import { LintSummary } from './lint/summary';
 import { insertDiagnosticCell, kernelProblem, runDiagnosticSilently } from './diagnostic/run';
 import { MonitorModel } from './monitor/model';
 import { GpuPanel } from './monitor/panel';
-import { monitorConfig } from './monitor/settings';
+import { monitorConfig, withPolicy } from './monitor/settings';
 import { GpuStatusItem, GpuStatusModel } from './monitor/statusbar';
 import { cellUsagePlugin } from './cellgpu/plugin';
 import type { UsageModel } from './classroom/model';
@@ -161,13 +162,27 @@ const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
       });
       configChanged.emit(config);
     };
+    let userSettings: ReadonlyPartialJSONObject = {};
+    let policy: IPolicy | null = null;
     followSettings(
       settingRegistry,
       monitorPlugin.id,
-      composite => apply(monitorConfig(composite)),
+      composite => {
+        userSettings = composite;
+        apply(monitorConfig(withPolicy(composite, policy)));
+      },
       reason =>
         Notification.warning(trans.__('GPU monitor settings could not be loaded (%1); using the defaults.', String(reason)))
     );
+    void api
+      .policy()
+      .then(reply => {
+        policy = reply;
+        if (reply.memory_warning_percent || reply.memory_critical_percent) {
+          apply(monitorConfig(withPolicy(userSettings, policy)));
+        }
+      })
+      .catch(() => undefined); // an older server: the user's settings alone
     void model.start();
     return monitor;
   }

@@ -202,6 +202,8 @@ export interface IPolicy {
   idle_kernel_minutes: number | null;
   idle_kernel_shutdown_minutes: number | null;
   check_seconds: number;
+  memory_warning_percent: number | null;
+  memory_critical_percent: number | null;
   lint_target: string | null;
   lint_target_torch: string | null;
   show_other_users: boolean;

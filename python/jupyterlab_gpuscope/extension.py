@@ -97,6 +97,17 @@ class GPUScope(ExtensionApp):
     check_seconds = Float(
         5.0, config=True, help="Seconds between checks of who holds GPU memory (limits, idle kernels, metrics)."
     )
+    memory_warning_percent = Float(
+        0.0,
+        config=True,
+        help="""Memory use (percent of a GPU) from which the status bar and panel turn orange, for
+        every user, over their own setting. 0: each user's setting.""",
+    )
+    memory_critical_percent = Float(
+        0.0,
+        config=True,
+        help="The same for red (memory nearly full). 0: each user's setting.",
+    )
     lint_target = Unicode(
         "",
         config=True,
@@ -126,6 +137,13 @@ class GPUScope(ExtensionApp):
             raise ValueError(f"{proposal['trait'].name} must be a fraction from 0 to 1, not {value}")
         return value
 
+    @validate("memory_warning_percent", "memory_critical_percent")
+    def _percent(self, proposal):
+        value = proposal["value"]
+        if not 0 <= value <= 100:
+            raise ValueError(f"{proposal['trait'].name} must be 0 (the user's setting) or a percentage up to 100")
+        return value
+
     @validate("idle_kernel_minutes", "idle_kernel_shutdown_minutes")
     def _minutes(self, proposal):
         value = proposal["value"]
@@ -149,6 +167,8 @@ class GPUScope(ExtensionApp):
             "idle_kernel_minutes": self.idle_kernel_minutes or None,
             "idle_kernel_shutdown_minutes": self.idle_kernel_shutdown_minutes or None,
             "check_seconds": self.check_seconds,
+            "memory_warning_percent": self.memory_warning_percent or None,
+            "memory_critical_percent": self.memory_critical_percent or None,
             "lint_target": self.lint_target.strip() or None,
             "lint_target_torch": self.lint_target_torch.strip() or None,
             "show_other_users": self.show_other_users,

@@ -1,6 +1,6 @@
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import type { IMonitorConfig } from '../tokens';
+import type { IMonitorConfig, IPolicy } from '../tokens';
 import type { MemoryUnits, StatusContent } from './format';
 import { WINDOW_CHOICES } from './panel';
 
@@ -30,4 +30,19 @@ export function monitorConfig(composite: ReadonlyPartialJSONObject): IMonitorCon
     chartWindowMinutes: WINDOW_CHOICES.includes(window) ? window : 15,
     memoryUnits: (composite.memoryUnits === 'GB' ? 'GB' : 'GiB') as MemoryUnits
   };
+}
+
+/**
+ * The user's settings with what the admin set on the server put over them: settings files
+ * cannot be locked, the server's configuration can.
+ */
+export function withPolicy(composite: ReadonlyPartialJSONObject, policy: IPolicy | null): ReadonlyPartialJSONObject {
+  const merged = { ...composite };
+  if (policy?.memory_warning_percent) {
+    merged.memoryWarningPercent = policy.memory_warning_percent;
+  }
+  if (policy?.memory_critical_percent) {
+    merged.memoryCriticalPercent = policy.memory_critical_percent;
+  }
+  return merged;
 }

@@ -80,6 +80,7 @@ async def test_the_users_memory_is_shown_against_the_limit(fake_nvml, start_sess
     [held] = body["kernels"]
     assert held["id"] == kernel_id and held["notebook_path"] == NOTEBOOK and held["gpus"] == [0]
     assert body["policy"]["user_memory_limit_bytes"] == 4 * GiB
+    assert body["policy"]["memory_warning_percent"] is None  # not set: each user's own
     fake_nvml.processes[0] = [(pid, 5 * GiB)]
     body = await usage_when(get_json, lambda b: b["gpus"][0]["state"] == "over")
     assert body["live"] is True and body["backend"] == "nvml"

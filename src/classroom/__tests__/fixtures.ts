@@ -28,6 +28,8 @@ export function usageReply(overrides: Partial<IUsageReply> = {}): IUsageReply {
       idle_kernel_minutes: 30,
       idle_kernel_shutdown_minutes: null,
       check_seconds: 5,
+      memory_warning_percent: null,
+      memory_critical_percent: null,
       lint_target: null,
       lint_target_torch: null,
       show_other_users: false
