@@ -47,9 +47,14 @@ export class GPUScopeAPI {
     return this._get('usage');
   }
 
-  /** What the admin set for everyone (limits, idle kernels, lint target). */
+  /** What the admin set for everyone (limits, idle kernels, lint target). Fixed while the
+   * server runs: fetched once for every plugin that asks. */
   policy(): Promise<IPolicy> {
-    return this._get('policy');
+    if (!this._policy) {
+      this._policy = this._get<IPolicy>('policy');
+      this._policy.catch(() => (this._policy = null)); // ask again next time
+    }
+    return this._policy;
   }
 
   /** Keep an idle kernel that holds GPU memory: its idle time starts again. */
@@ -72,6 +77,8 @@ export class GPUScopeAPI {
     };
     return socket;
   }
+
+  private _policy: Promise<IPolicy> | null = null;
 
   private async _get<T>(path: string): Promise<T> {
     const response = await this._request(path, {});

@@ -59,6 +59,7 @@ class ClassroomWatcher:
         self._snapshot: dict[str, Any] | None = None
         self._nudged: set[str] = set()
         self._callback: PeriodicCallback | None = None
+        self._lock: asyncio.Lock | None = None
 
     def start(self) -> None:
         self._callback = PeriodicCallback(self._check_safely, self.check_seconds * 1000)
@@ -96,6 +97,14 @@ class ClassroomWatcher:
             self.log.exception("gpuscope: the shared-GPU check failed")
 
     async def check(self) -> None:
+        """One round. Rounds never overlap (a route and the timer may both start one), so a
+        kernel is shut down once."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()  # made here: it belongs to the running loop
+        async with self._lock:
+            await self._check()
+
+    async def _check(self) -> None:
         kernels = await running_kernels(self.kernel_manager, self.session_manager)
         gpu_processes = self.sampler.processes
         recorded = not self.sampler.backend.live
@@ -109,8 +118,10 @@ class ClassroomWatcher:
         self._log_new_nudges(idle)
         for kernel in self.idle.due_for_shutdown(idle):
             await self._shut_down(kernel)
-        self.kernels, self.kernel_memory = kernels, held
         gone = {entry["kernel_id"] for entry in self.shutdowns}
+        kernels = [k for k in kernels if k.id not in gone]
+        held = {kernel_id: memory for kernel_id, memory in held.items() if kernel_id not in gone}
+        self.kernels, self.kernel_memory = kernels, held
         self._snapshot = {
             "checked_at": round(self.clock(), 3),
             "gpus": gpu_usage(body, self._memory_totals(), self.limit),

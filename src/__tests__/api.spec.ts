@@ -41,4 +41,15 @@ describe('GPUScopeAPI', () => {
       "'since' must be a sample sequence number"
     );
   });
+
+  it('fetches the policy once for every plugin, and keep as a POST with the kernel id', async () => {
+    const { settings, calls } = settingsAnswering(200, { lint_target: 'T4' });
+    const api = new GPUScopeAPI(settings);
+    const [first, second] = await Promise.all([api.policy(), api.policy()]);
+    expect(first.lint_target).toBe('T4');
+    expect(second).toBe(first);
+    expect(calls.filter(url => url.includes('/gpuscope/api/policy'))).toHaveLength(1);
+    await api.keepKernel('k1');
+    expect(calls[calls.length - 1]).toMatch(/\/gpuscope\/api\/keep/);
+  });
 });
