@@ -20,16 +20,14 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import psutil
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
 sys.path.insert(0, str(Path(__file__).parent))
-from server_load import TOKEN, free_port, get_json, start_server, wait_ready  # noqa: E402
+from server_load import TOKEN, get_json, running_server  # noqa: E402
 
 HEADERS = {"Authorization": f"token {TOKEN}"}
 
@@ -91,36 +89,26 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def run(clients: int, seconds: float) -> None:
-    AsyncHTTPClient.configure(None, max_clients=clients)
-    client = AsyncHTTPClient()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = start_server(port, Path(tmp))
-        try:
-            await wait_ready(client, port)
-            server = psutil.Process(proc.pid)
-            await get_json(client, port, "usage")
-            tally, stop = Tally(), asyncio.Event()
-            streams = clients // 2
-            pollers = clients - streams
-            tasks = [asyncio.create_task(streamer(port, stop, tally)) for _ in range(streams)]
-            tasks += [asyncio.create_task(poller(client, port, stop, tally, i / pollers)) for i in range(pollers)]
-            await asyncio.sleep(2)  # connections set up
-            rss: list[tuple[float, float]] = []
-            cpu_before = sum(server.cpu_times()[:2])
-            started = time.monotonic()
-            tally.latencies = {"samples": [], "usage": []}
-            tally.stream_messages = 0
-            while (elapsed := time.monotonic() - started) < seconds:
-                rss.append((elapsed, server.memory_info().rss / 2**20))
-                await asyncio.sleep(min(10.0, seconds - elapsed))
-            rss.append((time.monotonic() - started, server.memory_info().rss / 2**20))
-            cpu = 100 * (sum(server.cpu_times()[:2]) - cpu_before) / (time.monotonic() - started)
-            stop.set()
-            await asyncio.gather(*tasks)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    async with running_server(max_clients=clients) as (client, port, server):
+        await get_json(client, port, "usage")
+        tally, stop = Tally(), asyncio.Event()
+        streams = clients // 2
+        pollers = clients - streams
+        tasks = [asyncio.create_task(streamer(port, stop, tally)) for _ in range(streams)]
+        tasks += [asyncio.create_task(poller(client, port, stop, tally, i / pollers)) for i in range(pollers)]
+        await asyncio.sleep(2)  # connections set up
+        rss: list[tuple[float, float]] = []
+        cpu_before = sum(server.cpu_times()[:2])
+        started = time.monotonic()
+        tally.latencies = {"samples": [], "usage": []}
+        tally.stream_messages = 0
+        while (elapsed := time.monotonic() - started) < seconds:
+            rss.append((elapsed, server.memory_info().rss / 2**20))
+            await asyncio.sleep(min(10.0, seconds - elapsed))
+        rss.append((time.monotonic() - started, server.memory_info().rss / 2**20))
+        cpu = 100 * (sum(server.cpu_times()[:2]) - cpu_before) / (time.monotonic() - started)
+        stop.set()
+        await asyncio.gather(*tasks)
 
     print(f"\n{clients} clients ({streams} streams, {pollers} polling samples at 1 Hz and usage every 5 s), "
           f"{seconds:g} s on loopback, replay backend at 1 Hz, {os.cpu_count()} cores\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -70,6 +71,22 @@ async def wait_ready(client: AsyncHTTPClient, port: int) -> None:
             pass
         await asyncio.sleep(0.1)
     raise RuntimeError("the server did not start")
+
+
+@contextlib.asynccontextmanager
+async def running_server(max_clients: int):
+    """A bench server on a free port, ready: (HTTP client, port, the server's process)."""
+    AsyncHTTPClient.configure(None, max_clients=max_clients)
+    client = AsyncHTTPClient()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = start_server(port, Path(tmp))
+        try:
+            await wait_ready(client, port)
+            yield client, port, psutil.Process(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
 
 
 async def measure(server: psutil.Process, client: AsyncHTTPClient, port: int, seconds: float) -> tuple[float, float]:
@@ -132,21 +149,11 @@ async def polling_scenario(count: int, port: int, seconds: float, server, client
 
 
 async def load_table(seconds: float) -> None:
-    AsyncHTTPClient.configure(None, max_clients=200)
-    client = AsyncHTTPClient()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = start_server(port, Path(tmp))
-        try:
-            await wait_ready(client, port)
-            server = psutil.Process(proc.pid)
-            rows = []
-            for count in (0, 1, 10, 100):
-                rows.append((f"{count} stream subscribers", *await subscribers_scenario(count, port, seconds, server, client)))
-            rows.append(("100 clients polling samples at 1 Hz", *await polling_scenario(100, port, seconds, server, client)))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    async with running_server(max_clients=200) as (client, port, server):
+        rows = []
+        for count in (0, 1, 10, 100):
+            rows.append((f"{count} stream subscribers", *await subscribers_scenario(count, port, seconds, server, client)))
+        rows.append(("100 clients polling samples at 1 Hz", *await polling_scenario(100, port, seconds, server, client)))
     base_calls = rows[0][2]
     print(f"\nServer cost per viewer (replay backend, 1 Hz, {seconds:g} s each, {os.cpu_count()} cores)")
     print("(the replay makes one backend call per tick; NVML makes about 13 per GPU per tick, as flat)\n")

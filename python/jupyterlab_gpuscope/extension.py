@@ -67,6 +67,7 @@ class GPUScope(ExtensionApp):
 
     user_memory_limit_bytes = Int(
         0,
+        min=0,
         config=True,
         help="""Soft limit on the GPU memory one user's processes hold on each GPU, in bytes
         (0: none). Shown in the status bar and the GPU panel; the user is warned when near it.
@@ -74,15 +75,18 @@ class GPUScope(ExtensionApp):
     )
     user_memory_limit_fraction = Float(
         0.0,
+        min=0.0,
+        max=1.0,
         config=True,
         help="""The same soft limit as a fraction of each GPU's memory (0: none). With both set,
         the smaller applies.""",
     )
     user_memory_warn_fraction = Float(
-        0.9, config=True, help="Warn the user when their GPU memory passes this fraction of the limit."
+        0.9, min=0.0, max=1.0, config=True, help="Warn the user when their GPU memory passes this fraction of the limit."
     )
     idle_kernel_minutes = Float(
         0.0,
+        min=0.0,
         config=True,
         help="""A kernel idle this long that still holds GPU memory gets one notification to its
         owner, with "Shut down kernel" and "Keep". 0, the default: never (on a GPU no one else
@@ -90,21 +94,26 @@ class GPUScope(ExtensionApp):
     )
     idle_kernel_shutdown_minutes = Float(
         0.0,
+        min=0.0,
         config=True,
         help="""Shut down an idle kernel holding GPU memory this many minutes after its owner was
         notified, unless they chose "Keep" (0, the default: never). Each shut-down is logged.""",
     )
     check_seconds = Float(
-        5.0, config=True, help="Seconds between checks of who holds GPU memory (limits, idle kernels, metrics)."
+        5.0, min=MIN_INTERVAL_SECONDS, config=True, help="Seconds between checks of who holds GPU memory (limits, idle kernels, metrics)."
     )
     memory_warning_percent = Float(
         0.0,
+        min=0.0,
+        max=100.0,
         config=True,
         help="""Memory use (percent of a GPU) from which the status bar and panel turn orange, for
         every user, over their own setting. 0: each user's setting.""",
     )
     memory_critical_percent = Float(
         0.0,
+        min=0.0,
+        max=100.0,
         config=True,
         help="The same for red (memory nearly full). 0: each user's setting.",
     )
@@ -123,40 +132,6 @@ class GPUScope(ExtensionApp):
         help="""Add per-kernel and per-user GPU memory series, with kernel and user labels, to
         /metrics. Off by default: the labels name the user.""",
     )
-
-    @validate("user_memory_limit_bytes")
-    def _limit_not_negative(self, proposal):
-        if proposal["value"] < 0:
-            raise ValueError("user_memory_limit_bytes must be 0 (no limit) or a number of bytes")
-        return proposal["value"]
-
-    @validate("user_memory_limit_fraction", "user_memory_warn_fraction")
-    def _fraction(self, proposal):
-        value = proposal["value"]
-        if not 0 <= value <= 1:
-            raise ValueError(f"{proposal['trait'].name} must be a fraction from 0 to 1, not {value}")
-        return value
-
-    @validate("memory_warning_percent", "memory_critical_percent")
-    def _percent(self, proposal):
-        value = proposal["value"]
-        if not 0 <= value <= 100:
-            raise ValueError(f"{proposal['trait'].name} must be 0 (the user's setting) or a percentage up to 100")
-        return value
-
-    @validate("idle_kernel_minutes", "idle_kernel_shutdown_minutes")
-    def _minutes(self, proposal):
-        value = proposal["value"]
-        if not value >= 0:
-            raise ValueError(f"{proposal['trait'].name} must be 0 (off) or a number of minutes")
-        return value
-
-    @validate("check_seconds")
-    def _check_floor(self, proposal):
-        value = proposal["value"]
-        if not value >= MIN_INTERVAL_SECONDS:  # also catches NaN
-            raise ValueError(f"check_seconds must be at least {MIN_INTERVAL_SECONDS}")
-        return value
 
     def policy(self) -> dict[str, Any]:
         """What the admin decided, for the frontend (which applies it over user settings)."""

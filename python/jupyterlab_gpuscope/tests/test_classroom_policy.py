@@ -133,3 +133,15 @@ def test_usage_adds_this_users_processes_and_only_totals_others():
     }
     assert usage[1]["mine"] == 0 and usage[1]["state"] == "ok"
     assert kernel_memory(processes_body()) == {"k1": {0: 3 * GiB}}
+
+
+def test_the_server_refuses_nonsense_classroom_settings():
+    import pytest
+    from traitlets import TraitError
+
+    from jupyterlab_gpuscope.extension import GPUScope
+
+    for name, value in (("user_memory_limit_fraction", 1.5), ("user_memory_limit_bytes", -1),
+                        ("idle_kernel_minutes", -3.0), ("memory_warning_percent", 120.0)):
+        with pytest.raises(TraitError, match=name):
+            GPUScope(**{name: value})
