@@ -50,6 +50,11 @@ test.describe('Shared GPUs (classroom server)', () => {
     await expect(section).toContainText('Your GPU memory (replay readings)');
     await expect(section.locator('.jp-gpuscope-Usage-gpu.jp-mod-near')).toContainText('You hold 2.0 GiB of your 2.5 GiB limit');
     await expect(section).toContainText('shut down 0.25 min after you are notified');
+    await section.screenshot({ path: path.join(SCREENSHOTS, 'usage-light.png') });
+    await page.theme.setDarkTheme();
+    await expect(section.locator('.jp-gpuscope-Usage-gpu')).toBeVisible();
+    await section.screenshot({ path: path.join(SCREENSHOTS, 'usage-dark.png') });
+    await page.theme.setLightTheme();
   });
 
   test('an idle kernel holding GPU memory: one notification; Keep keeps it; Shut down kernel frees it', async ({
