@@ -76,14 +76,15 @@ export class GpuCard {
   readonly node: HTMLElement;
 
   /**
-   * Whether the card is scrolled into view. Charts of cards out of view are not redrawn
-   * (with 8 GPUs most are); they catch up when they come into view.
+   * Whether the card is scrolled into view. Cards out of view (with 8 GPUs most are) are
+   * not touched at all, text or charts: each change would cost the browser style, layout
+   * and paint work for nothing seen. They catch up when they come into view.
    */
   setInView(inView: boolean): void {
     this._inView = inView;
-    if (inView && this._pendingCharts) {
-      this._pendingCharts();
-      this._pendingCharts = null;
+    if (inView && this._pending) {
+      this._pending();
+      this._pending = null;
     }
   }
 
@@ -100,6 +101,22 @@ export class GpuCard {
   }
 
   update(
+    device: IDevice | undefined,
+    gpu: IGpuSample | undefined,
+    history: IGpuHistory,
+    windowStart: number,
+    units: MemoryUnits,
+    thresholds: IThresholds
+  ): void {
+    this._units = units;
+    this._pending = () => this._render(device, gpu, history, windowStart, units, thresholds);
+    if (this._inView) {
+      this._pending();
+      this._pending = null;
+    }
+  }
+
+  private _render(
     device: IDevice | undefined,
     gpu: IGpuSample | undefined,
     history: IGpuHistory,
@@ -166,12 +183,7 @@ export class GpuCard {
       [trans.__('Fan'), formatPercent(gpu?.fan ?? null), naReason(gpu, 'fan', trans)]
     ]);
 
-    this._pendingCharts = () => this._updateCharts(history, windowStart, units);
-    if (this._inView) {
-      this._pendingCharts();
-      this._pendingCharts = null;
-    }
-    this._units = units;
+    this._updateCharts(history, windowStart, units);
     this._memoryCaption.textContent = trans.__('Memory used (%1)', units);
   }
 
@@ -311,7 +323,8 @@ export class GpuCard {
   private _inView = true;
   private _processesKey = '';
   private _chartUnits: MemoryUnits = 'GiB';
-  private _pendingCharts: (() => void) | null = null;
+  /** The latest update of a card out of view, applied when it comes into view. */
+  private _pending: (() => void) | null = null;
 }
 
 function naReason(

@@ -1,6 +1,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import { GpuCard } from '../card';
 import { MonitorModel } from '../model';
 import { GpuPanel } from '../panel';
 import { asAPI, devicesReply, FakeAPI, GiB, gpu, sample } from './fakes';
@@ -122,5 +123,31 @@ describe('GpuPanel', () => {
     panel.updateNow();
     expect(button.textContent).toBe('Resume');
     expect(button.getAttribute('aria-pressed')).toBe('true');
+  });
+
+  it('leaves a card out of view untouched, and brings it up to date when it comes into view', () => {
+    const card = new GpuCard(1, trans, actions);
+    card.renderCharts(300, { line: 'blue', fill: 'blue', axis: 'gray', grid: 'gray', font: '10px sans-serif' });
+    const device = devicesReply().devices[0];
+    const history = { time: [1, 2], memoryUsed: [GiB, 2 * GiB], utilization: [10, 20], powerWatts: [100, 120] };
+    const update = (used: number) =>
+      card.update({ ...device, index: 1 }, gpu(1, { memory_used: used * GiB }), history, 0, 'GiB', {
+        memoryWarningPercent: 85,
+        memoryCriticalPercent: 95,
+        warnOnThrottle: true
+      });
+    const text = () => card.node.querySelector('.jp-gpuscope-Card-memoryText')!.textContent;
+
+    update(10);
+    expect(text()).toBe('10.0/80 GiB');
+    card.setInView(false);
+    update(20);
+    update(30);
+    expect(text()).toBe('10.0/80 GiB');
+    card.setInView(true);
+    // The latest reading, not the first one missed.
+    expect(text()).toBe('30.0/80 GiB');
+    expect(card.node.querySelector('.jp-gpuscope-Chart')!.getAttribute('data-points')).toBe('2');
+    card.dispose();
   });
 });
