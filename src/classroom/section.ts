@@ -30,7 +30,13 @@ export class UsageSection {
     const title = element('div', 'jp-gpuscope-Usage-title');
     title.textContent = usage.live ? trans.__('Your GPU memory') : trans.__('Your GPU memory (replay readings)');
     const rows = element('ul', 'jp-gpuscope-Usage-gpus');
-    for (const gpu of usage.gpus) {
+    // A GPU with no limit that nobody holds memory on has nothing to say: with 8 GPUs,
+    // eight "You hold 0.0 GiB" lines would hide the one that matters.
+    const telling = usage.gpus.filter(gpu => gpu.mine > 0 || gpu.others_count > 0 || gpu.limit !== null);
+    if (!telling.length) {
+      element('li', 'jp-gpuscope-Usage-gpu jp-mod-ok', rows).textContent = trans.__('You hold no GPU memory.');
+    }
+    for (const gpu of telling) {
       const row = element('li', `jp-gpuscope-Usage-gpu jp-mod-${gpu.state}`, rows);
       row.textContent = usageLine(gpu, units, trans);
       if (gpu.limit !== null) {

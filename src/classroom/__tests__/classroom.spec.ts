@@ -161,6 +161,17 @@ describe('UsageSection', () => {
     expect(act.keep).toHaveBeenCalledWith('k1');
     expect(act.shutDown).toHaveBeenCalledWith('k1');
   });
+
+  it('lists only the GPUs with something to say, and says so when nothing is held', () => {
+    const act = { shutDown: jest.fn(), keep: jest.fn(), openNotebook: jest.fn() };
+    const section = new UsageSection(act, trans);
+    const empty = (index: number) => share({ index, mine: 0, limit: null, others: 0, others_count: 0 });
+    section.update(usageReply({ gpus: [0, 1, 2, 3].map(empty) }), 'GiB');
+    const lines = () => Array.from(section.node.querySelectorAll('.jp-gpuscope-Usage-gpu')).map(li => li.textContent);
+    expect(lines()).toEqual(['You hold no GPU memory.']);
+    section.update(usageReply({ gpus: [empty(0), { ...empty(1), mine: 2 * GiB }, empty(2), { ...empty(3), others: GiB, others_count: 1 }] }), 'GiB');
+    expect(lines()).toEqual(['You hold 2.0 GiB on GPU 1.', 'You hold 0.0 GiB on GPU 3. Others hold 1.0 GiB (1 process).']);
+  });
 });
 
 const tick = () => new Promise(resolve => setTimeout(resolve, 50));
