@@ -60,12 +60,14 @@ class ClassroomWatcher:
         self._nudged: set[str] = set()
         self._callback: PeriodicCallback | None = None
         self._lock: asyncio.Lock | None = None
+        self._stopped = False
 
     def start(self) -> None:
         self._callback = PeriodicCallback(self._check_safely, self.check_seconds * 1000)
         self._callback.start()
 
     def stop(self) -> None:
+        self._stopped = True
         if self._callback is not None:
             self._callback.stop()
 
@@ -94,6 +96,11 @@ class ClassroomWatcher:
         try:
             await self.check()
         except Exception:  # the periodic check must survive one bad round
+            if self._stopped:
+                # A round still running while the server shuts down finds its sessions
+                # database or executor closed: nothing an admin needs a traceback for.
+                self.log.debug("gpuscope: a shared-GPU check ended by the shutdown", exc_info=True)
+                return
             self.log.exception("gpuscope: the shared-GPU check failed")
 
     async def check(self) -> None:

@@ -145,3 +145,31 @@ def test_the_server_refuses_nonsense_classroom_settings():
                         ("idle_kernel_minutes", -3.0), ("memory_warning_percent", 120.0)):
         with pytest.raises(TraitError, match=name):
             GPUScope(**{name: value})
+
+
+class _ClosedSessions:
+    """A session manager whose database is gone, as during a server shutdown."""
+
+    async def list_sessions(self):
+        raise RuntimeError("Cannot operate on a closed database.")
+
+
+async def test_a_failed_check_is_logged_with_its_traceback_but_not_once_the_server_stops(caplog):
+    import logging
+
+    from jupyterlab_gpuscope.classroom import ClassroomWatcher
+
+    log = logging.getLogger("gpuscope-test")
+    watcher = ClassroomWatcher(
+        sampler=None, kernel_manager=None, session_manager=_ClosedSessions(),
+        limit=MemoryLimit(), idle=IdlePolicy(0, 0),
+        check_seconds=5, log=log,
+    )
+    with caplog.at_level(logging.DEBUG, logger="gpuscope-test"):
+        await watcher._check_safely()
+        watcher.stop()
+        await watcher._check_safely()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["gpuscope: the shared-GPU check failed"]
+    assert "closed database" in caplog.text  # the traceback is there for the first one
+    assert caplog.records[-1].levelno == logging.DEBUG
