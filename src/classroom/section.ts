@@ -78,8 +78,16 @@ export class UsageSection {
       note.textContent = policy;
       children.push(note);
     }
-    this.node.replaceChildren(...children);
+    // The poll brings the same picture most of the time: replacing it anyway would cost a
+    // layout and drop the keyboard focus of someone tabbing to Keep.
+    const key = children.map(child => child.outerHTML).join('') + usage.idle.map(idle => idle.kernel_id).join();
+    if (key !== this._shown) {
+      this._shown = key;
+      this.node.replaceChildren(...children);
+    }
   }
+
+  private _shown = '';
 
   private _policyText(usage: IUsageReply): string {
     const { policy } = usage;

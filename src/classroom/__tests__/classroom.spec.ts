@@ -172,6 +172,23 @@ describe('UsageSection', () => {
     section.update(usageReply({ gpus: [empty(0), { ...empty(1), mine: 2 * GiB }, empty(2), { ...empty(3), others: GiB, others_count: 1 }] }), 'GiB');
     expect(lines()).toEqual(['You hold 2.0 GiB on GPU 1.', 'You hold 0.0 GiB on GPU 3. Others hold 1.0 GiB (1 process).']);
   });
+
+  it('leaves the section as it is when a poll brings the same picture, so the focus stays', () => {
+    const act = { shutDown: jest.fn(async () => undefined), keep: jest.fn(async () => undefined), openNotebook: jest.fn() };
+    const section = new UsageSection(act, trans);
+    document.body.appendChild(section.node);
+    const reply = usageReply({ gpus: [share({ mine: 2 * GiB })], idle: [idleKernel()] });
+    section.update(reply, 'GiB');
+    const keep = Array.from(section.node.querySelectorAll('button')).find(b => b.textContent === 'Keep')!;
+    keep.focus();
+    // Seconds later: the same kernel, the same rounded figures.
+    section.update({ ...reply, checked_at: reply.checked_at + 5, idle: [{ ...reply.idle[0], idle_since: reply.idle[0].idle_since + 5 }] }, 'GiB');
+    expect(document.activeElement).toBe(keep);
+    // Something shown changes: the section is redrawn.
+    section.update(usageReply({ gpus: [share({ mine: 3 * GiB })], idle: [idleKernel()] }), 'GiB');
+    expect(section.node.textContent).toContain('You hold 3.0 GiB');
+    section.node.remove();
+  });
 });
 
 const tick = () => new Promise(resolve => setTimeout(resolve, 50));
