@@ -28,11 +28,17 @@ module.exports = {
   },
   // The shared-GPU tests need a server configured as a classroom: a second server.
   projects: [
-    { name: 'default', testIgnore: /shared-gpus\.spec\.ts/ },
+    { name: 'default', testIgnore: /(shared-gpus|notebook7)\.spec\.ts/ },
     {
       name: 'shared-gpus',
       testMatch: /shared-gpus\.spec\.ts/,
       use: { baseURL: 'http://localhost:8889' }
+    },
+    // Jupyter Notebook 7: the same extension in Notebook's shell.
+    {
+      name: 'notebook7',
+      testMatch: /notebook7\.spec\.ts/,
+      use: { baseURL: 'http://localhost:8891' }
     }
   ],
   webServer: [
@@ -45,6 +51,12 @@ module.exports = {
     {
       command: 'jupyter lab --config jupyter_server_shared_gpus_config.py',
       url: 'http://localhost:8889/lab',
+      timeout: 120 * 1000,
+      reuseExistingServer: !process.env.CI
+    },
+    {
+      command: 'jupyter notebook --config jupyter_notebook7_config.py',
+      url: 'http://localhost:8891/tree',
       timeout: 120 * 1000,
       reuseExistingServer: !process.env.CI
     }

@@ -68,6 +68,9 @@ export class TimeChart {
         width: Math.max(width, 120),
         height: this._options.height ?? 110,
         legend: { show: false },
+        // Room on the right for half of the last time label ("11:58:25 AM"), which is
+        // centred on its tick and was cut off at the canvas edge.
+        padding: [null, 30, null, null],
         cursor: { show: true, drag: { x: false, y: false } },
         scales: {
           x: { time: true },
