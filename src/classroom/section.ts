@@ -4,7 +4,7 @@ import { element } from '../dom';
 import type { MemoryUnits } from '../monitor/format';
 import type { IUsageReply } from '../tokens';
 import type { INudgeActions } from './nudges';
-import { formatDuration, formatMemory, usageLine } from './text';
+import { formatDuration, formatMemory, usageLine, worthALine } from './text';
 
 /**
  * "Your GPU memory" in the GPU panel: per GPU, this user's memory against the limit and
@@ -30,9 +30,7 @@ export class UsageSection {
     const title = element('div', 'jp-gpuscope-Usage-title');
     title.textContent = usage.live ? trans.__('Your GPU memory') : trans.__('Your GPU memory (replay readings)');
     const rows = element('ul', 'jp-gpuscope-Usage-gpus');
-    // A GPU with no limit that nobody holds memory on has nothing to say: with 8 GPUs,
-    // eight "You hold 0.0 GiB" lines would hide the one that matters.
-    const telling = usage.gpus.filter(gpu => gpu.mine > 0 || gpu.others_count > 0 || gpu.limit !== null);
+    const telling = usage.gpus.filter(worthALine);
     if (!telling.length) {
       element('li', 'jp-gpuscope-Usage-gpu jp-mod-ok', rows).textContent = trans.__('You hold no GPU memory.');
     }

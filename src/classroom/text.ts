@@ -77,6 +77,14 @@ export function limitMessage(gpu: IGpuUsage, units: MemoryUnits, trans: Translat
     : text;
 }
 
+/**
+ * Whether a GPU's line says anything: memory held, other users' processes, or a limit. A
+ * line of zeros per GPU would hide the one that matters.
+ */
+export function worthALine(gpu: IGpuUsage): boolean {
+  return gpu.mine > 0 || gpu.others_count > 0 || gpu.limit !== null;
+}
+
 /** limitMessage, then the other users' total: "Others hold 23.1 GiB (3 processes)." */
 export function usageLine(gpu: IGpuUsage, units: MemoryUnits, trans: TranslationBundle): string {
   const mine = limitMessage(gpu, units, trans);

@@ -3,7 +3,7 @@ import { TextItem } from '@jupyterlab/statusbar';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 
-import { usageLine } from '../classroom/text';
+import { usageLine, worthALine } from '../classroom/text';
 import type { IGpuSample, IUsageReply } from '../tokens';
 import {
   formatPercent,
@@ -120,7 +120,7 @@ export class GpuStatusModel extends VDomModel {
       }
     }
     for (const share of shares) {
-      if (share.mine > 0 || share.others_count > 0 || share.limit !== null) {
+      if (worthALine(share)) {
         lines.push(usageLine(share, units, trans));
       }
     }
