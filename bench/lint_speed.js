@@ -13,7 +13,7 @@
  *   jlpm build:cli && node bench/lint_speed.js
  */
 require('../lib-cli/lint/node.js');
-const { lintFile } = require('../lib-cli/lint/files.js');
+const { lintFile, notebookCells } = require('../lib-cli/lint/files.js');
 const { analyze, collectImports } = require('../lib-cli/lint/analyzer.js');
 const { resolveTarget } = require('../lib-cli/knowledge/index.js');
 const { parser } = require('@lezer/python');
@@ -42,19 +42,16 @@ function notebook(cells) {
   });
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-const t4 = resolveTarget('T4');
-const profile = { source: 'target', hasGpu: true, cc: t4.cc, name: 'T4', deviceCount: 1 };
-const text = notebook(500);
-
 function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
+
+const median = values => percentile(values, 0.5);
+
+const t4 = resolveTarget('T4');
+const profile = { source: 'target', hasGpu: true, cc: t4.cc, name: 'T4', deviceCount: 1 };
+const text = notebook(500);
 
 const coldStarted = process.hrtime.bigint();
 lintFile('cold.ipynb', text, profile);
@@ -67,7 +64,7 @@ for (let i = 0; i < WARM; i++) lintFile('warm.ipynb', text, profile);
 // The peer, timed in the same rounds: Lezer parsing every code cell and nothing else, the
 // least any Lezer-based linter does. This machine's speed drifts between runs; the ratio
 // shows what the linter adds whatever the drift.
-const codeCells = JSON.parse(text).cells.filter(c => c.cell_type === 'code').map(c => c.source);
+const codeCells = notebookCells(text).filter(cell => cell.code).map(cell => cell.source);
 const full = [];
 const parseOnly = [];
 const ratios = [];
