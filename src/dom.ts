@@ -7,3 +7,20 @@ export function element(tag: string, className: string, parent?: HTMLElement): H
   parent?.appendChild(node);
   return node;
 }
+
+/**
+ * Set an element's text only when it differs: writing the same text still replaces the
+ * text node, which costs the browser a layout and a paint of what holds it.
+ */
+export function setText(node: HTMLElement, text: string): void {
+  if (node.textContent !== text) {
+    node.textContent = text;
+  }
+}
+
+/** Set an attribute only when it differs (see setText). */
+export function setAttr(node: HTMLElement, name: string, value: string): void {
+  if (node.getAttribute(name) !== value) {
+    node.setAttribute(name, value);
+  }
+}

@@ -14,7 +14,7 @@ import {
   throttleWords
 } from './format';
 import type { IGpuHistory } from './model';
-import { element } from '../dom';
+import { element, setAttr, setText } from '../dom';
 
 /** What a card needs from its panel to act on a process row. */
 export interface ICardActions {
@@ -86,6 +86,10 @@ export class GpuCard {
       this._pending();
       this._pending = null;
     }
+    if (inView && this._pendingProcesses) {
+      this._renderProcesses(this._pendingProcesses.reply);
+      this._pendingProcesses = null;
+    }
   }
 
   renderCharts(width: number, theme: IChartTheme): void {
@@ -125,30 +129,34 @@ export class GpuCard {
     thresholds: IThresholds
   ): void {
     const trans = this._trans;
-    this._title.textContent = trans.__(
-      'GPU %1 · %2 · compute capability %3',
-      this.index,
-      device?.name ?? trans.__('unknown'),
-      device?.compute_capability ?? 'n/a'
+    setText(
+      this._title,
+      trans.__(
+        'GPU %1 · %2 · compute capability %3',
+        this.index,
+        device?.name ?? trans.__('unknown'),
+        device?.compute_capability ?? 'n/a'
+      )
     );
     const level = gpu ? gpuLevel(gpu, thresholds) : 'normal';
     for (const l of ['normal', 'warning', 'critical']) {
       this.node.classList.toggle(`jp-mod-${l}`, level === l);
     }
-    if (gpu && gpu.status !== 'ok') {
-      this._state.textContent = gpu.reason ?? gpu.status;
-      this._state.hidden = false;
-    } else {
-      this._state.hidden = true;
+    const unwell = !!gpu && gpu.status !== 'ok';
+    if (unwell) {
+      setText(this._state, gpu.reason ?? gpu.status);
+    }
+    if (this._state.hidden === unwell) {
+      this._state.hidden = !unwell;
     }
     const used = gpu?.memory_used ?? null;
     const total = gpu?.memory_total ?? device?.memory_total ?? null;
     const percent = used !== null && total ? (100 * used) / total : 0;
     this._barFill.style.width = `${Math.min(percent, 100).toFixed(1)}%`;
-    this._barText.textContent = formatUsedOfTotal(used, total, units);
-    this._bar.setAttribute('aria-valuenow', percent.toFixed(0));
-    this._bar.setAttribute('aria-label', trans.__('Memory used'));
-    this._bar.title = naReason(gpu, 'memory_used', trans) ?? '';
+    setText(this._barText, formatUsedOfTotal(used, total, units));
+    setAttr(this._bar, 'aria-valuenow', percent.toFixed(0));
+    setAttr(this._bar, 'aria-label', trans.__('Memory used'));
+    setAttr(this._bar, 'title', naReason(gpu, 'memory_used', trans) ?? '');
 
     const throttle = gpu ? throttleWords(gpu.throttle_reasons, trans) : [];
     const limit = device?.power_limit_mw ?? null;
@@ -184,7 +192,7 @@ export class GpuCard {
     ]);
 
     this._updateCharts(history, windowStart, units);
-    this._memoryCaption.textContent = trans.__('Memory used (%1)', units);
+    setText(this._memoryCaption, trans.__('Memory used (%1)', units));
   }
 
   private _updateCharts(history: IGpuHistory, windowStart: number, units: MemoryUnits): void {
@@ -202,24 +210,54 @@ export class GpuCard {
     power.setData(history.time, history.powerWatts, start, end);
   }
 
+  /**
+   * Show the processes on this GPU. Like the readings, a card out of view keeps only the
+   * latest reply and builds its table when it comes into view.
+   */
   updateProcesses(reply: IProcessesReply | null): void {
-    const gpuReply = reply?.gpus.find(g => g.index === this.index);
-    // The list is polled every few seconds and rarely changes: rebuild only on change.
-    const key = JSON.stringify([reply === null, reply?.pid_namespace.note, gpuReply, this._units]);
-    if (key === this._processesKey) {
-      return;
+    if (this._inView) {
+      this._renderProcesses(reply);
+    } else {
+      this._pendingProcesses = { reply };
     }
-    this._processesKey = key;
+  }
+
+  private _renderProcesses(reply: IProcessesReply | null): void {
+    const gpu = reply?.gpus.find(g => g.index === this.index);
+    // Polled every few seconds, while processes' memory moves all the time: the table is
+    // rebuilt only when its rows change; otherwise only memory texts that changed are set.
+    const rows = JSON.stringify([
+      reply === null,
+      reply?.pid_namespace.note,
+      gpu?.processes.map(p => [p.pid, p.name, p.note, p.cmdline, p.kernel?.id, p.kernel?.name, p.kernel?.notebook_path]),
+      gpu?.others.count,
+      this._units
+    ]);
+    if (rows !== this._processRows) {
+      this._processRows = rows;
+      this._buildProcessTable(reply, gpu);
+    }
+    if (gpu) {
+      const memory = [...gpu.processes.map(p => p.used_memory), ...(gpu.others.count > 0 ? [gpu.others.used_memory] : [])];
+      this._memoryCells.forEach((cell, i) => setText(cell, this._memoryText(memory[i])));
+    }
+  }
+
+  private _memoryText(bytes: number | null): string {
+    return bytes === null ? 'n/a' : `${formatAmount(bytes, this._units)} ${this._units}`;
+  }
+
+  private _buildProcessTable(reply: IProcessesReply | null, gpu: IProcessesReply['gpus'][0] | undefined): void {
     const trans = this._trans;
     const container = this._processes;
     container.replaceChildren();
+    this._memoryCells = [];
     const heading = element('h4', 'jp-gpuscope-Card-processesTitle', container);
     heading.textContent = trans.__('Processes');
     if (reply === null) {
       element('p', 'jp-gpuscope-Card-empty', container).textContent = trans.__('Loading…');
       return;
     }
-    const gpu = gpuReply;
     if (reply.pid_namespace.note) {
       element('p', 'jp-gpuscope-Card-note', container).textContent = reply.pid_namespace.note;
     }
@@ -241,7 +279,7 @@ export class GpuCard {
     if (gpu.others.count > 0) {
       const row = element('tr', 'jp-gpuscope-ProcessTable-others', body);
       element('td', '', row).textContent = '—';
-      element('td', '', row).textContent = `${formatAmount(gpu.others.used_memory, this._units)} ${this._units}`;
+      this._memoryCells.push(element('td', '', row));
       const cell = element('td', '', row) as HTMLTableCellElement;
       cell.colSpan = 3;
       cell.textContent = trans._n(
@@ -263,8 +301,7 @@ export class GpuCard {
     const trans = this._trans;
     const row = element('tr', '', body);
     element('td', '', row).textContent = proc.pid === null ? '—' : String(proc.pid);
-    element('td', '', row).textContent =
-      proc.used_memory === null ? 'n/a' : `${formatAmount(proc.used_memory, this._units)} ${this._units}`;
+    this._memoryCells.push(element('td', '', row));
     const what = element('td', '', row);
     const kernel = proc.kernel;
     if (kernel?.notebook_path) {
@@ -298,14 +335,10 @@ export class GpuCard {
     rows.forEach(([name, value, reason], i) => {
       const dt = this._fields.children[2 * i] as HTMLElement;
       const dd = this._fields.children[2 * i + 1] as HTMLElement;
-      if (dt.textContent !== name) {
-        dt.textContent = name;
-      }
-      if (dd.textContent !== value) {
-        dd.textContent = value;
-      }
+      setText(dt, name);
+      setText(dd, value);
       // "n/a" carries its reason on hover.
-      dd.title = value.includes('n/a') && reason ? reason : '';
+      setAttr(dd, 'title', value.includes('n/a') && reason ? reason : '');
       dd.classList.toggle('jp-mod-unavailable', value === 'n/a');
     });
   }
@@ -321,10 +354,15 @@ export class GpuCard {
   private _units: MemoryUnits = 'GiB';
   private _memoryCaption!: HTMLElement;
   private _inView = true;
-  private _processesKey = '';
+  /** What the process table's rows were built from (all but the memory figures). */
+  private _processRows = '';
+  /** The table's memory cells: its processes in order, then the others' total. */
+  private _memoryCells: HTMLElement[] = [];
   private _chartUnits: MemoryUnits = 'GiB';
   /** The latest update of a card out of view, applied when it comes into view. */
   private _pending: (() => void) | null = null;
+  /** The latest processes reply of a card out of view (boxed: null is a reply). */
+  private _pendingProcesses: { reply: IProcessesReply | null } | null = null;
 }
 
 function naReason(

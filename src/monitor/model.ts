@@ -39,7 +39,7 @@ export class MonitorModel implements IDisposable {
       1000, 2000, 4000, 8000, 15000, 30000
     ];
     this._processPoll = new Poll({
-      factory: () => this._refreshProcesses(),
+      factory: () => this._refreshProcesses(true),
       frequency: { interval: 2000, backoff: true, max: 30000 },
       standby: () =>
         this._processViewers.length === 0 || this._paused ? true : 'when-hidden',
@@ -161,6 +161,7 @@ export class MonitorModel implements IDisposable {
     this._isDisposed = true;
     document.removeEventListener('visibilitychange', this._onVisibility);
     window.clearTimeout(this._reconnectTimer);
+    window.clearTimeout(this._holdTimer);
     this._processPoll.dispose();
     this._closeSocket();
     Signal.clearData(this);
@@ -334,6 +335,7 @@ export class MonitorModel implements IDisposable {
     }
     if (added) {
       this._trimHistory();
+      this._releaseProcesses();
       this._changed.emit();
     }
   }
@@ -361,18 +363,40 @@ export class MonitorModel implements IDisposable {
     }
   }
 
-  private async _refreshProcesses(): Promise<void> {
+  /**
+   * Fetch the process list. A polled list (`withNextReading`) is held until the next
+   * reading while the stream flows, for at most one poll interval: views then redraw
+   * both in one frame, where a list arriving on its own cost the browser a frame more.
+   */
+  private async _refreshProcesses(withNextReading = false): Promise<void> {
     if (this._connection !== 'connected') {
       return;
     }
-    this._processes = await this._api.processes();
-    this._processesChanged.emit();
+    const reply = await this._api.processes();
+    this._heldProcesses = reply;
+    window.clearTimeout(this._holdTimer);
+    if (withNextReading && !this._paused && this._connection === 'connected') {
+      this._holdTimer = window.setTimeout(() => this._releaseProcesses(), this._processPoll.frequency.interval);
+    } else {
+      this._releaseProcesses();
+    }
+  }
+
+  private _releaseProcesses(): void {
+    window.clearTimeout(this._holdTimer);
+    if (this._heldProcesses) {
+      this._processes = this._heldProcesses;
+      this._heldProcesses = null;
+      this._processesChanged.emit();
+    }
   }
 
   private _api: GPUScopeAPI;
   private _devices: IDevicesReply | null = null;
   private _latest: ISample | null = null;
   private _processes: IProcessesReply | null = null;
+  private _heldProcesses: IProcessesReply | null = null;
+  private _holdTimer = 0;
   private _history = new Map<number, IGpuHistory>();
   private _lastSeq = 0;
   private _filling = false;

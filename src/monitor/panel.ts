@@ -7,6 +7,7 @@ import { GpuCard, ICardActions } from './card';
 import { readTheme } from './chart';
 import type { IThresholds, MemoryUnits } from './format';
 import type { MonitorModel } from './model';
+import { setAttr, setText } from '../dom';
 
 export const WINDOW_CHOICES = [1, 5, 15, 60];
 
@@ -153,8 +154,8 @@ export class GpuPanel extends Widget {
     const model = this._model;
     const trans = this._trans;
     const devices = model.devices;
-    this._pauseButton.textContent = model.paused ? trans.__('Resume') : trans.__('Pause');
-    this._pauseButton.setAttribute('aria-pressed', String(model.paused));
+    setText(this._pauseButton, model.paused ? trans.__('Resume') : trans.__('Pause'));
+    setAttr(this._pauseButton, 'aria-pressed', String(model.paused));
 
     let banner = '';
     let bannerLevel = 'info';
@@ -177,8 +178,8 @@ export class GpuPanel extends Widget {
     if (model.paused) {
       banner = trans.__('Paused · %1', banner);
     }
-    this._banner.textContent = banner;
-    this._banner.dataset.level = bannerLevel;
+    setText(this._banner, banner);
+    setAttr(this._banner, 'data-level', bannerLevel);
 
     const deviceList = devices?.status === 'ok' ? devices.devices : [];
     const wanted = new Set(deviceList.map(d => d.index));

@@ -145,4 +145,38 @@ describe('MonitorModel', () => {
     expect(model.devices?.status).toBe('unavailable');
     expect(model.devices?.reason).toBe('GPU lost');
   });
+
+  it('holds a polled process list for the next reading, so both are drawn in one frame', async () => {
+    api.history = [sample(1)];
+    api.processesReply = {
+      ...devicesReply(),
+      pid_namespace: { shared: true, note: null },
+      show_other_users: false,
+      gpus: [{ index: 0, processes: [], others: { count: 1, used_memory: 1024 } }]
+    };
+    await model.start();
+    api.socket.open();
+    const order: string[] = [];
+    model.processesChanged.connect(() => order.push('processes'));
+    model.changed.connect(() => order.push('reading'));
+    const watch = model.watchProcesses(2000);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(order).toEqual([]);
+    api.socket.deliver(sample(2));
+    expect(order).toEqual(['processes', 'reading']);
+    expect(model.processes).toEqual(api.processesReply);
+
+    // No reading within a poll interval (a stalled stream): the list is shown anyway.
+    order.length = 0;
+    await jest.advanceTimersByTimeAsync(2000); // the next poll
+    expect(order).toEqual([]);
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(order).toEqual(['processes']);
+
+    // Asked for (after a shut-down, say), or paused: at once.
+    order.length = 0;
+    await model.refreshProcesses();
+    expect(order).toEqual(['processes']);
+    watch.dispose();
+  });
 });

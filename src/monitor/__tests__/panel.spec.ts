@@ -4,6 +4,7 @@ import { Widget } from '@lumino/widgets';
 import { GpuCard } from '../card';
 import { MonitorModel } from '../model';
 import { GpuPanel } from '../panel';
+import type { IProcessesReply } from '../../tokens';
 import { asAPI, devicesReply, FakeAPI, GiB, gpu, sample } from './fakes';
 
 // jsdom has no canvas: stand in for uPlot, keeping the data it is given.
@@ -148,6 +149,45 @@ describe('GpuPanel', () => {
     // The latest reading, not the first one missed.
     expect(text()).toBe('30.0/80 GiB');
     expect(card.node.querySelector('.jp-gpuscope-Chart')!.getAttribute('data-points')).toBe('2');
+    card.dispose();
+  });
+
+  it('rebuilds a process table only when its rows change, and not out of view', () => {
+    const card = new GpuCard(0, trans, actions);
+    const reply = (used: number, pid = 4242): IProcessesReply => ({
+      ...devicesReply(),
+      pid_namespace: { shared: true, note: null },
+      show_other_users: false,
+      gpus: [
+        {
+          index: 0,
+          processes: [
+            { pid, used_memory: used, owner: 'self', username: 'ann', name: 'python', cmdline: null, note: null, kernel: null }
+          ],
+          others: { count: 0, used_memory: 0 }
+        }
+      ]
+    });
+    const table = () => card.node.querySelector('.jp-gpuscope-ProcessTable');
+    const memory = () => card.node.querySelector('tbody td:nth-child(2)')!.textContent;
+
+    card.updateProcesses(reply(3 * GiB));
+    const first = table();
+    expect(memory()).toBe('3.0 GiB');
+    // Memory moves: its text changes, the table (and any focus in it) stays.
+    card.updateProcesses(reply(3 * GiB + 4096));
+    card.updateProcesses(reply(3.5 * GiB));
+    expect(memory()).toBe('3.5 GiB');
+    expect(table()).toBe(first);
+    // Out of view: nothing is built until it comes into view, then the latest reply.
+    card.setInView(false);
+    card.updateProcesses(reply(4 * GiB));
+    card.updateProcesses(reply(5 * GiB, 77));
+    expect(memory()).toBe('3.5 GiB');
+    card.setInView(true);
+    expect(memory()).toBe('5.0 GiB');
+    expect(card.node.querySelector('tbody td')!.textContent).toBe('77');
+    expect(table()).not.toBe(first); // another process: new rows
     card.dispose();
   });
 });

@@ -1,7 +1,9 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
 import { MonitorModel } from '../model';
-import { GpuStatusModel } from '../statusbar';
+import { Widget } from '@lumino/widgets';
+
+import { GpuStatusItem, GpuStatusModel } from '../statusbar';
 import { share, usageReply } from '../../classroom/__tests__/fixtures';
 import { asAPI, devicesReply, FakeAPI, flush, GiB, gpu, sample } from './fakes';
 
@@ -146,6 +148,34 @@ describe('GpuStatusModel with a soft limit', () => {
     status.setUsage(usageReply({ gpus: [share({ others: 6 * GiB, others_count: 1 })] }));
     expect(status.text).toBe('GPU 0: 87% · 10.0/80 GiB');
     expect(status.tooltip).toContain('Others hold 6.0 GiB (1 process).');
+    status.dispose();
+    monitor.dispose();
+  });
+});
+
+describe('GpuStatusItem', () => {
+  it('shows a new reading at once, coloured, and opens the panel on click or Enter', async () => {
+    const api = new FakeAPI();
+    const monitor = new MonitorModel({ api: asAPI(api), reconnectDelaysMs: [60000] });
+    api.history = [sample(1)];
+    const status = new GpuStatusModel(monitor, trans);
+    await monitor.start();
+    const open = jest.fn();
+    const item = new GpuStatusItem(status, open);
+    Widget.attach(item, document.body);
+    const text = () => item.node.querySelector('.jp-StatusBar-TextItem')!.textContent;
+    expect(text()).toBe('GPU 0: 87% · 41.2/80 GiB');
+    expect(item.node.title).toContain('NVIDIA A100-SXM4-80GB');
+    expect(item.hasClass('jp-mod-normal')).toBe(true);
+    // In the same task as the reading: no wait for a render pass.
+    api.socket.deliver(sample(2, [gpu(0, { util_gpu: 5, memory_used: 78 * GiB })]));
+    expect(text()).toBe('GPU 0: 5% · 78.0/80 GiB');
+    expect(item.hasClass('jp-mod-critical')).toBe(true);
+    expect(item.hasClass('jp-mod-normal')).toBe(false);
+    item.node.click();
+    item.node.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' }));
+    expect(open).toHaveBeenCalledTimes(2);
+    item.dispose();
     status.dispose();
     monitor.dispose();
   });

@@ -1,9 +1,10 @@
-import { VDomModel, VDomRenderer } from '@jupyterlab/apputils';
-import { TextItem } from '@jupyterlab/statusbar';
+import { VDomModel } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
-import React from 'react';
+import type { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
 
 import { usageLine, worthALine } from '../classroom/text';
+import { element, setAttr, setText } from '../dom';
 import type { IGpuSample, IUsageReply } from '../tokens';
 import {
   formatPercent,
@@ -198,38 +199,52 @@ export namespace GpuStatusModel {
   };
 }
 
-/** The status bar item: one short text, coloured by state; a click opens the panel. */
-export class GpuStatusItem extends VDomRenderer<GpuStatusModel> {
-  constructor(model: GpuStatusModel, onClick: () => void) {
-    super(model);
-    this._onClick = onClick;
+/**
+ * The status bar item: one short text, coloured by state; a click opens the panel.
+ *
+ * Plain DOM rather than a VDomRenderer with the status bar's React TextItem (same markup):
+ * React commits in a task of its own, which ran after the frame that drew the GPU panel,
+ * so every reading cost the browser a second frame.
+ */
+export class GpuStatusItem extends Widget {
+  constructor(
+    readonly model: GpuStatusModel,
+    private _onClick: () => void
+  ) {
+    super();
     this.addClass('jp-gpuscope-StatusItem');
     this.node.setAttribute('role', 'button');
     this.node.tabIndex = 0;
+    this._text = element('span', 'jp-StatusBar-TextItem', this.node);
+    model.stateChanged.connect(this._render, this);
+    this._render();
   }
 
-  render(): JSX.Element {
-    const model = this.model;
-    // Only on change: a new title re-runs the browser's accessibility name computation.
-    if (this.node.title !== model.tooltip) {
-      this.node.title = model.tooltip;
-    }
-    for (const level of ['normal', 'warning', 'critical', 'replay', 'offline', 'none']) {
-      this.toggleClass(`jp-mod-${level}`, model.level === level);
-    }
-    return <TextItem source={model.text} />;
+  dispose(): void {
+    this.model.stateChanged.disconnect(this._render, this);
+    super.dispose();
   }
 
-  protected onAfterAttach(msg: any): void {
+  protected onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
     this.node.addEventListener('click', this._onClick);
     this.node.addEventListener('keydown', this._onKey);
   }
 
-  protected onBeforeDetach(msg: any): void {
+  protected onBeforeDetach(msg: Message): void {
     this.node.removeEventListener('click', this._onClick);
     this.node.removeEventListener('keydown', this._onKey);
     super.onBeforeDetach(msg);
+  }
+
+  private _render(): void {
+    const model = this.model;
+    setText(this._text, model.text);
+    // Only on change: a new title re-runs the browser's accessibility name computation.
+    setAttr(this.node, 'title', model.tooltip);
+    for (const level of ['normal', 'warning', 'critical', 'replay', 'offline', 'none']) {
+      this.toggleClass(`jp-mod-${level}`, model.level === level);
+    }
   }
 
   private _onKey = (event: KeyboardEvent) => {
@@ -239,5 +254,5 @@ export class GpuStatusItem extends VDomRenderer<GpuStatusModel> {
     }
   };
 
-  private _onClick: () => void;
+  private _text: HTMLElement;
 }
