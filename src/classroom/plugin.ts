@@ -36,22 +36,24 @@ export const sharedGpusPlugin: JupyterFrontEndPlugin<UsageModel> = {
         await model.refresh();
       }
     };
+    const drawSection = (): void => section.update(model.usage, monitor.config.memoryUnits);
     const notifier = new NudgeNotifier(actions, trans);
     const section = new UsageSection(
       {
-        shutDown: id => actions.shutDown(id).catch(reportFailure),
-        keep: id => actions.keep(id).catch(reportFailure),
+        // After an action, show its outcome at once.
+        shutDown: id => actions.shutDown(id).then(drawSection, reportFailure),
+        keep: id => actions.keep(id).then(drawSection, reportFailure),
         openNotebook: path => void app.commands.execute('docmanager:open', { path })
       },
       trans
     );
     monitor.panel.addSection(section.node);
     model.changed.connect(() => {
-      const units = monitor.config.memoryUnits;
       if (model.usage) {
-        notifier.update(model.usage, units);
+        notifier.update(model.usage, monitor.config.memoryUnits);
       }
-      section.update(model.usage, units);
+      // A polled change is drawn with the next reading, in the same frame.
+      monitor.model.withNextReading(drawSection, 5000);
     });
     monitor.configChanged.connect((_, config) => section.update(model.usage, config.memoryUnits));
     return model;

@@ -149,6 +149,29 @@ export class MonitorModel implements IDisposable {
     };
   }
 
+  /**
+   * Run `fn` just before the next reading is announced, in the same task, so that what
+   * it draws reaches the screen in that reading's frame: something polled that redraws
+   * on its own costs the browser a frame more. If no reading comes within `maxWaitMs`
+   * it runs then; while paused or disconnected, at once. A function already waiting is
+   * not queued twice.
+   */
+  withNextReading(fn: () => void, maxWaitMs: number): void {
+    if (this._paused || this._connection !== 'connected') {
+      fn();
+      return;
+    }
+    if (!this._held.has(fn)) {
+      this._held.set(
+        fn,
+        window.setTimeout(() => {
+          this._held.delete(fn);
+          fn();
+        }, maxWaitMs)
+      );
+    }
+  }
+
   /** Fetch the process list now (after a kernel shut down, say). */
   refreshProcesses(): Promise<void> {
     return this._refreshProcesses();
@@ -161,7 +184,7 @@ export class MonitorModel implements IDisposable {
     this._isDisposed = true;
     document.removeEventListener('visibilitychange', this._onVisibility);
     window.clearTimeout(this._reconnectTimer);
-    window.clearTimeout(this._holdTimer);
+    this._held.forEach(timer => window.clearTimeout(timer));
     this._processPoll.dispose();
     this._closeSocket();
     Signal.clearData(this);
@@ -335,7 +358,7 @@ export class MonitorModel implements IDisposable {
     }
     if (added) {
       this._trimHistory();
-      this._releaseProcesses();
+      this._runHeld();
       this._changed.emit();
     }
   }
@@ -364,30 +387,35 @@ export class MonitorModel implements IDisposable {
   }
 
   /**
-   * Fetch the process list. A polled list (`withNextReading`) is held until the next
-   * reading while the stream flows, for at most one poll interval: views then redraw
-   * both in one frame, where a list arriving on its own cost the browser a frame more.
+   * Fetch the process list. A polled list waits for the next reading (see
+   * withNextReading); one asked for (after a shut-down, say) is shown at once.
    */
-  private async _refreshProcesses(withNextReading = false): Promise<void> {
+  private async _refreshProcesses(polled = false): Promise<void> {
     if (this._connection !== 'connected') {
       return;
     }
-    const reply = await this._api.processes();
-    this._heldProcesses = reply;
-    window.clearTimeout(this._holdTimer);
-    if (withNextReading && !this._paused && this._connection === 'connected') {
-      this._holdTimer = window.setTimeout(() => this._releaseProcesses(), this._processPoll.frequency.interval);
+    this._nextProcesses = await this._api.processes();
+    if (polled) {
+      this.withNextReading(this._applyProcesses, this._processPoll.frequency.interval);
     } else {
-      this._releaseProcesses();
+      this._applyProcesses();
     }
   }
 
-  private _releaseProcesses(): void {
-    window.clearTimeout(this._holdTimer);
-    if (this._heldProcesses) {
-      this._processes = this._heldProcesses;
-      this._heldProcesses = null;
+  private _applyProcesses = (): void => {
+    if (this._nextProcesses) {
+      this._processes = this._nextProcesses;
+      this._nextProcesses = null;
       this._processesChanged.emit();
+    }
+  };
+
+  private _runHeld(): void {
+    const held = [...this._held];
+    this._held.clear();
+    for (const [fn, timer] of held) {
+      window.clearTimeout(timer);
+      fn();
     }
   }
 
@@ -395,8 +423,9 @@ export class MonitorModel implements IDisposable {
   private _devices: IDevicesReply | null = null;
   private _latest: ISample | null = null;
   private _processes: IProcessesReply | null = null;
-  private _heldProcesses: IProcessesReply | null = null;
-  private _holdTimer = 0;
+  private _nextProcesses: IProcessesReply | null = null;
+  /** What waits for the next reading, with the timer that runs it if none comes. */
+  private _held = new Map<() => void, number>();
   private _history = new Map<number, IGpuHistory>();
   private _lastSeq = 0;
   private _filling = false;

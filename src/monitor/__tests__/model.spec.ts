@@ -179,4 +179,21 @@ describe('MonitorModel', () => {
     expect(order).toEqual(['processes']);
     watch.dispose();
   });
+
+  it('runs what waits for the next reading once, with it; at once while paused', async () => {
+    api.history = [sample(1)];
+    await model.start();
+    api.socket.open();
+    const draw = jest.fn();
+    model.withNextReading(draw, 5000);
+    model.withNextReading(draw, 5000);
+    expect(draw).not.toHaveBeenCalled();
+    api.socket.deliver(sample(2));
+    expect(draw).toHaveBeenCalledTimes(1);
+    jest.advanceTimersByTime(5000);
+    expect(draw).toHaveBeenCalledTimes(1); // its timer went with it
+    model.pause();
+    model.withNextReading(draw, 5000);
+    expect(draw).toHaveBeenCalledTimes(2);
+  });
 });
