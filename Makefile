@@ -60,7 +60,7 @@ bench: build ui-tests/node_modules/.installed chromium
 	python bench/frontend_size.py
 	node bench/lint_speed.js
 	python bench/cell_overhead.py
-	cd ui-tests && npx playwright test -c bench/playwright.config.js
+	cd ui-tests && npx playwright test -c bench/playwright.config.js update-cost
 	jlpm build  # frontend_size.py left a production build; back to the development one
 	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
 

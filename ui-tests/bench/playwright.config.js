@@ -1,10 +1,11 @@
-/** The UI update benchmark: run with `npx playwright test -c bench/playwright.config.js`. */
+/** The UI update benchmark: `npx playwright test -c bench/playwright.config.js update-cost`
+ * (and the trace helper, panel.trace.ts). */
 const base = require('../playwright.config');
 
 module.exports = {
   ...base,
   testDir: '.',
-  testMatch: '*.bench.ts',
+  testMatch: ['*.bench.ts', '*.trace.ts'],
   projects: [{ name: 'bench' }],
   reporter: [['list']],
   timeout: 180 * 1000,
