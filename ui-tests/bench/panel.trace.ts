@@ -8,8 +8,8 @@ import * as fs from 'fs';
  *
  *   TRACE_OUT=/tmp/panel.json npx playwright test -c bench/playwright.config.js panel.trace
  *
- * TRACE_SECONDS (10): how long; TRACE_PANEL=0: panel closed; PROFILE_OUT=file.cpuprofile:
- * a JavaScript CPU profile instead of a trace.
+ * TRACE_SECONDS (10): how long; TRACE_PANEL=0: panel closed; TRACE_PAUSED=1: updates
+ * paused (the baseline); PROFILE_OUT=file.cpuprofile: a JavaScript CPU profile instead.
  */
 test('trace', async ({ page }) => {
   test.setTimeout(5 * 60 * 1000);
@@ -20,6 +20,9 @@ test('trace', async ({ page }) => {
   if (process.env.TRACE_PANEL !== '0') {
     await run('gpuscope:open-panel');
     await expect(page.locator('.jp-gpuscope-Card')).toHaveCount(8);
+  }
+  if (process.env.TRACE_PAUSED === '1') {
+    await run('gpuscope:toggle-monitoring');
   }
   await page.waitForTimeout(4000); // settle
   // Galata's page is a proxy: ask the context for the real page behind it.
@@ -41,7 +44,8 @@ test('trace', async ({ page }) => {
       'disabled-by-default-devtools.timeline',
       // Which script call made each style or layout invalidation.
       'disabled-by-default-devtools.timeline.invalidationTracking',
-      'disabled-by-default-devtools.timeline.stack'
+      'disabled-by-default-devtools.timeline.stack',
+      'cc'
     ],
     path: process.env.TRACE_OUT ?? 'panel-trace.json'
   });
