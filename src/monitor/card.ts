@@ -82,13 +82,19 @@ export class GpuCard {
    */
   setInView(inView: boolean): void {
     this._inView = inView;
-    if (inView && this._pending) {
-      this._pending();
-      this._pending = null;
+    if (inView) {
+      const pending = [...this._pending.values()];
+      this._pending.clear();
+      pending.forEach(render => render());
     }
-    if (inView && this._pendingProcesses) {
-      this._renderProcesses(this._pendingProcesses.reply);
-      this._pendingProcesses = null;
+  }
+
+  /** Render now when in view; otherwise keep only the latest render of this kind. */
+  private _whenInView(kind: 'readings' | 'processes', render: () => void): void {
+    if (this._inView) {
+      render();
+    } else {
+      this._pending.set(kind, render);
     }
   }
 
@@ -113,11 +119,7 @@ export class GpuCard {
     thresholds: IThresholds
   ): void {
     this._units = units;
-    this._pending = () => this._render(device, gpu, history, windowStart, units, thresholds);
-    if (this._inView) {
-      this._pending();
-      this._pending = null;
-    }
+    this._whenInView('readings', () => this._render(device, gpu, history, windowStart, units, thresholds));
   }
 
   private _render(
@@ -215,11 +217,7 @@ export class GpuCard {
    * latest reply and builds its table when it comes into view.
    */
   updateProcesses(reply: IProcessesReply | null): void {
-    if (this._inView) {
-      this._renderProcesses(reply);
-    } else {
-      this._pendingProcesses = { reply };
-    }
+    this._whenInView('processes', () => this._renderProcesses(reply));
   }
 
   private _renderProcesses(reply: IProcessesReply | null): void {
@@ -359,10 +357,8 @@ export class GpuCard {
   /** The table's memory cells: its processes in order, then the others' total. */
   private _memoryCells: HTMLElement[] = [];
   private _chartUnits: MemoryUnits = 'GiB';
-  /** The latest update of a card out of view, applied when it comes into view. */
-  private _pending: (() => void) | null = null;
-  /** The latest processes reply of a card out of view (boxed: null is a reply). */
-  private _pendingProcesses: { reply: IProcessesReply | null } | null = null;
+  /** A card out of view: its latest readings and processes, drawn when it comes into view. */
+  private _pending = new Map<'readings' | 'processes', () => void>();
 }
 
 function naReason(
