@@ -59,9 +59,13 @@ def start_session(jp_fetch, jp_serverapp):
     return start
 
 
-async def usage_when(get_json, condition, timeout: float = 10.0) -> dict:
+async def usage_when(get_json, condition, timeout: float = 10.0, check=None) -> dict:
+    """The `usage` body once `condition` holds. With `check` (a stopped watcher's own
+    round), a round is run before each read: a stopped watcher's snapshot never changes."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
+        if check is not None:
+            await check()
         body = await get_json("usage")
         if condition(body):
             return body
@@ -118,7 +122,9 @@ async def test_an_idle_kernel_is_nudged_kept_then_shut_down_with_every_action_lo
     records = Records()
     gpuscope.log.addHandler(records)
     try:
-        await usage_when(get_json, lambda b: b["kernels"])  # the sampler has seen the process
+        # The watcher is stopped: its last round may have come before the sampler saw the
+        # process, so the test runs the rounds until one has.
+        await usage_when(get_json, lambda b: b["kernels"], check=watcher.check)
         clock.now += 31 * MINUTE
         await watcher.check()
         [idle] = (await get_json("usage"))["idle"]
