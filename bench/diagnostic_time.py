@@ -2,10 +2,11 @@
 
 - the five-line "is CUDA available + matmul" script people paste into notebooks
 - `python -m torch.utils.collect_env`
-- `python -m jupyterlab_gpuscope.diagnose --json`
+- `gpuscope diagnose --json` (python -m jupyterlab_gpuscope.cli): facts and findings
+- the self-contained diagnostic cell (what a kernel without the package runs), as a script
 
 Target: within 0.5 s of the five-line script and faster than collect_env, while
-reporting more (the facts it collects are counted in the last column).
+reporting more (the facts it collects and the findings are counted in the last column).
 
     python bench/diagnostic_time.py [--runs 5]
 """
@@ -28,7 +29,8 @@ print(torch.cuda.get_device_name(0))
 x = torch.rand(1000, 1000, device="cuda"); print((x @ x).sum().item())
 """
 
-COLLECTOR = Path(__file__).resolve().parent.parent / "python" / "jupyterlab_gpuscope" / "diagnose.py"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
+from jupyterlab_gpuscope import diagnostic_cell  # noqa: E402
 
 
 def leaf_count(value) -> int:
@@ -53,7 +55,8 @@ def main() -> None:
     cases = [
         ("five-line script", [python, "-c", FIVE_LINES]),
         ("torch.utils.collect_env", [python, "-m", "torch.utils.collect_env"]),
-        ("gpuscope collector --json", [python, str(COLLECTOR), "--json"]),
+        ("gpuscope diagnose --json", [python, "-m", "jupyterlab_gpuscope.cli", "diagnose", "--json"]),
+        ("self-contained cell", [python, "-c", diagnostic_cell.self_contained()]),
     ]
     rows = []
     for name, command in cases:
@@ -62,8 +65,9 @@ def main() -> None:
             seconds, last = timed(command)
             times.append(seconds)
         facts = "n/a"
-        if name.startswith("gpuscope") and last.returncode == 0:
-            facts = str(leaf_count(json.loads(last.stdout)))
+        if name.startswith("gpuscope") and last.returncode in (0, 1):
+            document = json.loads(last.stdout)
+            facts = f"{leaf_count(document['facts'])} + {len(document['findings'])}"
         elif last.returncode == 0:
             facts = f"{len(last.stdout.splitlines())} lines"
         rows.append((name, statistics.median(times), min(times), last.returncode, facts))

@@ -1,0 +1,129 @@
+"""`gpuscope`: the command line installed with the package (for terminals, CI and pre-commit).
+
+    gpuscope diagnose [--json] [--include-private]   collect the facts here and judge them
+    gpuscope explain FACTS.json [--json]              findings for facts saved elsewhere
+                                                      (gpuscope diagnose --json; - reads stdin)
+    gpuscope lint ...                                 capability warnings for .py / .ipynb files
+    gpuscope explain-error ...                        what a CUDA error in a log means
+
+diagnose and explain are Python (no Node needed); lint and explain-error run the bundled
+TypeScript CLI (gpuscope-cli.js, next to this file) with Node.
+
+Exit status: 0 nothing at error level, 1 a finding at error level, 2 bad input or usage,
+3 the tool itself could not run. explain-error keeps grep's 0 (an error recognised) and 1
+(none recognised).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from . import diagnose, doctor
+
+BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpuscope-cli.js")
+NODE_COMMANDS = ("lint", "explain-error")
+NODE_MINIMUM = (18, 3)  # util.parseArgs
+
+EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse exits 2 on usage errors: so do we, in one line
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
+
+
+def _parser():
+    parser = _Parser(prog="gpuscope", description="GPU diagnostics and capability checks from jupyterlab-gpuscope.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("diagnose", help="collect the GPU facts here and print the findings")
+    run.add_argument("--json", action="store_true", help="print the report document (facts and findings) as JSON")
+    run.add_argument("--include-private", action="store_true", help="keep home paths and the user name in the output")
+    explain = commands.add_parser("explain", help="print the findings for a facts or report file")
+    explain.add_argument("file", help="FACTS.json from gpuscope diagnose --json (- reads standard input)")
+    explain.add_argument("--json", action="store_true", help="print the report document as JSON")
+    for name, text in (("lint", "capability warnings for .py and .ipynb files (needs Node)"), ("explain-error", "explain the GPU errors in a log or a notebook's outputs (needs Node)")):
+        node = commands.add_parser(name, help=text, add_help=False)
+        node.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _read_facts(path):
+    """The facts in a file (or a report's facts), or raise ValueError with one line."""
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as error:
+        raise ValueError(f"{path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file") from None
+    if not text.strip():
+        raise ValueError(f"{path}: the file is empty")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): the file is truncated or not facts") from None
+    problem = doctor.facts_problem(value)
+    if problem:
+        raise ValueError(f"{path}: {problem}")
+    return value["facts"] if value.get("schema") == doctor.REPORT_SCHEMA else value
+
+
+def _print_report(document, as_json):
+    print(json.dumps(document, indent=1, allow_nan=False) if as_json else doctor.to_text(document))
+    return EXIT_FINDING if document["worst"] == "fail" else EXIT_OK
+
+
+def _node():
+    """The path of a Node that can run the bundle, or raise RuntimeError saying what to do."""
+    node = shutil.which("node")
+    if not node:
+        raise RuntimeError(
+            "gpuscope lint and explain-error run on Node.js (18.3 or newer), which is not on PATH: "
+            "install it from your system's packages (e.g. `apt install nodejs`) or nodejs.org, then run this again. "
+            "gpuscope diagnose and explain need no Node."
+        )
+    try:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+        found = tuple(int(part) for part in version.lstrip("v").split(".")[:2])
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        raise RuntimeError(f"{node} did not say its version: is it a working Node.js?") from None
+    if found < NODE_MINIMUM:
+        raise RuntimeError(f"gpuscope lint needs Node.js 18.3 or newer; {node} is {version}.")
+    if not os.path.exists(BUNDLE):
+        raise RuntimeError(f"the bundled CLI is missing ({BUNDLE}): reinstall jupyterlab-gpuscope.")
+    return node
+
+
+def main(argv=None):
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in NODE_COMMANDS:
+        try:
+            node = _node()
+        except RuntimeError as error:
+            print(f"gpuscope {args[0]}: {error}", file=sys.stderr)
+            return EXIT_BROKEN
+        # A list of arguments, never a shell string: file names stay file names.
+        return subprocess.call([node, BUNDLE, *args])
+    options = _parser().parse_args(args)
+    if options.command == "diagnose":
+        return _print_report(doctor.report_document(diagnose.collect(), include_private=options.include_private), options.json)
+    if options.command == "explain":
+        try:
+            facts = _read_facts(options.file)
+        except ValueError as error:
+            print(f"gpuscope explain: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            document = doctor.report_document(facts, include_private=True)
+        except (TypeError, KeyError, AttributeError, ValueError, IndexError) as error:
+            print(f"gpuscope explain: {options.file}: the facts are malformed ({type(error).__name__}: {error})", file=sys.stderr)
+            return EXIT_USAGE
+        return _print_report(document, options.json)
+    _parser().print_help()
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
