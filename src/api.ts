@@ -17,6 +17,16 @@ const API_PATH = 'gpuscope/api';
 /**
  * Typed wrappers over the gpuscope server API.
  */
+/** GET collector: what the frontend runs in kernels that may not have this package. */
+export interface ICollectorReply {
+  /** The collector (diagnose.py): the profile probe reads the driver with it. */
+  source: string;
+  mime: string;
+  cell_usage_source: string;
+  /** The diagnostic cell: short (the kernel has the package) or self-contained. */
+  cells: { short: string; self_contained: string };
+}
+
 export class GPUScopeAPI {
   constructor(readonly serverSettings: ServerConnection.ISettings) {}
 
@@ -37,9 +47,12 @@ export class GPUScopeAPI {
     return this._get('stats');
   }
 
-  /** The kernel-side Python sources: the diagnostic collector, the per-cell usage extension. */
-  collector(): Promise<{ source: string; mime: string; cell_usage_source: string }> {
-    return this._get('collector');
+  /**
+   * The kernel-side Python: the collector's source (the profile probe reads the driver
+   * with it), the two forms of the diagnostic cell, and the per-cell usage extension.
+   */
+  collector(includePrivate = false): Promise<ICollectorReply> {
+    return this._get(includePrivate ? 'collector?include_private=true' : 'collector');
   }
 
   /** This user's GPU memory against the soft limit, and idle kernels holding memory. */

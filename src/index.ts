@@ -32,7 +32,7 @@ import { capabilityLinter, refreshAllEditors } from './lint/editor';
 import { NotebookLinter } from './lint/notebook';
 import { ProfileStore, profileForTarget } from './lint/profile';
 import { LintSummary } from './lint/summary';
-import { insertDiagnosticCell, kernelProblem, runDiagnosticSilently } from './diagnostic/run';
+import { insertDiagnosticCell, kernelHasGpuscope, kernelProblem, runDiagnosticSilently } from './diagnostic/run';
 import { MonitorModel } from './monitor/model';
 import { GpuPanel } from './monitor/panel';
 import { monitorConfig, withPolicy } from './monitor/settings';
@@ -273,11 +273,16 @@ const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     let runAfterInsert = true;
-    followSettings(settingRegistry, diagnosticPlugin.id, composite => (runAfterInsert = composite.runAfterInsert !== false));
+    let includePrivate = false;
+    followSettings(settingRegistry, diagnosticPlugin.id, composite => {
+      runAfterInsert = composite.runAfterInsert !== false;
+      includePrivate = composite.includePrivate === true;
+    });
     const hasNotebook = () => notebooks.currentWidget !== null;
 
-    // Checks shared by both commands: a notebook with a live Python kernel, and the source.
-    const prepare = async (): Promise<{ panel: NotebookPanel; source: string; mime: string } | null> => {
+    // Checks shared by both commands: a notebook with a live Python kernel, and the cell
+    // for it (short when the kernel's environment has jupyterlab-gpuscope).
+    const prepare = async (): Promise<{ panel: NotebookPanel; source: string; selfContained: boolean } | null> => {
       const panel = notebooks.currentWidget;
       if (!panel) {
         return null;
@@ -289,8 +294,11 @@ const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
         return null;
       }
       try {
-        const { source, mime } = await api.collector();
-        return { panel, source, mime };
+        const [{ cells }, hasGpuscope] = await Promise.all([
+          api.collector(includePrivate),
+          kernelHasGpuscope(panel.sessionContext)
+        ]);
+        return { panel, source: hasGpuscope ? cells.short : cells.self_contained, selfContained: !hasGpuscope };
       } catch (error) {
         Notification.error(trans.__('Could not get the diagnostic from the server: %1', (error as Error).message));
         return null;
@@ -306,7 +314,7 @@ const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
       execute: async () => {
         const ready = await prepare();
         if (ready) {
-          await insertDiagnosticCell(ready.panel, ready.source, runAfterInsert);
+          await insertDiagnosticCell(ready.panel, ready.source, ready.selfContained, runAfterInsert);
         }
       }
     });
@@ -323,10 +331,10 @@ const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
         }
         const id = Notification.emit(trans.__('Running the GPU diagnostic…'), 'in-progress', { autoClose: false });
         try {
-          const facts = await runDiagnosticSilently(ready.panel.sessionContext, ready.source, ready.mime, trans);
+          const bundle = await runDiagnosticSilently(ready.panel.sessionContext, ready.source, trans);
           Notification.dismiss(id);
           const report = new DiagnosticReport(trans);
-          report.setFacts(facts);
+          report.setBundle(bundle);
           await showDialog({
             title: trans.__('GPU diagnostic — %1', ready.panel.context.path),
             body: report,

@@ -8,7 +8,7 @@ forms:
   loaded as private modules, for a kernel whose environment lacks the package.
 
 Both print the same report. The names a saved notebook carries (the short cell's import
-of jupyterlab_gpuscope.diagnose.report) are public and stay.
+of jupyterlab_gpuscope.diagnose and its report()) are public and stay.
 """
 
 import json
@@ -22,14 +22,15 @@ _MODULES = ("knowledge", "doctor", "diagnose")  # in import order
 
 
 def short(include_private=False):
+    # One module name in the user's namespace, unlikely to be theirs (a bare `report` might be).
     call = "report(include_private=True)" if include_private else "report()"
     return f"""{MARKER}: the driver, CUDA, the PyTorch build and a checked test on each GPU.
 try:
-    from jupyterlab_gpuscope.diagnose import report
+    import jupyterlab_gpuscope.diagnose as gpuscope_diagnose
 except ImportError:
     print("This GPU diagnostic needs jupyterlab-gpuscope in this kernel's environment: run  {INSTALL}  and then this cell again.")
 else:
-    {call}
+    gpuscope_diagnose.{call}
 """
 
 

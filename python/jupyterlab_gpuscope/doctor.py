@@ -62,12 +62,19 @@ def facts_problem(value):
             if newer
             else f"unknown facts schema {schema!r} (expected one of {', '.join(FACTS_SCHEMAS)})"
         )
-    for key, kind in (("python", dict), ("platform", dict), ("env", dict), ("container", dict)):
-        if not isinstance(value.get(key), kind):
+    for key in ("python", "platform", "env", "container"):
+        if not isinstance(value.get(key), dict):
             return f'the facts lack "{key}" (an object): the file is truncated or was edited'
     for key in ("driver", "torch"):
         if key not in value or not (value[key] is None or isinstance(value[key], dict)):
             return f'the facts lack "{key}": the file is truncated or was edited'
+    if not isinstance(value["python"].get("version"), str):
+        return 'the facts\' "python" has no version: the file is truncated or was edited'
+    driver, torch = value["driver"], value["torch"]
+    if driver is not None and not (isinstance(driver.get("available"), bool) and isinstance(driver.get("devices"), list) and all(isinstance(d, dict) for d in driver["devices"])):
+        return 'the facts\' "driver" is malformed (it needs "available" and a list of "devices")'
+    if torch is not None and not isinstance(torch.get("version"), str):
+        return 'the facts\' "torch" is malformed (it has no version)'
     return None
 
 
@@ -408,8 +415,8 @@ def _driver_too_old(findings, facts, plat, pip):
         f"The driver is too old for this torch build (CUDA {torch['cuda']})",
         f"Driver {driver['version']} supports CUDA up to {driver['cuda_version']}; torch {torch.get('version')} needs a driver for CUDA {wheel_major}.x"
         + (f" (at least {floor['driver']})." if floor.get("driver") else "."),
-        f"Upgrade the NVIDIA driver to ≥ {knowledge.driver_for(variant) or floor.get('driver') or 'a newer release'}, or install a torch for this driver. "
-        + _advice_fix(_advice_for(facts, plat), pip, "That is"),
+        f"Upgrade the NVIDIA driver to ≥ {knowledge.driver_for(variant) or floor.get('driver') or 'a newer release'}. "
+        + _advice_fix(_advice_for(facts, plat), pip, "Or install a torch that runs on this driver"),
         list(floor.get("source") or []) + knowledge.data()["failure_sources"]["driver_too_old"],
     )
 
@@ -574,7 +581,9 @@ def headline(findings, facts):
     usable = any(f["id"] in ("cuda-available", "rocm", "mps") for f in findings)
     if not usable:
         return f"no GPU is usable in this environment, {warnings}"
-    return f"GPU ready, {warnings}" if count["warn"] else f"GPU ready: all {count['pass']} checks passed"
+    if count["warn"]:
+        return f"GPU ready, {warnings}"
+    return f"GPU ready: all {count['pass']} checks passed" if count["pass"] > 1 else "GPU ready: the check passed"
 
 
 def redact(value, home=None, user=None):

@@ -18,6 +18,7 @@ from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web, websocket
 
+from . import diagnose, diagnostic_cell
 from .processes import describe, running_kernels
 
 if TYPE_CHECKING:
@@ -181,24 +182,39 @@ class KeepHandler(_GPUScopeMixin, APIHandler):
 
 class CollectorHandler(_GPUScopeMixin, APIHandler):
     """The kernel-side code, for the frontend to run in a kernel (the kernel's environment
-    need not have this package): the diagnostic collector and the per-cell GPU usage
-    extension."""
+    need not have this package): the collector (the profile probe reads the driver with
+    it), the diagnostic cell in its short and self-contained forms, and the per-cell GPU
+    usage extension. ?include_private=true: cells that keep home paths and user names."""
 
     auth_resource = AUTH_RESOURCE
+    query_params = ("include_private",)
 
     @web.authenticated
     @authorized
     def get(self) -> None:
         self.check_query()
+        flag = self.get_query_argument("include_private", "false")
+        if flag not in ("true", "false"):
+            raise web.HTTPError(400, f"include_private must be true or false, not {flag!r}.")
+        include_private = flag == "true"
         self.finish(
             json.dumps(
                 {
                     "source": _source("diagnose.py"),
-                    "mime": "application/vnd.gpuscope.diagnostic+json",
+                    "mime": diagnose.MIME,
                     "cell_usage_source": _source("kernel.py"),
+                    "cells": {
+                        "short": diagnostic_cell.short(include_private),
+                        "self_contained": _self_contained_cell(include_private),
+                    },
                 }
             )
         )
+
+
+@functools.lru_cache(maxsize=2)
+def _self_contained_cell(include_private: bool) -> str:
+    return diagnostic_cell.self_contained(include_private)
 
 
 @functools.lru_cache(maxsize=4)

@@ -2,9 +2,9 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { DIAGNOSTIC_MIME, DiagnosticReport } from './report';
+import { DIAGNOSTIC_MIME, DiagnosticReport, IDiagnosticBundle } from './report';
 
-/** Renders the collector's output (facts) as the doctor's report. */
+/** Renders the diagnostic's output: the findings the kernel-side doctor put there. */
 class ReportRenderer extends Widget implements IRenderMime.IRenderer {
   constructor(options: IRenderMime.IRendererOptions) {
     super();
@@ -14,7 +14,7 @@ class ReportRenderer extends Widget implements IRenderMime.IRenderer {
   }
 
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    this._report.setFacts(model.data[DIAGNOSTIC_MIME]);
+    this._report.setBundle(model.data as IDiagnosticBundle);
     return Promise.resolve();
   }
 

@@ -2,14 +2,84 @@ import { Clipboard } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { diagnose, IFinding, summarize, toMarkdown } from '../doctor/doctor';
-import { factsProblem, IFacts } from '../doctor/facts';
-
-export const DIAGNOSTIC_MIME = 'application/vnd.gpuscope.diagnostic+json';
+import type { ISource } from '../knowledge';
 
 /**
- * The diagnostic report: a summary line, the findings (worst first) with their fixes
- * and sources, the raw facts in a collapsible section, and "Copy as Markdown".
+ * What the diagnostic cell outputs (made by python/jupyterlab_gpuscope/doctor.py in the
+ * kernel): the facts with their findings, so that the report reads the same in every
+ * frontend. JupyterLab renders the findings it finds here and judges nothing itself.
+ */
+export const DIAGNOSTIC_MIME = 'application/vnd.gpuscope.diagnostic+json';
+export const REPORT_SCHEMA = 'gpuscope.report/1';
+
+export type Severity = 'pass' | 'warn' | 'fail';
+
+export interface IFinding {
+  id: string;
+  severity: Severity;
+  title: string;
+  cause: string;
+  /** The exact fix, prose with commands in `backticks`. */
+  fix: string | null;
+  sources: ISource[];
+  device?: number;
+}
+
+export interface IReport {
+  schema: string;
+  gpuscope: string;
+  kb: string;
+  collected_at: string;
+  headline: string;
+  worst: Severity;
+  findings: IFinding[];
+  facts: { schema?: string; duration_s?: number; python?: { version?: string } } & Record<string, unknown>;
+  redacted: boolean;
+}
+
+/** The output bundle's parts the report reads (any of them may be missing or malformed). */
+export interface IDiagnosticBundle {
+  [DIAGNOSTIC_MIME]?: unknown;
+  'text/markdown'?: unknown;
+}
+
+type Reading =
+  | { kind: 'report'; report: IReport }
+  | { kind: 'facts-only'; facts: Record<string, unknown> }
+  | { kind: 'newer'; schema: string }
+  | { kind: 'invalid'; why: string };
+
+/** What a diagnostic output holds, checked field by field (saved notebooks can hold anything). */
+export function readDiagnostic(value: unknown): Reading {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { kind: 'invalid', why: 'it is not a JSON object' };
+  }
+  const schema = (value as { schema?: unknown }).schema;
+  if (schema === REPORT_SCHEMA) {
+    const report = value as IReport;
+    const findingsOk =
+      Array.isArray(report.findings) &&
+      report.findings.every(
+        f => f && typeof f.title === 'string' && typeof f.cause === 'string' && ['pass', 'warn', 'fail'].includes(f.severity)
+      );
+    if (!findingsOk || typeof report.headline !== 'string' || typeof report.facts !== 'object' || report.facts === null) {
+      return { kind: 'invalid', why: 'its findings are malformed' };
+    }
+    return { kind: 'report', report };
+  }
+  if (typeof schema === 'string' && /^gpuscope\.facts\/\d+$/.test(schema)) {
+    return { kind: 'facts-only', facts: value as Record<string, unknown> };
+  }
+  if (typeof schema === 'string' && schema.startsWith('gpuscope.report/')) {
+    return { kind: 'newer', schema };
+  }
+  return { kind: 'invalid', why: `unknown schema ${JSON.stringify(schema)}` };
+}
+
+/**
+ * The diagnostic report: the headline, the findings (worst first) with their fixes and
+ * sources, the facts in a collapsible section, versions and time (so a stale answer is
+ * recognisable), and "Copy as Markdown" (the output's own Markdown rendering).
  */
 export class DiagnosticReport extends Widget {
   constructor(private _trans: TranslationBundle) {
@@ -17,40 +87,73 @@ export class DiagnosticReport extends Widget {
     this.addClass('jp-gpuscope-Report');
   }
 
-  /** Render facts (anything: a malformed output gets a message, not a crash). */
-  setFacts(value: unknown): void {
+  /** Render an output bundle (anything: a malformed output gets a message, not a crash). */
+  setBundle(bundle: IDiagnosticBundle): void {
     const trans = this._trans;
     this.node.replaceChildren();
-    const problem = factsProblem(value);
-    if (problem) {
-      const p = add(this.node, 'p', 'jp-gpuscope-Report-invalid');
-      p.textContent = trans.__('This output is not a gpuscope diagnostic that can be read: %1.', problem);
+    const reading = readDiagnostic(bundle[DIAGNOSTIC_MIME]);
+    if (reading.kind === 'invalid') {
+      add(this.node, 'p', 'jp-gpuscope-Report-invalid').textContent = trans.__(
+        'This output is not a gpuscope diagnostic that can be read: %1.',
+        reading.why
+      );
       return;
     }
-    const facts = value as IFacts;
-    const findings = diagnose(facts);
-    const worst = findings[0]?.severity ?? 'pass';
+    if (reading.kind === 'newer') {
+      add(this.node, 'p', 'jp-gpuscope-Report-invalid').textContent = trans.__(
+        'This diagnostic was made by a newer jupyterlab-gpuscope (%1): upgrade the extension to see it here, or read its text rendering in another frontend.',
+        reading.schema
+      );
+      return;
+    }
+    if (reading.kind === 'facts-only') {
+      add(this.node, 'h3', 'jp-gpuscope-Report-summary').textContent = trans.__('GPU diagnostic: facts without findings');
+      add(this.node, 'p', 'jp-gpuscope-Report-stale').textContent = trans.__(
+        'This output was saved by an earlier version of jupyterlab-gpuscope, which left the findings to JupyterLab. Run the diagnostic again for findings and fixes.'
+      );
+      this._facts(reading.facts, String(reading.facts.collected_at ?? '?'));
+      return;
+    }
+    const report = reading.report;
     const header = add(this.node, 'div', 'jp-gpuscope-Report-header');
-    const title = add(header, 'h3', `jp-gpuscope-Report-summary jp-mod-${worst}`);
-    title.textContent = trans.__('GPU diagnostic: %1', summarize(findings));
-    const copy = add(header, 'button', 'jp-Button jp-mod-styled jp-mod-reject jp-gpuscope-Report-copy') as HTMLButtonElement;
-    copy.type = 'button';
-    copy.textContent = trans.__('Copy as Markdown');
-    copy.title = trans.__('Copy the report, for a bug report or a question');
-    copy.addEventListener('click', () => {
-      Clipboard.copyToSystem(toMarkdown(findings, facts));
-      copy.textContent = trans.__('Copied');
-    });
+    add(header, 'h3', `jp-gpuscope-Report-summary jp-mod-${report.worst}`).textContent = trans.__(
+      'GPU diagnostic: %1',
+      report.headline
+    );
+    const markdown = bundle['text/markdown'];
+    if (typeof markdown === 'string') {
+      const copy = add(header, 'button', 'jp-Button jp-mod-styled jp-mod-reject jp-gpuscope-Report-copy') as HTMLButtonElement;
+      copy.type = 'button';
+      copy.textContent = trans.__('Copy as Markdown');
+      copy.title = report.redacted
+        ? trans.__('Copy the report, for a bug report or a question (home paths and user names are left out)')
+        : trans.__('Copy the report, for a bug report or a question');
+      copy.addEventListener('click', () => {
+        Clipboard.copyToSystem(markdown);
+        copy.textContent = trans.__('Copied');
+      });
+    }
     const list = add(this.node, 'ul', 'jp-gpuscope-Report-findings');
-    for (const finding of findings) {
+    for (const finding of report.findings) {
       this._finding(list, finding);
     }
+    this._facts(report.facts, report.collected_at);
+    add(this.node, 'p', 'jp-gpuscope-Report-provenance').textContent = trans.__(
+      'Judged in the kernel by jupyterlab-gpuscope %1 (knowledge base %2), collected %3.',
+      report.gpuscope,
+      report.kb,
+      report.collected_at
+    );
+  }
+
+  private _facts(facts: Record<string, unknown>, collectedAt: string): void {
     const details = add(this.node, 'details', 'jp-gpuscope-Report-facts');
-    add(details, 'summary', '').textContent = trans.__(
+    const python = (facts.python ?? {}) as { version?: string };
+    add(details, 'summary', '').textContent = this._trans.__(
       'Facts (collected %1 in %2 s, Python %3)',
-      facts.collected_at,
-      facts.duration_s,
-      facts.python.version
+      collectedAt,
+      String(facts.duration_s ?? '?'),
+      python.version ?? '?'
     );
     add(details, 'pre', '').textContent = JSON.stringify(facts, null, 1);
   }
@@ -74,11 +177,12 @@ export class DiagnosticReport extends Widget {
         }
       });
     }
-    if (finding.sources.length) {
-      const sources = add(body, 'details', 'jp-gpuscope-Finding-sources');
-      add(sources, 'summary', '').textContent = trans._n('%1 source', '%1 sources', finding.sources.length);
-      const ul = add(sources, 'ul', '');
-      for (const source of finding.sources) {
+    const sources = Array.isArray(finding.sources) ? finding.sources.filter(s => s && typeof s.text === 'string') : [];
+    if (sources.length) {
+      const details = add(body, 'details', 'jp-gpuscope-Finding-sources');
+      add(details, 'summary', '').textContent = trans._n('%1 source', '%1 sources', sources.length);
+      const ul = add(details, 'ul', '');
+      for (const source of sources) {
         add(ul, 'li', '').textContent = source.text;
       }
     }

@@ -3,7 +3,7 @@ import { NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import type { KernelMessage } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IFacts } from '../doctor/facts';
+import { DIAGNOSTIC_MIME, IDiagnosticBundle } from './report';
 
 /** Why the diagnostic cannot run in this kernel, in words; null when it can. */
 export async function kernelProblem(
@@ -25,31 +25,69 @@ export async function kernelProblem(
   return null;
 }
 
-/** Insert the readable collector below the active cell, and run it if asked. */
-export async function insertDiagnosticCell(
-  panel: NotebookPanel,
-  source: string,
-  run: boolean
-): Promise<void> {
-  const notebook = panel.content;
-  NotebookActions.insertBelow(notebook);
-  notebook.activeCell!.model.sharedModel.setSource(source);
-  if (run) {
-    await NotebookActions.run(notebook, panel.sessionContext);
+/** Asks the kernel, without running a cell, whether it can import the diagnostic. */
+const HAS_GPUSCOPE = "__import__('importlib.util').util.find_spec('jupyterlab_gpuscope.doctor') is not None";
+
+/**
+ * Whether the kernel's environment has jupyterlab-gpuscope (then the short cell runs
+ * there). A kernel that does not answer within the wait (busy) gets the self-contained
+ * cell, which runs everywhere.
+ */
+export async function kernelHasGpuscope(session: ISessionContext, waitMs = 5000): Promise<boolean> {
+  const kernel = session.session?.kernel;
+  if (!kernel) {
+    return false;
+  }
+  const future = kernel.requestExecute({ code: '', silent: true, store_history: false, user_expressions: { gpuscope: HAS_GPUSCOPE } });
+  let timer = 0;
+  const late = new Promise<null>(resolve => (timer = window.setTimeout(() => resolve(null), waitMs)));
+  try {
+    const reply = (await Promise.race([future.done, late])) as KernelMessage.IExecuteReplyMsg | null;
+    const answer = (reply?.content as { user_expressions?: Record<string, { status?: string; data?: { 'text/plain'?: string } }> })
+      ?.user_expressions?.gpuscope;
+    return answer?.status === 'ok' && answer.data?.['text/plain'] === 'True';
+  } catch {
+    return false;
+  } finally {
+    window.clearTimeout(timer);
   }
 }
 
 /**
- * Run the collector silently (no new cell, no history, its names kept out of the user's
- * namespace) and return the facts it displays.
+ * Insert the diagnostic cell below the active cell (the self-contained form collapsed:
+ * its code is long), run it if asked, and bring its report into view.
+ */
+export async function insertDiagnosticCell(
+  panel: NotebookPanel,
+  source: string,
+  selfContained: boolean,
+  run: boolean
+): Promise<void> {
+  const notebook = panel.content;
+  NotebookActions.insertBelow(notebook);
+  const cell = notebook.activeCell!;
+  cell.model.sharedModel.setSource(source);
+  if (selfContained) {
+    const jupyter = (cell.model.getMetadata('jupyter') ?? {}) as Record<string, unknown>;
+    cell.model.setMetadata('jupyter', { ...jupyter, source_hidden: true });
+    cell.inputHidden = true;
+  }
+  if (run) {
+    await NotebookActions.run(notebook, panel.sessionContext);
+    await notebook.scrollToCell(cell, 'start');
+  }
+}
+
+/**
+ * Run the diagnostic silently (no new cell, no history, its names kept out of the user's
+ * namespace) and return the output bundle it displays.
  */
 export async function runDiagnosticSilently(
   session: ISessionContext,
   source: string,
-  mime: string,
   trans: TranslationBundle,
   timeoutMs = 90000
-): Promise<IFacts> {
+): Promise<IDiagnosticBundle> {
   const kernel = session.session!.kernel!;
   if (kernel.status === 'busy') {
     throw new Error(
@@ -59,14 +97,17 @@ export async function runDiagnosticSilently(
   // A JSON string is a valid Python string literal.
   const code = `exec(compile(${JSON.stringify(source)}, "<gpuscope-diagnostic>", "exec"), {"__name__": "__main__"})`;
   const future = kernel.requestExecute({ code, silent: true, store_history: false });
-  let facts: IFacts | null = null;
+  let bundle: IDiagnosticBundle | null = null;
+  let printed = '';
   let failure: string | null = null;
   future.onIOPub = (msg: KernelMessage.IIOPubMessage) => {
     if (msg.header.msg_type === 'display_data') {
       const data = (msg as KernelMessage.IDisplayDataMsg).content.data;
-      if (mime in data) {
-        facts = data[mime] as unknown as IFacts;
+      if (DIAGNOSTIC_MIME in data) {
+        bundle = data as IDiagnosticBundle;
       }
+    } else if (msg.header.msg_type === 'stream') {
+      printed += (msg as KernelMessage.IStreamMsg).content.text;
     } else if (msg.header.msg_type === 'error') {
       const content = (msg as KernelMessage.IErrorMsg).content;
       failure = `${content.ename}: ${content.evalue}`;
@@ -87,8 +128,12 @@ export async function runDiagnosticSilently(
   if (failure) {
     throw new Error(trans.__('The diagnostic failed in the kernel: %1', failure));
   }
-  if (!facts) {
-    throw new Error(trans.__('The kernel finished without reporting the diagnostic.'));
+  if (!bundle) {
+    throw new Error(
+      printed.trim()
+        ? trans.__('The kernel finished without reporting the diagnostic: %1', printed.trim())
+        : trans.__('The kernel finished without reporting the diagnostic.')
+    );
   }
-  return facts;
+  return bundle;
 }

@@ -4,16 +4,8 @@
  * comes from the knowledge base and the profiles; nothing here names a GPU or a version.
  */
 import type { IDeviceProfile } from '../lint/analyzer';
-import {
-  archCovers,
-  bestVariantForDriver,
-  feature,
-  IErrorSignature,
-  supports,
-  wheelArchList,
-  wheelIndex,
-  wheelsCovering
-} from '../knowledge';
+import { feature, IErrorSignature, supports } from '../knowledge';
+import { archCovers, wheelAdvice, wheelFor } from '../knowledge/compat';
 import { formatSize, IOomFacts, parseOom } from './oom';
 
 /** What is known about the kernel whose output failed. */
@@ -47,9 +39,22 @@ function describe(profile: IDeviceProfile): string {
   return profile.name ? `${profile.name} (compute capability ${profile.cc})` : `compute capability ${profile.cc}`;
 }
 
-function installFor(cc: string): string | null {
-  const wheel = wheelsCovering(cc)[0];
-  return wheel ? `%pip install "torch==${wheel.torch}.*" --index-url ${wheelIndex(wheel.variant)}` : null;
+/**
+ * The wheel to install for a GPU, as the diagnostic's doctor advises it: a fact when the
+ * driver must be upgraded first or no wheel exists, and the command to run.
+ */
+function addInstallAdvice(out: IContext, cc: string, profile: IDeviceProfile | null, driverCuda: string | null = null): void {
+  const driver = driverCuda ?? profile?.driverCuda ?? null;
+  const advice = wheelAdvice(cc, profile?.platform ?? 'linux-x86_64', profile?.driverVersion ?? null, driver);
+  if (advice.kind === 'none') {
+    out.facts.push(advice.why!);
+    return;
+  }
+  // With the driver unknown (an older probe, the server's view), only the wheel is said.
+  if (advice.kind === 'upgrade-driver' && driver) {
+    out.facts.push(`No torch build with code for ${cc} runs on this driver: upgrade the NVIDIA driver to ≥ ${advice.driver ?? 'a newer release'} first.`);
+  }
+  out.commands.push(`%${advice.command!}`);
 }
 
 export function contextFor(signature: IErrorSignature, text: string, match: RegExpExecArray, facts: IExplainFacts): IContext {
@@ -60,8 +65,8 @@ export function contextFor(signature: IErrorSignature, text: string, match: RegE
 
   if (kind === 'arch' && gpu?.cc) {
     out.facts.push(`Your GPU is ${describe(gpu)}.`);
-    const wheel = torch ? wheelArchList(torch) : null;
-    const covered = wheel ? archCovers(wheel.archs, gpu.cc).covered : null;
+    const wheel = torch ? wheelFor(torch, gpu.platform ?? 'linux-x86_64') : null;
+    const covered = wheel ? archCovers(wheel.archs, gpu.cc) !== null : null;
     if (wheel) {
       out.facts.push(
         covered
@@ -69,9 +74,8 @@ export function contextFor(signature: IErrorSignature, text: string, match: RegE
           : `torch ${torch} is built for ${wheel.archs.join(', ')}: none of them runs on ${gpu.cc}.`
       );
     }
-    const install = covered ? null : installFor(gpu.cc);
-    if (install) {
-      out.commands.push(install);
+    if (!covered) {
+      addInstallAdvice(out, gpu.cc, facts.kernel ?? null);
     }
   } else if (kind === 'driver') {
     const found = Number(match[1]);
@@ -80,9 +84,8 @@ export function contextFor(signature: IErrorSignature, text: string, match: RegE
       out.facts.push(
         `The driver supports CUDA up to ${driverCuda}${torch ? `; torch ${torch} needs a newer one` : ''}.`
       );
-      const variant = bestVariantForDriver(driverCuda);
-      if (variant) {
-        out.commands.push(`%pip install torch --index-url ${wheelIndex(variant)}`);
+      if (gpu?.cc) {
+        addInstallAdvice(out, gpu.cc, facts.kernel ?? null, driverCuda);
       }
     }
   } else if (kind === 'cpu_build') {
@@ -93,10 +96,7 @@ export function contextFor(signature: IErrorSignature, text: string, match: RegE
     const seen = facts.server?.cc ? facts.server : gpu;
     if (seen?.cc) {
       out.facts.push(`The server sees ${describe(seen)}.`);
-      const install = installFor(seen.cc);
-      if (install) {
-        out.commands.push(install.replace('%pip install', '%pip install --force-reinstall'));
-      }
+      addInstallAdvice(out, seen.cc, facts.kernel ?? null);
     }
   } else if (kind === 'no_gpu') {
     if (facts.kernel && !facts.kernel.hasGpu && facts.kernel.noGpuReason) {

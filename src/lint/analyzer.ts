@@ -20,6 +20,11 @@ export interface IDeviceProfile {
   deviceCount: number;
   /** The kernel's torch version string ("2.11.0+cu130"), when known. */
   torch?: string | null;
+  /** The kernel's NVIDIA driver and the newest CUDA it supports, when probed. */
+  driverVersion?: string | null;
+  driverCuda?: string | null;
+  /** The kernel's wheel platform ("linux-x86_64"), when probed. */
+  platform?: string | null;
 }
 
 export type LintSeverity = 'error' | 'warning' | 'info';

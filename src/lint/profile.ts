@@ -8,6 +8,7 @@ import type { KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { GPUScopeAPI } from '../api';
+import { platformKey, visibleDevices } from '../knowledge/compat';
 import type { IDeviceProfile } from './analyzer';
 
 export { profileForTarget } from './targets';
@@ -22,7 +23,7 @@ const PROBE_MIME = 'application/vnd.gpuscope.probe+json';
 export function probeCode(collectorSource: string): string {
   return `
 def _gpuscope_probe(source):
-    import importlib.metadata, os
+    import importlib.metadata, os, platform
     from IPython.display import display
     namespace = {"__name__": "gpuscope_probe"}
     exec(compile(source, "<gpuscope-probe>", "exec"), namespace)
@@ -34,33 +35,30 @@ def _gpuscope_probe(source):
         "driver": namespace["_driver_facts"](),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "torch": torch_version,
+        "platform": {"system": platform.system(), "machine": platform.machine()},
     }}, raw=True)
 _gpuscope_probe(${JSON.stringify(collectorSource)})
 del _gpuscope_probe`;
 }
 
 interface IProbe {
-  driver: { available: boolean; error: string | null; devices: { index: number; name: string | null; cc: string | null }[] };
+  driver: {
+    available: boolean;
+    error: string | null;
+    version?: string | null;
+    cuda_version?: string | null;
+    devices: { index: number; name: string | null; cc: string | null; uuid?: string | null; mig?: { uuid: string | null }[] }[];
+  };
   cuda_visible_devices: string | null;
   torch: string | null;
+  platform?: { system: string; machine: string };
 }
 
 /** The profile a probe describes: visible devices after CUDA_VISIBLE_DEVICES. */
 export function profileFromProbe(probe: IProbe): IDeviceProfile {
   const devices = probe.driver.available ? probe.driver.devices : [];
-  let visible = devices;
   const cvd = probe.cuda_visible_devices;
-  if (cvd !== null) {
-    visible = [];
-    for (const entry of cvd.split(',').map(s => s.trim())) {
-      // CUDA stops at the first entry it cannot resolve.
-      const device = /^\d+$/.test(entry) ? devices[Number(entry)] : devices.find(() => /^(GPU|MIG)-/.test(entry));
-      if (!device) {
-        break;
-      }
-      visible.push(device);
-    }
-  }
+  const visible = visibleDevices(cvd, devices).visible.map(v => devices[v.device]);
   const cpuBuild = probe.torch?.includes('+cpu') ?? false;
   const hasGpu = visible.length > 0 && !cpuBuild;
   const why = !probe.driver.available
@@ -75,7 +73,10 @@ export function profileFromProbe(probe: IProbe): IDeviceProfile {
     cc: visible[0]?.cc ?? null,
     name: visible[0]?.name ?? null,
     deviceCount: hasGpu ? visible.length : 0,
-    torch: probe.torch
+    torch: probe.torch,
+    driverVersion: probe.driver.version ?? null,
+    driverCuda: probe.driver.cuda_version ?? null,
+    platform: probe.platform ? platformKey(probe.platform.system, probe.platform.machine) : null
   };
 }
 

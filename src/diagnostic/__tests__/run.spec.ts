@@ -1,6 +1,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
-import { kernelProblem, runDiagnosticSilently } from '../run';
+import { DIAGNOSTIC_MIME } from '../report';
+import { kernelHasGpuscope, kernelProblem, runDiagnosticSilently } from '../run';
 
 const trans = nullTranslator.load('test');
 
@@ -26,7 +27,7 @@ describe('kernel checks before the diagnostic', () => {
 
   it('refuses a busy kernel instead of queueing behind the running cell', async () => {
     const busy = session({ status: 'busy', requestExecute: jest.fn() });
-    await expect(runDiagnosticSilently(busy, 'pass', 'x/y', trans)).rejects.toThrow('The kernel is busy');
+    await expect(runDiagnosticSilently(busy, 'pass', trans)).rejects.toThrow('The kernel is busy');
   });
 
   it('gives up after the time limit with a message', async () => {
@@ -34,7 +35,7 @@ describe('kernel checks before the diagnostic', () => {
       status: 'idle',
       requestExecute: () => ({ done: new Promise(() => undefined), onIOPub: null })
     };
-    await expect(runDiagnosticSilently(session(kernel), 'pass', 'x/y', trans, 50)).rejects.toThrow(
+    await expect(runDiagnosticSilently(session(kernel), 'pass', trans, 50)).rejects.toThrow(
       'The diagnostic did not finish within 0.05 s.'
     );
   });
@@ -45,20 +46,51 @@ describe('kernel checks before the diagnostic', () => {
       future.onIOPub({ header: { msg_type: 'error' }, content: { ename: 'SyntaxError', evalue: 'bad' } });
     });
     const kernel = { status: 'idle', requestExecute: () => future };
-    await expect(runDiagnosticSilently(session(kernel), 'pass', 'x/y', trans)).rejects.toThrow(
+    await expect(runDiagnosticSilently(session(kernel), 'pass', trans)).rejects.toThrow(
       'The diagnostic failed in the kernel: SyntaxError: bad'
     );
   });
 
-  it('returns the facts the kernel displays', async () => {
+  it('says what the kernel printed when it displayed no report (the short cell in a kernel without the package)', async () => {
     const future: any = { onIOPub: null };
     future.done = Promise.resolve().then(() => {
-      future.onIOPub({ header: { msg_type: 'display_data' }, content: { data: { 'x/y': { schema: 's' } } } });
+      future.onIOPub({ header: { msg_type: 'stream' }, content: { name: 'stdout', text: 'This GPU diagnostic needs jupyterlab-gpuscope\n' } });
+    });
+    const kernel = { status: 'idle', requestExecute: () => future };
+    await expect(runDiagnosticSilently(session(kernel), 'pass', trans)).rejects.toThrow(
+      'The kernel finished without reporting the diagnostic: This GPU diagnostic needs jupyterlab-gpuscope'
+    );
+  });
+
+  it('returns the whole output bundle the kernel displays', async () => {
+    const future: any = { onIOPub: null };
+    const data = { [DIAGNOSTIC_MIME]: { schema: 's' }, 'text/markdown': '**GPU diagnostic**' };
+    future.done = Promise.resolve().then(() => {
+      future.onIOPub({ header: { msg_type: 'display_data' }, content: { data } });
     });
     const kernel = { status: 'idle', requestExecute: jest.fn(() => future) };
-    await expect(runDiagnosticSilently(session(kernel), 'print(1)', 'x/y', trans)).resolves.toEqual({ schema: 's' });
+    await expect(runDiagnosticSilently(session(kernel), 'print(1)', trans)).resolves.toEqual(data);
     const request = (kernel.requestExecute as jest.Mock).mock.calls[0][0];
     expect(request).toMatchObject({ silent: true, store_history: false });
     expect(request.code).toBe('exec(compile("print(1)", "<gpuscope-diagnostic>", "exec"), {"__name__": "__main__"})');
+  });
+});
+
+describe('which diagnostic cell a kernel gets', () => {
+  const reply = (status: string, text?: string) => ({
+    done: Promise.resolve({ content: { user_expressions: { gpuscope: { status, data: text ? { 'text/plain': text } : undefined } } } })
+  });
+
+  it('the short cell where the kernel can import the diagnostic, asked without running a cell', async () => {
+    const kernel = { requestExecute: jest.fn(() => reply('ok', 'True')) };
+    expect(await kernelHasGpuscope(session(kernel))).toBe(true);
+    expect((kernel.requestExecute as jest.Mock).mock.calls[0][0]).toMatchObject({ code: '', silent: true, store_history: false });
+  });
+
+  it('the self-contained cell where the import fails, the answer is False, or the kernel does not answer', async () => {
+    expect(await kernelHasGpuscope(session({ requestExecute: () => reply('error') }))).toBe(false);
+    expect(await kernelHasGpuscope(session({ requestExecute: () => reply('ok', 'False') }))).toBe(false);
+    expect(await kernelHasGpuscope(session({ requestExecute: () => ({ done: new Promise(() => undefined) }) }), 20)).toBe(false);
+    expect(await kernelHasGpuscope(session(null))).toBe(false);
   });
 });

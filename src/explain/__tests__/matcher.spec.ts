@@ -160,7 +160,31 @@ describe('what the kernel facts add', () => {
       'Your GPU is Tesla P100-PCIE-16GB (compute capability 6.0).',
       'torch 2.11.0+cu130 is built for sm_75, sm_80, sm_86, sm_90, sm_100, sm_120: none of them runs on 6.0.'
     ]);
-    expect(e.context.commands).toEqual(['%pip install "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126']);
+    expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126']);
+  });
+
+  it('no kernel image on an RTX 5090 whose driver (570) runs no cu13x wheel: the newest cu128 build, as the diagnostic advises', () => {
+    const rtx5090: IDeviceProfile = {
+      source: 'kernel',
+      hasGpu: true,
+      cc: '12.0',
+      name: 'NVIDIA GeForce RTX 5090',
+      deviceCount: 1,
+      torch: '2.6.0+cu126',
+      driverVersion: '570.86.15',
+      driverCuda: '12.8',
+      platform: 'linux-x86_64'
+    };
+    const [e] = explainError('CUDA error: no kernel image is available for execution on the device', { kernel: rtx5090 });
+    expect(e.context.facts[1]).toBe('torch 2.6.0+cu126 is built for sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_90: none of them runs on 12.0.');
+    expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.11.*" --index-url https://download.pytorch.org/whl/cu128']);
+  });
+
+  it('no kernel image on an aarch64 T4G: says no published wheel covers it instead of offering an x86_64 one', () => {
+    const t4g: IDeviceProfile = { source: 'kernel', hasGpu: true, cc: '7.5', name: 'NVIDIA T4G', deviceCount: 1, torch: '2.14.0', driverCuda: '13.0', platform: 'linux-aarch64' };
+    const [e] = explainError('CUDA error: no kernel image is available for execution on the device', { kernel: t4g });
+    expect(e.context.facts).toContain('No published torch wheel for Linux aarch64 (SBSA: Grace, GH200, GB10) has code for compute capability 7.5.');
+    expect(e.context.commands).toEqual([]);
   });
 
   it('no kernel image on a T4 whose wheel covers it points at an extension instead', () => {
@@ -172,7 +196,7 @@ describe('what the kernel facts add', () => {
   it('driver too old: the CUDA version the driver supports and a wheel for it', () => {
     const [e] = explainError(compat.cases.find(c => c.reference_id === 'driver_too_old')!.text, { kernel: T4 });
     expect(e.context.facts[0]).toBe('The driver supports CUDA up to 12.4; torch 2.11.0+cu130 needs a newer one.');
-    expect(e.context.commands).toEqual(['%pip install torch --index-url https://download.pytorch.org/whl/cu126']);
+    expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126']);
   });
 
   it('a CPU-only build on a server with GPUs: the CUDA wheel for the GPU', () => {
