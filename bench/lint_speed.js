@@ -10,12 +10,24 @@
  * on others); after 200 warm-up lints the runs agree. The very first lint of a cold
  * process is printed too, with no target.
  *
- *   jlpm build:cli && node bench/lint_speed.js
+ *   node bench/lint_speed.js
  */
-require('../lib-cli/lint/node.js');
-const { lintFile, notebookCells } = require('../lib-cli/lint/files.js');
-const { analyze, collectImports } = require('../lib-cli/lint/analyzer.js');
-const { resolveTarget } = require('../lib-cli/knowledge/index.js');
+// The linter's TypeScript, bundled for Node here as the CLI is (esbuild, one file).
+const bundle = require('path').join(require('os').tmpdir(), 'gpuscope-lint-bench.js');
+require('esbuild').buildSync({
+  stdin: {
+    contents: "import './lint/node'; export { lintFile, notebookCells } from './lint/files'; export { analyze, collectImports } from './lint/analyzer'; export { resolveTarget } from './knowledge';",
+    resolveDir: require('path').join(__dirname, '..', 'src'),
+    loader: 'ts'
+  },
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  ignoreAnnotations: true,
+  outfile: bundle,
+  logLevel: 'warning'
+});
+const { lintFile, notebookCells, analyze, collectImports, resolveTarget } = require(bundle);
 const { parser } = require('@lezer/python');
 
 const CELLS = [
