@@ -77,7 +77,7 @@ def main() -> None:
     print(f"|{'-' * 30}|{'-' * 10}|{'-' * 8}|{'-' * 14}|{'-' * 6}|{'-' * 12}|")
     for name, median, fastest, code, facts in rows:
         print(f"| {name:<28} | {median:>8.2f} | {fastest:>6.2f} | {median - base:>+11.2f}s | {code:>4} | {facts:>10} |")
-    print("\n('reports': output lines, or for the collector the number of facts in its JSON.)")
+    print("\n('reports': output lines, or for gpuscope the facts in its JSON + its findings.)")
 
 
 if __name__ == "__main__":
