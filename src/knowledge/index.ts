@@ -86,10 +86,20 @@ export interface ILintRule {
     cuda_use?: boolean;
     device_index?: boolean;
     call_arg?: { path: string; keyword: string; position: number; value: string };
+    /**
+     * A keyword argument of a call, by callee: paths may use `*` for one name
+     * (`transformers.*.from_pretrained`); values are Python literals as written, strings
+     * compared by their value (`"bf16-mixed"` matches '...' and "...").
+     */
+    call_kwarg?: { callee: string[]; keyword: string; values: string[] }[];
+    /** A dictionary entry, as in a DeepSpeed config: key and a pattern for its value's text. */
+    dict_entry?: { key: string; value: string };
   };
   when: {
     below?: string;
     outside?: string;
+    /** Applies on the feature's own cc range (a "may" for partial support). */
+    inside?: string;
     no_gpu?: boolean;
     index_beyond_count?: boolean;
     gpus_at_most?: number;

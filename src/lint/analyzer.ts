@@ -51,7 +51,7 @@ export interface IAnalyzeOptions {
 
 /** A use of something the rules care about, found in the tree. */
 interface IUse {
-  kind: 'symbol' | 'call' | 'import' | 'assign' | 'kwarg' | 'cuda_use' | 'device_index';
+  kind: 'symbol' | 'call' | 'import' | 'assign' | 'kwarg' | 'cuda_use' | 'device_index' | 'dict_entry';
   /** Dotted path, module name, keyword name; for device_index the index. */
   key: string;
   value?: string;
@@ -59,6 +59,30 @@ interface IUse {
   args?: { positional: string[]; keywords: Map<string, string> };
   from: number;
   to: number;
+  /** For a use through a name: where the name got its value (guards apply there too). */
+  boundAt?: number;
+}
+
+/**
+ * What a guard around code checks: that a GPU is there ("availability":
+ * `torch.cuda.is_available()`, `use_cuda`, `device.type == "cuda"`, a device count), or
+ * what it can do ("capability": `is_bf16_supported()`, `get_device_capability()`).
+ */
+type Guard = 'availability' | 'capability';
+
+const GUARDS: [Guard, RegExp][] = [
+  ['capability', /is_bf16_supported|get_device_capability|get_device_properties|compute_capability|\bcapability\b|\bsm_?\d{2,3}\b|\.major\b/],
+  [
+    'availability',
+    /\.is_available\(|device_count\(|\b(use_cuda|use_gpu|cuda|gpu|has_cuda|has_gpu|cuda_available|gpu_available|on_gpu|is_cuda)\b|(device|device_type|\.type)\s*(==|!=)\s*['"]cuda['"]|['"]cuda['"]\s*(==|!=|in)\b/
+  ]
+];
+
+/** Source ranges under a guard, by what the guard checks. */
+interface IGuarded {
+  from: number;
+  to: number;
+  guard: Guard;
 }
 
 const DEFAULT_IMPORTS = new Map([['torch', 'torch']]);
@@ -129,7 +153,8 @@ function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyz
   const base = options.imports ?? DEFAULT_IMPORTS;
   const imports = own.size || !base.has('torch') ? new Map([['torch', 'torch'], ...base, ...own]) : base;
   // Only uses some rule can match: on large cells most names are irrelevant.
-  const uses = findUses(tree, python, imports).filter(isWatched);
+  const found = findUses(tree, python, imports);
+  const uses = found.uses.filter(isWatched);
   if (!uses.length) {
     return [];
   }
@@ -147,7 +172,7 @@ function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyz
     }
     for (const use of uses) {
       const extra = matches(rule, use, profile);
-      if (!extra) {
+      if (!extra || isGuarded(rule, use, found.guarded)) {
         continue;
       }
       const { line, column } = position(lineStarts, use.from);
@@ -170,6 +195,23 @@ function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyz
     }
   }
   return dedupe(findings).sort((a, b) => a.from - b.from || a.rule.localeCompare(b.rule));
+}
+
+/**
+ * Whether a guard around the use (or around where its name got its value) already
+ * checks what the rule is about: a GPU check covers "no GPU" and device-index rules, a
+ * capability check covers those and the feature rules.
+ */
+function isGuarded(rule: ILintRule, use: IUse, guarded: IGuarded[]): boolean {
+  if (!guarded.length) {
+    return false;
+  }
+  const enough: Guard[] = rule.when.no_gpu || rule.when.index_beyond_count ? ['availability', 'capability'] : ['capability'];
+  if (!rule.when.no_gpu && !rule.when.index_beyond_count && !rule.when.below && !rule.when.outside && !rule.when.inside) {
+    return false; // rules about GPU counts or deprecations: a guard changes nothing
+  }
+  const inside = (at: number, end: number) => guarded.some(g => enough.includes(g.guard) && g.from <= at && end <= g.to);
+  return inside(use.from, use.to) || (use.boundAt !== undefined && inside(use.boundAt, use.boundAt + 1));
 }
 
 // ---- the rules' conditions on the profile -----------------------------------------------
@@ -199,7 +241,8 @@ function applies(rule: ILintRule, profile: IDeviceProfile): Record<string, strin
     return profile.hasGpu ? null : { ...base, why: profile.noGpuReason ?? 'none was found' };
   }
   if (when.index_beyond_count) {
-    return profile.hasGpu || profile.source !== 'unknown' ? base : null;
+    // Without a GPU, "no GPU" says it all: every index is out of range then.
+    return profile.hasGpu ? base : null;
   }
   if (when.gpus_at_most !== undefined) {
     return profile.hasGpu && profile.deviceCount <= when.gpus_at_most ? base : null;
@@ -207,12 +250,16 @@ function applies(rule: ILintRule, profile: IDeviceProfile): Record<string, strin
   if (when.gpus_at_least !== undefined) {
     return profile.hasGpu && profile.deviceCount >= when.gpus_at_least ? base : null;
   }
-  const id = (when.below ?? when.outside) as Parameters<typeof feature>[0] | undefined;
+  const id = (when.below ?? when.outside ?? when.inside) as Parameters<typeof feature>[0] | undefined;
   if (!id || !profile.hasGpu || !profile.cc) {
     return null;
   }
   const f = feature(id);
   const cc = ccValue(profile.cc);
+  if (when.inside !== undefined) {
+    const within = (!f.min_cc || cc >= ccValue(f.min_cc)) && (!f.max_cc || cc <= ccValue(f.max_cc));
+    return within ? { ...base, min_cc: f.min_cc ?? '', max_cc: f.max_cc ?? '' } : null;
+  }
   const below = f.min_cc !== undefined && cc < ccValue(f.min_cc);
   const above = when.outside !== undefined && f.max_cc !== undefined && cc > ccValue(f.max_cc);
   if (!below && !above) {
@@ -239,9 +286,17 @@ function matches(rule: ILintRule, use: IUse, profile: IDeviceProfile): Record<st
       const index = Number(use.key);
       return m.device_index && index >= profile.deviceCount ? { index: use.key } : null;
     }
+    case 'dict_entry':
+      return m.dict_entry && m.dict_entry.key === use.key && new RegExp(m.dict_entry.value).test(use.value ?? '') ? {} : null;
     case 'call': {
       if (m.call?.includes(use.key)) {
         return {};
+      }
+      for (const spec of m.call_kwarg ?? []) {
+        const given = use.args?.keywords.get(spec.keyword);
+        if (given !== undefined && spec.callee.some(c => calleeMatches(c, use.key)) && spec.values.some(v => sameLiteral(v, given))) {
+          return { keyword: spec.keyword, value: given };
+        }
       }
       const spec = m.call_arg;
       if (spec && spec.path === use.key && use.args) {
@@ -254,6 +309,23 @@ function matches(rule: ILintRule, use: IUse, profile: IDeviceProfile): Record<st
 }
 
 let watched: Map<IUse['kind'], Set<string>> | null = null;
+let wildcardCalls = false;
+
+/** `transformers.*.from_pretrained` matches `transformers.AutoModel.from_pretrained`. */
+function calleeMatches(pattern: string, path: string): boolean {
+  if (!pattern.includes('*')) {
+    return pattern === path;
+  }
+  const parts = pattern.split('.');
+  const actual = path.split('.');
+  return parts.length === actual.length && parts.every((p, i) => p === '*' || p === actual[i]);
+}
+
+/** A literal as the rule writes it against one in the code: strings by value. */
+function sameLiteral(expected: string, given: string): boolean {
+  const a = stringValue(expected);
+  return a !== null ? stringValue(given) === a : expected === given.trim();
+}
 
 /** Whether any rule looks at this use (the keys are read from the rules once). */
 function isWatched(use: IUse): boolean {
@@ -266,10 +338,17 @@ function isWatched(use: IUse): boolean {
       add('call', [...(match.call ?? []), ...(match.call_arg ? [match.call_arg.path] : [])]);
       add('assign', match.assign ?? []);
       add('kwarg', Object.keys(match.kwarg ?? {}));
+      add('dict_entry', match.dict_entry ? [match.dict_entry.key] : []);
+      if (match.call_kwarg?.length) {
+        wildcardCalls = true;
+      }
     }
   }
   if (use.kind === 'import' || use.kind === 'cuda_use' || use.kind === 'device_index') {
     return true;
+  }
+  if (use.kind === 'call' && wildcardCalls && use.args?.keywords.size) {
+    return true; // matched by callee pattern in matches()
   }
   if (use.kind === 'call' && (use.key === 'torch.cuda.set_device' || use.key === 'torch.device')) {
     return true;
@@ -279,13 +358,20 @@ function isWatched(use: IUse): boolean {
 
 // ---- finding uses in the tree -------------------------------------------------------------
 
-function findUses(tree: Tree, source: string, imports: Map<string, string>): IUse[] {
+function findUses(tree: Tree, source: string, imports: Map<string, string>): { uses: IUse[]; guarded: IGuarded[] } {
   const uses: IUse[] = [];
+  const guarded: IGuarded[] = [];
+  // Names bound to a CUDA device string (`device = "cuda:1"`), in source order.
+  const bindings = new Map<string, { at: number; value: string | null }[]>();
   const text = (n: SyntaxNode) => source.slice(n.from, n.to);
   const cursor = tree.cursor();
   do {
     // cursor.node allocates: only the node types below need it.
     switch (cursor.name) {
+      case 'IfStatement':
+      case 'ConditionalExpression':
+        addGuards(cursor.node, source, guarded);
+        break;
       case 'ImportStatement': {
         const node = cursor.node;
         for (const module of importedModules(node, source)) {
@@ -304,6 +390,8 @@ function findUses(tree: Tree, source: string, imports: Map<string, string>): IUs
         const path = resolve(node, source, imports);
         if (path) {
           uses.push({ kind: 'symbol', key: path, from: node.from, to: node.to });
+        } else if (cursor.name === 'VariableName' && isDeviceArgument(node, source)) {
+          deviceUses(node, bindings.get(text(node)), uses);
         }
         break;
       }
@@ -319,24 +407,99 @@ function findUses(tree: Tree, source: string, imports: Map<string, string>): IUs
           if (path) {
             uses.push({ kind: 'assign', key: path, value: text(value), from: node.from, to: node.to });
           }
+          if (target.name === 'VariableName' && target.nextSibling?.name === 'AssignOp') {
+            const name = text(target);
+            (bindings.get(name) ?? bindings.set(name, []).get(name)!).push({ at: node.from, value: cudaLiteralIn(value, source) });
+          }
         }
         break;
       }
       case 'String': {
         const node = cursor.node;
         const value = stringValue(text(node));
-        const match = value !== null ? CUDA_DEVICE.exec(value) : null;
+        if (value === null) {
+          break;
+        }
+        const match = CUDA_DEVICE.exec(value);
         if (match && isDeviceArgument(node, source)) {
           uses.push({ kind: 'cuda_use', key: 'cuda', from: node.from, to: node.to });
           if (match[2] !== undefined) {
             uses.push({ kind: 'device_index', key: match[2], from: node.from, to: node.to });
+          }
+        } else if (node.parent?.name === 'DictionaryExpression' && node.nextSibling?.name === ':') {
+          const entry = node.nextSibling.nextSibling;
+          if (entry) {
+            uses.push({ kind: 'dict_entry', key: value, value: text(entry), from: node.from, to: entry.to });
           }
         }
         break;
       }
     }
   } while (cursor.next());
-  return uses;
+  return { uses, guarded };
+}
+
+/**
+ * The branches an `if` chain or a conditional expression guards, when one of its
+ * conditions checks for a GPU or what it can do: code there does what its guard says.
+ */
+function addGuards(node: SyntaxNode, source: string, guarded: IGuarded[]): void {
+  const conditions: SyntaxNode[] = [];
+  const branches: SyntaxNode[] = [];
+  for (let child = node.firstChild; child; child = child.nextSibling) {
+    if ((child.name === 'if' || child.name === 'elif') && child.nextSibling) {
+      conditions.push(child.nextSibling);
+    } else if (child.name === 'Body') {
+      branches.push(child);
+    }
+  }
+  if (node.name === 'ConditionalExpression') {
+    // `A if COND else B`: A is the first child, B the last.
+    branches.push(node.firstChild!, node.lastChild!);
+  }
+  const said = conditions.map(c => source.slice(c.from, c.to)).join(' ');
+  for (const [guard, pattern] of GUARDS) {
+    if (pattern.test(said)) {
+      for (const branch of branches) {
+        guarded.push({ from: branch.from, to: branch.to, guard });
+      }
+    }
+  }
+}
+
+/** The CUDA device string an assigned value holds: a literal, `torch.device("cuda:1")`,
+ * or a tuple that carries one (`("cuda:1",) + args`); null for anything computed. */
+function cudaLiteralIn(value: SyntaxNode, source: string): string | null {
+  if (value.name === 'ConditionalExpression') {
+    return null; // `"cuda" if torch.cuda.is_available() else "cpu"`: the guard itself
+  }
+  const found = { value: null as string | null };
+  const cursor = value.cursor();
+  do {
+    if (cursor.name === 'ConditionalExpression' || cursor.name === 'Lambda') {
+      return null;
+    }
+    if (cursor.name === 'String' && found.value === null) {
+      const literal = stringValue(source.slice(cursor.from, cursor.to));
+      if (literal !== null && CUDA_DEVICE.test(literal)) {
+        found.value = literal;
+      }
+    }
+  } while (cursor.next() && cursor.from < value.to);
+  return found.value;
+}
+
+/** A name in a device position whose last binding is a CUDA device string. */
+function deviceUses(node: SyntaxNode, bound: { at: number; value: string | null }[] | undefined, uses: IUse[]): void {
+  const last = bound?.filter(b => b.at < node.from).pop();
+  const match = last?.value ? CUDA_DEVICE.exec(last.value) : null;
+  if (!match) {
+    return;
+  }
+  uses.push({ kind: 'cuda_use', key: 'cuda', from: node.from, to: node.to, boundAt: last!.at });
+  if (match[2] !== undefined) {
+    uses.push({ kind: 'device_index', key: match[2], from: node.from, to: node.to, boundAt: last!.at });
+  }
 }
 
 function callUses(node: SyntaxNode, source: string, imports: Map<string, string>, uses: IUse[]): void {
@@ -388,7 +551,8 @@ function readArgs(argList: SyntaxNode, source: string): { positional: string[]; 
   return { positional, keywords };
 }
 
-/** A string used as a device: `device="cuda"`, `.to("cuda:1")`, `torch.device("cuda")`. */
+/** A string (or a name) used as a device: `device="cuda"`, `.to("cuda:1")`, `.to(*args)`,
+ * `torch.device("cuda")`. */
 function isDeviceArgument(node: SyntaxNode, source: string): boolean {
   const parent = node.parent;
   if (parent?.name !== 'ArgList') {

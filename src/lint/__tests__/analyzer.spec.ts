@@ -61,7 +61,8 @@ describe('capability linter: a corpus of realistic code', () => {
       'cuda-without-gpu', // torch.device("cuda")
       'cuda-without-gpu', // .cuda()
       'amp-deprecated',
-      'cuda-without-gpu' // .to("cuda")
+      'cuda-without-gpu', // .to("cuda")
+      'cuda-without-gpu' // .to(device): the name holds torch.device("cuda")
     ]);
   });
 
@@ -83,9 +84,10 @@ describe('capability linter: a corpus of realistic code', () => {
     expect(rules(TRAINING_LOOP, target('H100'))).toEqual(['amp-deprecated']);
   });
 
-  it('Hugging Face fine-tuning on a V100 and a T4', () => {
-    expect(rules(HF_FINETUNE, target('V100'))).toEqual(['bnb-8bit-slow', 'bnb-8bit-slow']);
-    expect(rules(HF_FINETUNE, target('T4'))).toEqual([]);
+  it('Hugging Face fine-tuning on a V100, a T4 and an A100: FlashAttention-2 and bf16 through their arguments', () => {
+    expect(rules(HF_FINETUNE, target('V100'))).toEqual(['bnb-8bit-slow', 'bnb-8bit-slow', 'hf-flash-attn2-unsupported', 'bf16-training-unsupported']);
+    expect(rules(HF_FINETUNE, target('T4'))).toEqual(['hf-flash-attn2-unsupported', 'bf16-training-unsupported']);
+    expect(rules(HF_FINETUNE, target('A100'))).toEqual([]);
   });
 
   it('attention code on a T4, an L4 and an H100', () => {
@@ -171,5 +173,167 @@ describe('alias resolution and positions', () => {
     expect(resolveTarget('8.6')?.cc).toBe('8.6');
     expect(resolveTarget('H100')?.cc).toBe('9.0');
     expect(resolveTarget('no such gpu')).toBeNull();
+  });
+});
+
+const T4 = () => target('T4');
+const at = (source: string, profile: IDeviceProfile) => analyze(source, profile).map(f => `${f.rule}@${f.line}`);
+
+describe('the frameworks people train with, by their own spellings', () => {
+  it('transformers: tf32=True is refused below 8.0, bf16=True is emulated, FlashAttention-2 and -3 by attn_implementation', () => {
+    const code = `from transformers import TrainingArguments, AutoModelForCausalLM
+args = TrainingArguments(output_dir="o", bf16=True, tf32=True)
+m = AutoModelForCausalLM.from_pretrained("x", attn_implementation="flash_attention_2", torch_dtype="auto")
+old = AutoModelForCausalLM.from_pretrained("x", use_flash_attention_2=True)
+fa3 = AutoModelForCausalLM.from_pretrained("x", attn_implementation="flash_attention_3")`;
+    expect(at(code, T4())).toEqual([
+      'bf16-training-unsupported@2',
+      'hf-tf32-unsupported@2',
+      'hf-flash-attn2-unsupported@3',
+      'hf-flash-attn2-unsupported@4',
+      'hf-flash-attn3-unsupported@5'
+    ]);
+    const [tf32] = analyze(code, T4()).filter(f => f.rule === 'hf-tf32-unsupported');
+    expect(tf32.severity).toBe('error');
+    expect(tf32.message).toContain('transformers raises "--tf32 requires Ampere or a newer GPU arch"');
+    expect(at(code, target('A100'))).toEqual(['hf-flash-attn3-unsupported@5']);
+    expect(at(code, target('H100'))).toEqual([]);
+    // Off is fine, and so is sdpa.
+    expect(at('from transformers import TrainingArguments\nTrainingArguments(output_dir="o", bf16=False, tf32=False, fp16=True)', T4())).toEqual([]);
+  });
+
+  it('TRL, sentence-transformers and Seq2Seq configs are TrainingArguments too', () => {
+    expect(at('from trl import SFTConfig\ncfg = SFTConfig(output_dir="o", bf16=True)', T4())).toEqual(['bf16-training-unsupported@2']);
+    expect(at('import transformers\na = transformers.Seq2SeqTrainingArguments("o", tf32=True)', T4())).toEqual(['hf-tf32-unsupported@2']);
+  });
+
+  it('Lightning precision strings, accelerate mixed_precision, DeepSpeed configs and torchao float8', () => {
+    const code = `import lightning as L
+import pytorch_lightning as pl
+from accelerate import Accelerator
+from torchao.float8 import convert_to_float8_training
+t1 = L.Trainer(accelerator="gpu", devices=1, precision="bf16-mixed")
+t2 = pl.Trainer(precision='bf16')
+t3 = L.Trainer(precision="16-mixed")
+acc = Accelerator(mixed_precision="bf16")
+fp8 = Accelerator(mixed_precision="fp8")
+te = L.Trainer(precision="transformer-engine")
+ds_config = {"train_micro_batch_size_per_gpu": 4, "bf16": {"enabled": True}, "zero_optimization": {"stage": 2}}
+convert_to_float8_training(model)`;
+    expect(at(code, T4())).toEqual([
+      'bf16-training-unsupported@5',
+      'bf16-training-unsupported@6',
+      'bf16-training-unsupported@8',
+      'fp8-training-unsupported@9',
+      'fp8-training-unsupported@10',
+      'bf16-training-unsupported@11',
+      'fp8-training-unsupported@12'
+    ]);
+    // An A100 has bf16 but not FP8; an L4 (8.9) has both.
+    expect(at(code, target('A100'))).toEqual(['fp8-training-unsupported@9', 'fp8-training-unsupported@10', 'fp8-training-unsupported@12']);
+    expect(at(code, target('L4'))).toEqual([]);
+    expect(at('cfg = {"bf16": {"enabled": False}, "fp16": {"enabled": True}}', T4())).toEqual([]);
+  });
+});
+
+describe('values that reach a call through a name', () => {
+  it('a device string or torch.device held by a name is a CUDA use, and its index is checked', () => {
+    const code = `import torch
+device = "cuda"
+x = torch.randn(3, device=device)
+dev = "cuda:1"
+y = x.to(dev)
+args = ("cuda:1",) + args
+z = x.to(*args)
+gpu = torch.device("cuda", 0)
+w = x.to(gpu)`;
+    // Without a GPU, "no GPU" says it all; with one, the index is checked.
+    expect(at(code, CPU)).toEqual(['cuda-without-gpu@3', 'cuda-without-gpu@5', 'cuda-without-gpu@7', 'cuda-without-gpu@8', 'cuda-without-gpu@9']);
+    expect(at(code, T4())).toEqual(['device-index-out-of-range@5', 'device-index-out-of-range@7']);
+    expect(at(code, target('T4', 2))).toEqual([]);
+  });
+
+  it('the conditional the linter recommends is a guard: following the name flags nothing', () => {
+    const code = `import torch
+device = "cuda" if torch.cuda.is_available() else "cpu"
+model = model.to(device)
+x = torch.zeros(2, device=device)`;
+    expect(at(code, CPU)).toEqual([]);
+  });
+
+  it('a name bound again to something computed is no longer a CUDA string', () => {
+    expect(at('device = "cuda"\ndevice = pick()\nx = t.to(device)', CPU)).toEqual([]);
+  });
+});
+
+describe('guarded code does what its guard says', () => {
+  it('availability guards: is_available(), a use_cuda flag, device.type == "cuda", elif and else', () => {
+    const code = `import torch
+if torch.cuda.is_available():
+    model.cuda()
+if use_cuda:
+    device = torch.device("cuda")
+model.to(device)
+if device.type == "cpu":
+    pass
+elif device.type == "cuda":
+    model.cuda()
+if not torch.cuda.is_available():
+    print("no GPU")
+else:
+    x = x.to("cuda:0")
+if torch.cuda.device_count() > 1:
+    y = y.to("cuda:1")`;
+    expect(at(code, CPU)).toEqual([]);
+    expect(at(code, T4())).toEqual([]);
+  });
+
+  it('an unguarded use next to guarded ones is still flagged', () => {
+    expect(at('import torch\nif torch.cuda.is_available():\n    model.cuda()\nother.cuda()', CPU)).toEqual(['cuda-without-gpu@4']);
+  });
+
+  it('capability guards cover feature rules; a mere availability check does not', () => {
+    const code = `import torch
+dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+if torch.cuda.get_device_capability() >= (8, 0):
+    x = x.to(torch.bfloat16)
+if torch.cuda.is_available():
+    y = y.to(torch.bfloat16)`;
+    expect(at(code, T4())).toEqual(['bf16-unsupported@6']);
+  });
+});
+
+describe('the newest generation: Blackwell data-center (10.x) and workstation (12.x) told apart', () => {
+  const code = `import torch
+from transformer_engine.common.recipe import MXFP8BlockScaling, NVFP4BlockScaling, Float8BlockScaling
+r = MXFP8BlockScaling()
+n = NVFP4BlockScaling()
+b = Float8BlockScaling()
+q = torch.empty(8, dtype=torch.float4_e2m1fn_x2)
+from flash_attn.cute import flash_attn_func`;
+
+  it('a B200 runs all of it', () => {
+    expect(at(code, target('B200'))).toEqual([]);
+  });
+
+  it('an RTX 5090: no MXFP8, NVFP4 only partly (a "may")', () => {
+    const findings = analyze(code, target('RTX 5090'));
+    expect(findings.map(f => `${f.rule}@${f.line}`)).toEqual(['te-mxfp8-unsupported@3', 'te-nvfp4-partial@4']);
+    expect(findings[1].severity).toBe('warning');
+    expect(findings[1].message).toContain('may be only partly supported');
+  });
+
+  it('an H100 has FP8 block scaling and FlashAttention-4 but no FP4 or MX formats', () => {
+    expect(at(code, target('H100'))).toEqual(['te-mxfp8-unsupported@3', 'te-nvfp4-unsupported@4', 'fp4-dtype-unsupported@6']);
+  });
+
+  it('an L4 (8.9) has none of the block-scaled formats nor FlashAttention-4', () => {
+    expect(at(code, target('L4'))).toEqual([
+      'te-mxfp8-unsupported@3',
+      'te-nvfp4-unsupported@4',
+      'te-fp8-block-unsupported@5',
+      'fp4-dtype-unsupported@6',
+      'flash-attn4-unsupported@7'
+    ]);
   });
 });
