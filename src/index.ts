@@ -374,7 +374,14 @@ const profilesPlugin: JupyterFrontEndPlugin<ProfileStore> = {
         const first = devices.devices[0];
         profiles.setServerProfile(
           devices.status === 'ok' && first
-            ? { source: 'server', hasGpu: true, cc: first.compute_capability, name: first.name, deviceCount: devices.devices.length }
+            ? {
+                source: devices.live ? 'server' : 'server (a recording)',
+                hasGpu: true,
+                cc: first.compute_capability,
+                name: first.name,
+                deviceCount: devices.devices.length,
+                recorded: !devices.live
+              }
             : { source: 'server', hasGpu: false, noGpuReason: devices.reason ?? 'the server sees no GPU', cc: null, name: null, deviceCount: 0 }
         );
       })
@@ -471,15 +478,17 @@ const lintPlugin: JupyterFrontEndPlugin<void> = {
       const torch = adminTorch || String(userSettings.targetTorch ?? '').trim();
       const gpus = Number(userSettings.targetGpuCount ?? 1);
       let profile = target || torch ? profileForTarget(target, gpus, torch) : null;
-      if (target && !profile) {
-        Notification.warning(
-          trans.__('GPU lint target "%1" is not a GPU gpuscope knows; use a name such as T4 or A100, or a compute capability such as 7.5.', target)
-        );
+      const problem =
+        target && !profile
+          ? trans.__('GPU lint target "%1" is not a GPU gpuscope knows; use a name such as T4 or A100, or a compute capability such as 7.5 (Settings → GPU capability warnings).', target)
+          : null;
+      if (problem) {
+        Notification.warning(problem);
       }
       if (profile && (adminTarget || adminTorch)) {
         profile = { ...profile, source: trans.__('set by your administrator') };
       }
-      profiles.setTarget(profile);
+      profiles.setTarget(profile, problem);
     };
     followSettings(settingRegistry, lintPlugin.id, composite => {
       userSettings = composite;

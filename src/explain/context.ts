@@ -30,9 +30,16 @@ export interface IContext {
 
 type FeatureId = Parameters<typeof supports>[0];
 
-/** The kernel's profile when probed, else the server's: where the code ran. */
+/** The kernel's profile when probed, else the server's (never a recording's): where the code ran. */
 function gpuOf(facts: IExplainFacts): IDeviceProfile | null {
-  return facts.kernel ?? facts.server ?? null;
+  return facts.kernel ?? (facts.server?.recorded ? null : facts.server) ?? null;
+}
+
+/** "torch 2.11.0 (a CUDA 13.0 build, linux-x86_64)": what the probe read of the kernel's torch. */
+function describeTorch(torch: string, profile: IDeviceProfile | null | undefined): string {
+  const build = profile?.torchCuda ? `a CUDA ${profile.torchCuda} build` : null;
+  const extra = [build, profile?.platform ?? null].filter(Boolean).join(', ');
+  return extra ? `torch ${torch} (${extra})` : `torch ${torch}`;
 }
 
 function describe(profile: IDeviceProfile): string {
@@ -63,26 +70,31 @@ export function contextFor(signature: IErrorSignature, text: string, match: RegE
   const torch = facts.kernel?.torch ?? null;
   const kind = signature.context ?? '';
 
-  if (kind === 'arch' && gpu?.cc) {
-    out.facts.push(`Your GPU is ${describe(gpu)}.`);
-    const wheel = torch ? wheelFor(torch, gpu.platform ?? 'linux-x86_64') : null;
-    const covered = wheel ? archCovers(wheel.archs, gpu.cc) !== null : null;
+  // torch's own warning names the GPU it refused: "NVIDIA GeForce RTX 5090 with CUDA capability sm_120".
+  const named = kind === 'arch' ? /([^\n]*?)\s+with CUDA capability sm_(\d+)(\d)\b/.exec(text) : null;
+  const archGpu: IDeviceProfile | null = named
+    ? { ...(gpu ?? { source: 'message', hasGpu: true, deviceCount: 1 }), name: named[1].trim() || null, cc: `${named[2]}.${named[3]}` }
+    : gpu;
+  if (kind === 'arch' && archGpu?.cc) {
+    out.facts.push(`Your GPU is ${describe(archGpu)}.`);
+    const wheel = torch ? wheelFor(torch, archGpu.platform ?? 'linux-x86_64', facts.kernel?.torchCuda ?? null) : null;
+    const covered = wheel ? archCovers(wheel.archs, archGpu.cc) !== null : null;
     if (wheel) {
       out.facts.push(
         covered
-          ? `torch ${torch} is built for ${wheel.archs.join(', ')}, which covers ${gpu.cc}: the code without a kernel for this GPU is more likely a separately compiled extension.`
-          : `torch ${torch} is built for ${wheel.archs.join(', ')}: none of them runs on ${gpu.cc}.`
+          ? `${describeTorch(torch!, facts.kernel)} is built for ${wheel.archs.join(', ')}, which covers ${archGpu.cc}: the code without a kernel for this GPU is more likely a separately compiled extension.`
+          : `${describeTorch(torch!, facts.kernel)} is built for ${wheel.archs.join(', ')}: none of them runs on ${archGpu.cc}.`
       );
     }
     if (!covered) {
-      addInstallAdvice(out, gpu.cc, facts.kernel ?? null);
+      addInstallAdvice(out, archGpu.cc, facts.kernel ?? null);
     }
   } else if (kind === 'driver') {
     const found = Number(match[1]);
     if (Number.isFinite(found) && found > 0) {
       const driverCuda = `${Math.floor(found / 1000)}.${Math.floor((found % 1000) / 10)}`;
       out.facts.push(
-        `The driver supports CUDA up to ${driverCuda}${torch ? `; torch ${torch} needs a newer one` : ''}.`
+        `The driver supports CUDA up to ${driverCuda}${torch ? `; ${describeTorch(torch, facts.kernel)} needs a newer one` : ''}.`
       );
       if (gpu?.cc) {
         addInstallAdvice(out, gpu.cc, facts.kernel ?? null, driverCuda);
@@ -90,19 +102,26 @@ export function contextFor(signature: IErrorSignature, text: string, match: RegE
     }
   } else if (kind === 'cpu_build') {
     if (torch) {
-      out.facts.push(`This kernel has torch ${torch}.`);
+      out.facts.push(`This kernel has ${describeTorch(torch, facts.kernel)}.`);
     }
-    // The GPU the server sees: a CPU-only kernel's own probe may not name one.
-    const seen = facts.server?.cc ? facts.server : gpu;
-    if (seen?.cc) {
-      out.facts.push(`The server sees ${describe(seen)}.`);
-      addInstallAdvice(out, seen.cc, facts.kernel ?? null);
+    // The GPU the server sees: a CPU-only kernel's own probe may not name one. A
+    // recording is mentioned as such and never turned into an install command.
+    if (facts.server?.cc && facts.server.recorded) {
+      out.facts.push(`The server shows ${describe(facts.server)} from a recording (replay), not this machine's GPU, so no install command is derived from it.`);
+    } else {
+      const seen = facts.server?.cc ? facts.server : gpu;
+      if (seen?.cc) {
+        out.facts.push(`The server sees ${describe(seen)}.`);
+        addInstallAdvice(out, seen.cc, facts.kernel ?? null);
+      }
     }
   } else if (kind === 'no_gpu') {
     if (facts.kernel && !facts.kernel.hasGpu && facts.kernel.noGpuReason) {
       out.facts.push(`The kernel's probe found that ${facts.kernel.noGpuReason}.`);
     }
-    if (facts.server?.hasGpu) {
+    if (facts.server?.hasGpu && facts.server.recorded) {
+      out.facts.push(`The server's GPU data is a recording (replay of ${facts.server.name ?? 'a GPU'}), not this machine's.`);
+    } else if (facts.server?.hasGpu) {
       out.facts.push(
         `The Jupyter server sees ${facts.server.deviceCount} GPU(s) (${facts.server.name ?? 'NVIDIA'}), so the GPU exists but this kernel cannot use it.`
       );
@@ -124,7 +143,7 @@ export function contextFor(signature: IErrorSignature, text: string, match: RegE
       );
     }
   } else if (kind === 'torch' && torch) {
-    out.facts.push(`This kernel has torch ${torch}.`);
+    out.facts.push(`This kernel has ${describeTorch(torch, facts.kernel)}.`);
   } else if (kind === 'oom') {
     out.oom = parseOom(text);
     addOomAdvice(out, out.oom);

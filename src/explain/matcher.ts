@@ -36,10 +36,41 @@ let compiled: ICompiled[] | null = null;
 function signatures(): ICompiled[] {
   compiled ??= errorSignatures().map(signature => ({
     signature,
-    patterns: signature.patterns.map(p => new RegExp(p)),
-    detail: signature.detail ? new RegExp(signature.detail) : null
+    patterns: signature.patterns.map(p => new RegExp(spacesTolerant(p))),
+    detail: signature.detail ? new RegExp(spacesTolerant(signature.detail)) : null
   }));
   return compiled;
+}
+
+/**
+ * A pattern whose spaces match any run of whitespace: messages are printed with double
+ * spaces (torch's "compiled  against"), wrapped across lines by loggers, or indented.
+ * Spaces inside character classes stay as written.
+ */
+export function spacesTolerant(pattern: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      out += c + (pattern[i + 1] ?? '');
+      i++;
+    } else if (inClass) {
+      out += c;
+      inClass = c !== ']';
+    } else if (c === '[') {
+      out += c;
+      inClass = true;
+    } else if (c === ' ') {
+      while (pattern[i + 1] === ' ') {
+        i++;
+      }
+      out += '\\s+';
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 // eslint-disable-next-line no-control-regex

@@ -205,14 +205,18 @@ export function wheelAdvice(cc: string, platform: string, driverVersion: string 
   return { ...answer('upgrade-driver', newest.row, newest.by), driver: driverFor(newest.row.variant) };
 }
 
-/** The wheel row a torch version string names ("2.11.0+cu130"), or null when unrecorded. */
-export function wheelFor(torchVersion: string, platform = 'linux-x86_64'): IWheel | null {
+/**
+ * The wheel row a torch version names ("2.11.0+cu130"; "2.11.0" with the CUDA it was
+ * built for, as PyPI's wheels carry no suffix), or null when unrecorded.
+ */
+export function wheelFor(torchVersion: string, platform = 'linux-x86_64', builtForCuda: string | null = null): IWheel | null {
   const match = /^(\d+\.\d+)(?:\.\d+)?[^+]*(?:\+(cu\d+))?$/.exec(torchVersion.trim());
   if (!match || /\+(?!cu\d)/.test(torchVersion)) {
     return null; // a CPU, ROCm or local build has no CUDA arch list
   }
+  const variant = match[2] ?? (builtForCuda ? `cu${builtForCuda.replace('.', '')}` : null);
   const rows = (kb.wheels.rows as IWheel[]).filter(r => r.torch === match[1] && r.platform === platform);
-  return rows.find(r => (match[2] ? r.variant === match[2] : r.default)) ?? null;
+  return rows.find(r => (variant ? r.variant === variant : r.default)) ?? null;
 }
 
 export interface IVisibleDevice {

@@ -25,6 +25,10 @@ export interface IDeviceProfile {
   driverCuda?: string | null;
   /** The kernel's wheel platform ("linux-x86_64"), when probed. */
   platform?: string | null;
+  /** The CUDA version torch was built for ("13.0"), read from torch/version.py; null for a CPU build. */
+  torchCuda?: string | null;
+  /** True for GPUs from a recording (the replay backend): never taken for this machine's. */
+  recorded?: boolean;
 }
 
 export type LintSeverity = 'error' | 'warning' | 'info';

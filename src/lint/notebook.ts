@@ -38,6 +38,16 @@ export class NotebookLinter {
     return this._profiles.profileFor(panel?.sessionContext ?? null);
   }
 
+  /** Why the lint target in the settings cannot be used, or null. */
+  targetProblem(): string | null {
+    return this._profiles.targetProblem;
+  }
+
+  /** Whether the server's GPUs are a recording (then they never stand in for the kernel's). */
+  serverIsRecording(): boolean {
+    return this._profiles.serverProfile?.recorded === true;
+  }
+
   /** Findings for one editor's text, or null when it is not a code cell of a notebook. */
   lintEditor(model: CodeEditor.IModel, text: string): ILintFinding[] | null {
     if (!this.enabled || text.length > MAX_LIVE_CELL_CHARS) {

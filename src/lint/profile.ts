@@ -17,13 +17,14 @@ const PROBE_MIME = 'application/vnd.gpuscope.probe+json';
 
 /**
  * Python run silently at kernel start: the driver's devices (through the collector's
- * ctypes reader, without CUDA initialisation), CUDA_VISIBLE_DEVICES, and the installed
- * torch's version string (read from its metadata, without importing it). Milliseconds.
+ * ctypes reader, without CUDA initialisation), CUDA_VISIBLE_DEVICES, the platform, and
+ * the installed torch's version and build (its metadata and torch/version.py, read as
+ * text: torch is not imported, since PyPI's version string lacks "+cuXYZ"). Milliseconds.
  */
 export function probeCode(collectorSource: string): string {
   return `
 def _gpuscope_probe(source):
-    import importlib.metadata, os, platform
+    import importlib.metadata, importlib.util, os, platform
     from IPython.display import display
     namespace = {"__name__": "gpuscope_probe"}
     exec(compile(source, "<gpuscope-probe>", "exec"), namespace)
@@ -31,10 +32,25 @@ def _gpuscope_probe(source):
         torch_version = importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
         torch_version = None
+    build = None
+    try:
+        import ast
+        spec = importlib.util.find_spec("torch")
+        with open(os.path.join(os.path.dirname(spec.origin), "version.py"), encoding="utf-8") as file:
+            tree = ast.parse(file.read())
+        build = {"cuda": None, "hip": None}
+        for node in tree.body:
+            target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+            value = getattr(node, "value", None)
+            if getattr(target, "id", None) in build and isinstance(value, ast.Constant):
+                build[target.id] = value.value
+    except Exception:
+        build = None
     display({"${PROBE_MIME}": {
         "driver": namespace["_driver_facts"](),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "torch": torch_version,
+        "torch_build": build,
         "platform": {"system": platform.system(), "machine": platform.machine()},
     }}, raw=True)
 _gpuscope_probe(${JSON.stringify(collectorSource)})
@@ -51,6 +67,8 @@ interface IProbe {
   };
   cuda_visible_devices: string | null;
   torch: string | null;
+  /** From torch/version.py: the CUDA (or HIP) it was built for; null when unreadable. */
+  torch_build?: { cuda: string | null; hip: string | null } | null;
   platform?: { system: string; machine: string };
 }
 
@@ -59,7 +77,9 @@ export function profileFromProbe(probe: IProbe): IDeviceProfile {
   const devices = probe.driver.available ? probe.driver.devices : [];
   const cvd = probe.cuda_visible_devices;
   const visible = visibleDevices(cvd, devices).visible.map(v => devices[v.device]);
-  const cpuBuild = probe.torch?.includes('+cpu') ?? false;
+  const build = probe.torch_build ?? null;
+  // version.py says it for any wheel; the "+cpu" suffix only for PyTorch's own index.
+  const cpuBuild = build ? build.cuda === null && build.hip === null : (probe.torch?.includes('+cpu') ?? false);
   const hasGpu = visible.length > 0 && !cpuBuild;
   const why = !probe.driver.available
     ? 'no NVIDIA driver is visible to the kernel'
@@ -74,6 +94,7 @@ export function profileFromProbe(probe: IProbe): IDeviceProfile {
     name: visible[0]?.name ?? null,
     deviceCount: hasGpu ? visible.length : 0,
     torch: probe.torch,
+    torchCuda: build?.cuda ?? null,
     driverVersion: probe.driver.version ?? null,
     driverCuda: probe.driver.cuda_version ?? null,
     platform: probe.platform ? platformKey(probe.platform.system, probe.platform.machine) : null
@@ -88,9 +109,20 @@ export class ProfileStore {
     return this._changed;
   }
 
-  /** The profile for a session: the target, the kernel's, else the server's. */
+  /**
+   * The profile for a session: the target, the kernel's, else the server's (never a
+   * recording's: replayed GPUs are not this machine's). None while the target is invalid.
+   */
   profileFor(session: ISessionContext | null): IDeviceProfile | null {
-    return this._target ?? this.kernelProfile(session) ?? this._server;
+    if (this._targetProblem) {
+      return null;
+    }
+    return this._target ?? this.kernelProfile(session) ?? (this._server?.recorded ? null : this._server);
+  }
+
+  /** Why the settings' lint target cannot be used (an unknown GPU), or null. */
+  get targetProblem(): string | null {
+    return this._targetProblem;
   }
 
   /** What the session's kernel itself can use (never the lint target); null if not probed. */
@@ -104,8 +136,9 @@ export class ProfileStore {
     return this._server;
   }
 
-  setTarget(profile: IDeviceProfile | null): void {
+  setTarget(profile: IDeviceProfile | null, problem: string | null = null): void {
     this._target = profile;
+    this._targetProblem = problem;
     this._changed.emit();
   }
 
@@ -154,6 +187,7 @@ export class ProfileStore {
   }
 
   private _target: IDeviceProfile | null = null;
+  private _targetProblem: string | null = null;
   private _server: IDeviceProfile | null = null;
   private _kernels = new Map<string, IDeviceProfile>();
   private _probed = new Set<string>();

@@ -32,21 +32,44 @@ export class LintSummary extends Widget {
 
   async showList(): Promise<void> {
     const trans = this._trans;
+    const problem = this._linter.targetProblem();
+    if (problem) {
+      await new Dialog({ title: trans.__('GPU capability warnings'), body: problem, buttons: [Dialog.okButton({ label: trans.__('Close') })] }).launch();
+      return;
+    }
     const findings = this._linter.summary(this._panel);
     const list = document.createElement('ul');
     list.className = 'jp-gpuscope-LintList';
     for (const { cellIndex, finding } of findings) {
+      // One entry: a link to the place, then the message and the fix, wrapped as prose.
       const item = document.createElement('li');
+      item.className = `jp-gpuscope-LintList-item jp-mod-${finding.severity}`;
       const link = document.createElement('button');
       link.type = 'button';
-      link.className = `jp-gpuscope-LintList-item jp-mod-${finding.severity}`;
-      link.textContent = trans.__('Cell %1, line %2: %3', cellIndex + 1, finding.line, finding.message);
+      link.className = 'jp-gpuscope-LintList-link';
+      link.textContent = trans.__('Cell %1, line %2', cellIndex + 1, finding.line);
+      link.title = trans.__('Go to cell %1', cellIndex + 1);
       link.addEventListener('click', () => {
         this._panel.content.activeCellIndex = cellIndex;
         void this._panel.content.scrollToItem(cellIndex);
         dialog.resolve();
       });
-      item.appendChild(link);
+      const severity = document.createElement('span');
+      severity.className = 'jp-gpuscope-LintList-severity';
+      severity.textContent = { error: trans.__('error'), warning: trans.__('warning'), info: trans.__('note') }[finding.severity];
+      const message = document.createElement('div');
+      message.className = 'jp-gpuscope-LintList-message';
+      message.textContent = finding.message;
+      const fix = document.createElement('div');
+      fix.className = 'jp-gpuscope-LintList-fix';
+      fix.append(trans.__('Fix:') + ' ');
+      // Fixes are prose with `code spans` (odd parts after splitting on backticks).
+      finding.fix.split('`').forEach((part, i) => {
+        const span = document.createElement(i % 2 ? 'code' : 'span');
+        span.textContent = part;
+        fix.appendChild(span);
+      });
+      item.append(link, severity, message, fix);
       list.appendChild(item);
     }
     if (!findings.length) {
@@ -69,6 +92,15 @@ export class LintSummary extends Widget {
 
   protected onUpdateRequest(): void {
     const trans = this._trans;
+    const problem = this._linter.targetProblem();
+    if (problem) {
+      // A target the user set but gpuscope does not know: say so, lint nothing.
+      this.node.textContent = trans.__('GPU: unknown target');
+      this.node.title = problem;
+      this.toggleClass('jp-mod-error', true);
+      this.toggleClass('jp-mod-warning', false);
+      return;
+    }
     const profile = this._linter.profile(this._panel);
     const findings: ICellFinding[] = this._linter.summary(this._panel);
     const errors = findings.filter(f => f.finding.severity === 'error').length;
@@ -80,7 +112,9 @@ export class LintSummary extends Widget {
         : trans.__('GPU: ✓');
     this.node.title = profile
       ? trans.__('Capability warnings for %1 (%2). Click for the list.', this._profileName(), profile.source)
-      : trans.__('Waiting for the kernel or the server to say which GPU this notebook uses.');
+      : this._linter.serverIsRecording()
+        ? trans.__("Waiting for the kernel to say which GPU this notebook uses: the server's GPU data is a recording (replay), not this machine's, so it is not used.")
+        : trans.__('Waiting for the kernel or the server to say which GPU this notebook uses.');
     this.toggleClass('jp-mod-error', errors > 0);
     this.toggleClass('jp-mod-warning', errors === 0 && others > 0);
   }

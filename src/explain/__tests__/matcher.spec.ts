@@ -1,4 +1,4 @@
-import { explainError, toMarkdown } from '../matcher';
+import { explainError, spacesTolerant, toMarkdown } from '../matcher';
 import { parseOom } from '../oom';
 import compat from './fixtures/compat-texts.json';
 import h100 from './fixtures/observed-h100.json';
@@ -176,7 +176,7 @@ describe('what the kernel facts add', () => {
       platform: 'linux-x86_64'
     };
     const [e] = explainError('CUDA error: no kernel image is available for execution on the device', { kernel: rtx5090 });
-    expect(e.context.facts[1]).toBe('torch 2.6.0+cu126 is built for sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_90: none of them runs on 12.0.');
+    expect(e.context.facts[1]).toBe('torch 2.6.0+cu126 (linux-x86_64) is built for sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_90: none of them runs on 12.0.');
     expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.11.*" --index-url https://download.pytorch.org/whl/cu128']);
   });
 
@@ -236,5 +236,72 @@ describe('what the kernel facts add', () => {
       compat.cases.find(c => c.reference_id === 'cubin_incompatible_warn')!.text +
       '\nRuntimeError: CUDA error: no kernel image is available for execution on the device';
     expect(ids(text)).toEqual(['no-kernel-image', 'wheel-arch-warning']);
+  });
+});
+
+describe('messages as torch really prints them', () => {
+  it('spaces in a signature match any run of whitespace, inside character classes they stay', () => {
+    expect(spacesTolerant('compiled against')).toBe('compiled\\s+against');
+    expect(spacesTolerant('a  b')).toBe('a\\s+b');
+    expect(spacesTolerant('\\[sm80, sm\\d+\\]')).toBe('\\[sm80,\\s+sm\\d+\\]');
+    expect(spacesTolerant('[ ]x')).toBe('[ ]x');
+    expect(ids('cuDNN version incompatibility: PyTorch was compiled  against (9, 20, 0) but found runtime version (9, 16, 0).')).toEqual(['cudnn-incompatible']);
+    // A logger wrapped the line.
+    expect(ids('FlashAttention only supports Ampere\n    GPUs or newer.')).toEqual(['flash-attn-ampere']);
+  });
+
+  it("Blackwell's warning gets the wheel the diagnostic would give for sm_120, never the cu126 wheels", () => {
+    const text =
+      'NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\nThe current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90.';
+    const [e] = explainError(text, { kernel: { source: 'kernel', hasGpu: true, cc: '12.0', name: 'NVIDIA GeForce RTX 5090', deviceCount: 1, torch: '2.6.0+cu126', driverVersion: '570.86.15', driverCuda: '12.8', platform: 'linux-x86_64' } });
+    expect(e.id).toBe('wheel-arch-warning');
+    expect(e.context.facts[0]).toBe('Your GPU is NVIDIA GeForce RTX 5090 (compute capability 12.0).');
+    expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.11.*" --index-url https://download.pytorch.org/whl/cu128']);
+    expect(e.fix).not.toContain('cu126');
+    // Without a probe, the GPU named in the message decides, and the driver is not guessed.
+    const [bare] = explainError(text);
+    expect(bare.context.facts[0]).toBe('Your GPU is NVIDIA GeForce RTX 5090 (compute capability 12.0).');
+    expect(bare.context.commands).toEqual(['%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130']);
+  });
+
+  it("transformers' tf32 refusal names the GPU and the flag to turn off", () => {
+    const [e] = explainError('ValueError: --tf32 requires Ampere or a newer GPU arch, cuda>=11 and torch>=1.7', { kernel: T4 });
+    expect(e.id).toBe('transformers-tf32');
+    expect(e.fix).toContain('`tf32=False`');
+    expect(e.context.facts[0]).toBe('Your GPU is Tesla T4 (compute capability 7.5); this needs 8.0 or newer.');
+  });
+
+  it('cuBLAS status errors: bf16 on an old GPU is told apart from other NOT_SUPPORTED causes', () => {
+    expect(ids('CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasGemmStridedBatchedEx(handle, opa, opb, (int)m, (int)n, (int)k, (void*)&falpha, a, CUDA_R_16BF, (int)lda')).toEqual(['cublas-not-supported-bf16']);
+    expect(ids('CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasSgemmStridedBatched( handle, opa')).toEqual(['cublas-not-supported']);
+    const [alloc] = explainError('RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`');
+    expect(alloc.id).toBe('cublas-alloc-failed');
+    expect(alloc.may).toBe(true);
+    expect(explainError('CUBLAS_STATUS_EXECUTION_FAILED when calling `cublasGemmEx(')[0].context.commands).toEqual(['%env CUDA_LAUNCH_BLOCKING=1']);
+  });
+});
+
+describe('what the probe read of the build, and recordings', () => {
+  it("a PyPI wheel's version has no +cuXYZ: the build's CUDA, read from torch/version.py, picks its arch list and is shown", () => {
+    const kernel: IDeviceProfile = { source: 'kernel', hasGpu: true, cc: '7.0', name: 'Tesla V100-SXM2-16GB', deviceCount: 1, torch: '2.11.0', torchCuda: '13.0', driverVersion: '580.95.05', driverCuda: '13.0', platform: 'linux-x86_64' };
+    const [e] = explainError('CUDA error: no kernel image is available for execution on the device', { kernel });
+    expect(e.context.facts[1]).toBe('torch 2.11.0 (a CUDA 13.0 build, linux-x86_64) is built for sm_75, sm_80, sm_86, sm_90, sm_100, sm_120: none of them runs on 7.0.');
+    expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126']);
+  });
+
+  it('a recorded server GPU is labelled as a recording and never becomes an install command', () => {
+    const replay: IDeviceProfile = { ...H200x2, source: 'server (a recording)', recorded: true };
+    const kernel: IDeviceProfile = { source: 'kernel', hasGpu: false, noGpuReason: 'torch 2.13.0+cpu is a CPU-only build', cc: null, name: null, deviceCount: 0, torch: '2.13.0+cpu', torchCuda: null, platform: 'linux-x86_64' };
+    const [e] = explainError('AssertionError: Torch not compiled with CUDA enabled', { kernel, server: replay });
+    expect(e.context.facts).toEqual([
+      'This kernel has torch 2.13.0+cpu (linux-x86_64).',
+      'The server shows NVIDIA H200 (compute capability 9.0) from a recording (replay), not this machine\'s GPU, so no install command is derived from it.'
+    ]);
+    expect(e.context.commands).toEqual([]);
+    const [noGpu] = explainError('RuntimeError: No CUDA GPUs are available', { kernel, server: replay });
+    expect(noGpu.context.facts.join(' ')).toContain("The server's GPU data is a recording (replay of NVIDIA H200), not this machine's.");
+    // Nor does a recording stand in for the kernel's GPU.
+    const [arch] = explainError('CUDA error: no kernel image is available for execution on the device', { server: replay });
+    expect(arch.context.commands).toEqual([]);
   });
 });

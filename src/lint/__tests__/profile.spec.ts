@@ -37,6 +37,32 @@ describe('device profiles', () => {
     ).toBe('no NVIDIA driver is visible to the kernel');
   });
 
+  it("from the kernel probe: torch's build read from torch/version.py, whatever its version string says", () => {
+    const build = (cuda: string | null) => ({ cuda, hip: null });
+    // PyPI's CUDA wheel: no "+cu130" in the version, a CUDA build all the same.
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0', torch_build: build('13.0'), platform: { system: 'Linux', machine: 'x86_64' } })).toMatchObject({
+      hasGpu: true,
+      torchCuda: '13.0',
+      platform: 'linux-x86_64'
+    });
+    // A CPU build without the "+cpu" suffix is still a CPU build.
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0', torch_build: build(null) }).noGpuReason).toBe('torch 2.11.0 is a CPU-only build');
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0', torch_build: { cuda: null, hip: '6.4' } }).hasGpu).toBe(true);
+  });
+
+  it('GPU and MIG UUIDs in CUDA_VISIBLE_DEVICES select those devices', () => {
+    const withUuids = {
+      ...h200x2,
+      devices: [
+        { index: 0, name: 'NVIDIA H200', cc: '9.0', uuid: 'GPU-aaaa', mig: [] },
+        { index: 1, name: 'NVIDIA H100', cc: '9.0', uuid: 'GPU-bbbb', mig: [{ uuid: 'MIG-cccc' }] }
+      ]
+    };
+    expect(profileFromProbe({ driver: withUuids, cuda_visible_devices: 'GPU-bbbb', torch: '2.11.0' })).toMatchObject({ deviceCount: 1, name: 'NVIDIA H100' });
+    expect(profileFromProbe({ driver: withUuids, cuda_visible_devices: 'MIG-cccc', torch: '2.11.0' }).name).toBe('NVIDIA H100');
+    expect(profileFromProbe({ driver: withUuids, cuda_visible_devices: 'MIG-none', torch: '2.11.0' }).hasGpu).toBe(false);
+  });
+
   it('from a target setting', () => {
     expect(profileForTarget('T4', 2)).toMatchObject({ source: 'target', hasGpu: true, cc: '7.5', deviceCount: 2 });
     expect(profileForTarget('cpu', 1)).toMatchObject({ hasGpu: false, deviceCount: 0 });
@@ -88,5 +114,28 @@ describe('kernel probes', () => {
     await flush();
     expect(probes).toBe(2);
     expect(store.kernelProfile(session)).toMatchObject({ hasGpu: true, cc: '7.5', torch: '2.11.0+cu130' });
+  });
+});
+
+describe('which profile a notebook is linted for', () => {
+  const { ProfileStore } = require('../profile');
+  const H200 = { source: 'server', hasGpu: true, cc: '9.0', name: 'NVIDIA H200', deviceCount: 1 };
+
+  it("the server's GPUs stand in for a kernel not yet probed, but a recording never does", () => {
+    const store = new ProfileStore({ collector: async () => ({ source: '' }) });
+    store.setServerProfile(H200);
+    expect(store.profileFor(null)).toEqual(H200);
+    store.setServerProfile({ ...H200, source: 'server (a recording)', recorded: true });
+    expect(store.profileFor(null)).toBeNull();
+  });
+
+  it('an unknown lint target is a problem that stops linting, not a silent fallback', () => {
+    const store = new ProfileStore({ collector: async () => ({ source: '' }) });
+    store.setServerProfile(H200);
+    store.setTarget(null, 'GPU lint target "T5" is not a GPU gpuscope knows');
+    expect(store.profileFor(null)).toBeNull();
+    expect(store.targetProblem).toContain('"T5"');
+    store.setTarget(null);
+    expect(store.profileFor(null)).toEqual(H200);
   });
 });
