@@ -59,16 +59,11 @@ export class LintSummary extends Widget {
       severity.textContent = { error: trans.__('error'), warning: trans.__('warning'), info: trans.__('note') }[finding.severity];
       const message = document.createElement('div');
       message.className = 'jp-gpuscope-LintList-message';
-      message.textContent = finding.message;
+      appendProse(message, finding.message);
       const fix = document.createElement('div');
       fix.className = 'jp-gpuscope-LintList-fix';
       fix.append(trans.__('Fix:') + ' ');
-      // Fixes are prose with `code spans` (odd parts after splitting on backticks).
-      finding.fix.split('`').forEach((part, i) => {
-        const span = document.createElement(i % 2 ? 'code' : 'span');
-        span.textContent = part;
-        fix.appendChild(span);
-      });
+      appendProse(fix, finding.fix);
       item.append(link, severity, message, fix);
       list.appendChild(item);
     }
@@ -138,4 +133,13 @@ export class LintSummary extends Widget {
   }
 
   private _timer = 0;
+}
+
+/** Rule texts are prose with `code spans`: the odd parts after splitting on backticks. */
+function appendProse(node: HTMLElement, text: string): void {
+  text.split('`').forEach((part, i) => {
+    const span = document.createElement(i % 2 ? 'code' : 'span');
+    span.textContent = part;
+    node.appendChild(span);
+  });
 }
