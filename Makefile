@@ -59,6 +59,7 @@ bench: build ui-tests/node_modules/.installed chromium
 	python bench/classroom_load.py
 	python bench/frontend_size.py
 	node bench/lint_speed.js
+	node bench/lint_quality.js
 	python bench/cell_overhead.py
 	cd ui-tests && npx playwright test -c bench/playwright.config.js update-cost
 	jlpm build  # frontend_size.py left a production build; back to the development one
