@@ -54,9 +54,11 @@ test.describe('GPU error explanations under cell outputs', () => {
     if (cuda === 'None') {
       // Only this: the traceback quotes torch source with other error texts in it.
       await expect(card.locator('.jp-gpuscope-Explain-title')).toHaveText(['This PyTorch is a CPU-only build'], { timeout: 20000 });
-      // The probe read the torch version at kernel start; the server sees the replayed H200.
-      await expect(card.locator('.jp-gpuscope-Explain-facts')).toContainText(/This kernel has torch \d+\.\d+\.\d+\+cpu\./);
-      await expect(card.locator('.jp-gpuscope-Explain-commands pre')).toContainText('--index-url https://download.pytorch.org/whl/');
+      // The probe read torch's version, build and platform at kernel start; the server's
+      // H200 is a replay, so it is named as a recording and no install command rests on it.
+      await expect(card.locator('.jp-gpuscope-Explain-facts')).toContainText(/This kernel has torch \d+\.\d+\.\d+\+cpu \(linux-x86_64\)\./);
+      await expect(card.locator('.jp-gpuscope-Explain-facts')).toContainText('from a recording (replay), not this machine');
+      await expect(card.locator('.jp-gpuscope-Explain-commands pre')).toHaveCount(0);
     } else {
       await expect(card.locator('.jp-gpuscope-Explain-title')).toHaveText(['No NVIDIA driver is visible'], { timeout: 20000 });
     }

@@ -47,6 +47,30 @@ describe('gpuscope lint', () => {
   });
 });
 
+describe('gpuscope lint on framework code, guards and names', () => {
+  const fs = require('fs') as typeof import('fs');
+  const os = require('os') as typeof import('os');
+  const tmp = fs.mkdtempSync(`${os.tmpdir()}/gpuscope-lint-`);
+
+  it('transformers arguments on a T4: tf32 is an error (exit 1), bf16 and FlashAttention-2 are named', () => {
+    const file = `${tmp}/train.py`;
+    fs.writeFileSync(file, 'from transformers import TrainingArguments, AutoModel\nargs = TrainingArguments("o", bf16=True, tf32=True)\nm = AutoModel.from_pretrained("x", attn_implementation="flash_attention_2")\n');
+    const { code, out } = run(['lint', file, '--target', 'T4']);
+    expect(code).toBe(1);
+    expect(out).toContain(`${file}:2:8: error [hf-tf32-unsupported]`);
+    expect(out).toContain(`${file}:2:8: warning [bf16-training-unsupported]`);
+    expect(out).toContain(`${file}:3:5: error [hf-flash-attn2-unsupported]`);
+  });
+
+  it('guarded code and a guarded device name pass on a machine without a GPU (exit 0)', () => {
+    const file = `${tmp}/guarded.py`;
+    fs.writeFileSync(file, 'import torch\ndevice = "cuda" if torch.cuda.is_available() else "cpu"\nmodel.to(device)\nif torch.cuda.is_available():\n    model.cuda()\n');
+    expect(run(['lint', file, '--target', 'cpu'])).toMatchObject({ code: 0, out: '0 finding(s), 0 error(s) for a machine without a GPU' });
+    fs.writeFileSync(file, 'import torch\ndevice = "cuda"\nmodel.to(device)\n');
+    expect(run(['lint', file, '--target', 'cpu']).code).toBe(1);
+  });
+});
+
 describe('gpuscope explain-error', () => {
   const fs = require('fs') as typeof import('fs');
   const os = require('os') as typeof import('os');
@@ -63,6 +87,13 @@ describe('gpuscope explain-error', () => {
     expect(out).toContain('**A GPU kernel hit an assertion (usually an index out of range)**');
     expect(out).toContain('export CUDA_LAUNCH_BLOCKING=1');
     expect(out).not.toContain('%env');
+  });
+
+  it("recognises torch's cuDNN message with its two spaces, and a cuBLAS bf16 refusal", () => {
+    const cudnn = write('cudnn.txt', 'RuntimeError: cuDNN version incompatibility: PyTorch was compiled  against (8, 5, 0) but found runtime version (8, 3, 3).\n');
+    expect(run(['explain-error', cudnn]).out).toContain('**Another cuDNN is loaded than the one PyTorch was built with**');
+    const cublas = write('cublas.txt', 'RuntimeError: CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasGemmStridedBatchedEx(handle, opa, opb, (int)m, (int)n, (int)k, (void*)&falpha, a, CUDA_R_16BF, (int)lda`\n');
+    expect(run(['explain-error', cublas]).out).toContain('**cuBLAS has no bf16 matrix product for this GPU**');
   });
 
   it('exits 1 when it recognises nothing', () => {
