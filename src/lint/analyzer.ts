@@ -49,6 +49,8 @@ export interface ILintFinding {
 export interface IAnalyzeOptions {
   /** Names imported elsewhere in the notebook (alias -> dotted path). */
   imports?: Map<string, string>;
+  /** Names bound elsewhere in the notebook to a CUDA device string (or null: to something else). */
+  deviceNames?: Map<string, string | null>;
   /** Rule ids turned off in the settings. */
   disabled?: Set<string>;
 }
@@ -132,6 +134,27 @@ function importsFromTree(tree: Tree, python: string): Map<string, string> {
   return imports;
 }
 
+/**
+ * The top-level names a source binds to a CUDA device string (`device = "cuda:1"`,
+ * `dev = torch.device("cuda")`), or to something else (null), for the other cells of a
+ * notebook. Only top-level assignment lines are parsed; a guarded or computed value is null.
+ */
+export function collectDeviceNames(source: string): Map<string, string | null> {
+  const names = new Map<string, string | null>();
+  const lines = source
+    .split('\n')
+    .filter(line => /^[A-Za-z_]\w*\s*=[^=]/.test(line))
+    .join('\n');
+  const tree = lines ? parse(lines) : null;
+  for (let node = tree?.topNode.firstChild ?? null; node; node = node.nextSibling) {
+    const target = node.name === 'AssignStatement' ? node.firstChild : null;
+    if (target?.name === 'VariableName' && target.nextSibling?.name === 'AssignOp' && node.lastChild) {
+      names.set(lines.slice(target.from, target.to), cudaLiteralIn(node.lastChild, lines));
+    }
+  }
+  return names;
+}
+
 /** Findings for one cell (or file) against a device profile. */
 export function analyze(source: string, profile: IDeviceProfile, options: IAnalyzeOptions = {}): ILintFinding[] {
   try {
@@ -157,7 +180,7 @@ function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyz
   const base = options.imports ?? DEFAULT_IMPORTS;
   const imports = own.size || !base.has('torch') ? new Map([['torch', 'torch'], ...base, ...own]) : base;
   // Only uses some rule can match: on large cells most names are irrelevant.
-  const found = findUses(tree, python, imports);
+  const found = findUses(tree, python, imports, options.deviceNames);
   const uses = found.uses.filter(isWatched);
   if (!uses.length) {
     return [];
@@ -362,11 +385,18 @@ function isWatched(use: IUse): boolean {
 
 // ---- finding uses in the tree -------------------------------------------------------------
 
-function findUses(tree: Tree, source: string, imports: Map<string, string>): { uses: IUse[]; guarded: IGuarded[] } {
+function findUses(
+  tree: Tree,
+  source: string,
+  imports: Map<string, string>,
+  deviceNames?: Map<string, string | null>
+): { uses: IUse[]; guarded: IGuarded[] } {
   const uses: IUse[] = [];
   const guarded: IGuarded[] = [];
-  // Names bound to a CUDA device string (`device = "cuda:1"`), in source order.
+  // Names bound to a CUDA device string (`device = "cuda:1"`), in source order; the other
+  // cells' bindings come first (before this cell's first line).
   const bindings = new Map<string, { at: number; value: string | null }[]>();
+  deviceNames?.forEach((value, name) => bindings.set(name, [{ at: -1, value }]));
   const text = (n: SyntaxNode) => source.slice(n.from, n.to);
   const cursor = tree.cursor();
   do {

@@ -2,7 +2,7 @@
  * Linting whole files (for the CLI): a .py file is one source; a notebook is its code
  * cells, with the imports of every cell known to all of them (as in the kernel).
  */
-import { analyze, collectImports, IDeviceProfile, ILintFinding } from './analyzer';
+import { analyze, collectDeviceNames, collectImports, IDeviceProfile, ILintFinding } from './analyzer';
 
 export interface IFileFinding extends ILintFinding {
   file: string;
@@ -15,16 +15,19 @@ export function lintFile(file: string, text: string, profile: IDeviceProfile): I
     return analyze(text, profile).map(f => ({ ...f, file, cell: null }));
   }
   const cells = notebookCells(text);
+  // What one cell imports or binds to a device string, the others see (as in the kernel).
   const imports = new Map<string, string>();
+  const deviceNames = new Map<string, string | null>();
   for (const cell of cells) {
     if (cell.code) {
       importLines(cell.source).forEach((path, alias) => imports.set(alias, path));
+      collectDeviceNames(cell.source).forEach((value, name) => deviceNames.set(name, value));
     }
   }
   const findings: IFileFinding[] = [];
   cells.forEach((cell, i) => {
     if (cell.code) {
-      findings.push(...analyze(cell.source, profile, { imports }).map(f => ({ ...f, file, cell: i + 1 })));
+      findings.push(...analyze(cell.source, profile, { imports, deviceNames }).map(f => ({ ...f, file, cell: i + 1 })));
     }
   });
   return findings;

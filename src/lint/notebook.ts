@@ -8,7 +8,7 @@ import type { CodeEditor } from '@jupyterlab/codeeditor';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { analyze, IDeviceProfile, ILintFinding } from './analyzer';
+import { analyze, collectDeviceNames, IDeviceProfile, ILintFinding } from './analyzer';
 import { importLines } from './files';
 import type { ProfileStore } from './profile';
 
@@ -61,7 +61,7 @@ export class NotebookLinter {
     if (!profile) {
       return null;
     }
-    const findings = this._cellFindings(model as ICellModel, text, profile, this._imports(panel));
+    const findings = this._cellFindings(model as ICellModel, text, profile, this._imports(panel), this._deviceNames(panel));
     this._summaryChanged.emit(panel);
     return findings;
   }
@@ -73,6 +73,7 @@ export class NotebookLinter {
       return [];
     }
     const imports = this._imports(panel);
+    const deviceNames = this._deviceNames(panel);
     const all: ICellFinding[] = [];
     panel.content.widgets.forEach((cell: Cell, cellIndex: number) => {
       if (cell.model.type !== 'code') {
@@ -82,7 +83,7 @@ export class NotebookLinter {
       if (source.length > MAX_LIVE_CELL_CHARS) {
         return;
       }
-      const findings = this._cellFindings(cell.model, source, profile, imports);
+      const findings = this._cellFindings(cell.model, source, profile, imports, deviceNames);
       all.push(...findings.map(finding => ({ cellIndex, finding })));
     });
     return all;
@@ -96,14 +97,15 @@ export class NotebookLinter {
     model: ICellModel,
     source: string,
     profile: IDeviceProfile,
-    imports: Map<string, string>
+    imports: Map<string, string>,
+    deviceNames: Map<string, string | null>
   ): ILintFinding[] {
-    const key = JSON.stringify([profile, [...this.disabled], [...imports]]);
+    const key = JSON.stringify([profile, [...this.disabled], [...imports], [...deviceNames]]);
     const cached = this._results.get(model);
     if (cached && cached.source === source && cached.key === key) {
       return cached.findings;
     }
-    const findings = analyze(source, profile, { imports, disabled: this.disabled });
+    const findings = analyze(source, profile, { imports, deviceNames, disabled: this.disabled });
     this._results.set(model, { source, key, findings });
     return findings;
   }
@@ -118,6 +120,27 @@ export class NotebookLinter {
       this._panels.set(model, panel);
     }
     return panel;
+  }
+
+  /**
+   * The notebook's top-level device names (`device = "cuda"` in one cell, `.to(device)` in
+   * another), every code cell's in order, each parsed again only when it changed.
+   */
+  private _deviceNames(panel: NotebookPanel): Map<string, string | null> {
+    const merged = new Map<string, string | null>();
+    for (const cell of panel.content.widgets) {
+      if (cell.model.type !== 'code') {
+        continue;
+      }
+      const source = cell.model.sharedModel.getSource();
+      let cached = this._nameCache.get(cell.model);
+      if (!cached || cached.source !== source) {
+        cached = { source, names: collectDeviceNames(source) };
+        this._nameCache.set(cell.model, cached);
+      }
+      cached.names.forEach((value, name) => merged.set(name, value));
+    }
+    return merged;
   }
 
   /** The notebook's imports: every code cell's, each cell parsed again only when it changed. */
@@ -140,6 +163,7 @@ export class NotebookLinter {
 
   private _panels = new WeakMap<CodeEditor.IModel, NotebookPanel>();
   private _importCache = new WeakMap<ICellModel, { source: string; imports: Map<string, string> }>();
+  private _nameCache = new WeakMap<ICellModel, { source: string; names: Map<string, string | null> }>();
   private _results = new WeakMap<ICellModel, { source: string; key: string; findings: ILintFinding[] }>();
   private _summaryChanged = new Signal<this, NotebookPanel | null>(this);
 }

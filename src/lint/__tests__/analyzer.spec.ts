@@ -1,5 +1,5 @@
 import '../node';
-import { analyze, collectImports, IDeviceProfile } from '../analyzer';
+import { analyze, collectDeviceNames, collectImports, IDeviceProfile } from '../analyzer';
 import { resolveTarget } from '../../knowledge';
 
 function target(name: string, deviceCount = 1): IDeviceProfile {
@@ -259,6 +259,14 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 model = model.to(device)
 x = torch.zeros(2, device=device)`;
     expect(at(code, CPU)).toEqual([]);
+  });
+
+  it('across cells: a device name bound in one cell is followed in another, and rebinding clears it', () => {
+    const first = collectDeviceNames('import torch\ndevice = "cuda:1"\nother = "cpu"\nif x:\n    gpu = "cuda"');
+    expect([...first]).toEqual([['device', 'cuda:1'], ['other', null]]);
+    const later = (names: Map<string, string | null>) => analyze('model = model.to(device)', T4(), { deviceNames: names }).map(f => f.rule);
+    expect(later(first)).toEqual(['device-index-out-of-range']);
+    expect(later(collectDeviceNames('device = "cuda" if torch.cuda.is_available() else "cpu"'))).toEqual([]);
   });
 
   it('a name bound again to something computed is no longer a CUDA string', () => {

@@ -62,6 +62,15 @@ describe('gpuscope lint on framework code, guards and names', () => {
     expect(out).toContain(`${file}:3:5: error [hf-flash-attn2-unsupported]`);
   });
 
+  it('in a notebook, a device name bound in one cell is followed into another', () => {
+    const file = `${tmp}/names.ipynb`;
+    const cell = (source: string) => ({ cell_type: 'code', source, outputs: [] });
+    fs.writeFileSync(file, JSON.stringify({ cells: [cell('import torch\ndevice = "cuda:1"'), cell('model = model.to(device)')] }));
+    const { code, out } = run(['lint', file, '--target', 'T4']);
+    expect(code).toBe(1);
+    expect(out).toContain(`${file}:cell 2:1:18: error [device-index-out-of-range]`);
+  });
+
   it('guarded code and a guarded device name pass on a machine without a GPU (exit 0)', () => {
     const file = `${tmp}/guarded.py`;
     fs.writeFileSync(file, 'import torch\ndevice = "cuda" if torch.cuda.is_available() else "cpu"\nmodel.to(device)\nif torch.cuda.is_available():\n    model.cuda()\n');
