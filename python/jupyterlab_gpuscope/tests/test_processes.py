@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 
+import psutil
 import pytest
 
 from jupyterlab_gpuscope.processes import NOT_IN_NAMESPACE, UNVERIFIED, KernelInfo, describe
@@ -56,6 +58,11 @@ async def test_a_real_kernel_reported_by_nvml_is_shown_with_its_notebook(
 @pytest.fixture
 def child_process():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # Under load the new process's /proc entry can still be empty for a moment after
+    # Popen returns (seen once in CI): wait, bounded, until it shows its command line.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "time.sleep(30)" not in " ".join(psutil.Process(child.pid).cmdline()):
+        time.sleep(0.05)
     yield child
     child.kill()
     child.wait()
