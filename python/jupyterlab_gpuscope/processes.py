@@ -57,13 +57,22 @@ async def running_kernels(kernel_manager: Any, session_manager: Any) -> list[Ker
             KernelInfo(
                 id=kernel_id,
                 name=manager.kernel_name,
-                pid=getattr(manager.provisioner, "pid", None),
-                execution_state=getattr(manager, "execution_state", None),
+                pid=_attribute(manager.provisioner, "pid"),
+                execution_state=_attribute(manager, "execution_state"),
                 notebook_path=paths.get(kernel_id),
-                last_activity=_timestamp(getattr(manager, "last_activity", None)),
+                last_activity=_timestamp(_attribute(manager, "last_activity")),
             )
         )
     return kernels
+
+
+def _attribute(obj: Any, name: str) -> Any:
+    """An attribute of a kernel manager, or None while it is not set: a kernel still
+    starting has traits that raise KeyError (not AttributeError) until they are."""
+    try:
+        return getattr(obj, name, None)
+    except (AttributeError, KeyError):
+        return None
 
 
 def _timestamp(moment: Any) -> float | None:

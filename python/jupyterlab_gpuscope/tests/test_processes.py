@@ -120,3 +120,33 @@ def test_pids_from_another_namespace_are_not_given_wrong_owners(child_process):
     assert second["owner"] == "unknown" and second["note"] == UNVERIFIED and second["kernel"] is None
     verified = describe(gpu_processes, [kernel_of_this_test()], show_other_users=True, uses_gpu=lambda pid: True)
     assert verified["gpus"][0]["processes"][1]["kernel"]["id"] == "k1"
+
+
+async def test_a_kernel_still_starting_is_listed_without_its_unset_traits():
+    from jupyterlab_gpuscope.processes import running_kernels
+
+    class Starting:
+        kernel_name = "python3"
+        provisioner = None
+
+        @property
+        def last_activity(self):
+            raise KeyError("last_activity")  # traitlets, before the trait is set
+
+        @property
+        def execution_state(self):
+            raise KeyError("execution_state")
+
+    class Kernels:
+        def list_kernel_ids(self):
+            return ["k1"]
+
+        def get_kernel(self, kernel_id):
+            return Starting()
+
+    class Sessions:
+        async def list_sessions(self):
+            return [{"kernel": {"id": "k1"}, "path": "a.ipynb"}]
+
+    [kernel] = await running_kernels(Kernels(), Sessions())
+    assert (kernel.id, kernel.notebook_path, kernel.last_activity, kernel.execution_state, kernel.pid) == ("k1", "a.ipynb", None, None, None)
