@@ -46,6 +46,8 @@ test.describe('GPU error explanations under cell outputs', () => {
   test("a real error from this kernel's torch without a GPU, explained with the kernel's facts", async ({ page }) => {
     await page.notebook.createNew('cpu-torch.ipynb');
     await page.notebook.setCell(0, 'code', 'import torch\nprint(torch.version.cuda)\ntorch.zeros(1).cuda()');
+    // The card uses what the kernel's probe found: wait until the probe has answered.
+    await expect(page.locator('.jp-gpuscope-LintSummary')).toHaveAttribute('title', /\(kernel\)/, { timeout: 20000 });
     await page.notebook.runCell(0);
     const card = cardOf(page, 0);
     // Whatever torch this machine installed: PyTorch's CPU build (these machines), or the
