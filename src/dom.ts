@@ -24,3 +24,14 @@ export function setAttr(node: HTMLElement, name: string, value: string): void {
     node.setAttribute(name, value);
   }
 }
+
+/** Text with `code` spans, as DOM (never innerHTML: the text comes from data). */
+export function withCode(parent: HTMLElement, text: string): void {
+  text.split('`').forEach((part, i) => {
+    if (i % 2) {
+      element('code', '', parent).textContent = part;
+    } else if (part) {
+      parent.append(part);
+    }
+  });
+}

@@ -2,6 +2,7 @@ import { Clipboard } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import { element, withCode } from '../dom';
 import type { ISource } from '../knowledge';
 
 /**
@@ -93,36 +94,36 @@ export class DiagnosticReport extends Widget {
     this.node.replaceChildren();
     const reading = readDiagnostic(bundle[DIAGNOSTIC_MIME]);
     if (reading.kind === 'invalid') {
-      add(this.node, 'p', 'jp-gpuscope-Report-invalid').textContent = trans.__(
+      element('p', 'jp-gpuscope-Report-invalid', this.node).textContent = trans.__(
         'This output is not a gpuscope diagnostic that can be read: %1.',
         reading.why
       );
       return;
     }
     if (reading.kind === 'newer') {
-      add(this.node, 'p', 'jp-gpuscope-Report-invalid').textContent = trans.__(
+      element('p', 'jp-gpuscope-Report-invalid', this.node).textContent = trans.__(
         'This diagnostic was made by a newer jupyterlab-gpuscope (%1): upgrade the extension to see it here, or read its text rendering in another frontend.',
         reading.schema
       );
       return;
     }
     if (reading.kind === 'facts-only') {
-      add(this.node, 'h3', 'jp-gpuscope-Report-summary').textContent = trans.__('GPU diagnostic: facts without findings');
-      add(this.node, 'p', 'jp-gpuscope-Report-stale').textContent = trans.__(
+      element('h3', 'jp-gpuscope-Report-summary', this.node).textContent = trans.__('GPU diagnostic: facts without findings');
+      element('p', 'jp-gpuscope-Report-stale', this.node).textContent = trans.__(
         'This output was saved by an earlier version of jupyterlab-gpuscope, which left the findings to JupyterLab. Run the diagnostic again for findings and fixes.'
       );
       this._facts(reading.facts, String(reading.facts.collected_at ?? '?'));
       return;
     }
     const report = reading.report;
-    const header = add(this.node, 'div', 'jp-gpuscope-Report-header');
-    add(header, 'h3', `jp-gpuscope-Report-summary jp-mod-${report.worst}`).textContent = trans.__(
+    const header = element('div', 'jp-gpuscope-Report-header', this.node);
+    element('h3', `jp-gpuscope-Report-summary jp-mod-${report.worst}`, header).textContent = trans.__(
       'GPU diagnostic: %1',
       report.headline
     );
     const markdown = bundle['text/markdown'];
     if (typeof markdown === 'string') {
-      const copy = add(header, 'button', 'jp-Button jp-mod-styled jp-mod-reject jp-gpuscope-Report-copy') as HTMLButtonElement;
+      const copy = element('button', 'jp-Button jp-mod-styled jp-mod-reject jp-gpuscope-Report-copy', header) as HTMLButtonElement;
       copy.type = 'button';
       copy.textContent = trans.__('Copy as Markdown');
       copy.title = report.redacted
@@ -133,12 +134,12 @@ export class DiagnosticReport extends Widget {
         copy.textContent = trans.__('Copied');
       });
     }
-    const list = add(this.node, 'ul', 'jp-gpuscope-Report-findings');
+    const list = element('ul', 'jp-gpuscope-Report-findings', this.node);
     for (const finding of report.findings) {
       this._finding(list, finding);
     }
     this._facts(report.facts, report.collected_at);
-    add(this.node, 'p', 'jp-gpuscope-Report-provenance').textContent = trans.__(
+    element('p', 'jp-gpuscope-Report-provenance', this.node).textContent = trans.__(
       'Judged in the kernel by jupyterlab-gpuscope %1 (knowledge base %2), collected %3.',
       report.gpuscope,
       report.kb,
@@ -147,53 +148,39 @@ export class DiagnosticReport extends Widget {
   }
 
   private _facts(facts: Record<string, unknown>, collectedAt: string): void {
-    const details = add(this.node, 'details', 'jp-gpuscope-Report-facts');
+    const details = element('details', 'jp-gpuscope-Report-facts', this.node);
     const python = (facts.python ?? {}) as { version?: string };
-    add(details, 'summary', '').textContent = this._trans.__(
+    element('summary', '', details).textContent = this._trans.__(
       'Facts (collected %1 in %2 s, Python %3)',
       collectedAt,
       String(facts.duration_s ?? '?'),
       python.version ?? '?'
     );
-    add(details, 'pre', '').textContent = JSON.stringify(facts, null, 1);
+    element('pre', '', details).textContent = JSON.stringify(facts, null, 1);
   }
 
   private _finding(list: HTMLElement, finding: IFinding): void {
     const trans = this._trans;
-    const item = add(list, 'li', `jp-gpuscope-Finding jp-mod-${finding.severity}`);
+    const item = element('li', `jp-gpuscope-Finding jp-mod-${finding.severity}`, list);
     item.dataset.finding = finding.id;
-    const badge = add(item, 'span', 'jp-gpuscope-Finding-badge');
+    const badge = element('span', 'jp-gpuscope-Finding-badge', item);
     badge.textContent = { pass: trans.__('pass'), warn: trans.__('warn'), fail: trans.__('fail') }[finding.severity];
-    const body = add(item, 'div', 'jp-gpuscope-Finding-body');
-    add(body, 'div', 'jp-gpuscope-Finding-title').textContent = finding.title;
-    add(body, 'div', 'jp-gpuscope-Finding-cause').textContent = finding.cause;
+    const body = element('div', 'jp-gpuscope-Finding-body', item);
+    element('div', 'jp-gpuscope-Finding-title', body).textContent = finding.title;
+    element('div', 'jp-gpuscope-Finding-cause', body).textContent = finding.cause;
     if (finding.fix) {
-      const fix = add(body, 'div', 'jp-gpuscope-Finding-fix');
-      add(fix, 'span', 'jp-gpuscope-Finding-fixLabel').textContent = trans.__('Fix:') + ' ';
-      // Fixes are prose with `code spans` (odd parts after splitting on backticks).
-      finding.fix.split('`').forEach((part, i) => {
-        if (part) {
-          add(fix, i % 2 ? 'code' : 'span', '').textContent = part;
-        }
-      });
+      const fix = element('div', 'jp-gpuscope-Finding-fix', body);
+      element('span', 'jp-gpuscope-Finding-fixLabel', fix).textContent = trans.__('Fix:') + ' ';
+      withCode(fix, finding.fix);
     }
     const sources = Array.isArray(finding.sources) ? finding.sources.filter(s => s && typeof s.text === 'string') : [];
     if (sources.length) {
-      const details = add(body, 'details', 'jp-gpuscope-Finding-sources');
-      add(details, 'summary', '').textContent = trans._n('%1 source', '%1 sources', sources.length);
-      const ul = add(details, 'ul', '');
+      const details = element('details', 'jp-gpuscope-Finding-sources', body);
+      element('summary', '', details).textContent = trans._n('%1 source', '%1 sources', sources.length);
+      const ul = element('ul', '', details);
       for (const source of sources) {
-        add(ul, 'li', '').textContent = source.text;
+        element('li', '', ul).textContent = source.text;
       }
     }
   }
-}
-
-function add(parent: HTMLElement, tag: string, className: string): HTMLElement {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  parent.appendChild(node);
-  return node;
 }

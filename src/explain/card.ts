@@ -12,7 +12,7 @@ import type { IProcessesReply } from '../tokens';
 import { holdersFor, IHolders } from './holders';
 import type { IExplanation } from './matcher';
 import { formatSize } from './oom';
-import { element } from '../dom';
+import { element, withCode } from '../dom';
 
 export interface IExplainCardOptions {
   explanations: IExplanation[];
@@ -204,13 +204,3 @@ function button(parent: HTMLElement, label: string, title: string, onClick: () =
   return node;
 }
 
-/** Text with `code` spans, as DOM (never innerHTML: the text comes from data). */
-function withCode(parent: HTMLElement, text: string): void {
-  text.split('`').forEach((part, i) => {
-    if (i % 2) {
-      element('code', '', parent).textContent = part;
-    } else if (part) {
-      parent.append(part);
-    }
-  });
-}

@@ -3,6 +3,7 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import { withCode } from '../dom';
 import type { ICellFinding, NotebookLinter } from './notebook';
 
 /**
@@ -59,11 +60,11 @@ export class LintSummary extends Widget {
       severity.textContent = { error: trans.__('error'), warning: trans.__('warning'), info: trans.__('note') }[finding.severity];
       const message = document.createElement('div');
       message.className = 'jp-gpuscope-LintList-message';
-      appendProse(message, finding.message);
+      withCode(message, finding.message);
       const fix = document.createElement('div');
       fix.className = 'jp-gpuscope-LintList-fix';
       fix.append(trans.__('Fix:') + ' ');
-      appendProse(fix, finding.fix);
+      withCode(fix, finding.fix);
       item.append(link, severity, message, fix);
       list.appendChild(item);
     }
@@ -133,13 +134,4 @@ export class LintSummary extends Widget {
   }
 
   private _timer = 0;
-}
-
-/** Rule texts are prose with `code spans`: the odd parts after splitting on backticks. */
-function appendProse(node: HTMLElement, text: string): void {
-  text.split('`').forEach((part, i) => {
-    const span = document.createElement(i % 2 ? 'code' : 'span');
-    span.textContent = part;
-    node.appendChild(span);
-  });
 }
