@@ -11,26 +11,10 @@
  *
  *   node bench/lint_quality.js
  */
-const path = require('path');
-const os = require('os');
-
-// The TypeScript, bundled for Node as the CLI is (esbuild, one file).
-const bundle = path.join(os.tmpdir(), 'gpuscope-quality-bench.js');
-require('esbuild').buildSync({
-  stdin: {
-    contents:
-      "import './lint/node'; export { analyze } from './lint/analyzer'; export { profileForTarget } from './lint/targets'; export { explainError } from './explain/matcher';",
-    resolveDir: path.join(__dirname, '..', 'src'),
-    loader: 'ts'
-  },
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  ignoreAnnotations: true,
-  outfile: bundle,
-  logLevel: 'warning'
-});
-const { analyze, profileForTarget, explainError } = require(bundle);
+const { analyze, profileForTarget, explainError } = require('./bundle')(
+  "import './lint/node'; export { analyze } from './lint/analyzer'; export { profileForTarget } from './lint/targets'; export { explainError } from './explain/matcher';",
+  'quality-bench'
+);
 const code = require('../src/lint/__tests__/fixtures/real-code.json');
 const errors = require('../src/explain/__tests__/fixtures/real-errors.json');
 

@@ -12,22 +12,10 @@
  *
  *   node bench/lint_speed.js
  */
-// The linter's TypeScript, bundled for Node here as the CLI is (esbuild, one file).
-const bundle = require('path').join(require('os').tmpdir(), 'gpuscope-lint-bench.js');
-require('esbuild').buildSync({
-  stdin: {
-    contents: "import './lint/node'; export { lintFile, notebookCells } from './lint/files'; export { analyze, collectImports } from './lint/analyzer'; export { resolveTarget } from './knowledge';",
-    resolveDir: require('path').join(__dirname, '..', 'src'),
-    loader: 'ts'
-  },
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  ignoreAnnotations: true,
-  outfile: bundle,
-  logLevel: 'warning'
-});
-const { lintFile, notebookCells, analyze, collectImports, resolveTarget } = require(bundle);
+const { lintFile, notebookCells, analyze, collectImports, resolveTarget } = require('./bundle')(
+  "import './lint/node'; export { lintFile, notebookCells } from './lint/files'; export { analyze, collectImports } from './lint/analyzer'; export { resolveTarget } from './knowledge';",
+  'lint-speed-bench'
+);
 const { parser } = require('@lezer/python');
 
 const CELLS = [

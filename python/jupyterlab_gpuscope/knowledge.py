@@ -88,15 +88,18 @@ def arch_covers(arch_list, cc):
     return best[1] if best else None
 
 
+def compare_key(version):
+    """"2.14" -> (2, 14): versions ordered as numbers."""
+    return tuple(int(x) for x in re.findall(r"\d+", version))
+
+
 def compare_versions(a, b):
-    """Dotted versions compared as numbers: negative when a < b."""
-    pa = [int(x) for x in re.findall(r"\d+", a)]
-    pb = [int(x) for x in re.findall(r"\d+", b)]
-    for i in range(max(len(pa), len(pb))):
-        d = (pa[i] if i < len(pa) else 0) - (pb[i] if i < len(pb) else 0)
-        if d:
-            return d
-    return 0
+    """Dotted versions compared as numbers ("12.8" < "12.10" < "13"; "13" == "13.0"):
+    negative when a < b, positive when a > b, else 0."""
+    ka, kb = compare_key(a), compare_key(b)
+    width = max(len(ka), len(kb))
+    ka, kb = ka + (0,) * (width - len(ka)), kb + (0,) * (width - len(kb))
+    return (ka > kb) - (ka < kb)
 
 
 def platform_key(system, machine):
@@ -207,11 +210,6 @@ def wheel_advice(cc, platform, driver_version=None, driver_cuda=None):
     result = answer("upgrade-driver", newest_row, newest_by)
     result["driver"] = driver_for(newest_row["variant"])
     return result
-
-
-def compare_key(version):
-    """"2.14" -> (2, 14): versions ordered as numbers."""
-    return tuple(int(x) for x in re.findall(r"\d+", version))
 
 
 def visible_devices(value, devices):

@@ -70,15 +70,7 @@ export function archCovers(archList: string[], cc: string): string | null {
 
 /** Dotted versions compared as numbers: negative when a < b. */
 export function compareVersions(a: string, b: string): number {
-  const pa = (a.match(/\d+/g) ?? []).map(Number);
-  const pb = (b.match(/\d+/g) ?? []).map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) {
-      return d;
-    }
-  }
-  return 0;
+  return compareKeys(versionKey(a), versionKey(b));
 }
 
 /** The wheel platform for Python's platform.system() / platform.machine(). */
@@ -136,10 +128,12 @@ export function driverFor(variant: string): string | null {
 
 const PLATFORM_NAMES: Record<string, string> = { macos: 'macOS', 'windows-amd64': 'Windows' };
 
-function releaseKey(version: string): number[] {
+/** "2.14" -> [2, 14]. */
+function versionKey(version: string): number[] {
   return (version.match(/\d+/g) ?? []).map(Number);
 }
 
+/** Number lists compared element by element, a missing element counting as 0. */
 function compareKeys(a: number[], b: number[]): number {
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const d = (a[i] ?? 0) - (b[i] ?? 0);
@@ -173,9 +167,9 @@ export function wheelAdvice(cc: string, platform: string, driverVersion: string 
   }
   // Newest release first; within it the default variant, then the newest CUDA.
   const newestFirst = (a: IWheel, b: IWheel): number =>
-    compareKeys(releaseKey(b.torch), releaseKey(a.torch)) ||
+    compareVersions(b.torch, a.torch) ||
     Number(!!b.default) - Number(!!a.default) ||
-    compareKeys(releaseKey(variantCuda(b.variant)), releaseKey(variantCuda(a.variant)));
+    compareVersions(variantCuda(b.variant), variantCuda(a.variant));
   const covering = [...recorded]
     .sort(newestFirst)
     .map(row => ({ row, by: archCovers(row.archs, cc) }))
@@ -197,7 +191,7 @@ export function wheelAdvice(cc: string, platform: string, driverVersion: string 
   const newest = covering[0];
   if (runnable.length) {
     const result = answer('install', runnable[0].row, runnable[0].by);
-    if (compareKeys(releaseKey(newest.row.torch), releaseKey(runnable[0].row.torch)) > 0) {
+    if (compareVersions(newest.row.torch, runnable[0].row.torch) > 0) {
       result.newer = { ...answer('install', newest.row, newest.by), driver: driverFor(newest.row.variant) };
     }
     return result;

@@ -507,20 +507,20 @@ function cudaLiteralIn(value: SyntaxNode, source: string): string | null {
   if (value.name === 'ConditionalExpression') {
     return null; // `"cuda" if torch.cuda.is_available() else "cpu"`: the guard itself
   }
-  const found = { value: null as string | null };
+  let found: string | null = null;
   const cursor = value.cursor();
   do {
     if (cursor.name === 'ConditionalExpression' || cursor.name === 'Lambda') {
       return null;
     }
-    if (cursor.name === 'String' && found.value === null) {
+    if (cursor.name === 'String' && found === null) {
       const literal = stringValue(source.slice(cursor.from, cursor.to));
       if (literal !== null && CUDA_DEVICE.test(literal)) {
-        found.value = literal;
+        found = literal;
       }
     }
   } while (cursor.next() && cursor.from < value.to);
-  return found.value;
+  return found;
 }
 
 /** A name in a device position whose last binding is a CUDA device string. */

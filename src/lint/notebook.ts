@@ -127,43 +127,41 @@ export class NotebookLinter {
    * another), every code cell's in order, each parsed again only when it changed.
    */
   private _deviceNames(panel: NotebookPanel): Map<string, string | null> {
-    const merged = new Map<string, string | null>();
-    for (const cell of panel.content.widgets) {
-      if (cell.model.type !== 'code') {
-        continue;
-      }
-      const source = cell.model.sharedModel.getSource();
-      let cached = this._nameCache.get(cell.model);
-      if (!cached || cached.source !== source) {
-        cached = { source, names: collectDeviceNames(source) };
-        this._nameCache.set(cell.model, cached);
-      }
-      cached.names.forEach((value, name) => merged.set(name, value));
-    }
-    return merged;
+    return this._merged(panel, this._nameCache, collectDeviceNames);
   }
 
   /** The notebook's imports: every code cell's, each cell parsed again only when it changed. */
   private _imports(panel: NotebookPanel): Map<string, string> {
-    const merged = new Map<string, string>();
+    return this._merged(panel, this._importCache, importLines);
+  }
+
+  /** What every code cell of a notebook contributes, in order, later cells winning. */
+  private _merged<V>(panel: NotebookPanel, cache: WeakMap<ICellModel, IPerCell<V>>, read: (source: string) => Map<string, V>): Map<string, V> {
+    const merged = new Map<string, V>();
     for (const cell of panel.content.widgets) {
       if (cell.model.type !== 'code') {
         continue;
       }
       const source = cell.model.sharedModel.getSource();
-      let cached = this._importCache.get(cell.model);
+      let cached = cache.get(cell.model);
       if (!cached || cached.source !== source) {
-        cached = { source, imports: importLines(source) };
-        this._importCache.set(cell.model, cached);
+        cached = { source, values: read(source) };
+        cache.set(cell.model, cached);
       }
-      cached.imports.forEach((path, alias) => merged.set(alias, path));
+      cached.values.forEach((value, key) => merged.set(key, value));
     }
     return merged;
   }
 
   private _panels = new WeakMap<CodeEditor.IModel, NotebookPanel>();
-  private _importCache = new WeakMap<ICellModel, { source: string; imports: Map<string, string> }>();
-  private _nameCache = new WeakMap<ICellModel, { source: string; names: Map<string, string | null> }>();
+  private _importCache = new WeakMap<ICellModel, IPerCell<string>>();
+  private _nameCache = new WeakMap<ICellModel, IPerCell<string | null>>();
   private _results = new WeakMap<ICellModel, { source: string; key: string; findings: ILintFinding[] }>();
   private _summaryChanged = new Signal<this, NotebookPanel | null>(this);
+}
+
+/** A cell's source and what was read from it. */
+interface IPerCell<V> {
+  source: string;
+  values: Map<string, V>;
 }
