@@ -31,7 +31,7 @@ export class CellErrorExplainer {
       return;
     }
     this._enabled = value;
-    this._recheckAll();
+    this.recheckAll();
   }
 
   /** Whether stderr warnings (not only errors) get a card. */
@@ -40,7 +40,7 @@ export class CellErrorExplainer {
       return;
     }
     this._showWarnings = value;
-    this._recheckAll();
+    this.recheckAll();
   }
 
   /** Explain the active cell again, even if its card was dismissed; what was found. */
@@ -95,7 +95,11 @@ export class CellErrorExplainer {
     );
   }
 
-  private _recheckAll(): void {
+  /**
+   * Check every code cell again (a card whose explanations are unchanged stays as it is):
+   * after a setting changes, or when a kernel's probe answers after its cell failed.
+   */
+  recheckAll(): void {
     for (const panel of this._panels) {
       for (const cell of panel.content.widgets) {
         if (cell.model.type === 'code') {

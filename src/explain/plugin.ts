@@ -41,6 +41,9 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    // A cell can fail before its kernel's probe answers: its card then gains the kernel's facts.
+    profiles.changed.connect(() => explainer.recheckAll());
+
     app.commands.addCommand(CommandIDs.explainError, {
       label: trans.__('Explain GPU Error in Active Cell'),
       caption: trans.__("Explain the active cell's CUDA error or warning, and show the fix"),
