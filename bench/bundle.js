@@ -1,6 +1,6 @@
 /**
  * The project's TypeScript, bundled for Node as the CLI is (esbuild, one file), for the
- * benchmarks: `bundle("export { analyze } from './lint/analyzer';", 'name')` returns the module.
+ * benchmarks: `bundle("export { analyze } from './core/lint/analyzer';", 'name')` returns the module.
  */
 const path = require('path');
 const os = require('os');
@@ -12,7 +12,7 @@ module.exports = function bundle(contents, name) {
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    ignoreAnnotations: true, // lint/node.ts is imported for its effect
+    ignoreAnnotations: true, // cli/parser.ts is imported for its effect
     outfile,
     logLevel: 'warning'
   });

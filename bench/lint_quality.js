@@ -1,7 +1,7 @@
 /**
  * Recall and precision of the capability linter and the error explainer on corpora from
- * public material (src/lint/__tests__/fixtures/real-code.json: patterns from public
- * training scripts and docs; src/explain/__tests__/fixtures/real-errors.json: error texts
+ * public material (src/core/lint/__tests__/fixtures/real-code.json: patterns from public
+ * training scripts and docs; src/core/explain/__tests__/fixtures/real-errors.json: error texts
  * quoted in public issue threads, and ordinary output from the same threads).
  *
  * Linter: recall = expected findings that appear / expected findings; precision =
@@ -12,11 +12,11 @@
  *   node bench/lint_quality.js
  */
 const { analyze, profileForTarget, explainError } = require('./bundle')(
-  "import './lint/node'; export { analyze } from './lint/analyzer'; export { profileForTarget } from './lint/targets'; export { explainError } from './explain/matcher';",
+  "import './cli/parser'; export { analyze } from './core/lint/analyzer'; export { profileForTarget } from './core/profiles/targets'; export { explainError } from './core/explain/matcher';",
   'quality-bench'
 );
-const code = require('../src/lint/__tests__/fixtures/real-code.json');
-const errors = require('../src/explain/__tests__/fixtures/real-errors.json');
+const code = require('../src/core/lint/__tests__/fixtures/real-code.json');
+const errors = require('../src/core/explain/__tests__/fixtures/real-errors.json');
 
 function lintQuality() {
   let expected = 0;

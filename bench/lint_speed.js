@@ -13,7 +13,7 @@
  *   node bench/lint_speed.js
  */
 const { lintFile, notebookCells, analyze, collectImports, resolveTarget } = require('./bundle')(
-  "import './lint/node'; export { lintFile, notebookCells } from './lint/files'; export { analyze, collectImports } from './lint/analyzer'; export { resolveTarget } from './knowledge';",
+  "import './cli/parser'; export { lintFile, notebookCells } from './core/lint/files'; export { analyze, collectImports } from './core/lint/analyzer'; export { resolveTarget } from './core/knowledge';",
   'lint-speed-bench'
 );
 const { parser } = require('@lezer/python');
@@ -50,7 +50,7 @@ function percentile(values, p) {
 const median = values => percentile(values, 0.5);
 
 const t4 = resolveTarget('T4');
-const profile = { source: 'target', hasGpu: true, cc: t4.cc, name: 'T4', deviceCount: 1 };
+const profile = { source: 'target', hasGPU: true, cc: t4.cc, name: 'T4', deviceCount: 1 };
 const text = notebook(500);
 
 const coldStarted = process.hrtime.bigint();

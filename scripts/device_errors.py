@@ -1,7 +1,7 @@
 """Record the exact texts real CUDA / NCCL failures print on this machine, as JSON.
 
 Run on a GPU machine (the device tool); the explainer's tests use what it printed
-(src/explain/__tests__/fixtures/observed-h100.json). Each case runs in its own process,
+(src/core/explain/__tests__/fixtures/observed-h100.json). Each case runs in its own process,
 because several of them leave CUDA unusable.
 
     python scripts/device_errors.py > observed.json

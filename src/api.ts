@@ -1,22 +1,210 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type {
-  IDevicesReply,
-  IPolicy,
-  IProcessesReply,
-  ISamplesReply,
-  IStats,
-  IUsageReply,
-  StreamMessage
-} from './tokens';
 
 /** The server routes, relative to the base URL: the only place that knows them. */
 const API_PATH = 'gpuscope/api';
 
-/**
- * Typed wrappers over the gpuscope server API.
- */
+// The wire types: what each route answers (python/jupyterlab_gpuscope/routes.py).
+
+/** Reasons keyed by field name, for every field the server could not read. */
+export type Unavailable = Record<string, string>;
+
+/** Where readings come from; `live` is false for a replay or no backend. */
+export interface IBackendSummary {
+  backend: 'nvml' | 'replay' | 'none';
+  live: boolean;
+  source: {
+    kind: 'replay';
+    trace: string;
+    description: string;
+    duration_seconds: number;
+  } | null;
+  status: 'starting' | 'ok' | 'unavailable';
+  reason: string | null;
+  run_id: string;
+  interval_seconds: number;
+}
+
+export interface IDevice {
+  index: number;
+  status: 'ok' | 'lost';
+  reason: string | null;
+  name: string | null;
+  uuid: string | null;
+  compute_capability: string | null;
+  memory_total: number | null;
+  power_limit_mw: number | null;
+  mig_mode: { current: boolean; pending: boolean } | null;
+  pcie_max_gen: number | null;
+  pcie_max_width: number | null;
+  max_sm_clock: number | null;
+  max_mem_clock: number | null;
+  bus_id: string | null;
+  unavailable: Unavailable;
+}
+
+export interface IDevicesReply extends IBackendSummary {
+  configured_backend: string;
+  driver_version: string | null;
+  cuda_driver_version: string | null;
+  nvml_version: string | null;
+  devices: IDevice[];
+}
+
+export interface IGPUSample {
+  index: number;
+  status: 'ok' | 'lost' | 'unavailable';
+  reason: string | null;
+  memory_used: number | null;
+  memory_total: number | null;
+  util_gpu: number | null;
+  util_mem: number | null;
+  temp_c: number | null;
+  power_mw: number | null;
+  sm_clock: number | null;
+  mem_clock: number | null;
+  pstate: number | null;
+  pcie_tx_kbs: number | null;
+  pcie_rx_kbs: number | null;
+  throttle: number | null;
+  throttle_reasons: string[] | null;
+  fan: number | null;
+  ecc_uncorrected: number | null;
+  unavailable: Unavailable;
+}
+
+export interface ISample {
+  type: 'sample';
+  seq: number;
+  /** Seconds since the epoch. */
+  time: number;
+  gpus: IGPUSample[];
+}
+
+export interface ISamplesReply extends IBackendSummary {
+  first_seq: number;
+  last_seq: number;
+  samples: ISample[];
+}
+
+export interface IKernelRef {
+  id: string;
+  name: string;
+  execution_state: string | null;
+  notebook_path: string | null;
+}
+
+export interface IGPUProcess {
+  pid: number | null;
+  used_memory: number | null;
+  owner: 'self' | 'other' | 'unknown';
+  username: string | null;
+  name: string | null;
+  cmdline: string[] | null;
+  kernel: IKernelRef | null;
+  note: string | null;
+}
+
+export interface IProcessesReply extends IBackendSummary {
+  pid_namespace: { shared: boolean; note: string | null };
+  show_other_users: boolean;
+  gpus: {
+    index: number;
+    processes: IGPUProcess[];
+    others: { count: number; used_memory: number };
+  }[];
+}
+
+export interface IStats {
+  backend: string;
+  run_id: string;
+  interval_seconds: number;
+  ticks: number;
+  samples: number;
+  samples_held: number;
+  capacity: number;
+  backend_calls: number;
+  hung_calls: number;
+  subscribers: number;
+  last_sample_cost_seconds: number | null;
+  sampler_cpu_seconds: number;
+}
+
+/** What the admin set for everyone on the server (`c.GPUScope.*`); null: not set. */
+export interface IPolicy {
+  user_memory_limit_bytes: number | null;
+  user_memory_limit_fraction: number | null;
+  user_memory_warn_fraction: number;
+  idle_kernel_minutes: number | null;
+  idle_kernel_shutdown_minutes: number | null;
+  check_seconds: number;
+  memory_warning_percent: number | null;
+  memory_critical_percent: number | null;
+  lint_target: string | null;
+  lint_target_torch: string | null;
+  show_other_users: boolean;
+}
+
+/** This user's memory on one GPU; other users only as a total. */
+export interface IGPUShare {
+  index: number;
+  mine: number;
+  others: number;
+  others_count: number;
+  memory_total: number | null;
+  limit: number | null;
+  state: 'ok' | 'near' | 'over';
+}
+
+/** A kernel of this user, idle past the admin's time, that holds GPU memory. */
+export interface IIdleKernel {
+  /** One idle period of one kernel: notify once per id. */
+  nudge_id: string;
+  kernel_id: string;
+  kernel_name: string;
+  notebook_path: string | null;
+  used_memory: number;
+  gpus: number[];
+  /** Epoch seconds. */
+  idle_since: number;
+  /** When gpuscope will shut it down (epoch seconds); null: never. */
+  shutdown_at: number | null;
+}
+
+/** A kernel gpuscope shut down under the admin's idle policy. */
+export interface IShutDownKernel {
+  kernel_id: string;
+  notebook_path: string | null;
+  used_memory: number;
+  idle_minutes: number;
+  at: number;
+}
+
+export interface IUsageReply extends IBackendSummary {
+  checked_at: number;
+  gpus: IGPUShare[];
+  kernels: {
+    id: string;
+    name: string;
+    notebook_path: string | null;
+    execution_state: string | null;
+    used_memory: number;
+    gpus: number[];
+  }[];
+  idle: IIdleKernel[];
+  shut_down: IShutDownKernel[];
+  policy: IPolicy;
+}
+
+/** Messages the stream pushes. */
+export type StreamMessage =
+  | ISample
+  | (IBackendSummary & { type: 'hello'; last_seq: number })
+  | { type: 'status'; status: IBackendSummary['status']; reason: string | null }
+  | { type: 'ack'; action: string }
+  | { type: 'error'; message: string };
+
 /** GET collector: what the frontend runs in kernels that may not have this package. */
 export interface ICollectorReply {
   /** The collector (diagnose.py): the profile probe reads the driver with it. */
@@ -27,6 +215,9 @@ export interface ICollectorReply {
   cells: { short: string; self_contained: string };
 }
 
+/**
+ * Typed wrappers over the gpuscope server API (it provides the IGPUScopeAPI token).
+ */
 export class GPUScopeAPI {
   constructor(readonly serverSettings: ServerConnection.ISettings) {}
 

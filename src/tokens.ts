@@ -1,13 +1,25 @@
+/**
+ * The public tokens and the interfaces they carry. Implementations stay in their
+ * folders and implement these; nothing here imports an implementation.
+ */
 import { Token } from '@lumino/coreutils';
-
+import type { IDisposable } from '@lumino/disposable';
 import type { ISignal } from '@lumino/signaling';
+import type { ISessionContext } from '@jupyterlab/apputils';
+import type { ServerConnection } from '@jupyterlab/services';
 
-import type { GPUScopeAPI } from './api';
-import type { ProfileStore } from './lint/profile';
-import type { IThresholds, MemoryUnits, StatusContent } from './monitor/format';
-import type { MonitorModel } from './monitor/model';
-import type { UsageModel } from './classroom/model';
-import type { GpuPanel } from './monitor/panel';
+import type {
+  ICollectorReply,
+  IDevicesReply,
+  IPolicy,
+  IProcessesReply,
+  ISample,
+  ISamplesReply,
+  IStats,
+  IUsageReply,
+  StreamMessage
+} from './api';
+import type { IDeviceProfile } from './core/lint/analyzer';
 
 /** Every command of the extension. */
 export namespace CommandIDs {
@@ -19,46 +31,40 @@ export namespace CommandIDs {
   export const explainError = 'gpuscope:explain-error';
 }
 
-/** The gettext domain of every string the extension shows. */
+/** The gettext domain of every string the extension shows (the Python package's name). */
 export const TRANSLATION_DOMAIN = 'jupyterlab_gpuscope';
 
-/**
- * The server's API client, shared by every gpuscope plugin.
- */
-export const IGPUScopeAPI = new Token<GPUScopeAPI>(
+/** The client of the gpuscope server API. */
+export interface IGPUScopeAPI {
+  readonly serverSettings: ServerConnection.ISettings;
+  devices(): Promise<IDevicesReply>;
+  /** Samples after `since` (the whole history when omitted). */
+  samples(since?: number): Promise<ISamplesReply>;
+  processes(): Promise<IProcessesReply>;
+  stats(): Promise<IStats>;
+  collector(includePrivate?: boolean): Promise<ICollectorReply>;
+  usage(): Promise<IUsageReply>;
+  policy(): Promise<IPolicy>;
+  keepKernel(kernelId: string): Promise<void>;
+  openStream(onMessage: (message: StreamMessage) => void): WebSocket;
+}
+
+export const IGPUScopeAPI = new Token<IGPUScopeAPI>(
   'jupyterlab-gpuscope:IGPUScopeAPI',
   'The typed client of the gpuscope server API.'
 );
 
-/**
- * The live GPU monitor: the one model every view reads, and its settings.
- */
-export const IGPUMonitor = new Token<IGPUMonitor>(
-  'jupyterlab-gpuscope:IGPUMonitor',
-  'The live GPU monitor model and its settings.'
-);
+/** Memory units the user picked. */
+export type MemoryUnits = 'GiB' | 'GB';
 
-/**
- * What each notebook's kernel can use (probed once per kernel start) and what the server
- * sees: read by the linter and the error explainer.
- */
-export const IDeviceProfiles = new Token<ProfileStore>(
-  'jupyterlab-gpuscope:IDeviceProfiles',
-  "Device profiles of notebook kernels and of the server."
-);
+/** What the status bar item shows. */
+export type StatusContent = 'utilization-and-memory' | 'memory' | 'utilization';
 
-/** This user's share of the GPUs, polled from the server (soft limit, idle kernels). */
-export const IGPUUsage = new Token<UsageModel>(
-  'jupyterlab-gpuscope:IGPUUsage',
-  "This user's GPU memory against the admin's soft limit, and idle kernels holding GPU memory."
-);
-
-export interface IGPUMonitor {
-  readonly model: MonitorModel;
-  /** The GPU panel, where other features may add a section. */
-  readonly panel: GpuPanel;
-  config: IMonitorConfig;
-  configChanged: ISignal<IGPUMonitor, IMonitorConfig>;
+/** When a GPU counts as warning or critical. */
+export interface IThresholds {
+  memoryWarningPercent: number;
+  memoryCriticalPercent: number;
+  warnOnThrottle: boolean;
 }
 
 /** The monitor settings (schema/monitor.json), validated. */
@@ -70,200 +76,106 @@ export interface IMonitorConfig {
   memoryUnits: MemoryUnits;
 }
 
-/** Reasons keyed by field name, for every field the server could not read. */
-export type Unavailable = Record<string, string>;
-
-/** Where readings come from; `live` is false for a replay or no backend. */
-export interface IBackendSummary {
-  backend: 'nvml' | 'replay' | 'none';
-  live: boolean;
-  source: {
-    kind: 'replay';
-    trace: string;
-    description: string;
-    duration_seconds: number;
-  } | null;
-  status: 'starting' | 'ok' | 'unavailable';
-  reason: string | null;
-  run_id: string;
-  interval_seconds: number;
-}
-
-export interface IDevice {
-  index: number;
-  status: 'ok' | 'lost';
-  reason: string | null;
-  name: string | null;
-  uuid: string | null;
-  compute_capability: string | null;
-  memory_total: number | null;
-  power_limit_mw: number | null;
-  mig_mode: { current: boolean; pending: boolean } | null;
-  pcie_max_gen: number | null;
-  pcie_max_width: number | null;
-  max_sm_clock: number | null;
-  max_mem_clock: number | null;
-  bus_id: string | null;
-  unavailable: Unavailable;
-}
-
-export interface IDevicesReply extends IBackendSummary {
-  configured_backend: string;
-  driver_version: string | null;
-  cuda_driver_version: string | null;
-  nvml_version: string | null;
-  devices: IDevice[];
-}
-
-export interface IGpuSample {
-  index: number;
-  status: 'ok' | 'lost' | 'unavailable';
-  reason: string | null;
-  memory_used: number | null;
-  memory_total: number | null;
-  util_gpu: number | null;
-  util_mem: number | null;
-  temp_c: number | null;
-  power_mw: number | null;
-  sm_clock: number | null;
-  mem_clock: number | null;
-  pstate: number | null;
-  pcie_tx_kbs: number | null;
-  pcie_rx_kbs: number | null;
-  throttle: number | null;
-  throttle_reasons: string[] | null;
-  fan: number | null;
-  ecc_uncorrected: number | null;
-  unavailable: Unavailable;
-}
-
-export interface ISample {
-  type: 'sample';
-  seq: number;
+/** One GPU's history, as parallel arrays ready for a chart. */
+export interface IGPUHistory {
   /** Seconds since the epoch. */
-  time: number;
-  gpus: IGpuSample[];
+  time: number[];
+  memoryUsed: (number | null)[];
+  utilization: (number | null)[];
+  powerWatts: (number | null)[];
 }
 
-export interface ISamplesReply extends IBackendSummary {
-  first_seq: number;
-  last_seq: number;
-  samples: ISample[];
+/** The connection to the server as the user should see it. */
+export type Connection = 'connecting' | 'connected' | 'offline';
+
+/**
+ * The live state of the GPUs, fed by the server's one stream: static facts, history,
+ * processes while someone watches them. No DOM.
+ */
+export interface IMonitorModel extends IDisposable {
+  readonly changed: ISignal<IMonitorModel, void>;
+  readonly processesChanged: ISignal<IMonitorModel, void>;
+  readonly devices: IDevicesReply | null;
+  readonly latest: ISample | null;
+  readonly processes: IProcessesReply | null;
+  readonly connection: Connection;
+  readonly connectionError: string | null;
+  readonly paused: boolean;
+  history(index: number): IGPUHistory;
+  pause(): void;
+  resume(): void;
+  /** Poll processes while the returned handle lives (one poll, however many watch). */
+  watchProcesses(intervalMs?: number): IDisposable;
+  /** Run `fn` with the next reading (or after `maxWaitMs`), to draw in one frame. */
+  withNextReading(fn: () => void, maxWaitMs: number): void;
+  refreshProcesses(): Promise<void>;
 }
 
-export interface IKernelRef {
-  id: string;
-  name: string;
-  execution_state: string | null;
-  notebook_path: string | null;
+/** The GPU panel, where other features add a section. */
+export interface IGPUPanel {
+  addSection(node: HTMLElement): void;
 }
 
-export interface IGpuProcess {
-  pid: number | null;
-  used_memory: number | null;
-  owner: 'self' | 'other' | 'unknown';
-  username: string | null;
-  name: string | null;
-  cmdline: string[] | null;
-  kernel: IKernelRef | null;
-  note: string | null;
+/** The live GPU monitor: the one model every view reads, the panel, the settings. */
+export interface IGPUMonitor {
+  readonly model: IMonitorModel;
+  readonly panel: IGPUPanel;
+  readonly config: IMonitorConfig;
+  readonly configChanged: ISignal<IGPUMonitor, IMonitorConfig>;
 }
 
-export interface IProcessesReply extends IBackendSummary {
-  pid_namespace: { shared: boolean; note: string | null };
-  show_other_users: boolean;
-  gpus: {
-    index: number;
-    processes: IGpuProcess[];
-    others: { count: number; used_memory: number };
-  }[];
+export const IGPUMonitor = new Token<IGPUMonitor>(
+  'jupyterlab-gpuscope:IGPUMonitor',
+  'The live GPU monitor model, its panel and its settings.'
+);
+
+/**
+ * What each notebook's kernel can use (probed once per kernel start), a "lint as if
+ * for" target, and what the server sees: read by the linter and the error explainer.
+ */
+export interface IDeviceProfiles {
+  readonly changed: ISignal<IDeviceProfiles, void>;
+  /** The target, else the kernel's profile, else the server's (never a recording's). */
+  profileFor(session: ISessionContext | null): IDeviceProfile | null;
+  /** What the session's kernel itself can use; null if not probed. */
+  kernelProfile(session: ISessionContext | null): IDeviceProfile | null;
+  readonly serverProfile: IDeviceProfile | null;
+  /** Why the settings' lint target cannot be used, or null. */
+  readonly targetProblem: string | null;
+  setTarget(profile: IDeviceProfile | null, problem?: string | null): void;
+  setServerProfile(profile: IDeviceProfile | null): void;
+  probe(session: ISessionContext): Promise<void>;
 }
 
-export interface IStats {
-  backend: string;
-  run_id: string;
-  interval_seconds: number;
-  ticks: number;
-  samples: number;
-  samples_held: number;
-  capacity: number;
-  backend_calls: number;
-  hung_calls: number;
-  subscribers: number;
-  last_sample_cost_seconds: number | null;
-  sampler_cpu_seconds: number;
+export const IDeviceProfiles = new Token<IDeviceProfiles>(
+  'jupyterlab-gpuscope:IDeviceProfiles',
+  'Device profiles of notebook kernels, of a lint target and of the server.'
+);
+
+/** What a feature adds to the GPU status bar item for the GPUs it shows. */
+export interface IStatusContribution {
+  /** Text after the item's own ("you 3.1/4.0 GiB"), or null. */
+  suffix: string | null;
+  level: 'normal' | 'warning' | 'critical';
+  /** Tooltip lines. */
+  lines: string[];
 }
 
-/** What the admin set for everyone on the server (`c.GPUScope.*`); null: not set. */
-export interface IPolicy {
-  user_memory_limit_bytes: number | null;
-  user_memory_limit_fraction: number | null;
-  user_memory_warn_fraction: number;
-  idle_kernel_minutes: number | null;
-  idle_kernel_shutdown_minutes: number | null;
-  check_seconds: number;
-  memory_warning_percent: number | null;
-  memory_critical_percent: number | null;
-  lint_target: string | null;
-  lint_target_torch: string | null;
-  show_other_users: boolean;
+/** This user's share of the GPUs (soft limit, others' total, idle kernels). */
+export interface ISharedGPUs {
+  readonly changed: ISignal<ISharedGPUs, void>;
+  /** The latest reply; null before the first one, or when the server has no `usage` route. */
+  readonly usage: IUsageReply | null;
+  /** Fetch now and resolve once the new reply is in. */
+  refresh(): Promise<void>;
+  /** The status bar's part for these GPUs. */
+  statusFor(gpuIndices: number[], units: MemoryUnits): IStatusContribution;
 }
 
-/** This user's memory on one GPU; other users only as a total. */
-export interface IGpuUsage {
-  index: number;
-  mine: number;
-  others: number;
-  others_count: number;
-  memory_total: number | null;
-  limit: number | null;
-  state: 'ok' | 'near' | 'over';
-}
+export const ISharedGPUs = new Token<ISharedGPUs>(
+  'jupyterlab-gpuscope:IGPUUsage',
+  "This user's GPU memory against the admin's soft limit, and idle kernels holding GPU memory."
+);
 
-/** A kernel of this user, idle past the admin's time, that holds GPU memory. */
-export interface IIdleKernel {
-  /** One idle period of one kernel: notify once per id. */
-  nudge_id: string;
-  kernel_id: string;
-  kernel_name: string;
-  notebook_path: string | null;
-  used_memory: number;
-  gpus: number[];
-  /** Epoch seconds. */
-  idle_since: number;
-  /** When gpuscope will shut it down (epoch seconds); null: never. */
-  shutdown_at: number | null;
-}
-
-/** A kernel gpuscope shut down under the admin's idle policy. */
-export interface IShutDownKernel {
-  kernel_id: string;
-  notebook_path: string | null;
-  used_memory: number;
-  idle_minutes: number;
-  at: number;
-}
-
-export interface IUsageReply extends IBackendSummary {
-  checked_at: number;
-  gpus: IGpuUsage[];
-  kernels: {
-    id: string;
-    name: string;
-    notebook_path: string | null;
-    execution_state: string | null;
-    used_memory: number;
-    gpus: number[];
-  }[];
-  idle: IIdleKernel[];
-  shut_down: IShutDownKernel[];
-  policy: IPolicy;
-}
-
-/** Messages the stream pushes. */
-export type StreamMessage =
-  | ISample
-  | (IBackendSummary & { type: 'hello'; last_seq: number })
-  | { type: 'status'; status: IBackendSummary['status']; reason: string | null }
-  | { type: 'ack'; action: string }
-  | { type: 'error'; message: string };
+/** @deprecated The token's name before 0.2; use ISharedGPUs. */
+export const IGPUUsage = ISharedGPUs;

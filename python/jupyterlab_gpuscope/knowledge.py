@@ -1,4 +1,4 @@
-"""The knowledge base's queries on the kernel side (the Python twin of src/knowledge/index.ts).
+"""The knowledge base's queries on the kernel side (the Python twin of src/core/knowledge/index.ts).
 
 The data is kb.json, shipped in this package; each question both languages ask of it
 (which wheel covers this GPU, runs on this driver and exists for this platform; what

@@ -2,8 +2,8 @@ import { Clipboard } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { element, withCode } from '../dom';
-import type { ISource } from '../knowledge';
+import { element, withCode } from '../ui/dom';
+import type { ISource } from '../core/knowledge';
 
 /**
  * What the diagnostic cell outputs (made by python/jupyterlab_gpuscope/doctor.py in the

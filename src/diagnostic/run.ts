@@ -1,8 +1,8 @@
 import type { ISessionContext } from '@jupyterlab/apputils';
 import { NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
-import type { KernelMessage } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
+import { runSilently } from '../ui/silent';
 import { DIAGNOSTIC_MIME, IDiagnosticBundle } from './report';
 
 /** Why the diagnostic cannot run in this kernel, in words; null when it can. */
@@ -33,23 +33,18 @@ const HAS_GPUSCOPE = "__import__('importlib.util').util.find_spec('jupyterlab_gp
  * there). A kernel that does not answer within the wait (busy) gets the self-contained
  * cell, which runs everywhere.
  */
-export async function kernelHasGpuscope(session: ISessionContext, waitMs = 5000): Promise<boolean> {
+export async function kernelHasGPUScope(session: ISessionContext, waitMs = 5000): Promise<boolean> {
   const kernel = session.session?.kernel;
   if (!kernel) {
     return false;
   }
-  const future = kernel.requestExecute({ code: '', silent: true, store_history: false, user_expressions: { gpuscope: HAS_GPUSCOPE } });
-  let timer = 0;
-  const late = new Promise<null>(resolve => (timer = window.setTimeout(() => resolve(null), waitMs)));
   try {
-    const reply = (await Promise.race([future.done, late])) as KernelMessage.IExecuteReplyMsg | null;
+    const { reply } = await runSilently(kernel, '', { waitMs, userExpressions: { gpuscope: HAS_GPUSCOPE } });
     const answer = (reply?.content as { user_expressions?: Record<string, { status?: string; data?: { 'text/plain'?: string } }> })
       ?.user_expressions?.gpuscope;
     return answer?.status === 'ok' && answer.data?.['text/plain'] === 'True';
   } catch {
     return false;
-  } finally {
-    window.clearTimeout(timer);
   }
 }
 
@@ -96,35 +91,13 @@ export async function runDiagnosticSilently(
   }
   // A JSON string is a valid Python string literal.
   const code = `exec(compile(${JSON.stringify(source)}, "<gpuscope-diagnostic>", "exec"), {"__name__": "__main__"})`;
-  const future = kernel.requestExecute({ code, silent: true, store_history: false });
-  let bundle: IDiagnosticBundle | null = null;
-  let printed = '';
-  let failure: string | null = null;
-  future.onIOPub = (msg: KernelMessage.IIOPubMessage) => {
-    if (msg.header.msg_type === 'display_data') {
-      const data = (msg as KernelMessage.IDisplayDataMsg).content.data;
-      if (DIAGNOSTIC_MIME in data) {
-        bundle = data as IDiagnosticBundle;
-      }
-    } else if (msg.header.msg_type === 'stream') {
-      printed += (msg as KernelMessage.IStreamMsg).content.text;
-    } else if (msg.header.msg_type === 'error') {
-      const content = (msg as KernelMessage.IErrorMsg).content;
-      failure = `${content.ename}: ${content.evalue}`;
-    }
-  };
-  let timer = 0;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = window.setTimeout(
-      () => reject(new Error(trans.__('The diagnostic did not finish within %1 s.', timeoutMs / 1000))),
-      timeoutMs
-    );
-  });
-  try {
-    await Promise.race([future.done, timeout]);
-  } finally {
-    window.clearTimeout(timer);
+  const run = await runSilently(kernel, code, { waitMs: timeoutMs });
+  if (!run.finished && !run.error) {
+    throw new Error(trans.__('The diagnostic did not finish within %1 s.', timeoutMs / 1000));
   }
+  const failure = run.error;
+  const bundle = (run.displays.find(data => DIAGNOSTIC_MIME in data) ?? null) as IDiagnosticBundle | null;
+  const printed = run.printed;
   if (failure) {
     throw new Error(trans.__('The diagnostic failed in the kernel: %1', failure));
   }

@@ -8,11 +8,11 @@ import { Clipboard } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import type { IProcessesReply } from '../tokens';
+import type { IProcessesReply } from '../api';
 import { holdersFor, IHolders } from './holders';
-import type { IExplanation } from './matcher';
-import { formatSize } from './oom';
-import { element, withCode } from '../dom';
+import type { IExplanation } from '../core/explain/matcher';
+import { formatSize } from '../core/explain/oom';
+import { element, withCode } from '../ui/dom';
 
 export interface IExplainCardOptions {
   explanations: IExplanation[];

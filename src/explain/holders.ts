@@ -2,7 +2,7 @@
  * Who holds memory on the GPU a cell ran out of: the rows of the OOM card, from the
  * server's process list.
  */
-import type { IGpuProcess, IProcessesReply } from '../tokens';
+import type { IGPUProcess, IProcessesReply } from '../api';
 
 export interface IHolder {
   label: string;
@@ -27,7 +27,7 @@ export interface IHolders {
   others: { count: number; usedMemory: number };
 }
 
-function holder(proc: IGpuProcess, failingKernelId: string | null): IHolder {
+function holder(proc: IGPUProcess, failingKernelId: string | null): IHolder {
   const kernel = proc.kernel;
   const isFailingKernel = !!kernel && kernel.id === failingKernelId;
   return {
@@ -46,9 +46,9 @@ function holder(proc: IGpuProcess, failingKernelId: string | null): IHolder {
  * message is the kernel's CUDA numbering, which CUDA_VISIBLE_DEVICES may shift); else the
  * index in the message; else every GPU. Largest holders first.
  */
-export function holdersFor(reply: IProcessesReply, failingKernelId: string | null, messageGpu: number | null): IHolders {
+export function holdersFor(reply: IProcessesReply, failingKernelId: string | null, messageGPU: number | null): IHolders {
   const ofKernel = reply.gpus.filter(g => g.processes.some(p => p.kernel && p.kernel.id === failingKernelId));
-  const byIndex = reply.gpus.filter(g => g.index === messageGpu);
+  const byIndex = reply.gpus.filter(g => g.index === messageGPU);
   const [gpus, basis] = ofKernel.length
     ? [ofKernel, 'kernel' as const]
     : byIndex.length

@@ -5,10 +5,10 @@
 import type { Cell, CodeCell } from '@jupyterlab/cells';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
-import { addUnderOutputs } from '../cells';
+import { addUnderOutputs } from '../ui/cells';
 import { ExplainCard, IExplainCardOptions } from './card';
-import { explainError, IExplainFacts, IExplanation, toMarkdown } from './matcher';
-import { failureText, IOutputJSON } from './outputs';
+import { explainError, IExplainFacts, IExplanation, toMarkdown } from '../core/explain/matcher';
+import { failureText, IOutputJSON } from '../core/explain/outputs';
 
 /** Waiting after the last output change: a stream writes in many small pieces. */
 const SETTLE_MS = 150;

@@ -4,10 +4,8 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import type { GPUScopeAPI } from '../api';
-import { shutDownKernel } from '../kernels';
-import { followSettings } from '../pluginsettings';
-import type { ProfileStore } from '../lint/profile';
+import { shutDownKernel } from '../ui/kernels';
+import { followSettings } from '../ui/settings';
 import { CommandIDs, IDeviceProfiles, IGPUScopeAPI, TRANSLATION_DOMAIN } from '../tokens';
 import { CellErrorExplainer } from './notebook';
 
@@ -22,8 +20,8 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
   optional: [ISettingRegistry, ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
-    api: GPUScopeAPI,
-    profiles: ProfileStore,
+    api: IGPUScopeAPI,
+    profiles: IDeviceProfiles,
     notebooks: INotebookTracker,
     settingRegistry: ISettingRegistry | null,
     palette: ICommandPalette | null,

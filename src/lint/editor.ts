@@ -7,7 +7,7 @@ import { Diagnostic, forceLinting, linter } from '@codemirror/lint';
 import { Extension, StateEffect } from '@codemirror/state';
 import { EditorView, ViewPlugin } from '@codemirror/view';
 
-import type { ILintFinding } from './analyzer';
+import type { ILintFinding } from '../core/lint/analyzer';
 
 const refresh = StateEffect.define<null>();
 const views = new Set<EditorView>();

@@ -8,9 +8,9 @@ import type { CodeEditor } from '@jupyterlab/codeeditor';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { analyze, collectDeviceNames, IDeviceProfile, ILintFinding } from './analyzer';
-import { importLines } from './files';
-import type { ProfileStore } from './profile';
+import { analyze, collectDeviceNames, IDeviceProfile, ILintFinding } from '../core/lint/analyzer';
+import { importLines } from '../core/lint/files';
+import type { IDeviceProfiles } from '../tokens';
 
 /** Beyond this size a cell is not analysed as you type (a 10 MB cell takes seconds). */
 export const MAX_LIVE_CELL_CHARS = 1_000_000;
@@ -23,7 +23,7 @@ export interface ICellFinding {
 export class NotebookLinter {
   constructor(
     private _tracker: INotebookTracker,
-    private _profiles: ProfileStore
+    private _profiles: IDeviceProfiles
   ) {}
 
   enabled = true;

@@ -3,7 +3,7 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { withCode } from '../dom';
+import { withCode } from '../ui/dom';
 import type { ICellFinding, NotebookLinter } from './notebook';
 
 /**
@@ -120,7 +120,7 @@ export class LintSummary extends Widget {
     if (!profile) {
       return this._trans.__('an unknown GPU');
     }
-    return profile.hasGpu
+    return profile.hasGPU
       ? `${profile.name ?? this._trans.__('the GPU')}${profile.cc ? ` (${profile.cc})` : ''}`
       : this._trans.__('a kernel without a usable GPU');
   }

@@ -1,20 +1,10 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IDevice, IGpuProcess, IGpuSample, IProcessesReply } from '../tokens';
+import type { IDevice, IGPUProcess, IGPUSample, IProcessesReply } from '../api';
 import { IChartTheme, TimeChart } from './chart';
-import {
-  formatAmount,
-  formatPercent,
-  formatThroughput,
-  formatUsedOfTotal,
-  formatWatts,
-  gpuLevel,
-  IThresholds,
-  MemoryUnits,
-  throttleWords
-} from './format';
-import type { IGpuHistory } from './model';
-import { element, setAttr, setText } from '../dom';
+import { formatAmount, formatPercent, formatThroughput, formatUsedOfTotal, formatWatts, gpuLevel, throttleWords } from './format';
+import { element, setAttr, setText } from '../ui/dom';
+import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
 
 /** What a card needs from its panel to act on a process row. */
 export interface ICardActions {
@@ -26,7 +16,7 @@ export interface ICardActions {
  * One GPU: its fields, three history charts and its process table. The DOM is built
  * once; updates only change text and chart data.
  */
-export class GpuCard {
+export class GPUCard {
   constructor(
     readonly index: number,
     private _trans: TranslationBundle,
@@ -112,8 +102,8 @@ export class GpuCard {
 
   update(
     device: IDevice | undefined,
-    gpu: IGpuSample | undefined,
-    history: IGpuHistory,
+    gpu: IGPUSample | undefined,
+    history: IGPUHistory,
     windowStart: number,
     units: MemoryUnits,
     thresholds: IThresholds
@@ -124,8 +114,8 @@ export class GpuCard {
 
   private _render(
     device: IDevice | undefined,
-    gpu: IGpuSample | undefined,
-    history: IGpuHistory,
+    gpu: IGPUSample | undefined,
+    history: IGPUHistory,
     windowStart: number,
     units: MemoryUnits,
     thresholds: IThresholds
@@ -197,7 +187,7 @@ export class GpuCard {
     setText(this._memoryCaption, trans.__('Memory used (%1)', units));
   }
 
-  private _updateCharts(history: IGpuHistory, windowStart: number, units: MemoryUnits): void {
+  private _updateCharts(history: IGPUHistory, windowStart: number, units: MemoryUnits): void {
     if (units !== this._chartUnits) {
       // The memory chart's ticks are in the chosen unit: rebuild it for another one.
       this._chartUnits = units;
@@ -295,7 +285,7 @@ export class GpuCard {
     this.node.remove();
   }
 
-  private _processRow(body: HTMLElement, proc: IGpuProcess): void {
+  private _processRow(body: HTMLElement, proc: IGPUProcess): void {
     const trans = this._trans;
     const row = element('tr', '', body);
     element('td', '', row).textContent = proc.pid === null ? '—' : String(proc.pid);
@@ -362,8 +352,8 @@ export class GpuCard {
 }
 
 function naReason(
-  gpu: IGpuSample | undefined,
-  field: keyof IGpuSample,
+  gpu: IGPUSample | undefined,
+  field: keyof IGPUSample,
   trans: TranslationBundle
 ): string | null {
   if (!gpu) {

@@ -1,18 +1,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IGpuSample } from '../tokens';
-
-export type MemoryUnits = 'GiB' | 'GB';
-
-/** What the status bar shows, from the settings. */
-export type StatusContent = 'utilization-and-memory' | 'memory' | 'utilization';
-
-/** Thresholds for the colour states, from the settings. */
-export interface IThresholds {
-  memoryWarningPercent: number;
-  memoryCriticalPercent: number;
-  warnOnThrottle: boolean;
-}
+import type { IGPUSample } from '../api';
+import type { IThresholds, MemoryUnits, StatusContent } from '../tokens';
 
 export type Level = 'normal' | 'warning' | 'critical';
 
@@ -93,7 +82,7 @@ const THERMAL = new Set([
 ]);
 
 /** The colour state of one GPU: memory near full, or thermal / power throttling. */
-export function gpuLevel(gpu: IGpuSample, thresholds: IThresholds): Level {
+export function gpuLevel(gpu: IGPUSample, thresholds: IThresholds): Level {
   if (gpu.status !== 'ok') {
     return 'critical';
   }
@@ -119,9 +108,9 @@ export function gpuLevel(gpu: IGpuSample, thresholds: IThresholds): Level {
 }
 
 /** The busiest GPU: highest utilisation, then highest memory fraction. */
-export function busiest(gpus: IGpuSample[]): IGpuSample | null {
-  let best: IGpuSample | null = null;
-  const score = (g: IGpuSample) =>
+export function busiest(gpus: IGPUSample[]): IGPUSample | null {
+  let best: IGPUSample | null = null;
+  const score = (g: IGPUSample) =>
     (g.util_gpu ?? -1) * 1000 +
     (g.memory_used !== null && g.memory_total
       ? g.memory_used / g.memory_total
@@ -136,7 +125,7 @@ export function busiest(gpus: IGpuSample[]): IGpuSample | null {
 
 /** The status bar's text for the GPUs in view. */
 export function statusText(
-  gpus: IGpuSample[],
+  gpus: IGPUSample[],
   content: StatusContent,
   units: MemoryUnits,
   trans: TranslationBundle

@@ -2,25 +2,8 @@ import { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { GPUScopeAPI } from '../api';
-import type {
-  IDevicesReply,
-  IProcessesReply,
-  ISample,
-  StreamMessage
-} from '../tokens';
-
-/** One GPU's history, as parallel arrays ready for a chart. */
-export interface IGpuHistory {
-  /** Seconds since the epoch. */
-  time: number[];
-  memoryUsed: (number | null)[];
-  utilization: (number | null)[];
-  powerWatts: (number | null)[];
-}
-
-/** The connection to the server as the user should see it. */
-export type Connection = 'connecting' | 'connected' | 'offline';
+import type { IDevicesReply, IProcessesReply, ISample, StreamMessage } from '../api';
+import type { Connection, IGPUHistory, IGPUScopeAPI, IMonitorModel } from '../tokens';
 
 /** Longest chart window (minutes): history older than this is dropped. */
 export const MAX_WINDOW_MINUTES = 60;
@@ -32,7 +15,7 @@ const GAP_FACTOR = 2.5;
  * The live state of the GPUs: static facts, history filled from the server and then
  * extended from the push stream, processes while someone looks at them. No DOM here.
  */
-export class MonitorModel implements IDisposable {
+export class MonitorModel implements IMonitorModel {
   constructor(options: MonitorModel.IOptions) {
     this._api = options.api;
     this._reconnectDelays = options.reconnectDelaysMs ?? [
@@ -88,7 +71,7 @@ export class MonitorModel implements IDisposable {
     return this._isDisposed;
   }
 
-  history(index: number): IGpuHistory {
+  history(index: number): IGPUHistory {
     let history = this._history.get(index);
     if (!history) {
       history = { time: [], memoryUsed: [], utilization: [], powerWatts: [] };
@@ -419,14 +402,14 @@ export class MonitorModel implements IDisposable {
     }
   }
 
-  private _api: GPUScopeAPI;
+  private _api: IGPUScopeAPI;
   private _devices: IDevicesReply | null = null;
   private _latest: ISample | null = null;
   private _processes: IProcessesReply | null = null;
   private _nextProcesses: IProcessesReply | null = null;
   /** What waits for the next reading, with the timer that runs it if none comes. */
   private _held = new Map<() => void, number>();
-  private _history = new Map<number, IGpuHistory>();
+  private _history = new Map<number, IGPUHistory>();
   private _lastSeq = 0;
   private _filling = false;
   private _paused = false;
@@ -447,7 +430,7 @@ export class MonitorModel implements IDisposable {
 
 export namespace MonitorModel {
   export interface IOptions {
-    api: GPUScopeAPI;
+    api: IGPUScopeAPI;
     /** Waits between reconnection attempts; the last one repeats. */
     reconnectDelaysMs?: number[];
   }

@@ -3,11 +3,11 @@ import type { IDisposable } from '@lumino/disposable';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { GpuCard, ICardActions } from './card';
+import { GPUCard, ICardActions } from './card';
 import { readTheme } from './chart';
-import type { IThresholds, MemoryUnits } from './format';
 import type { MonitorModel } from './model';
-import { setAttr, setText } from '../dom';
+import { setAttr, setText } from '../ui/dom';
+import type { IGPUPanel, IThresholds, MemoryUnits } from '../tokens';
 
 export const WINDOW_CHOICES = [1, 5, 15, 60];
 
@@ -15,8 +15,8 @@ export const WINDOW_CHOICES = [1, 5, 15, 60];
  * The GPU panel (a sidebar): a header with the source and controls, then one card per
  * GPU. It owns its DOM (uPlot charts), so it is a plain Lumino widget.
  */
-export class GpuPanel extends Widget {
-  constructor(options: GpuPanel.IOptions) {
+export class GPUPanel extends Widget implements IGPUPanel {
+  constructor(options: GPUPanel.IOptions) {
     super();
     const { model, trans } = options;
     this._model = model;
@@ -74,7 +74,7 @@ export class GpuPanel extends Widget {
     }
   }
 
-  configure(config: GpuPanel.IConfig): void {
+  configure(config: GPUPanel.IConfig): void {
     this._config = config;
     if (WINDOW_CHOICES.includes(config.windowMinutes)) {
       this._windowMinutes = config.windowMinutes;
@@ -196,7 +196,7 @@ export class GpuPanel extends Widget {
     for (const device of deviceList) {
       let card = this._cardsByIndex.get(device.index);
       if (!card) {
-        card = new GpuCard(device.index, trans, this._actions);
+        card = new GPUCard(device.index, trans, this._actions);
         this._cardsByIndex.set(device.index, card);
         this._cards.appendChild(card.node);
         this._cardByNode.set(card.node, card);
@@ -244,12 +244,12 @@ export class GpuPanel extends Widget {
   private _pauseButton: HTMLButtonElement;
   private _windowSelect: HTMLSelectElement;
   private _cards: HTMLElement;
-  private _cardsByIndex = new Map<number, GpuCard>();
-  private _cardByNode = new Map<Element, GpuCard>();
+  private _cardsByIndex = new Map<number, GPUCard>();
+  private _cardByNode = new Map<Element, GPUCard>();
   private _inView: IntersectionObserver | null = null;
   private _width = 0;
   private _windowMinutes = 15;
-  private _config: GpuPanel.IConfig = {
+  private _config: GPUPanel.IConfig = {
     units: 'GiB',
     windowMinutes: 15,
     thresholds: { memoryWarningPercent: 85, memoryCriticalPercent: 95, warnOnThrottle: true }
@@ -259,7 +259,7 @@ export class GpuPanel extends Widget {
   private _watch: IDisposable | null = null;
 }
 
-export namespace GpuPanel {
+export namespace GPUPanel {
   export interface IOptions {
     model: MonitorModel;
     trans: TranslationBundle;

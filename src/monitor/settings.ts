@@ -1,7 +1,7 @@
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import type { IMonitorConfig, IPolicy } from '../tokens';
-import type { MemoryUnits, StatusContent } from './format';
+import type { IMonitorConfig, MemoryUnits, StatusContent } from '../tokens';
+import type { IPolicy } from '../api';
 import { WINDOW_CHOICES } from './panel';
 
 const CONTENTS: StatusContent[] = ['utilization-and-memory', 'memory', 'utilization'];

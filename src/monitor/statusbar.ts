@@ -3,26 +3,15 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { usageLine, worthALine } from '../classroom/text';
-import { element, setAttr, setText } from '../dom';
-import type { IGpuSample, IUsageReply } from '../tokens';
-import {
-  formatPercent,
-  formatUsedOfTotal,
-  formatWatts,
-  gpuLevel,
-  IThresholds,
-  Level,
-  MemoryUnits,
-  StatusContent,
-  statusText
-} from './format';
-import type { MonitorModel } from './model';
+import { element, setAttr, setText } from '../ui/dom';
+import type { IGPUSample } from '../api';
+import { formatPercent, formatWatts, gpuLevel, Level, statusText } from './format';
+import type { IMonitorModel, ISharedGPUs, IThresholds, MemoryUnits, StatusContent } from '../tokens';
 
 /** What the status bar item shows; recomputed from the monitor, emits only on change. */
-export class GpuStatusModel extends VDomModel {
+export class GPUStatusModel extends VDomModel {
   constructor(
-    readonly monitor: MonitorModel,
+    readonly monitor: IMonitorModel,
     private _trans: TranslationBundle
   ) {
     super();
@@ -49,13 +38,15 @@ export class GpuStatusModel extends VDomModel {
     this._recompute();
   }
 
-  /** This user's share of the GPUs (soft limit, others' total), from the `usage` route. */
-  setUsage(usage: IUsageReply | null): void {
-    this._usage = usage;
+  /** This user's share of the GPUs (soft limit, others' total): its lines join the item's. */
+  setSharedGPUs(shared: ISharedGPUs | null): void {
+    this._shared?.changed.disconnect(this._recompute, this);
+    this._shared = shared;
+    shared?.changed.connect(this._recompute, this);
     this._recompute();
   }
 
-  configure(options: GpuStatusModel.IConfig): void {
+  configure(options: GPUStatusModel.IConfig): void {
     this._config = options;
     this._recompute();
   }
@@ -76,7 +67,7 @@ export class GpuStatusModel extends VDomModel {
     }
   }
 
-  private _describe(): [string, string, GpuStatusModel['level']] {
+  private _describe(): [string, string, GPUStatusModel['level']] {
     const trans = this._trans;
     const monitor = this.monitor;
     const devices = monitor.devices;
@@ -100,30 +91,25 @@ export class GpuStatusModel extends VDomModel {
       text = trans.__('%1 (paused)', text);
     }
     const lines = gpus.map(gpu => this._gpuLine(gpu));
-    let level: GpuStatusModel['level'] = 'normal';
+    let level: GPUStatusModel['level'] = 'normal';
     for (const gpu of gpus) {
       const l = gpuLevel(gpu, thresholds);
       if (l === 'critical' || (l === 'warning' && level === 'normal')) {
         level = l;
       }
     }
-    const shares = (this._usage?.gpus ?? []).filter(share => gpus.some(gpu => gpu.index === share.index));
-    const limited = shares.filter(share => share.limit !== null);
-    if (limited.length) {
-      // The GPU closest to its limit: "you 3.1/4.0 GiB".
-      const ratio = (share: (typeof limited)[0]) => share.mine / (share.limit as number);
-      const top = limited.reduce((a, b) => (ratio(b) > ratio(a) ? b : a));
-      text = trans.__('%1 · you %2', text, formatUsedOfTotal(top.mine, top.limit, units));
-      if (top.state === 'over') {
-        level = 'critical';
-      } else if (top.state === 'near' && level === 'normal') {
-        level = 'warning';
+    if (this._shared) {
+      const extra = this._shared.statusFor(
+        gpus.map(gpu => gpu.index),
+        units
+      );
+      if (extra.suffix) {
+        text = trans.__('%1 · %2', text, extra.suffix);
       }
-    }
-    for (const share of shares) {
-      if (worthALine(share)) {
-        lines.push(usageLine(share, units, trans));
+      if (extra.level === 'critical' || (extra.level === 'warning' && level === 'normal')) {
+        level = extra.level;
       }
+      lines.push(...extra.lines);
     }
     if (!devices.live) {
       // Never let a recording pass for a live GPU.
@@ -140,7 +126,7 @@ export class GpuStatusModel extends VDomModel {
     return [text, lines.join('\n'), level];
   }
 
-  private _gpusInView(all: IGpuSample[]): IGpuSample[] {
+  private _gpusInView(all: IGPUSample[]): IGPUSample[] {
     const processes = this.monitor.processes;
     if (!this._kernelId || !processes) {
       return all;
@@ -154,7 +140,7 @@ export class GpuStatusModel extends VDomModel {
     return mine.length ? mine : all;
   }
 
-  private _gpuLine(gpu: IGpuSample): string {
+  private _gpuLine(gpu: IGPUSample): string {
     const trans = this._trans;
     const device = this.monitor.devices?.devices.find(d => d.index === gpu.index);
     const name = device?.name ?? trans.__('unknown GPU');
@@ -174,14 +160,14 @@ export class GpuStatusModel extends VDomModel {
   }
 
   private _kernelId: string | null = null;
-  private _usage: IUsageReply | null = null;
-  private _config: GpuStatusModel.IConfig = GpuStatusModel.defaults;
+  private _shared: ISharedGPUs | null = null;
+  private _config: GPUStatusModel.IConfig = GPUStatusModel.defaults;
   private _text = '';
   private _tooltip = '';
-  private _level: GpuStatusModel['level'] = 'normal';
+  private _level: GPUStatusModel['level'] = 'normal';
 }
 
-export namespace GpuStatusModel {
+export namespace GPUStatusModel {
   export interface IConfig {
     content: StatusContent;
     units: MemoryUnits;
@@ -206,9 +192,9 @@ export namespace GpuStatusModel {
  * React commits in a task of its own, which ran after the frame that drew the GPU panel,
  * so every reading cost the browser a second frame.
  */
-export class GpuStatusItem extends Widget {
+export class GPUStatusItem extends Widget {
   constructor(
-    readonly model: GpuStatusModel,
+    readonly model: GPUStatusModel,
     private _onClick: () => void
   ) {
     super();

@@ -4,7 +4,7 @@ import * as path from 'path';
 const SCREENSHOTS = path.resolve(__dirname, '../screenshots');
 
 // Real failure texts, as torch 2.11 (cu130) and NCCL 2.28.9 printed them on an H200 / H100
-// (src/explain/__tests__/fixtures): raised here by a kernel without a GPU.
+// (src/core/explain/__tests__/fixtures): raised here by a kernel without a GPU.
 const NO_KERNEL_IMAGE = `raise RuntimeError("""CUDA error: no kernel image is available for execution on the device
 CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below might be incorrect.
 For debugging consider passing CUDA_LAUNCH_BLOCKING=1""")`;

@@ -1,5 +1,5 @@
 """The knowledge base's shared questions, answered by knowledge.py as conformance.json
-says (src/knowledge/__tests__/conformance.spec.ts holds compat.ts to the same cases)."""
+says (src/core/knowledge/__tests__/conformance.spec.ts holds compat.ts to the same cases)."""
 
 import json
 from pathlib import Path

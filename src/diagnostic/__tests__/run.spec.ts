@@ -1,7 +1,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
 import { DIAGNOSTIC_MIME } from '../report';
-import { kernelHasGpuscope, kernelProblem, runDiagnosticSilently } from '../run';
+import { kernelHasGPUScope, kernelProblem, runDiagnosticSilently } from '../run';
 
 const trans = nullTranslator.load('test');
 
@@ -83,14 +83,14 @@ describe('which diagnostic cell a kernel gets', () => {
 
   it('the short cell where the kernel can import the diagnostic, asked without running a cell', async () => {
     const kernel = { requestExecute: jest.fn(() => reply('ok', 'True')) };
-    expect(await kernelHasGpuscope(session(kernel))).toBe(true);
+    expect(await kernelHasGPUScope(session(kernel))).toBe(true);
     expect((kernel.requestExecute as jest.Mock).mock.calls[0][0]).toMatchObject({ code: '', silent: true, store_history: false });
   });
 
   it('the self-contained cell where the import fails, the answer is False, or the kernel does not answer', async () => {
-    expect(await kernelHasGpuscope(session({ requestExecute: () => reply('error') }))).toBe(false);
-    expect(await kernelHasGpuscope(session({ requestExecute: () => reply('ok', 'False') }))).toBe(false);
-    expect(await kernelHasGpuscope(session({ requestExecute: () => ({ done: new Promise(() => undefined) }) }), 20)).toBe(false);
-    expect(await kernelHasGpuscope(session(null))).toBe(false);
+    expect(await kernelHasGPUScope(session({ requestExecute: () => reply('error') }))).toBe(false);
+    expect(await kernelHasGPUScope(session({ requestExecute: () => reply('ok', 'False') }))).toBe(false);
+    expect(await kernelHasGPUScope(session({ requestExecute: () => ({ done: new Promise(() => undefined) }) }), 20)).toBe(false);
+    expect(await kernelHasGPUScope(session(null))).toBe(false);
   });
 });

@@ -1,13 +1,13 @@
 import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import type { IProcessesReply } from '../../tokens';
-import { devicesReply, flush, GiB } from '../../monitor/__tests__/fakes';
+import type { IProcessesReply } from '../../api';
+import { devicesReply, flush, GiB } from '../../__tests__/fakes';
 import { ExplainCard, IExplainCardOptions } from '../card';
 import { holdersFor } from '../holders';
-import { explainError } from '../matcher';
-import { failureText } from '../outputs';
-import h100 from './fixtures/observed-h100.json';
+import { explainError } from '../../core/explain/matcher';
+import { failureText } from '../../core/explain/outputs';
+import h100 from '../../core/explain/__tests__/fixtures/observed-h100.json';
 
 const trans = nullTranslator.load('jupyterlab_gpuscope');
 
@@ -178,9 +178,9 @@ describe('failure text of outputs', () => {
 describe('a real out-of-memory error on an H100 (scripts/device_oom_check.py)', () => {
   // Two server kernels: holder.ipynb keeps 30 GiB and is idle; train.ipynb keeps 20 GiB
   // and then asks for 60 GiB. The outputs and the process list are what the server sent.
-  const notebook = require('./fixtures/h100-oom/train.ipynb.json');
-  const reply = require('./fixtures/h100-oom/processes.json') as IProcessesReply;
-  const kernels = require('./fixtures/h100-oom/kernels.json') as Record<string, string>;
+  const notebook = require('../../core/explain/__tests__/fixtures/h100-oom/train.ipynb.json');
+  const reply = require('../../core/explain/__tests__/fixtures/h100-oom/processes.json') as IProcessesReply;
+  const kernels = require('../../core/explain/__tests__/fixtures/h100-oom/kernels.json') as Record<string, string>;
 
   it('is recognised from the kernel output, with the numbers of the message', () => {
     const [e, ...rest] = explainError(failureText(notebook.cells[1].outputs));

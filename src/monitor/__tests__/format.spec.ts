@@ -7,7 +7,7 @@ import {
   statusText,
   throttleWords
 } from '../format';
-import { GiB, gpu } from './fakes';
+import { GiB, gpu } from '../../__tests__/fakes';
 
 const trans = nullTranslator.load('test');
 const thresholds = { memoryWarningPercent: 85, memoryCriticalPercent: 95, warnOnThrottle: true };

@@ -1,5 +1,5 @@
 import { MonitorModel } from '../model';
-import { asAPI, devicesReply, FakeAPI, flush, gpu, sample } from './fakes';
+import { devicesReply, FakeAPI, flush, gpu, sample } from '../../__tests__/fakes';
 
 describe('MonitorModel', () => {
   let api: FakeAPI;
@@ -8,7 +8,7 @@ describe('MonitorModel', () => {
   beforeEach(() => {
     jest.useFakeTimers();
     api = new FakeAPI();
-    model = new MonitorModel({ api: asAPI(api), reconnectDelaysMs: [100, 200] });
+    model = new MonitorModel({ api: api, reconnectDelaysMs: [100, 200] });
   });
 
   afterEach(() => {

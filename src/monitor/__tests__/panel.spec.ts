@@ -1,11 +1,11 @@
 import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { GpuCard } from '../card';
+import { GPUCard } from '../card';
 import { MonitorModel } from '../model';
-import { GpuPanel } from '../panel';
-import type { IProcessesReply } from '../../tokens';
-import { asAPI, devicesReply, FakeAPI, GiB, gpu, sample } from './fakes';
+import { GPUPanel } from '../panel';
+import type { IProcessesReply } from '../../api';
+import { devicesReply, FakeAPI, GiB, gpu, sample } from '../../__tests__/fakes';
 
 // jsdom has no canvas: stand in for uPlot, keeping the data it is given.
 jest.mock('uplot', () =>
@@ -19,19 +19,19 @@ jest.mock('uplot', () =>
 
 const trans = nullTranslator.load('test');
 
-describe('GpuPanel', () => {
+describe('GPUPanel', () => {
   let api: FakeAPI;
   let model: MonitorModel;
-  let panel: GpuPanel;
+  let panel: GPUPanel;
   const actions = { openNotebook: jest.fn(), shutDownKernel: jest.fn() };
 
   beforeEach(async () => {
     api = new FakeAPI();
     api.history = [sample(1, [gpu(0, { throttle_reasons: ['sw_power_cap'], memory_used: 70 * GiB })])];
-    model = new MonitorModel({ api: asAPI(api), reconnectDelaysMs: [60000] });
+    model = new MonitorModel({ api: api, reconnectDelaysMs: [60000] });
     await model.start();
     api.socket.open();
-    panel = new GpuPanel({ model, trans, actions });
+    panel = new GPUPanel({ model, trans, actions });
     Widget.attach(panel, document.body);
     panel.updateNow();
   });
@@ -127,7 +127,7 @@ describe('GpuPanel', () => {
   });
 
   it('leaves a card out of view untouched, and brings it up to date when it comes into view', () => {
-    const card = new GpuCard(1, trans, actions);
+    const card = new GPUCard(1, trans, actions);
     card.renderCharts(300, { line: 'blue', fill: 'blue', axis: 'gray', grid: 'gray', font: '10px sans-serif' });
     const device = devicesReply().devices[0];
     const history = { time: [1, 2], memoryUsed: [GiB, 2 * GiB], utilization: [10, 20], powerWatts: [100, 120] };
@@ -153,7 +153,7 @@ describe('GpuPanel', () => {
   });
 
   it('rebuilds a process table only when its rows change, and not out of view', () => {
-    const card = new GpuCard(0, trans, actions);
+    const card = new GPUCard(0, trans, actions);
     const reply = (used: number, pid = 4242): IProcessesReply => ({
       ...devicesReply(),
       pid_namespace: { shared: true, note: null },

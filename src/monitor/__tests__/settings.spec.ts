@@ -1,4 +1,4 @@
-import { usageReply } from '../../classroom/__tests__/fixtures';
+import { usageReply } from '../../shared-gpus/__tests__/fixtures';
 import { monitorConfig, withPolicy } from '../settings';
 
 describe('monitorConfig', () => {

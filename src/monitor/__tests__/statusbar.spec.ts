@@ -1,22 +1,24 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
+import type { IUsageReply } from '../../api';
+import { SharedGPUsModel } from '../../shared-gpus/model';
 import { MonitorModel } from '../model';
 import { Widget } from '@lumino/widgets';
 
-import { GpuStatusItem, GpuStatusModel } from '../statusbar';
-import { share, usageReply } from '../../classroom/__tests__/fixtures';
-import { asAPI, devicesReply, FakeAPI, flush, GiB, gpu, sample } from './fakes';
+import { GPUStatusItem, GPUStatusModel } from '../statusbar';
+import { share, usageReply } from '../../shared-gpus/__tests__/fixtures';
+import { devicesReply, FakeAPI, flush, GiB, gpu, sample } from '../../__tests__/fakes';
 
 const trans = nullTranslator.load('test');
 
-describe('GpuStatusModel', () => {
+describe('GPUStatusModel', () => {
   let api: FakeAPI;
   let monitor: MonitorModel;
-  let status: GpuStatusModel;
+  let status: GPUStatusModel;
 
   beforeEach(() => {
     api = new FakeAPI();
-    monitor = new MonitorModel({ api: asAPI(api), reconnectDelaysMs: [60000] });
+    monitor = new MonitorModel({ api: api, reconnectDelaysMs: [60000] });
   });
 
   afterEach(() => {
@@ -26,7 +28,7 @@ describe('GpuStatusModel', () => {
 
   it('shows utilisation and memory, details in the tooltip', async () => {
     api.history = [sample(1)];
-    status = new GpuStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans);
     await monitor.start();
     expect(status.text).toBe('GPU 0: 87% · 41.2/80 GiB');
     expect(status.tooltip).toContain('NVIDIA A100-SXM4-80GB (compute capability 8.0)');
@@ -47,7 +49,7 @@ describe('GpuStatusModel', () => {
       }
     });
     api.history = [sample(1, [gpu(0, { memory_used: 78 * GiB })])];
-    status = new GpuStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans);
     await monitor.start();
     expect(status.text).toBe('Replay · GPU 0: 87% · 78.0/80 GiB');
     expect(status.tooltip.split('\n')[0]).toBe('Replay of a recording from 1× NVIDIA H200, not a live GPU');
@@ -61,7 +63,7 @@ describe('GpuStatusModel', () => {
       reason: 'NVML could not start: the NVIDIA driver is not loaded',
       devices: []
     });
-    status = new GpuStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans);
     await monitor.start();
     expect(status.text).toBe('No GPU');
     expect(status.tooltip).toBe('No GPU readings: NVML could not start: the NVIDIA driver is not loaded');
@@ -69,7 +71,7 @@ describe('GpuStatusModel', () => {
 
   it('says offline when the server cannot be reached', async () => {
     api.fail = new Error('Failed to fetch');
-    status = new GpuStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans);
     await monitor.start();
     expect(status.text).toBe('GPU: offline');
     expect(status.tooltip).toContain('Failed to fetch');
@@ -104,7 +106,7 @@ describe('GpuStatusModel', () => {
         }
       ]
     };
-    status = new GpuStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans);
     await monitor.start();
     expect(status.text).toBe('GPU 0: 99% · 41.2/80 GiB +1');
     const watch = monitor.watchProcesses();
@@ -118,7 +120,7 @@ describe('GpuStatusModel', () => {
 
   it('emits stateChanged only when what it shows changes', async () => {
     api.history = [sample(1)];
-    status = new GpuStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans);
     await monitor.start();
     const changed = jest.fn();
     status.stateChanged.connect(changed);
@@ -130,38 +132,45 @@ describe('GpuStatusModel', () => {
   });
 });
 
-describe('GpuStatusModel with a soft limit', () => {
+describe('GPUStatusModel with a soft limit', () => {
   it("adds the user's share of the limit, and colours by it", async () => {
     const api = new FakeAPI();
-    const monitor = new MonitorModel({ api: asAPI(api), reconnectDelaysMs: [60000] });
+    const monitor = new MonitorModel({ api: api, reconnectDelaysMs: [60000] });
     api.history = [sample(1, [gpu(0, { memory_used: 10 * GiB })])];
-    const status = new GpuStatusModel(monitor, trans);
+    const status = new GPUStatusModel(monitor, trans);
     await monitor.start();
     expect(status.level).toBe('normal');
-    status.setUsage(usageReply({ gpus: [share({ mine: 3.7 * GiB, limit: 4 * GiB, state: 'near', others: 6 * GiB, others_count: 2 })] }));
+    const shared = new SharedGPUsModel(api, trans);
+    status.setSharedGPUs(shared);
+    const usageIs = async (reply: IUsageReply) => {
+      api.usageReplies = [reply];
+      await shared.refresh();
+    };
+    await usageIs(usageReply({ gpus: [share({ mine: 3.7 * GiB, limit: 4 * GiB, state: 'near', others: 6 * GiB, others_count: 2 })] }));
     expect(status.text).toBe('GPU 0: 87% · 10.0/80 GiB · you 3.7/4.0 GiB');
     expect(status.level).toBe('warning');
     expect(status.tooltip).toContain('You hold 3.7 GiB of your 4.0 GiB limit on GPU 0. Others hold 6.0 GiB (2 processes).');
-    status.setUsage(usageReply({ gpus: [share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' })] }));
+    await usageIs(usageReply({ gpus: [share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' })] }));
     expect(status.level).toBe('critical');
     // Without a limit: nothing added to the text, the others' total in the tooltip.
-    status.setUsage(usageReply({ gpus: [share({ others: 6 * GiB, others_count: 1 })] }));
+    await usageIs(usageReply({ gpus: [share({ others: 6 * GiB, others_count: 1 })] }));
     expect(status.text).toBe('GPU 0: 87% · 10.0/80 GiB');
     expect(status.tooltip).toContain('Others hold 6.0 GiB (1 process).');
+    shared.dispose();
     status.dispose();
     monitor.dispose();
   });
 });
 
-describe('GpuStatusItem', () => {
+describe('GPUStatusItem', () => {
   it('shows a new reading at once, coloured, and opens the panel on click or Enter', async () => {
     const api = new FakeAPI();
-    const monitor = new MonitorModel({ api: asAPI(api), reconnectDelaysMs: [60000] });
+    const monitor = new MonitorModel({ api: api, reconnectDelaysMs: [60000] });
     api.history = [sample(1)];
-    const status = new GpuStatusModel(monitor, trans);
+    const status = new GPUStatusModel(monitor, trans);
     await monitor.start();
     const open = jest.fn();
-    const item = new GpuStatusItem(status, open);
+    const item = new GPUStatusItem(status, open);
     Widget.attach(item, document.body);
     const text = () => item.node.querySelector('.jp-StatusBar-TextItem')!.textContent;
     expect(text()).toBe('GPU 0: 87% · 41.2/80 GiB');

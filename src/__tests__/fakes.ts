@@ -1,0 +1,206 @@
+import { ServerConnection } from '@jupyterlab/services';
+
+import type {
+  ICollectorReply,
+  IDevicesReply,
+  IGPUSample,
+  IPolicy,
+  IProcessesReply,
+  ISample,
+  ISamplesReply,
+  IStats,
+  IUsageReply,
+  StreamMessage
+} from '../api';
+import type { IGPUScopeAPI } from '../tokens';
+
+export const GiB = 2 ** 30;
+
+export function gpu(index: number, overrides: Partial<IGPUSample> = {}): IGPUSample {
+  return {
+    index,
+    status: 'ok',
+    reason: null,
+    memory_used: 41.2 * GiB,
+    memory_total: 80 * GiB,
+    util_gpu: 87,
+    util_mem: 40,
+    temp_c: 61,
+    power_mw: 350000,
+    sm_clock: 1755,
+    mem_clock: 2619,
+    pstate: 0,
+    pcie_tx_kbs: 1000,
+    pcie_rx_kbs: 2000,
+    throttle: 0,
+    throttle_reasons: [],
+    fan: null,
+    ecc_uncorrected: 0,
+    unavailable: { fan: 'not supported on this GPU' },
+    ...overrides
+  };
+}
+
+export function sample(seq: number, gpus: IGPUSample[] = [gpu(0)], time = 1000 + seq): ISample {
+  return { type: 'sample', seq, time, gpus };
+}
+
+export function devicesReply(overrides: Partial<IDevicesReply> = {}): IDevicesReply {
+  return {
+    backend: 'nvml',
+    configured_backend: 'auto',
+    live: true,
+    source: null,
+    status: 'ok',
+    reason: null,
+    run_id: 'run1',
+    interval_seconds: 1,
+    driver_version: '580.159.04',
+    cuda_driver_version: '13.0',
+    nvml_version: '13.580.159.04',
+    devices: [
+      {
+        index: 0,
+        status: 'ok',
+        reason: null,
+        name: 'NVIDIA A100-SXM4-80GB',
+        uuid: 'GPU-0',
+        compute_capability: '8.0',
+        memory_total: 80 * GiB,
+        power_limit_mw: 400000,
+        mig_mode: { current: false, pending: false },
+        pcie_max_gen: 4,
+        pcie_max_width: 16,
+        max_sm_clock: 1410,
+        max_mem_clock: 1593,
+        bus_id: '00000000:00:04.0',
+        unavailable: {}
+      }
+    ],
+    ...overrides
+  };
+}
+
+/** A WebSocket the test drives by hand. */
+export class FakeSocket {
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  onopen: (() => void) | null = null;
+  onclose: (() => void) | null = null;
+  closed = false;
+  constructor(public deliver: (message: StreamMessage) => void) {}
+  open() {
+    this.readyState = 1;
+    this.onopen?.();
+  }
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  close() {
+    this.closed = true;
+    this.readyState = 3;
+  }
+  /** The server went away. */
+  drop() {
+    this.readyState = 3;
+    this.onclose?.();
+  }
+}
+
+/**
+ * Stands in for the API client: canned replies, calls recorded. It implements the
+ * token's interface, so a change to the client that the fake misses does not compile.
+ */
+export class FakeAPI implements IGPUScopeAPI {
+  readonly serverSettings = ServerConnection.makeSettings();
+  devicesReply: IDevicesReply = devicesReply();
+  history: ISample[] = [];
+  processesReply: IProcessesReply | null = null;
+  fail: Error | null = null;
+  sinceAsked: (number | undefined)[] = [];
+  sockets: FakeSocket[] = [];
+
+  async devices(): Promise<IDevicesReply> {
+    if (this.fail) {
+      throw this.fail;
+    }
+    return this.devicesReply;
+  }
+
+  async samples(since?: number): Promise<ISamplesReply> {
+    if (this.fail) {
+      throw this.fail;
+    }
+    this.sinceAsked.push(since);
+    const samples = this.history.filter(s => s.seq > (since ?? 0));
+    return {
+      ...this.devicesReply,
+      first_seq: this.history[0]?.seq ?? 1,
+      last_seq: this.history[this.history.length - 1]?.seq ?? 0,
+      samples
+    };
+  }
+
+  async processes(): Promise<IProcessesReply> {
+    if (!this.processesReply) {
+      throw new Error('no processes reply set');
+    }
+    return this.processesReply;
+  }
+
+  /** Replies for `usage`, in order (an Error is thrown); the last one repeats. */
+  usageReplies: (IUsageReply | Error)[] = [];
+  usageCalls = 0;
+  async usage(): Promise<IUsageReply> {
+    this.usageCalls += 1;
+    const next = this.usageReplies.length > 1 ? this.usageReplies.shift() : this.usageReplies[0];
+    if (!next) {
+      throw new Error('no usage reply set');
+    }
+    if (next instanceof Error) {
+      throw next;
+    }
+    return next;
+  }
+
+  collectorReply: ICollectorReply | null = null;
+  async collector(): Promise<ICollectorReply> {
+    if (!this.collectorReply) {
+      throw new Error('no collector reply set');
+    }
+    return this.collectorReply;
+  }
+
+  policyReply: IPolicy | null = null;
+  async policy(): Promise<IPolicy> {
+    if (!this.policyReply) {
+      throw new Error('no policy reply set');
+    }
+    return this.policyReply;
+  }
+
+  async stats(): Promise<IStats> {
+    throw new Error('no stats in these tests');
+  }
+
+  kept: string[] = [];
+  async keepKernel(kernelId: string): Promise<void> {
+    this.kept.push(kernelId);
+  }
+
+  openStream(onMessage: (message: StreamMessage) => void): WebSocket {
+    const socket = new FakeSocket(onMessage);
+    this.sockets.push(socket);
+    return socket as unknown as WebSocket;
+  }
+
+  get socket(): FakeSocket {
+    return this.sockets[this.sockets.length - 1];
+  }
+}
+
+export async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    await Promise.resolve();
+  }
+}

@@ -1,0 +1,152 @@
+import { Signal } from '@lumino/signaling';
+import { PanelLayout, Widget } from '@lumino/widgets';
+
+import { flush } from '../../__tests__/fakes';
+import { CellUsageTracker, COMM_TARGET } from '../tracker';
+import type { IGPUScopeAPI } from '../../tokens';
+
+/** A kernel connection as far as the tracker uses it. */
+class FakeKernel {
+  status = 'idle';
+  statusChanged = new Signal<FakeKernel, string>(this);
+  info = Promise.resolve({ language_info: { name: this.language } });
+  registerCommTarget = jest.fn();
+  executed: string[] = [];
+  constructor(private language = 'python') {}
+  requestExecute(content: { code: string; silent: boolean }) {
+    this.executed.push(content.code);
+    return { done: Promise.resolve() };
+  }
+  setStatus(status: string) {
+    this.status = status;
+    this.statusChanged.emit(status);
+  }
+}
+
+function setUp(kernel: FakeKernel) {
+  const panel = {
+    sessionContext: { session: { kernel }, kernelChanged: new Signal<unknown, unknown>({}), ready: Promise.resolve() },
+    content: { widgets: [] as unknown[] }
+  };
+  const notebooks = { widgetAdded: new Signal<unknown, unknown>({}), forEach: (f: (p: unknown) => void) => f(panel) };
+  const api = { collector: async () => ({ source: '', mime: '', cell_usage_source: 'EXTENSION_SOURCE' }) } as unknown as IGPUScopeAPI;
+  const tracker = new CellUsageTracker(notebooks as never, api, null);
+  return { tracker, panel };
+}
+
+const loads = (kernel: FakeKernel) => kernel.executed.filter(code => code.includes('EXTENSION_SOURCE')).length;
+
+describe('loading the kernel extension', () => {
+  it('once per kernel start, with the comm target registered first', async () => {
+    const kernel = new FakeKernel();
+    setUp(kernel);
+    await flush();
+    expect(kernel.registerCommTarget).toHaveBeenCalledWith(COMM_TARGET, expect.any(Function));
+    expect(loads(kernel)).toBe(1);
+    kernel.setStatus('busy');
+    kernel.setStatus('idle');
+    await flush();
+    expect(loads(kernel)).toBe(1);
+  });
+
+  it('again after a restart (same connection), not while the kernel is still starting', async () => {
+    const kernel = new FakeKernel();
+    setUp(kernel);
+    await flush();
+    kernel.setStatus('restarting');
+    kernel.setStatus('starting');
+    await flush();
+    expect(loads(kernel)).toBe(1);
+    kernel.setStatus('idle');
+    await flush();
+    expect(loads(kernel)).toBe(2);
+    expect(kernel.registerCommTarget).toHaveBeenCalledTimes(1);
+    // And after a crash (autorestart).
+    kernel.setStatus('autorestarting');
+    kernel.setStatus('idle');
+    await flush();
+    expect(loads(kernel)).toBe(3);
+  });
+
+  it('not into a kernel of another language, and not when turned off', async () => {
+    const r = new FakeKernel('R');
+    setUp(r);
+    await flush();
+    expect(r.executed).toEqual([]);
+
+    const kernel = new FakeKernel();
+    kernel.status = 'starting';
+    const { tracker } = setUp(kernel);
+    tracker.enabled = false;
+    kernel.setStatus('idle');
+    await flush();
+    expect(loads(kernel)).toBe(0);
+  });
+});
+
+describe('records from the kernel', () => {
+
+  function cellWith(msgId: string) {
+    const layout = new PanelLayout();
+    new Widget().layout = layout; // a cell's layout belongs to the cell widget
+    const output = new Widget();
+    output.addClass('jp-Cell-outputWrapper');
+    layout.addWidget(output);
+    const metadata: Record<string, unknown> = {};
+    return {
+      layout,
+      metadata,
+      isDisposed: false,
+      ready: Promise.resolve(),
+      outputArea: { future: { msg: { header: { msg_id: msgId } } } },
+      model: { type: 'code', setMetadata: (key: string, value: unknown) => (metadata[key] = value) }
+    };
+  }
+
+  async function deliver(tracker: CellUsageTracker, kernel: FakeKernel, record: unknown, parentId: string) {
+    const [, open] = kernel.registerCommTarget.mock.calls[0];
+    const comm: { onMsg?: (msg: unknown) => void } = {};
+    open(comm, {});
+    comm.onMsg!({ content: { data: record }, parent_header: { msg_id: parentId } });
+    await flush();
+  }
+
+  const record = {
+    execution_count: 2,
+    start: null,
+    end: 1,
+    devices: [{ index: 0, uuid: null, peak_allocated: 2 * 2 ** 30, peak_reserved: 2 * 2 ** 30, allocated_before: 0, allocated_after: 2 ** 30 }]
+  };
+
+  it('go under the cell whose request they answer; saved in metadata only when asked', async () => {
+    const kernel = new FakeKernel();
+    const { tracker, panel } = setUp(kernel);
+    const [first, second] = [cellWith('req-1'), cellWith('req-2')];
+    (panel.content.widgets as unknown[]).push(first, second);
+    await flush();
+    await deliver(tracker, kernel, record, 'req-2');
+    const line = (cell: ReturnType<typeof cellWith>) => cell.layout.widgets.find((w: Widget) => w.hasClass('jp-gpuscope-CellUsage'));
+    expect(line(first)).toBeUndefined();
+    expect(line(second)!.node.textContent).toBe('GPU peak 2.00 GiB (+1.00 GiB)');
+    expect(second.metadata).toEqual({});
+    expect(tracker.heaviest(panel as never).map(h => h.cellIndex)).toEqual([1]);
+
+    tracker.saveInMetadata = true;
+    await deliver(tracker, kernel, record, 'req-2');
+    expect(second.metadata.gpuscope).toEqual({ peak_allocated: 2 * 2 ** 30, delta_allocated: 2 ** 30, utilization: null, execution_count: 2 });
+    // One line per cell: the new record replaced the old one.
+    expect(second.layout.widgets.filter((w: Widget) => w.hasClass('jp-gpuscope-CellUsage'))).toHaveLength(1);
+  });
+
+  it('a record for no known request, or a malformed one, changes nothing', async () => {
+    const kernel = new FakeKernel();
+    const { tracker, panel } = setUp(kernel);
+    const cell = cellWith('req-1');
+    (panel.content.widgets as unknown[]).push(cell);
+    await flush();
+    await deliver(tracker, kernel, record, 'other');
+    await deliver(tracker, kernel, 'junk', 'req-1');
+    await deliver(tracker, kernel, { devices: 'x' }, 'req-1');
+    expect(cell.layout.widgets).toHaveLength(1);
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * Per-cell GPU usage in notebooks: loads the kernel extension into each Python kernel
+ * (again after a restart), receives its records on the "gpuscope.cells" comm, and shows
+ * a line under every cell that used the GPU.
+ */
+import type { CodeCell, ICellModel } from '@jupyterlab/cells';
+import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import type { Kernel, KernelMessage } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+import { addUnderOutputs } from '../ui/cells';
+import { runSilently } from '../ui/silent';
+import { annotationDetails, annotationText, ICellRecord, ICellUsage, summarize, utilizationDuring } from './usage';
+import type { IGPUScopeAPI, IMonitorModel } from '../tokens';
+
+export const COMM_TARGET = 'gpuscope.cells';
+const METADATA_KEY = 'gpuscope';
+
+/** Python run silently to load the extension from its source (nothing is installed). */
+export function loaderCode(source: string): string {
+  return `
+def _gpuscope_load_cell_usage(source):
+    namespace = {"__name__": "gpuscope_cell_usage"}
+    exec(compile(source, "<gpuscope-cell-usage>", "exec"), namespace)
+    namespace["load_ipython_extension"](get_ipython())
+_gpuscope_load_cell_usage(${JSON.stringify(source)})
+del _gpuscope_load_cell_usage`;
+}
+
+export interface IHeavyCell {
+  cellIndex: number;
+  usage: ICellUsage;
+}
+
+export class CellUsageTracker {
+  constructor(
+    private _tracker: INotebookTracker,
+    private _api: IGPUScopeAPI,
+    private _monitor: IMonitorModel | null
+  ) {
+    _tracker.widgetAdded.connect((_, panel) => this._watch(panel));
+    _tracker.forEach(panel => this._watch(panel));
+    NotebookActions.executionScheduled.connect((_, { cell }) => this._clear(cell.model));
+  }
+
+  /** Emitted when a notebook's measured cells change. */
+  get changed(): ISignal<this, NotebookPanel> {
+    return this._changed;
+  }
+
+  set enabled(value: boolean) {
+    this._enabled = value;
+    if (value) {
+      this._tracker.forEach(panel => void this._load(panel));
+    } else {
+      for (const [model, widget] of this._widgets) {
+        widget.dispose();
+        this._widgets.delete(model);
+      }
+    }
+  }
+
+  saveInMetadata = false;
+
+  /** The notebook's measured cells, largest peak first. */
+  heaviest(panel: NotebookPanel, count = 5): IHeavyCell[] {
+    const cells: IHeavyCell[] = [];
+    panel.content.widgets.forEach((cell, cellIndex) => {
+      const usage = this._usage.get(cell.model);
+      if (usage) {
+        cells.push({ cellIndex, usage });
+      }
+    });
+    return cells.sort((a, b) => b.usage.peak - a.usage.peak).slice(0, count);
+  }
+
+  private _watch(panel: NotebookPanel): void {
+    const session = panel.sessionContext;
+    const follow = () => {
+      const kernel = session.session?.kernel;
+      if (kernel && !this._followed.has(kernel)) {
+        this._followed.add(kernel);
+        // A restarted kernel has forgotten the extension (the connection object stays).
+        kernel.statusChanged.connect((_, status) => {
+          if (status === 'restarting' || status === 'autorestarting' || status === 'starting' || status === 'dead') {
+            this._loaded.delete(kernel);
+          } else if (status === 'idle') {
+            void this._load(panel);
+          }
+        });
+      }
+      void this._load(panel);
+    };
+    session.kernelChanged.connect(follow);
+    void session.ready.then(follow);
+  }
+
+  private async _load(panel: NotebookPanel): Promise<void> {
+    const kernel = panel.sessionContext.session?.kernel;
+    // Only a kernel that is up: while it restarts, a request would be lost.
+    if (!this._enabled || !kernel || this._loaded.has(kernel) || (kernel.status !== 'idle' && kernel.status !== 'busy')) {
+      return;
+    }
+    this._loaded.add(kernel);
+    try {
+      const info = await kernel.info;
+      if (info.language_info.name !== 'python') {
+        return;
+      }
+      if (!this._targets.has(kernel)) {
+        this._targets.add(kernel);
+        kernel.registerCommTarget(COMM_TARGET, comm => {
+          comm.onMsg = (msg: KernelMessage.ICommMsgMsg) =>
+            this._onRecord(panel, msg.content.data as unknown as ICellRecord, (msg.parent_header as KernelMessage.IHeader).msg_id);
+        });
+      }
+      this._source ??= (await this._api.collector()).cell_usage_source;
+      if (typeof this._source !== 'string') {
+        this._source = null;
+        return; // a server without the extension's kernel code
+      }
+      await runSilently(kernel, loaderCode(this._source));
+    } catch {
+      this._loaded.delete(kernel); // try again at the next idle
+    }
+  }
+
+  private _onRecord(panel: NotebookPanel, record: ICellRecord, requestId: string | undefined): void {
+    if (!this._enabled || typeof record !== 'object' || record === null) {
+      return;
+    }
+    // The cell that ran: the one whose execute request the record answers (its execution
+    // count is not set until the reply, which comes after the record).
+    const cell = panel.content.widgets.find(
+      c => c.model.type === 'code' && requestId !== undefined && (c as CodeCell).outputArea.future?.msg.header.msg_id === requestId
+    ) as CodeCell | undefined;
+    if (!cell) {
+      return;
+    }
+    const usage = summarize(record, (device, start, end) => this._utilization(device, start, end));
+    this._clear(cell.model);
+    if (!usage) {
+      return;
+    }
+    this._usage.set(cell.model, usage);
+    if (this.saveInMetadata) {
+      cell.model.setMetadata(METADATA_KEY, {
+        peak_allocated: usage.peak,
+        delta_allocated: usage.delta,
+        utilization: usage.utilization,
+        execution_count: usage.executionCount
+      });
+    }
+    const widget = new Widget();
+    widget.addClass('jp-gpuscope-CellUsage');
+    widget.node.textContent = annotationText(usage);
+    widget.node.title = annotationDetails(usage);
+    this._widgets.set(cell.model, widget);
+    addUnderOutputs(cell, widget, () => this._widgets.get(cell.model) === widget);
+    this._changed.emit(panel);
+  }
+
+  /** The server GPU the device is (by UUID, else by index) and its utilisation then. */
+  private _utilization(device: { index: number; uuid: string | null }, start: number, end: number) {
+    const devices = this._monitor?.devices;
+    if (!this._monitor || !devices || devices.status !== 'ok') {
+      return null;
+    }
+    const match =
+      devices.devices.find(d => device.uuid && d.uuid?.replace(/^GPU-/, '') === device.uuid.replace(/^GPU-/, '')) ??
+      devices.devices.find(d => d.index === device.index);
+    if (!match) {
+      return null;
+    }
+    const value = utilizationDuring(this._monitor.history(match.index), start, end, devices.interval_seconds);
+    return value === null ? null : { value, recorded: !devices.live };
+  }
+
+  private _clear(model: ICellModel): void {
+    this._usage.delete(model);
+    const widget = this._widgets.get(model);
+    if (widget) {
+      this._widgets.delete(model);
+      widget.dispose();
+    }
+  }
+
+  private _enabled = true;
+  private _source: string | null = null;
+  private _loaded = new WeakSet<Kernel.IKernelConnection>();
+  private _followed = new WeakSet<Kernel.IKernelConnection>();
+  private _targets = new WeakSet<Kernel.IKernelConnection>();
+  private _usage = new WeakMap<ICellModel, ICellUsage>();
+  private _widgets = new Map<ICellModel, Widget>();
+  private _changed = new Signal<this, NotebookPanel>(this);
+}

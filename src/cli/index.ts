@@ -1,0 +1,174 @@
+/**
+ * The TypeScript half of the `gpuscope` command (bundled into the Python package as
+ * gpuscope-cli.js and run by `gpuscope lint` / `gpuscope explain-error` with Node; the
+ * Python half, `gpuscope diagnose` / `explain`, needs no Node):
+ *
+ *   gpuscope lint FILES... --target GPU [--gpus N] [--torch VERSION] [--json]
+ *                                          capability warnings for .py and .ipynb files
+ *   gpuscope explain-error [FILE] [--json] explanations of the GPU errors in a traceback
+ *                                          (standard input without FILE) or in a notebook's outputs
+ *
+ * Exit status: 0 nothing at error level, 1 an error-level warning (lint), 2 bad usage or
+ * unreadable input, 3 the tool itself failed. explain-error: 0 when it recognised a GPU
+ * error, 1 when it recognised none (as grep does), 2 and 3 as above.
+ */
+import * as fs from 'fs';
+import { parseArgs } from 'util';
+
+import { explainError, IExplanation, toMarkdown } from '../core/explain/matcher';
+import { failureText, IOutputJSON } from '../core/explain/outputs';
+import { lintFile } from '../core/lint/files';
+import './parser';
+import { profileForTarget } from '../core/profiles/targets';
+
+const USAGE = `usage:
+  gpuscope lint FILES... --target GPU [--gpus N] [--torch VERSION] [--json]
+      capability warnings for .py and .ipynb files, for a GPU given by name ("T4",
+      "A100") or compute capability ("7.5"), or "cpu" for a machine without a GPU;
+      --torch 2.13.0+cpu checks against a CPU-only torch build
+  gpuscope explain-error [FILE] [--json]
+      what a CUDA error means and how to fix it, for a traceback or log on standard
+      input (or FILE), or for every cell output of a notebook (FILE.ipynb)
+  gpuscope diagnose | explain      (Python: see gpuscope --help)`;
+
+export interface IOutput {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export const EXIT = { ok: 0, finding: 1, usage: 2, broken: 3 } as const;
+
+export function main(argv: string[], io: IOutput = defaultOutput): number {
+  const [command, ...rest] = argv;
+  try {
+    if (command === '--help' || command === '-h' || command === 'help') {
+      io.out(USAGE);
+      return EXIT.ok;
+    }
+    if (command === 'lint') {
+      return lint(rest, io);
+    }
+    if (command === 'explain-error') {
+      return explainErrorCommand(rest, io);
+    }
+    io.err(command ? `gpuscope: unknown command "${command}"\n${USAGE}` : USAGE);
+    return EXIT.usage;
+  } catch (error) {
+    io.err(`gpuscope ${command}: ${(error as Error).message}`);
+    return (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? EXIT.usage : EXIT.broken;
+  }
+}
+
+function lint(args: string[], io: IOutput): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      target: { type: 'string' },
+      gpus: { type: 'string', default: '1' },
+      torch: { type: 'string', default: '' },
+      json: { type: 'boolean', default: false }
+    }
+  });
+  if (!values.target || !positionals.length) {
+    io.err(`gpuscope lint: give files and --target\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const gpus = Number(values.gpus);
+  if (!Number.isInteger(gpus) || gpus < 1) {
+    io.err('gpuscope lint: --gpus must be a whole number of 1 or more');
+    return EXIT.usage;
+  }
+  const profile = profileForTarget(values.target, gpus, values.torch);
+  if (!profile) {
+    io.err(`gpuscope lint: unknown GPU "${values.target}": give a name such as T4, A100, H100, or a compute capability such as 7.5`);
+    return EXIT.usage;
+  }
+  const results = [];
+  let errors = 0;
+  let unreadable = 0;
+  for (const file of positionals) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf-8');
+    } catch (error) {
+      io.err(`gpuscope lint: ${file}: ${(error as Error).message}`);
+      unreadable++;
+      continue;
+    }
+    try {
+      const findings = lintFile(file, text, profile);
+      results.push(...findings);
+      errors += findings.filter(f => f.severity === 'error').length;
+    } catch (error) {
+      io.err(`gpuscope lint: ${file}: ${(error as Error).message}`);
+      unreadable++;
+    }
+  }
+  if (values.json) {
+    io.out(JSON.stringify({ target: profile, findings: results }, null, 1));
+  } else {
+    for (const f of results) {
+      const where = f.cell !== null ? `${f.file}:cell ${f.cell}:${f.line}:${f.column}` : `${f.file}:${f.line}:${f.column}`;
+      io.out(`${where}: ${f.severity} [${f.rule}] ${f.message}\n    fix: ${f.fix}`);
+    }
+    io.out(`${results.length} finding(s), ${errors} error(s) for ${profile.name ?? 'a machine without a GPU'}${profile.cc ? ` (${profile.cc})` : ''}`);
+  }
+  return unreadable ? EXIT.usage : errors ? EXIT.finding : EXIT.ok;
+}
+
+function explainErrorCommand(args: string[], io: IOutput): number {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  if (positionals.length > 1) {
+    io.err(`gpuscope explain-error: give at most one file\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const asJson = values.json;
+  const files = positionals;
+  const file = files[0] ?? '-';
+  let sections: { cell: number | null; text: string }[];
+  try {
+    const text = file === '-' ? fs.readFileSync(0, 'utf-8') : fs.readFileSync(file, 'utf-8');
+    sections = file.endsWith('.ipynb') ? notebookSections(text) : [{ cell: null, text }];
+  } catch (error) {
+    io.err(`gpuscope explain-error: ${file}: ${(error as Error).message}`);
+    return EXIT.usage;
+  }
+  const results: { cell: number | null; explanation: IExplanation }[] = [];
+  for (const { cell, text } of sections) {
+    results.push(...explainError(text).map(explanation => ({ cell, explanation })));
+  }
+  if (asJson) {
+    io.out(JSON.stringify({ explanations: results }, null, 1));
+  } else if (!results.length) {
+    io.out('No known GPU error found.');
+  } else {
+    io.out(
+      results
+        .map(({ cell, explanation }) => (cell !== null ? `Cell ${cell}: ` : '') + toMarkdown(explanation).replace(/%pip /g, 'pip ').replace(/%env (\w+)=/g, 'export $1='))
+        .join('\n\n---\n\n')
+    );
+  }
+  return results.length ? EXIT.ok : EXIT.finding;
+}
+
+/** The failure text of each code cell with outputs (cells numbered from 1). */
+function notebookSections(text: string): { cell: number; text: string }[] {
+  const notebook = JSON.parse(text) as { cells?: unknown };
+  if (!Array.isArray(notebook.cells)) {
+    throw new Error('not a notebook: it has no "cells" list');
+  }
+  return notebook.cells.flatMap((cell: { outputs?: unknown }, i: number) =>
+    Array.isArray(cell?.outputs) ? [{ cell: i + 1, text: failureText(cell.outputs as IOutputJSON[]) }] : []
+  );
+}
+
+const defaultOutput: IOutput = {
+  out: text => process.stdout.write(text + '\n'),
+  err: text => process.stderr.write(text + '\n')
+};
+
+if (require.main === module) {
+  // The bundled gpuscope-cli.js, run by the Python `gpuscope` command.
+  process.exitCode = main(process.argv.slice(2));
+}

@@ -1,0 +1,179 @@
+/**
+ * What the kernel's facts add to an explanation: "your GPU is 7.5, this wheel has sm_80
+ * and up", the exact install command for this GPU, the OOM tips that apply. Everything
+ * comes from the knowledge base and the profiles; nothing here names a GPU or a version.
+ */
+import type { IDeviceProfile } from '../lint/analyzer';
+import { feature, IErrorSignature, supports } from '../knowledge';
+import { archCovers, wheelAdvice, wheelFor } from '../knowledge/compat';
+import { formatSize, IOomFacts, parseOom } from './oom';
+
+/** What is known about the kernel whose output failed. */
+export interface IExplainFacts {
+  /** From the kernel's own probe; null when it was not probed. */
+  kernel?: IDeviceProfile | null;
+  /** The GPUs the server sees. */
+  server?: IDeviceProfile | null;
+}
+
+export interface IContext {
+  /** Sentences about this kernel and GPU. */
+  facts: string[];
+  /** Lines to run in a cell, exactly as they are. */
+  commands: string[];
+  /** Out of memory only: extra advice that applies to these numbers. */
+  tips: string[];
+  /** A fix that replaces the signature's, when the facts rule the usual one out. */
+  fix: string | null;
+  oom: IOomFacts | null;
+}
+
+type FeatureId = Parameters<typeof supports>[0];
+
+/** The kernel's profile when probed, else the server's (never a recording's): where the code ran. */
+function gpuOf(facts: IExplainFacts): IDeviceProfile | null {
+  return facts.kernel ?? (facts.server?.recorded ? null : facts.server) ?? null;
+}
+
+/** "torch 2.11.0 (a CUDA 13.0 build, linux-x86_64)": what the probe read of the kernel's torch. */
+function describeTorch(torch: string, profile: IDeviceProfile | null | undefined): string {
+  const build = profile?.torchCuda ? `a CUDA ${profile.torchCuda} build` : null;
+  const extra = [build, profile?.platform ?? null].filter(Boolean).join(', ');
+  return extra ? `torch ${torch} (${extra})` : `torch ${torch}`;
+}
+
+function describe(profile: IDeviceProfile): string {
+  return profile.name ? `${profile.name} (compute capability ${profile.cc})` : `compute capability ${profile.cc}`;
+}
+
+/**
+ * The wheel to install for a GPU, as the diagnostic's doctor advises it: a fact when the
+ * driver must be upgraded first or no wheel exists, and the command to run.
+ */
+function addInstallAdvice(out: IContext, cc: string, profile: IDeviceProfile | null, driverCuda: string | null = null): void {
+  const driver = driverCuda ?? profile?.driverCuda ?? null;
+  const advice = wheelAdvice(cc, profile?.platform ?? 'linux-x86_64', profile?.driverVersion ?? null, driver);
+  if (advice.kind === 'none') {
+    out.facts.push(advice.why!);
+    return;
+  }
+  // With the driver unknown (an older probe, the server's view), only the wheel is said.
+  if (advice.kind === 'upgrade-driver' && driver) {
+    out.facts.push(`No torch build with code for ${cc} runs on this driver: upgrade the NVIDIA driver to ≥ ${advice.driver ?? 'a newer release'} first.`);
+  }
+  out.commands.push(`%${advice.command!}`);
+}
+
+export function contextFor(signature: IErrorSignature, text: string, match: RegExpExecArray, facts: IExplainFacts): IContext {
+  const out: IContext = { facts: [], commands: [...(signature.commands ?? [])], tips: [], fix: null, oom: null };
+  const gpu = gpuOf(facts);
+  const torch = facts.kernel?.torch ?? null;
+  const kind = signature.context ?? '';
+
+  // torch's own warning names the GPU it refused: "NVIDIA GeForce RTX 5090 with CUDA capability sm_120".
+  const named = kind === 'arch' ? /([^\n]*?)\s+with CUDA capability sm_(\d+)(\d)\b/.exec(text) : null;
+  const archGPU: IDeviceProfile | null = named
+    ? { ...(gpu ?? { source: 'message', hasGPU: true, deviceCount: 1 }), name: named[1].trim() || null, cc: `${named[2]}.${named[3]}` }
+    : gpu;
+  if (kind === 'arch' && archGPU?.cc) {
+    out.facts.push(`Your GPU is ${describe(archGPU)}.`);
+    const wheel = torch ? wheelFor(torch, archGPU.platform ?? 'linux-x86_64', facts.kernel?.torchCuda ?? null) : null;
+    const covered = wheel ? archCovers(wheel.archs, archGPU.cc) !== null : null;
+    if (wheel) {
+      out.facts.push(
+        covered
+          ? `${describeTorch(torch!, facts.kernel)} is built for ${wheel.archs.join(', ')}, which covers ${archGPU.cc}: the code without a kernel for this GPU is more likely a separately compiled extension.`
+          : `${describeTorch(torch!, facts.kernel)} is built for ${wheel.archs.join(', ')}: none of them runs on ${archGPU.cc}.`
+      );
+    }
+    if (!covered) {
+      addInstallAdvice(out, archGPU.cc, facts.kernel ?? null);
+    }
+  } else if (kind === 'driver') {
+    const found = Number(match[1]);
+    if (Number.isFinite(found) && found > 0) {
+      const driverCuda = `${Math.floor(found / 1000)}.${Math.floor((found % 1000) / 10)}`;
+      out.facts.push(
+        `The driver supports CUDA up to ${driverCuda}${torch ? `; ${describeTorch(torch, facts.kernel)} needs a newer one` : ''}.`
+      );
+      if (gpu?.cc) {
+        addInstallAdvice(out, gpu.cc, facts.kernel ?? null, driverCuda);
+      }
+    }
+  } else if (kind === 'cpu_build') {
+    if (torch) {
+      out.facts.push(`This kernel has ${describeTorch(torch, facts.kernel)}.`);
+    }
+    // The GPU the server sees: a CPU-only kernel's own probe may not name one. A
+    // recording is mentioned as such and never turned into an install command.
+    if (facts.server?.cc && facts.server.recorded) {
+      out.facts.push(`The server shows ${describe(facts.server)} from a recording (replay), not this machine's GPU, so no install command is derived from it.`);
+    } else {
+      const seen = facts.server?.cc ? facts.server : gpu;
+      if (seen?.cc) {
+        out.facts.push(`The server sees ${describe(seen)}.`);
+        addInstallAdvice(out, seen.cc, facts.kernel ?? null);
+      }
+    }
+  } else if (kind === 'no_gpu') {
+    if (facts.kernel && !facts.kernel.hasGPU && facts.kernel.noGPUReason) {
+      out.facts.push(`The kernel's probe found that ${facts.kernel.noGPUReason}.`);
+    }
+    if (facts.server?.hasGPU && facts.server.recorded) {
+      out.facts.push(`The server's GPU data is a recording (replay of ${facts.server.name ?? 'a GPU'}), not this machine's.`);
+    } else if (facts.server?.hasGPU) {
+      out.facts.push(
+        `The Jupyter server sees ${facts.server.deviceCount} GPU(s) (${facts.server.name ?? 'NVIDIA'}), so the GPU exists but this kernel cannot use it.`
+      );
+    }
+  } else if (kind === 'device_count' && gpu) {
+    out.facts.push(
+      gpu.deviceCount > 0
+        ? `This kernel sees ${gpu.deviceCount} GPU(s): valid indices are 0 to ${gpu.deviceCount - 1}.`
+        : 'This kernel sees no GPU.'
+    );
+  } else if (kind.startsWith('feature:') && gpu?.cc) {
+    const id = kind.slice('feature:'.length) as FeatureId;
+    const needs = feature(id);
+    if (needs.min_cc) {
+      out.facts.push(
+        supports(id, gpu.cc)
+          ? `Your GPU is ${describe(gpu)}, which meets the ${needs.min_cc} minimum: check which device the failing code ran on.`
+          : `Your GPU is ${describe(gpu)}; this needs ${needs.min_cc} or newer.`
+      );
+    }
+  } else if (kind === 'torch' && torch) {
+    out.facts.push(`This kernel has ${describeTorch(torch, facts.kernel)}.`);
+  } else if (kind === 'oom') {
+    out.oom = parseOom(text);
+    addOomAdvice(out, out.oom);
+  }
+  return out;
+}
+
+/** 1 GiB: below this, memory held back by fragmentation is not worth a tip. */
+const FRAGMENTATION_WORTH_A_TIP = 2 ** 30;
+
+function addOomAdvice(out: IContext, oom: IOomFacts): void {
+  if (oom.requested !== null && oom.total !== null) {
+    out.facts.push(
+      `The cell asked for ${formatSize(oom.requested)} on GPU ${oom.gpu ?? '?'}, which has ${formatSize(oom.total)} in all` +
+        (oom.free !== null ? ` and had ${formatSize(oom.free)} free.` : '.')
+    );
+  }
+  if (oom.requested !== null && oom.total !== null && oom.requested > oom.total) {
+    out.fix =
+      'This one allocation is larger than the whole GPU, so freeing memory will not help: check the shape of the tensor being created (a wrong dimension is the usual cause), or split the work into pieces.';
+    return;
+  }
+  out.tips.push('Make the work smaller: a smaller batch size (with gradient accumulation to keep the effective batch), shorter sequences, or fp16/bf16 weights.');
+  out.tips.push(
+    '`torch.cuda.empty_cache()` only returns memory PyTorch has cached but no tensor uses; tensors you still reference stay. `del` them first; IPython also keeps displayed results in `Out` and `_` (clear with `%reset -f out`).'
+  );
+  if (oom.reservedUnallocated !== null && oom.reservedUnallocated >= FRAGMENTATION_WORTH_A_TIP) {
+    out.tips.push(
+      `${formatSize(oom.reservedUnallocated)} is reserved by PyTorch but unallocated (fragmentation): set \`PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\` in the first cell, before CUDA starts, and restart the kernel.`
+    );
+    out.commands.push('%env PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True');
+  }
+}

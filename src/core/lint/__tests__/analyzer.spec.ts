@@ -1,0 +1,347 @@
+import '../../../cli/parser';
+import { analyze, collectDeviceNames, collectImports, IDeviceProfile } from '../analyzer';
+import { resolveTarget } from '../../knowledge';
+
+function target(name: string, deviceCount = 1): IDeviceProfile {
+  const t = resolveTarget(name)!;
+  return { source: 'target', hasGPU: true, cc: t.cc, name: t.name, deviceCount };
+}
+const CPU: IDeviceProfile = { source: 'kernel', hasGPU: false, noGPUReason: 'torch is a CPU-only build', cc: null, name: null, deviceCount: 0 };
+
+const rules = (source: string, profile: IDeviceProfile, imports?: Map<string, string>) =>
+  analyze(source, profile, { imports }).map(f => f.rule);
+
+const TRAINING_LOOP = `
+import torch
+from torch import nn
+
+device = torch.device("cuda")
+model = nn.Linear(512, 512).cuda()
+model = torch.compile(model)
+opt = torch.optim.AdamW(model.parameters())
+scaler = torch.cuda.amp.GradScaler()
+torch.backends.cuda.matmul.allow_tf32 = True
+for x, y in loader:
+    x, y = x.to("cuda"), y.to(device)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = nn.functional.mse_loss(model(x), y)
+    scaler.scale(loss).backward()
+`;
+
+const HF_FINETUNE = `
+from transformers import AutoModelForCausalLM, TrainingArguments
+import bitsandbytes
+model = AutoModelForCausalLM.from_pretrained(
+    "meta-llama/Llama-3.1-8B", load_in_8bit=True, device_map="cuda:0",
+    attn_implementation="flash_attention_2")
+args = TrainingArguments(output_dir="out", bf16=True)
+`;
+
+const ATTENTION = `
+import torch.nn.functional as F
+from torch.nn.attention import sdpa_kernel, SDPBackend
+from flash_attn import flash_attn_func
+with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+    out = F.scaled_dot_product_attention(q, k, v)
+out2 = flash_attn_func(q, k, v, causal=True)
+`;
+
+const MULTI_GPU = `
+import torch
+import torch.distributed as dist
+dist.init_process_group("nccl")
+torch.cuda.set_device(3)
+x = torch.zeros(4, device="cuda:1")
+model = torch.nn.DataParallel(model)
+`;
+
+describe('capability linter: a corpus of realistic code', () => {
+  it('training loop on a CPU-only kernel: every CUDA use, nothing about capabilities', () => {
+    expect(rules(TRAINING_LOOP, CPU)).toEqual([
+      'cuda-without-gpu', // torch.device("cuda")
+      'cuda-without-gpu', // .cuda()
+      'amp-deprecated',
+      'cuda-without-gpu', // .to("cuda")
+      'cuda-without-gpu' // .to(device): the name holds torch.device("cuda")
+    ]);
+  });
+
+  it('training loop on a Pascal P100 (6.0)', () => {
+    expect(rules(TRAINING_LOOP, target('P100'))).toEqual([
+      'compile-unsupported',
+      'amp-deprecated',
+      'tf32-no-effect',
+      'bf16-unsupported'
+    ]);
+  });
+
+  it('training loop on a T4 (7.5): bf16 and TF32, torch.compile is fine', () => {
+    expect(rules(TRAINING_LOOP, target('T4'))).toEqual(['amp-deprecated', 'tf32-no-effect', 'bf16-unsupported']);
+  });
+
+  it('training loop on an A100 and an H100: only the deprecation', () => {
+    expect(rules(TRAINING_LOOP, target('A100'))).toEqual(['amp-deprecated']);
+    expect(rules(TRAINING_LOOP, target('H100'))).toEqual(['amp-deprecated']);
+  });
+
+  it('Hugging Face fine-tuning on a V100, a T4 and an A100: FlashAttention-2 and bf16 through their arguments', () => {
+    expect(rules(HF_FINETUNE, target('V100'))).toEqual(['bnb-8bit-slow', 'bnb-8bit-slow', 'hf-flash-attn2-unsupported', 'bf16-training-unsupported']);
+    expect(rules(HF_FINETUNE, target('T4'))).toEqual(['hf-flash-attn2-unsupported', 'bf16-training-unsupported']);
+    expect(rules(HF_FINETUNE, target('A100'))).toEqual([]);
+  });
+
+  it('attention code on a T4, an L4 and an H100', () => {
+    expect(rules(ATTENTION, target('T4'))).toEqual(['flash-attn-unsupported', 'sdpa-flash-unsupported']);
+    expect(rules(ATTENTION, target('L4'))).toEqual([]);
+    expect(rules(ATTENTION, target('H100'))).toEqual([]);
+  });
+
+  it('multi-GPU code on one GPU and on two', () => {
+    expect(rules(MULTI_GPU, target('A100', 1))).toEqual([
+      'nccl-single-gpu',
+      'device-index-out-of-range', // set_device(3)
+      'device-index-out-of-range', // "cuda:1"
+      'dataparallel-single-gpu'
+    ]);
+    expect(rules(MULTI_GPU, target('A100', 2))).toEqual(['device-index-out-of-range', 'dataparallel-use-ddp']);
+  });
+
+  it('FP8 and Transformer Engine below 8.9, fine on 8.9', () => {
+    const fp8 = `
+import torch
+import transformer_engine.pytorch as te
+a = torch.randn(16, 16, device="cuda").to(torch.float8_e4m3fn)
+y = torch._scaled_mm(a, b, out_dtype=torch.bfloat16, scale_a=s, scale_b=s)
+with te.fp8_autocast(enabled=True):
+    out = layer(x)
+`;
+    expect(rules(fp8, target('A100'))).toEqual(['fp8-dtype-unsupported', 'scaled-mm-unsupported', 'te-fp8-unsupported']);
+    expect(rules(fp8, target('L4'))).toEqual([]);
+    expect(rules('import flash_attn_interface', target('A100'))).toEqual(['flash-attn3-unsupported']);
+  });
+});
+
+describe('alias resolution and positions', () => {
+  it('follows import aliases, from-imports and the notebook imports', () => {
+    expect(rules('import torch as t\nx = t.zeros(2, dtype=t.bfloat16)', target('T4'))).toEqual(['bf16-unsupported']);
+    expect(rules('from torch import bfloat16 as bf\ny = bf', target('T4'))).toEqual(['bf16-unsupported']);
+    const notebook = collectImports('import torch as th');
+    expect(rules('z = th.cuda.amp.autocast()', target('A100'), notebook)).toEqual(['amp-deprecated']);
+    // An unrelated name is not torch.
+    expect(rules('import numpy as np\nnp.bfloat16', target('T4'))).toEqual([]);
+  });
+
+  it('reports exact positions', () => {
+    const source = 'import torch\n\nx = torch.zeros(2,\n    dtype=torch.bfloat16)';
+    const [finding] = analyze(source, target('T4'));
+    expect(source.slice(finding.from, finding.to)).toBe('torch.bfloat16');
+    expect([finding.line, finding.column]).toEqual([4, 11]);
+    expect(finding.message).toBe('bf16 needs compute capability 8.0 or newer; T4 is 7.5, where bf16 is emulated (slow) or fails.');
+    expect(finding.sources.length).toBeGreaterThan(0);
+  });
+
+  it('skips magics and shell lines, keeping positions', () => {
+    const source = '%matplotlib inline\n!nvidia-smi\nx = torch.ones(1).cuda()';
+    const [finding] = analyze(source, CPU);
+    expect(finding.line).toBe(3);
+    expect(source.slice(finding.from, finding.to)).toBe('cuda()');
+    expect(analyze('%%bash\necho torch.bfloat16 .cuda()', CPU)).toEqual([]);
+    expect(rules('%%time\nx = torch.ones(1).cuda()', CPU)).toEqual(['cuda-without-gpu']);
+  });
+
+  it('honours ignore comments, per rule or for all', () => {
+    const code = 'x = torch.zeros(1, dtype=torch.bfloat16).cuda()';
+    expect(rules(code, { ...CPU })).toEqual(['cuda-without-gpu']);
+    expect(rules(code + '  # gpuscope: ignore[cuda-without-gpu]', CPU)).toEqual([]);
+    expect(rules(code + '  # gpuscope: ignore[bf16-unsupported]', CPU)).toEqual(['cuda-without-gpu']);
+    expect(rules(code + '  # gpuscope: ignore', CPU)).toEqual([]);
+  });
+
+  it('rules can be disabled', () => {
+    expect(analyze('x = torch.ones(1).cuda()', CPU, { disabled: new Set(['cuda-without-gpu']) })).toEqual([]);
+  });
+
+  it('tolerates code being typed', () => {
+    expect(rules('x = torch.zeros(2, dtype=torch.bfloat16', target('T4'))).toEqual(['bf16-unsupported']);
+    expect(rules('with torch.autocast("cuda", dtype=torch.bf', target('T4'))).toEqual([]);
+  });
+
+  it('knows GPUs by name or compute capability', () => {
+    expect(resolveTarget('T4')?.cc).toBe('7.5');
+    expect(resolveTarget('Tesla T4')?.cc).toBe('7.5');
+    expect(resolveTarget('RTX 4090')?.cc).toBe('8.9');
+    expect(resolveTarget('8.6')?.cc).toBe('8.6');
+    expect(resolveTarget('H100')?.cc).toBe('9.0');
+    expect(resolveTarget('no such gpu')).toBeNull();
+  });
+});
+
+const T4 = () => target('T4');
+const at = (source: string, profile: IDeviceProfile) => analyze(source, profile).map(f => `${f.rule}@${f.line}`);
+
+describe('the frameworks people train with, by their own spellings', () => {
+  it('transformers: tf32=True is refused below 8.0, bf16=True is emulated, FlashAttention-2 and -3 by attn_implementation', () => {
+    const code = `from transformers import TrainingArguments, AutoModelForCausalLM
+args = TrainingArguments(output_dir="o", bf16=True, tf32=True)
+m = AutoModelForCausalLM.from_pretrained("x", attn_implementation="flash_attention_2", torch_dtype="auto")
+old = AutoModelForCausalLM.from_pretrained("x", use_flash_attention_2=True)
+fa3 = AutoModelForCausalLM.from_pretrained("x", attn_implementation="flash_attention_3")`;
+    expect(at(code, T4())).toEqual([
+      'bf16-training-unsupported@2',
+      'hf-tf32-unsupported@2',
+      'hf-flash-attn2-unsupported@3',
+      'hf-flash-attn2-unsupported@4',
+      'hf-flash-attn3-unsupported@5'
+    ]);
+    const [tf32] = analyze(code, T4()).filter(f => f.rule === 'hf-tf32-unsupported');
+    expect(tf32.severity).toBe('error');
+    expect(tf32.message).toContain('transformers raises "--tf32 requires Ampere or a newer GPU arch"');
+    expect(at(code, target('A100'))).toEqual(['hf-flash-attn3-unsupported@5']);
+    expect(at(code, target('H100'))).toEqual([]);
+    // Off is fine, and so is sdpa.
+    expect(at('from transformers import TrainingArguments\nTrainingArguments(output_dir="o", bf16=False, tf32=False, fp16=True)', T4())).toEqual([]);
+  });
+
+  it('TRL, sentence-transformers and Seq2Seq configs are TrainingArguments too', () => {
+    expect(at('from trl import SFTConfig\ncfg = SFTConfig(output_dir="o", bf16=True)', T4())).toEqual(['bf16-training-unsupported@2']);
+    expect(at('import transformers\na = transformers.Seq2SeqTrainingArguments("o", tf32=True)', T4())).toEqual(['hf-tf32-unsupported@2']);
+  });
+
+  it('Lightning precision strings, accelerate mixed_precision, DeepSpeed configs and torchao float8', () => {
+    const code = `import lightning as L
+import pytorch_lightning as pl
+from accelerate import Accelerator
+from torchao.float8 import convert_to_float8_training
+t1 = L.Trainer(accelerator="gpu", devices=1, precision="bf16-mixed")
+t2 = pl.Trainer(precision='bf16')
+t3 = L.Trainer(precision="16-mixed")
+acc = Accelerator(mixed_precision="bf16")
+fp8 = Accelerator(mixed_precision="fp8")
+te = L.Trainer(precision="transformer-engine")
+ds_config = {"train_micro_batch_size_per_gpu": 4, "bf16": {"enabled": True}, "zero_optimization": {"stage": 2}}
+convert_to_float8_training(model)`;
+    expect(at(code, T4())).toEqual([
+      'bf16-training-unsupported@5',
+      'bf16-training-unsupported@6',
+      'bf16-training-unsupported@8',
+      'fp8-training-unsupported@9',
+      'fp8-training-unsupported@10',
+      'bf16-training-unsupported@11',
+      'fp8-training-unsupported@12'
+    ]);
+    // An A100 has bf16 but not FP8; an L4 (8.9) has both.
+    expect(at(code, target('A100'))).toEqual(['fp8-training-unsupported@9', 'fp8-training-unsupported@10', 'fp8-training-unsupported@12']);
+    expect(at(code, target('L4'))).toEqual([]);
+    expect(at('cfg = {"bf16": {"enabled": False}, "fp16": {"enabled": True}}', T4())).toEqual([]);
+  });
+});
+
+describe('values that reach a call through a name', () => {
+  it('a device string or torch.device held by a name is a CUDA use, and its index is checked', () => {
+    const code = `import torch
+device = "cuda"
+x = torch.randn(3, device=device)
+dev = "cuda:1"
+y = x.to(dev)
+args = ("cuda:1",) + args
+z = x.to(*args)
+gpu = torch.device("cuda", 0)
+w = x.to(gpu)`;
+    // Without a GPU, "no GPU" says it all; with one, the index is checked.
+    expect(at(code, CPU)).toEqual(['cuda-without-gpu@3', 'cuda-without-gpu@5', 'cuda-without-gpu@7', 'cuda-without-gpu@8', 'cuda-without-gpu@9']);
+    expect(at(code, T4())).toEqual(['device-index-out-of-range@5', 'device-index-out-of-range@7']);
+    expect(at(code, target('T4', 2))).toEqual([]);
+  });
+
+  it('the conditional the linter recommends is a guard: following the name flags nothing', () => {
+    const code = `import torch
+device = "cuda" if torch.cuda.is_available() else "cpu"
+model = model.to(device)
+x = torch.zeros(2, device=device)`;
+    expect(at(code, CPU)).toEqual([]);
+  });
+
+  it('across cells: a device name bound in one cell is followed in another, and rebinding clears it', () => {
+    const first = collectDeviceNames('import torch\ndevice = "cuda:1"\nother = "cpu"\nif x:\n    gpu = "cuda"');
+    expect([...first]).toEqual([['device', 'cuda:1'], ['other', null]]);
+    const later = (names: Map<string, string | null>) => analyze('model = model.to(device)', T4(), { deviceNames: names }).map(f => f.rule);
+    expect(later(first)).toEqual(['device-index-out-of-range']);
+    expect(later(collectDeviceNames('device = "cuda" if torch.cuda.is_available() else "cpu"'))).toEqual([]);
+  });
+
+  it('a name bound again to something computed is no longer a CUDA string', () => {
+    expect(at('device = "cuda"\ndevice = pick()\nx = t.to(device)', CPU)).toEqual([]);
+  });
+});
+
+describe('guarded code does what its guard says', () => {
+  it('availability guards: is_available(), a use_cuda flag, device.type == "cuda", elif and else', () => {
+    const code = `import torch
+if torch.cuda.is_available():
+    model.cuda()
+if use_cuda:
+    device = torch.device("cuda")
+model.to(device)
+if device.type == "cpu":
+    pass
+elif device.type == "cuda":
+    model.cuda()
+if not torch.cuda.is_available():
+    print("no GPU")
+else:
+    x = x.to("cuda:0")
+if torch.cuda.device_count() > 1:
+    y = y.to("cuda:1")`;
+    expect(at(code, CPU)).toEqual([]);
+    expect(at(code, T4())).toEqual([]);
+  });
+
+  it('an unguarded use next to guarded ones is still flagged', () => {
+    expect(at('import torch\nif torch.cuda.is_available():\n    model.cuda()\nother.cuda()', CPU)).toEqual(['cuda-without-gpu@4']);
+  });
+
+  it('capability guards cover feature rules; a mere availability check does not', () => {
+    const code = `import torch
+dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+if torch.cuda.get_device_capability() >= (8, 0):
+    x = x.to(torch.bfloat16)
+if torch.cuda.is_available():
+    y = y.to(torch.bfloat16)`;
+    expect(at(code, T4())).toEqual(['bf16-unsupported@6']);
+  });
+});
+
+describe('the newest generation: Blackwell data-center (10.x) and workstation (12.x) told apart', () => {
+  const code = `import torch
+from transformer_engine.common.recipe import MXFP8BlockScaling, NVFP4BlockScaling, Float8BlockScaling
+r = MXFP8BlockScaling()
+n = NVFP4BlockScaling()
+b = Float8BlockScaling()
+q = torch.empty(8, dtype=torch.float4_e2m1fn_x2)
+from flash_attn.cute import flash_attn_func`;
+
+  it('a B200 runs all of it', () => {
+    expect(at(code, target('B200'))).toEqual([]);
+  });
+
+  it('an RTX 5090: no MXFP8, NVFP4 only partly (a "may")', () => {
+    const findings = analyze(code, target('RTX 5090'));
+    expect(findings.map(f => `${f.rule}@${f.line}`)).toEqual(['te-mxfp8-unsupported@3', 'te-nvfp4-partial@4']);
+    expect(findings[1].severity).toBe('warning');
+    expect(findings[1].message).toContain('may be only partly supported');
+  });
+
+  it('an H100 has FP8 block scaling and FlashAttention-4 but no FP4 or MX formats', () => {
+    expect(at(code, target('H100'))).toEqual(['te-mxfp8-unsupported@3', 'te-nvfp4-unsupported@4', 'fp4-dtype-unsupported@6']);
+  });
+
+  it('an L4 (8.9) has none of the block-scaled formats nor FlashAttention-4', () => {
+    expect(at(code, target('L4'))).toEqual([
+      'te-mxfp8-unsupported@3',
+      'te-nvfp4-unsupported@4',
+      'te-fp8-block-unsupported@5',
+      'fp4-dtype-unsupported@6',
+      'flash-attn4-unsupported@7'
+    ]);
+  });
+});

@@ -1,0 +1,254 @@
+import { ILabShell, ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, IThemeManager, Notification } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { Signal } from '@lumino/signaling';
+
+import type { IPolicy } from '../api';
+import {
+  CommandIDs,
+  IGPUMonitor,
+  IGPUPanel,
+  IGPUScopeAPI,
+  IMonitorConfig,
+  IMonitorModel,
+  ISharedGPUs,
+  TRANSLATION_DOMAIN
+} from '../tokens';
+import { gpuIcon } from '../ui/icons';
+import { shutDownKernel } from '../ui/kernels';
+import { followSettings } from '../ui/settings';
+import { MonitorModel } from './model';
+import { GPUPanel } from './panel';
+import { monitorConfig, withPolicy } from './settings';
+import { GPUStatusItem, GPUStatusModel } from './statusbar';
+
+/**
+ * The live monitor: one model fed by the server's stream, the GPU panel, its commands.
+ */
+export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
+  id: 'jupyterlab-gpuscope:monitor',
+  description: 'The GPU panel with history charts and processes, fed by one stream.',
+  autoStart: true,
+  requires: [IGPUScopeAPI],
+  provides: IGPUMonitor,
+  optional: [ISettingRegistry, ICommandPalette, IThemeManager, ILabShell, ILayoutRestorer, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    api: IGPUScopeAPI,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    themeManager: IThemeManager | null,
+    labShell: ILabShell | null,
+    restorer: ILayoutRestorer | null,
+    translator: ITranslator | null
+  ): IGPUMonitor => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const model = new MonitorModel({ api });
+    let settings: ISettingRegistry.ISettings | null = null;
+    const panel = new GPUPanel({
+      model,
+      trans,
+      actions: {
+        openNotebook: path => void app.commands.execute('docmanager:open', { path }),
+        shutDownKernel: (kernelId, path) =>
+          void shutDownKernel(app, trans, kernelId, path)
+            .then(done => (done ? model.refreshProcesses() : undefined))
+            .catch(reason => Private.reportFailure(trans, reason))
+      },
+      // The History choice is a setting: it is kept for the next session.
+      onWindowChange: minutes =>
+        void settings?.set('chartWindowMinutes', minutes).catch(reason => Private.reportFailure(trans, reason))
+    });
+    panel.title.icon = gpuIcon;
+    app.shell.add(panel, 'right', { rank: 900 });
+    restorer?.add(panel, panel.id);
+    themeManager?.themeChanged.connect(() => panel.refreshTheme());
+    const monitor = new Private.Monitor(model, panel, monitorConfig({}));
+
+    Private.addCommands(app, model, panel, labShell, palette, trans);
+
+    const apply = (config: IMonitorConfig) => {
+      model.setMinInterval(config.updateIntervalSeconds);
+      panel.configure({
+        units: config.memoryUnits,
+        windowMinutes: config.chartWindowMinutes,
+        thresholds: config.thresholds
+      });
+      monitor.setConfig(config);
+    };
+    let userSettings: ReadonlyPartialJSONObject = {};
+    let policy: IPolicy | null = null;
+    followSettings(
+      settingRegistry,
+      monitorPlugin.id,
+      (composite, loaded) => {
+        settings = loaded;
+        userSettings = composite;
+        apply(monitorConfig(withPolicy(composite, policy)));
+      },
+      reason =>
+        Notification.warning(
+          trans.__('GPU monitor settings could not be loaded (%1); using the defaults.', String(reason))
+        )
+    );
+    void api
+      .policy()
+      .then(reply => {
+        policy = reply;
+        if (reply.memory_warning_percent || reply.memory_critical_percent) {
+          apply(monitorConfig(withPolicy(userSettings, policy)));
+        }
+      })
+      .catch(() => undefined); // an older server: the user's settings alone
+    void model.start();
+    return monitor;
+  }
+};
+
+/**
+ * The status bar item: the active notebook's GPUs at a glance; click for the panel.
+ */
+export const statusBarPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-gpuscope:status-bar',
+  description: 'GPU utilisation and memory in the status bar.',
+  autoStart: true,
+  requires: [IGPUMonitor],
+  optional: [IStatusBar, INotebookTracker, ITranslator, ISharedGPUs],
+  activate: (
+    app: JupyterFrontEnd,
+    monitor: IGPUMonitor,
+    statusBar: IStatusBar | null,
+    notebooks: INotebookTracker | null,
+    translator: ITranslator | null,
+    shared: ISharedGPUs | null
+  ) => {
+    if (!statusBar) {
+      return; // e.g. a shell without a status bar
+    }
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const model = new GPUStatusModel(monitor.model, trans);
+    const configure = (config: IMonitorConfig) =>
+      model.configure({
+        content: config.statusBarContent,
+        units: config.memoryUnits,
+        thresholds: config.thresholds
+      });
+    configure(monitor.config);
+    monitor.configChanged.connect((_, config) => configure(config));
+    model.setSharedGPUs(shared);
+    Private.followActiveKernel(model, monitor.model, notebooks);
+
+    const item = new GPUStatusItem(model, () => void app.commands.execute(CommandIDs.openPanel));
+    statusBar.registerStatusItem(statusBarPlugin.id, {
+      item,
+      align: 'left',
+      rank: 4,
+      isActive: () => true,
+      activeStateChanged: model.stateChanged
+    });
+  }
+};
+
+namespace Private {
+  /** The monitor other plugins get: its config changes as the settings do. */
+  export class Monitor implements IGPUMonitor {
+    constructor(
+      readonly model: IMonitorModel,
+      readonly panel: IGPUPanel,
+      private _config: IMonitorConfig
+    ) {}
+
+    get config(): IMonitorConfig {
+      return this._config;
+    }
+
+    get configChanged(): Signal<IGPUMonitor, IMonitorConfig> {
+      return this._configChanged;
+    }
+
+    setConfig(config: IMonitorConfig): void {
+      this._config = config;
+      this._configChanged.emit(config);
+    }
+
+    private _configChanged = new Signal<IGPUMonitor, IMonitorConfig>(this);
+  }
+
+  export function reportFailure(trans: TranslationBundle, reason: unknown): void {
+    Notification.error(trans.__('The GPU action failed: %1', String((reason as Error)?.message ?? reason)));
+  }
+
+  export function addCommands(
+    app: JupyterFrontEnd,
+    model: MonitorModel,
+    panel: GPUPanel,
+    labShell: ILabShell | null,
+    palette: ICommandPalette | null,
+    trans: TranslationBundle
+  ): void {
+    app.commands.addCommand(CommandIDs.openPanel, {
+      label: trans.__('Open GPU Panel'),
+      caption: trans.__('Show GPU utilisation, memory, history and processes'),
+      icon: gpuIcon,
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => {
+        if (labShell && !panel.isVisible) {
+          labShell.expandRight();
+        }
+        app.shell.activateById(panel.id);
+      }
+    });
+    app.commands.addCommand(CommandIDs.toggleMonitoring, {
+      label: () => (model.paused ? trans.__('Resume GPU Monitoring') : trans.__('Pause GPU Monitoring')),
+      caption: trans.__('Pause or resume live GPU updates'),
+      isToggled: () => model.paused,
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => (model.paused ? model.resume() : model.pause())
+    });
+    // Menus and the palette re-render on notifyCommandChanged: only when the label flips.
+    let wasPaused = model.paused;
+    model.changed.connect(() => {
+      if (model.paused !== wasPaused) {
+        wasPaused = model.paused;
+        app.commands.notifyCommandChanged(CommandIDs.toggleMonitoring);
+      }
+    });
+    const category = trans.__('GPU');
+    palette?.addItem({ command: CommandIDs.openPanel, category });
+    palette?.addItem({ command: CommandIDs.toggleMonitoring, category });
+  }
+
+  /**
+   * Show the GPUs of the active notebook's kernel. Which GPU a kernel uses changes
+   * rarely: a slow process poll is enough, and only with more than one GPU to choose from.
+   */
+  export function followActiveKernel(
+    model: GPUStatusModel,
+    monitor: IMonitorModel,
+    notebooks: INotebookTracker | null
+  ): void {
+    const STATUS_PROCESS_INTERVAL = 15000;
+    let watch = monitor.watchProcesses(STATUS_PROCESS_INTERVAL);
+    const follow = () => {
+      const session = notebooks?.currentWidget?.sessionContext.session;
+      model.setActiveKernel(session?.kernel?.id ?? null);
+    };
+    notebooks?.currentChanged.connect((_, panel) => {
+      follow();
+      panel?.sessionContext.kernelChanged.connect(follow);
+    });
+    follow();
+    monitor.changed.connect(() => {
+      const several = (monitor.devices?.devices.length ?? 0) > 1;
+      if (!several && !watch.isDisposed) {
+        watch.dispose();
+      } else if (several && watch.isDisposed) {
+        watch = monitor.watchProcesses(STATUS_PROCESS_INTERVAL);
+      }
+    });
+  }
+}

@@ -1,0 +1,142 @@
+import { profileFromProbe } from '../../core/profiles/probe';
+import { profileForTarget } from '../../core/profiles/targets';
+
+const h200x2 = {
+  available: true,
+  error: null,
+  devices: [
+    { index: 0, name: 'NVIDIA H200', cc: '9.0' },
+    { index: 1, name: 'NVIDIA H200', cc: '9.0' }
+  ]
+};
+
+describe('device profiles', () => {
+  it('from the kernel probe: visible GPUs after CUDA_VISIBLE_DEVICES', () => {
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0+cu130' })).toMatchObject({
+      source: 'kernel',
+      hasGPU: true,
+      cc: '9.0',
+      name: 'NVIDIA H200',
+      deviceCount: 2
+    });
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: '1', torch: '2.11.0' }).deviceCount).toBe(1);
+    // CUDA stops at the first index it cannot resolve.
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: '0,7,1', torch: '2.11.0' }).deviceCount).toBe(1);
+  });
+
+  it('from the kernel probe: no usable GPU, and why', () => {
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: '', torch: '2.11.0' })).toMatchObject({
+      hasGPU: false,
+      noGPUReason: 'CUDA_VISIBLE_DEVICES="" hides every GPU'
+    });
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.13.0+cpu' }).noGPUReason).toBe(
+      'torch 2.13.0+cpu is a CPU-only build'
+    );
+    expect(
+      profileFromProbe({ driver: { available: false, error: 'x', devices: [] }, cuda_visible_devices: null, torch: null })
+        .noGPUReason
+    ).toBe('no NVIDIA driver is visible to the kernel');
+  });
+
+  it("from the kernel probe: torch's build read from torch/version.py, whatever its version string says", () => {
+    const build = (cuda: string | null) => ({ cuda, hip: null });
+    // PyPI's CUDA wheel: no "+cu130" in the version, a CUDA build all the same.
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0', torch_build: build('13.0'), platform: { system: 'Linux', machine: 'x86_64' } })).toMatchObject({
+      hasGPU: true,
+      torchCuda: '13.0',
+      platform: 'linux-x86_64'
+    });
+    // A CPU build without the "+cpu" suffix is still a CPU build.
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0', torch_build: build(null) }).noGPUReason).toBe('torch 2.11.0 is a CPU-only build');
+    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0', torch_build: { cuda: null, hip: '6.4' } }).hasGPU).toBe(true);
+  });
+
+  it('GPU and MIG UUIDs in CUDA_VISIBLE_DEVICES select those devices', () => {
+    const withUuids = {
+      ...h200x2,
+      devices: [
+        { index: 0, name: 'NVIDIA H200', cc: '9.0', uuid: 'GPU-aaaa', mig: [] },
+        { index: 1, name: 'NVIDIA H100', cc: '9.0', uuid: 'GPU-bbbb', mig: [{ uuid: 'MIG-cccc' }] }
+      ]
+    };
+    expect(profileFromProbe({ driver: withUuids, cuda_visible_devices: 'GPU-bbbb', torch: '2.11.0' })).toMatchObject({ deviceCount: 1, name: 'NVIDIA H100' });
+    expect(profileFromProbe({ driver: withUuids, cuda_visible_devices: 'MIG-cccc', torch: '2.11.0' }).name).toBe('NVIDIA H100');
+    expect(profileFromProbe({ driver: withUuids, cuda_visible_devices: 'MIG-none', torch: '2.11.0' }).hasGPU).toBe(false);
+  });
+
+  it('from a target setting', () => {
+    expect(profileForTarget('T4', 2)).toMatchObject({ source: 'target', hasGPU: true, cc: '7.5', deviceCount: 2 });
+    expect(profileForTarget('cpu', 1)).toMatchObject({ hasGPU: false, deviceCount: 0 });
+    expect(profileForTarget('Voodoo', 1)).toBeNull();
+    expect(profileForTarget('A100', 1, '2.13.0+cpu')).toMatchObject({
+      hasGPU: false,
+      noGPUReason: 'torch 2.13.0+cpu is a CPU-only build'
+    });
+  });
+});
+
+describe('kernel probes', () => {
+  const { Signal } = require('@lumino/signaling');
+  const { ProfileStore } = require('../store');
+  const { flush } = require('../../__tests__/fakes');
+
+  it('probe again after a restart: a torch installed before restarting is seen', async () => {
+    let torch = '2.13.0+cpu';
+    let probes = 0;
+    const kernel = {
+      id: 'k1',
+      statusChanged: new Signal({}),
+      info: Promise.resolve({ language_info: { name: 'python' } }),
+      requestExecute() {
+        probes++;
+        const future: { onIOPub?: (msg: unknown) => void; done?: Promise<void> } = {};
+        const data = {
+          'application/vnd.gpuscope.probe+json': {
+            driver: { available: true, error: null, devices: [{ index: 0, name: 'Tesla T4', cc: '7.5' }] },
+            cuda_visible_devices: null,
+            torch
+          }
+        };
+        future.done = Promise.resolve().then(() => future.onIOPub?.({ header: { msg_type: 'display_data' }, content: { data } }));
+        return future;
+      }
+    };
+    const session = { session: { kernel } };
+    const store = new ProfileStore({ collector: async () => ({ source: '' }) });
+    await store.probe(session);
+    expect(store.kernelProfile(session)).toMatchObject({ hasGPU: false, torch: '2.13.0+cpu' });
+    await store.probe(session);
+    expect(probes).toBe(1); // once per kernel start
+
+    torch = '2.11.0+cu130';
+    kernel.statusChanged.emit('restarting');
+    kernel.statusChanged.emit('idle');
+    await flush();
+    await flush();
+    expect(probes).toBe(2);
+    expect(store.kernelProfile(session)).toMatchObject({ hasGPU: true, cc: '7.5', torch: '2.11.0+cu130' });
+  });
+});
+
+describe('which profile a notebook is linted for', () => {
+  const { ProfileStore } = require('../store');
+  const H200 = { source: 'server', hasGPU: true, cc: '9.0', name: 'NVIDIA H200', deviceCount: 1 };
+
+  it("the server's GPUs stand in for a kernel not yet probed, but a recording never does", () => {
+    const store = new ProfileStore({ collector: async () => ({ source: '' }) });
+    store.setServerProfile(H200);
+    expect(store.profileFor(null)).toEqual(H200);
+    store.setServerProfile({ ...H200, source: 'server (a recording)', recorded: true });
+    expect(store.profileFor(null)).toBeNull();
+  });
+
+  it('an unknown lint target is a problem that stops linting, not a silent fallback', () => {
+    const store = new ProfileStore({ collector: async () => ({ source: '' }) });
+    store.setServerProfile(H200);
+    store.setTarget(null, 'GPU lint target "T5" is not a GPU gpuscope knows');
+    expect(store.profileFor(null)).toBeNull();
+    expect(store.targetProblem).toContain('"T5"');
+    store.setTarget(null);
+    expect(store.profileFor(null)).toEqual(H200);
+  });
+});

@@ -1,0 +1,102 @@
+import { PathExt } from '@jupyterlab/coreutils';
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import { formatAmount } from '../monitor/format';
+import type { IGPUShare, IIdleKernel, IShutDownKernel } from '../api';
+import type { MemoryUnits } from '../tokens';
+
+/** "2.0 GiB". */
+export function formatMemory(bytes: number, units: MemoryUnits): string {
+  return `${formatAmount(bytes, units)} ${units}`;
+}
+
+/** "45 s", "31 min", "2 h 5 min". */
+export function formatDuration(seconds: number, trans: TranslationBundle): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) {
+    return trans.__('%1 s', s);
+  }
+  const minutes = Math.floor(s / 60);
+  if (minutes < 60) {
+    return trans.__('%1 min', minutes);
+  }
+  return trans.__('%1 h %2 min', Math.floor(minutes / 60), minutes % 60);
+}
+
+// Toasts are cut at 140 characters (JupyterLab's limit): their texts put what matters
+// first, name the notebook by its file name, and stay short.
+
+function fileName(path: string | null, trans: TranslationBundle): string {
+  return path ? PathExt.basename(path) : trans.__('a kernel without a notebook');
+}
+
+/** The nudge for an idle kernel that holds GPU memory (`now` in epoch seconds). */
+export function idleMessage(idle: IIdleKernel, now: number, units: MemoryUnits, trans: TranslationBundle): string {
+  const text = trans.__(
+    '%1: idle %2, holding %3 of GPU memory others could use.',
+    fileName(idle.notebook_path, trans),
+    formatDuration(now - idle.idle_since, trans),
+    formatMemory(idle.used_memory, units)
+  );
+  if (idle.shutdown_at === null) {
+    return text;
+  }
+  return `${text} ${trans.__('Shut down in %1 unless you keep it.', formatDuration(idle.shutdown_at - now, trans))}`;
+}
+
+export function shutDownMessage(entry: IShutDownKernel, units: MemoryUnits, trans: TranslationBundle): string {
+  return trans.__(
+    'gpuscope shut down the kernel of %1 (idle %2 min, holding %3), as your administrator set.',
+    fileName(entry.notebook_path, trans),
+    entry.idle_minutes,
+    formatMemory(entry.used_memory, units)
+  );
+}
+
+/** The toast when this user's memory rises past the warning level or the limit. */
+export function limitToast(gpu: IGPUShare, units: MemoryUnits, trans: TranslationBundle): string {
+  const mine = formatMemory(gpu.mine, units);
+  const limit = formatMemory(gpu.limit ?? 0, units);
+  return gpu.state === 'over'
+    ? trans.__('Over your GPU %1 limit: you hold %2 of %3. Free memory or shut down kernels you no longer need.', gpu.index, mine, limit)
+    : trans.__('You hold %1 of your %2 limit on GPU %3.', mine, limit, gpu.index);
+}
+
+/** "You hold 2.0 GiB of your 4.0 GiB limit on GPU 0." */
+export function limitMessage(gpu: IGPUShare, units: MemoryUnits, trans: TranslationBundle): string {
+  if (gpu.limit === null) {
+    return trans.__('You hold %1 on GPU %2.', formatMemory(gpu.mine, units), gpu.index);
+  }
+  const text = trans.__(
+    'You hold %1 of your %2 limit on GPU %3.',
+    formatMemory(gpu.mine, units),
+    formatMemory(gpu.limit, units),
+    gpu.index
+  );
+  return gpu.state === 'over'
+    ? `${text} ${trans.__('That is over the limit your administrator set: free memory (del, torch.cuda.empty_cache()) or shut down kernels you no longer need.')}`
+    : text;
+}
+
+/**
+ * Whether a GPU's line says anything: memory held, other users' processes, or a limit. A
+ * line of zeros per GPU would hide the one that matters.
+ */
+export function worthALine(gpu: IGPUShare): boolean {
+  return gpu.mine > 0 || gpu.others_count > 0 || gpu.limit !== null;
+}
+
+/** limitMessage, then the other users' total: "Others hold 23.1 GiB (3 processes)." */
+export function usageLine(gpu: IGPUShare, units: MemoryUnits, trans: TranslationBundle): string {
+  const mine = limitMessage(gpu, units, trans);
+  if (gpu.others_count === 0) {
+    return mine;
+  }
+  const others = trans._n(
+    'Others hold %2 (%1 process).',
+    'Others hold %2 (%1 processes).',
+    gpu.others_count,
+    formatMemory(gpu.others, units)
+  );
+  return `${mine} ${others}`;
+}
