@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 BACKEND ?= auto
 PORT ?= 8888
 
-.PHONY: lab test test-python test-js test-ui build setup chromium bench clean
+.PHONY: lab test test-python test-js test-ui build setup chromium bench clean lint lint-check screenshots
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -52,7 +52,21 @@ test-js: node_modules/.installed
 test-ui: build $(VENV)/.torch chromium ui-tests/node_modules/.installed
 	cd ui-tests && npx playwright test
 
-test: test-python test-js test-ui
+# The template's quality gates: eslint (with @jupyter/eslint-plugin), prettier, stylelint,
+# the browser-free core compiled without the DOM, no import cycles, and ruff for Python.
+PY_SOURCES := python bench scripts ui-tests/*.py
+lint-check: node_modules/.installed
+	jlpm lint:check
+	ruff check $(PY_SOURCES)
+	ruff format --check $(PY_SOURCES)
+
+# Fix what can be fixed, then report the rest.
+lint: node_modules/.installed
+	jlpm lint
+	ruff format $(PY_SOURCES)
+	ruff check --fix $(PY_SOURCES)
+
+test: lint-check test-python test-js test-ui
 
 bench: build ui-tests/node_modules/.installed chromium
 	python bench/server_load.py

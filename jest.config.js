@@ -25,7 +25,11 @@ module.exports = {
   ...baseConfig,
   automock: false,
   collectCoverageFrom: ['src/**/*.{ts,tsx}', '!src/**/*.d.ts', '!src/**/.ipynb_checkpoints/*'],
-  modulePathIgnorePatterns: ['<rootDir>/python/jupyterlab_gpuscope/labextension', '<rootDir>/ui-tests', '<rootDir>/.venv'],
+  modulePathIgnorePatterns: [
+    '<rootDir>/python/jupyterlab_gpuscope/labextension',
+    '<rootDir>/ui-tests',
+    '<rootDir>/.venv'
+  ],
   roots: ['<rootDir>/src'],
   reporters: ['default'],
   testRegex: '/__tests__/.*\\.spec\\.tsx?$',

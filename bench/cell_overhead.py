@@ -56,7 +56,12 @@ def main() -> None:
     manager, client = start_new_kernel(kernel_name="python3")
     try:
         round_trip(client, SETUP)
-        has_cuda = client.execute_interactive("", user_expressions={"c": "cuda"})["content"]["user_expressions"]["c"]["data"]["text/plain"] == "True"
+        has_cuda = (
+            client.execute_interactive("", user_expressions={"c": "cuda"})["content"]["user_expressions"]["c"]["data"][
+                "text/plain"
+            ]
+            == "True"
+        )
         rows = []
         for name, code in CELLS.items():
             if "CUDA" in name and not has_cuda:
@@ -64,7 +69,7 @@ def main() -> None:
                 continue
             times = {"off": [], "on": []}
             batch = 20
-            for i in range(0, args.cells, batch):
+            for _ in range(0, args.cells, batch):
                 for state in ("off", "on"):
                     round_trip(client, LOAD if state == "on" else UNLOAD)
                     times[state] += [round_trip(client, code) for _ in range(batch)]

@@ -110,15 +110,21 @@ async def run(clients: int, seconds: float) -> None:
         stop.set()
         await asyncio.gather(*tasks)
 
-    print(f"\n{clients} clients ({streams} streams, {pollers} polling samples at 1 Hz and usage every 5 s), "
-          f"{seconds:g} s on loopback, replay backend at 1 Hz, {os.cpu_count()} cores\n")
+    print(
+        f"\n{clients} clients ({streams} streams, {pollers} polling samples at 1 Hz and usage every 5 s), "
+        f"{seconds:g} s on loopback, replay backend at 1 Hz, {os.cpu_count()} cores\n"
+    )
     print(f"| {'route':<8} | {'requests':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'max ms':>7} |")
     print(f"|{'-' * 10}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 9}|")
     for kind, values in tally.latencies.items():
-        print(f"| {kind:<8} | {len(values):>8} | {statistics.median(values):>7.1f} | "
-              f"{percentile(values, 99):>7.1f} | {max(values):>7.1f} |")
-    print(f"\nstream messages delivered: {tally.stream_messages} "
-          f"({tally.stream_messages / seconds / max(1, streams):.2f} per stream per second)")
+        print(
+            f"| {kind:<8} | {len(values):>8} | {statistics.median(values):>7.1f} | "
+            f"{percentile(values, 99):>7.1f} | {max(values):>7.1f} |"
+        )
+    print(
+        f"\nstream messages delivered: {tally.stream_messages} "
+        f"({tally.stream_messages / seconds / max(1, streams):.2f} per stream per second)"
+    )
     print(f"errors: {len(tally.errors)}" + (f" (first: {tally.errors[0]})" if tally.errors else ""))
     print(f"server CPU: {cpu:.1f} % of one core")
     print("server RSS MiB over the run: " + ", ".join(f"{t:.0f} s {m:.1f}" for t, m in rss))

@@ -73,7 +73,9 @@ def main() -> None:
         rows.append((name, statistics.median(times), min(times), last.returncode, facts))
     base = rows[0][1]
     print(f"\nDiagnostic wall time, {args.runs} fresh processes each ({python})\n")
-    print(f"| {'command':<28} | {'median s':>8} | {'min s':>6} | {'vs five-line':>12} | {'exit':>4} | {'reports':>10} |")
+    print(
+        f"| {'command':<28} | {'median s':>8} | {'min s':>6} | {'vs five-line':>12} | {'exit':>4} | {'reports':>10} |"
+    )
     print(f"|{'-' * 30}|{'-' * 10}|{'-' * 8}|{'-' * 14}|{'-' * 6}|{'-' * 12}|")
     for name, median, fastest, code, facts in rows:
         print(f"| {name:<28} | {median:>8.2f} | {fastest:>6.2f} | {median - base:>+11.2f}s | {code:>4} | {facts:>10} |")

@@ -44,11 +44,15 @@ def main() -> None:
         subprocess.run(["jlpm", "build:prod"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     ours = js_sizes(OURS)
     peer = js_sizes(peer_static(args.peer_venv))
-    version = subprocess.run(
-        [str(args.peer_venv / "bin" / "pip"), "show", PEER], capture_output=True, text=True
-    ).stdout.split("Version: ")[1].split()[0]
+    version = (
+        subprocess.run([str(args.peer_venv / "bin" / "pip"), "show", PEER], capture_output=True, text=True)
+        .stdout.split("Version: ")[1]
+        .split()[0]
+    )
     print("\nLabextension JavaScript (production build, every .js under static/)\n")
-    print(f"| {'extension':<32} | {'files':>5} | {'raw KiB':>8} | {'gzipped KiB':>11} | {'gzipped vs nvdashboard':>22} |")
+    print(
+        f"| {'extension':<32} | {'files':>5} | {'raw KiB':>8} | {'gzipped KiB':>11} | {'gzipped vs nvdashboard':>22} |"
+    )
     print(f"|{'-' * 34}|{'-' * 7}|{'-' * 10}|{'-' * 13}|{'-' * 24}|")
     for name, (files, raw, zipped) in (("jupyterlab-gpuscope", ours), (f"{PEER} {version}", peer)):
         print(f"| {name:<32} | {files:>5} | {raw / 1024:>8.1f} | {zipped / 1024:>11.1f} | {zipped / peer[2]:>21.2f}x |")

@@ -43,7 +43,15 @@ function lintQuality() {
       }
     }
   }
-  return { cases: code.cases.length, expected, hit, said, right: said - falseAlarms.length, missed, falseAlarms };
+  return {
+    cases: code.cases.length,
+    expected,
+    hit,
+    said,
+    right: said - falseAlarms.length,
+    missed,
+    falseAlarms
+  };
 }
 
 function explainQuality() {
@@ -72,7 +80,9 @@ function explainQuality() {
 const pct = (a, b) => (b ? `${((100 * a) / b).toFixed(1)} %` : 'n/a');
 const lint = lintQuality();
 const explain = explainQuality();
-console.log(`\nCapability linter and error explainer on public material (node ${process.version})\n`);
+console.log(
+  `\nCapability linter and error explainer on public material (node ${process.version})\n`
+);
 console.log('| corpus | cases | recall | precision |');
 console.log('|---|---|---|---|');
 console.log(

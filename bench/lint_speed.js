@@ -64,7 +64,9 @@ for (let i = 0; i < WARM; i++) lintFile('warm.ipynb', text, profile);
 // The peer, timed in the same rounds: Lezer parsing every code cell and nothing else, the
 // least any Lezer-based linter does. This machine's speed drifts between runs; the ratio
 // shows what the linter adds whatever the drift.
-const codeCells = notebookCells(text).filter(cell => cell.code).map(cell => cell.source);
+const codeCells = notebookCells(text)
+  .filter(cell => cell.code)
+  .map(cell => cell.source);
 const full = [];
 const parseOnly = [];
 const ratios = [];
@@ -88,15 +90,28 @@ for (let i = 0; i < 2000; i++) {
   one.push(Number(process.hrtime.bigint() - started) / 1e6);
 }
 
-console.log(`\nCapability linter speed (node ${process.version}, target T4, ${findings} findings in the notebook)\n`);
+console.log(
+  `\nCapability linter speed (node ${process.version}, target T4, ${findings} findings in the notebook)\n`
+);
 const row = (name, values, digits, target) =>
-  `| ${name.padEnd(54)} | ${[median(values), percentile(values, 0.9), Math.max(...values), Math.min(...values)]
+  `| ${name.padEnd(54)} | ${[
+    median(values),
+    percentile(values, 0.9),
+    Math.max(...values),
+    Math.min(...values)
+  ]
     .map(v => v.toFixed(digits).padStart(9))
     .join(' | ')} | ${target.padStart(9)} |`;
-console.log('| measurement                                            | median ms |    p90 ms |    max ms |    min ms | target ms |');
-console.log('|--------------------------------------------------------|-----------|-----------|-----------|-----------|-----------|');
+console.log(
+  '| measurement                                            | median ms |    p90 ms |    max ms |    min ms | target ms |'
+);
+console.log(
+  '|--------------------------------------------------------|-----------|-----------|-----------|-----------|-----------|'
+);
 console.log(row('first lint in a cold process (1 run)', [cold], 2, '-'));
 console.log(row(`full lint, 500-cell notebook (50 runs, ${WARM} warm-ups)`, full, 2, '50'));
 console.log(row('peer: Lezer parse of the 450 code cells only', parseOnly, 2, '-'));
-console.log(`\nfull lint / parse only, per round: median ${median(ratios).toFixed(2)}x (p90 ${percentile(ratios, 0.9).toFixed(2)}x)\n`);
+console.log(
+  `\nfull lint / parse only, per round: median ${median(ratios).toFixed(2)}x (p90 ${percentile(ratios, 0.9).toFixed(2)}x)\n`
+);
 console.log(row('re-lint one edited 7-line cell (2000 edits)', one, 3, '1'));

@@ -51,7 +51,9 @@ def start_server(port: int, workdir: Path) -> subprocess.Popen:
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(workdir), JUPYTER_RUNTIME_DIR=str(workdir / "rt"))
     return subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", f"--config={config}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -112,9 +114,7 @@ async def subscribers_scenario(count: int, port: int, seconds: float, server, cl
             received[0] += 1
 
     for _ in range(count):
-        request = HTTPRequest(
-            f"ws://127.0.0.1:{port}/gpuscope/api/stream", headers={"Authorization": f"token {TOKEN}"}
-        )
+        request = HTTPRequest(f"ws://127.0.0.1:{port}/gpuscope/api/stream", headers={"Authorization": f"token {TOKEN}"})
         sockets.append(await websocket_connect(request, on_message_callback=on_message))
     await asyncio.sleep(1.5)  # let connection set-up settle out of the measurement
     received[0] = 0
@@ -152,12 +152,18 @@ async def load_table(seconds: float) -> None:
     async with running_server(max_clients=200) as (client, port, server):
         rows = []
         for count in (0, 1, 10, 100):
-            rows.append((f"{count} stream subscribers", *await subscribers_scenario(count, port, seconds, server, client)))
-        rows.append(("100 clients polling samples at 1 Hz", *await polling_scenario(100, port, seconds, server, client)))
+            rows.append(
+                (f"{count} stream subscribers", *await subscribers_scenario(count, port, seconds, server, client))
+            )
+        rows.append(
+            ("100 clients polling samples at 1 Hz", *await polling_scenario(100, port, seconds, server, client))
+        )
     base_calls = rows[0][2]
     print(f"\nServer cost per viewer (replay backend, 1 Hz, {seconds:g} s each, {os.cpu_count()} cores)")
     print("(the replay makes one backend call per tick; NVML makes about 13 per GPU per tick, as flat)\n")
-    print(f"| {'viewers':<38} | {'server CPU % of a core':>22} | {'backend calls/s':>15} | {'calls/s vs none':>15} | {'messages/s delivered':>20} |")
+    print(
+        f"| {'viewers':<38} | {'server CPU % of a core':>22} | {'backend calls/s':>15} | {'calls/s vs none':>15} | {'messages/s delivered':>20} |"
+    )
     print(f"|{'-' * 40}|{'-' * 24}|{'-' * 17}|{'-' * 17}|{'-' * 22}|")
     for name, cpu, calls, delivered in rows:
         ratio = calls / base_calls if base_calls else float("nan")
@@ -179,13 +185,17 @@ def memory_table(gpus: int = 8, hours: int = 24) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as trace:
         trace.write("\n".join(json.dumps(r) for r in lines))
     print(f"\nResident memory, {gpus} GPUs at 1 Hz for {hours} simulated hours (sampler ticks driven directly)\n")
-    print(f"| {'history kept':<22} | {'RSS at start MiB':>16} | {'after 1 h':>10} | {'after 12 h':>10} | {'after 24 h':>10} | {'samples held':>12} |")
+    print(
+        f"| {'history kept':<22} | {'RSS at start MiB':>16} | {'after 1 h':>10} | {'after 12 h':>10} | {'after 24 h':>10} | {'samples held':>12} |"
+    )
     print(f"|{'-' * 24}|{'-' * 18}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 14}|")
     process = psutil.Process()
     for history in (3600, 6 * 3600):
         now = [0.0]
-        backend = ReplayBackend(trace.name, clock=lambda: now[0])
-        sampler = Sampler(backend, configured="replay", interval=1.0, history_seconds=history, clock=lambda: now[0])
+        backend = ReplayBackend(trace.name, clock=lambda now=now: now[0])
+        sampler = Sampler(
+            backend, configured="replay", interval=1.0, history_seconds=history, clock=lambda now=now: now[0]
+        )
         gc.collect()
         start = process.memory_info().rss / 2**20
         marks = {}
@@ -196,7 +206,9 @@ def memory_table(gpus: int = 8, hours: int = 24) -> None:
                 gc.collect()
                 marks[second + 1] = process.memory_info().rss / 2**20
         label = f"{history // 3600} h (default)" if history == 3600 else f"{history // 3600} h"
-        print(f"| {label:<22} | {start:>16.1f} | {marks[3600]:>10.1f} | {marks[12 * 3600]:>10.1f} | {marks[hours * 3600]:>10.1f} | {len(sampler.buffer):>12} |")
+        print(
+            f"| {label:<22} | {start:>16.1f} | {marks[3600]:>10.1f} | {marks[12 * 3600]:>10.1f} | {marks[hours * 3600]:>10.1f} | {len(sampler.buffer):>12} |"
+        )
         sampler.stop()
         del sampler, backend
     os.unlink(trace.name)

@@ -38,7 +38,7 @@ def main() -> None:
         for code in CELLS:
             records = []
 
-            def hook(msg):
+            def hook(msg, records=records):
                 if msg["msg_type"] == "comm_msg":
                     records.append(msg["content"]["data"])
 

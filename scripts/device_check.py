@@ -50,7 +50,9 @@ def api(path: str, method: str = "GET", body: dict | None = None) -> dict:
 def smi(query: str, kind: str = "gpu") -> list[list[str]]:
     out = subprocess.run(
         ["nvidia-smi", f"--query-{kind}={query}", "--format=csv,noheader,nounits"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return [[cell.strip() for cell in line.split(",")] for line in out.strip().splitlines() if line.strip()]
 
@@ -79,7 +81,9 @@ def start_server(work: Path, extra_config: str = "") -> subprocess.Popen:
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(work / "runtime"), JUPYTER_CONFIG_DIR=str(work))
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", f"--config={config}"],
-        env=env, stdout=open(work / "server.log", "w"), stderr=subprocess.STDOUT,
+        env=env,
+        stdout=open(work / "server.log", "w"),
+        stderr=subprocess.STDOUT,
     )
     for _ in range(120):
         try:
@@ -102,15 +106,21 @@ def main() -> int:
     try:
         devices = api("gpuscope/api/devices")
         report["devices"] = devices
-        print(f"backend={devices['backend']} live={devices['live']} status={devices['status']} "
-              f"driver={devices['driver_version']} cuda={devices['cuda_driver_version']}")
+        print(
+            f"backend={devices['backend']} live={devices['live']} status={devices['status']} "
+            f"driver={devices['driver_version']} cuda={devices['cuda_driver_version']}"
+        )
         for d in devices["devices"]:
-            print(f"  GPU {d['index']}: {d['name']} cc={d['compute_capability']} "
-                  f"mem={d['memory_total'] / GiB:.1f} GiB power_limit={d['power_limit_mw']} mW "
-                  f"pcie=gen{d['pcie_max_gen']}x{d['pcie_max_width']} unavailable={d['unavailable']}")
+            print(
+                f"  GPU {d['index']}: {d['name']} cc={d['compute_capability']} "
+                f"mem={d['memory_total'] / GiB:.1f} GiB power_limit={d['power_limit_mw']} mW "
+                f"pcie=gen{d['pcie_max_gen']}x{d['pcie_max_width']} unavailable={d['unavailable']}"
+            )
 
         # A notebook kernel, started by the server, that holds 8 GiB.
-        session = api("api/sessions", "POST", {"path": "gpu-check.ipynb", "type": "notebook", "kernel": {"name": "python3"}})
+        session = api(
+            "api/sessions", "POST", {"path": "gpu-check.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
+        )
         kernel_id = session["kernel"]["id"]
         from jupyter_client import BlockingKernelClient
 
@@ -132,28 +142,36 @@ def main() -> int:
         rows = []
         for _ in range(6):
             sample = latest_sample()
-            smi_rows = smi("index,memory.used,memory.total,utilization.gpu,utilization.memory,temperature.gpu,power.draw")
+            smi_rows = smi(
+                "index,memory.used,memory.total,utilization.gpu,utilization.memory,temperature.gpu,power.draw"
+            )
             for gpu, row in zip(sample["gpus"], smi_rows):
-                rows.append({
-                    "gpu": gpu["index"],
-                    "api_mem_mib": round(gpu["memory_used"] / 2**20),
-                    "smi_mem_mib": int(row[1]),
-                    "api_total_mib": round(gpu["memory_total"] / 2**20),
-                    "smi_total_mib": int(row[2]),
-                    "api_util": gpu["util_gpu"],
-                    "smi_util": int(row[3]),
-                    "api_temp": gpu["temp_c"],
-                    "smi_temp": int(row[5]),
-                    "api_power_w": round(gpu["power_mw"] / 1000, 1) if gpu["power_mw"] is not None else None,
-                    "smi_power_w": float(row[6]),
-                    "unavailable": gpu["unavailable"],
-                })
+                rows.append(
+                    {
+                        "gpu": gpu["index"],
+                        "api_mem_mib": round(gpu["memory_used"] / 2**20),
+                        "smi_mem_mib": int(row[1]),
+                        "api_total_mib": round(gpu["memory_total"] / 2**20),
+                        "smi_total_mib": int(row[2]),
+                        "api_util": gpu["util_gpu"],
+                        "smi_util": int(row[3]),
+                        "api_temp": gpu["temp_c"],
+                        "smi_temp": int(row[5]),
+                        "api_power_w": round(gpu["power_mw"] / 1000, 1) if gpu["power_mw"] is not None else None,
+                        "smi_power_w": float(row[6]),
+                        "unavailable": gpu["unavailable"],
+                    }
+                )
             time.sleep(1.0)
         report["comparison"] = rows
-        print("\n gpu | mem MiB api / smi | total MiB api / smi | util % api / smi | temp C api / smi | power W api / smi")
+        print(
+            "\n gpu | mem MiB api / smi | total MiB api / smi | util % api / smi | temp C api / smi | power W api / smi"
+        )
         for r in rows:
-            print(f"  {r['gpu']}  | {r['api_mem_mib']:>7} / {r['smi_mem_mib']:<7} | {r['api_total_mib']} / {r['smi_total_mib']} "
-                  f"| {r['api_util']:>3} / {r['smi_util']:<3} | {r['api_temp']} / {r['smi_temp']} | {r['api_power_w']} / {r['smi_power_w']}")
+            print(
+                f"  {r['gpu']}  | {r['api_mem_mib']:>7} / {r['smi_mem_mib']:<7} | {r['api_total_mib']} / {r['smi_total_mib']} "
+                f"| {r['api_util']:>3} / {r['smi_util']:<3} | {r['api_temp']} / {r['smi_temp']} | {r['api_power_w']} / {r['smi_power_w']}"
+            )
         print("  fields NVML refused:", rows[-1]["unavailable"])
 
         processes = api("gpuscope/api/processes")
@@ -164,8 +182,14 @@ def main() -> int:
         for gpu in processes["gpus"]:
             for p in gpu["processes"]:
                 kernel = p["kernel"]
-                owner = f"kernel {kernel['name']} {kernel['id'][:8]} notebook={kernel['notebook_path']}" if kernel else p["name"]
-                print(f"  GPU {gpu['index']} pid {p['pid']} {p['used_memory'] / 2**20 if p['used_memory'] else None} MiB owner={p['owner']} {owner}")
+                owner = (
+                    f"kernel {kernel['name']} {kernel['id'][:8]} notebook={kernel['notebook_path']}"
+                    if kernel
+                    else p["name"]
+                )
+                print(
+                    f"  GPU {gpu['index']} pid {p['pid']} {p['used_memory'] / 2**20 if p['used_memory'] else None} MiB owner={p['owner']} {owner}"
+                )
             print(f"  GPU {gpu['index']} others: {gpu['others']}")
         print("pid namespace:", processes["pid_namespace"])
         stats = api("gpuscope/api/stats")

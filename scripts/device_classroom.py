@@ -69,8 +69,10 @@ def main() -> int:
         apps = smi("pid,used_memory", "compute-apps")
         print("nvidia-smi compute apps (pid, MiB):", apps)
         for gpu in usage["gpus"][:1]:
-            print(f"usage GPU {gpu['index']}: mine {gib(gpu['mine'])}, others {gib(gpu['others'])} "
-                  f"({gpu['others_count']} processes), limit {gib(gpu['limit'])}, state {gpu['state']}")
+            print(
+                f"usage GPU {gpu['index']}: mine {gib(gpu['mine'])}, others {gib(gpu['others'])} "
+                f"({gpu['others_count']} processes), limit {gib(gpu['limit'])}, state {gpu['state']}"
+            )
         print("usage kernels:", [(k["notebook_path"], gib(k["used_memory"])) for k in usage["kernels"]])
         text = metrics()
         print("metrics:")
@@ -79,7 +81,9 @@ def main() -> int:
                 print("  ", line)
         print("nvidia-smi memory.used MiB:", smi("index,memory.used")[0])
         if other is not None:
-            bodies = {r: json.dumps(api(f"gpuscope/api/{r}")) for r in ("devices", "processes", "usage", "policy", "stats")}
+            bodies = {
+                r: json.dumps(api(f"gpuscope/api/{r}")) for r in ("devices", "processes", "usage", "policy", "stats")
+            }
             bodies["metrics"] = text
             leaks = [r for r, body in bodies.items() if OTHER in body or f'"pid": {other.pid},' in body]
             print(f"other user's pid {other.pid} / name in any route: {leaks or 'none'}")
@@ -89,9 +93,14 @@ def main() -> int:
         while time.time() < deadline and not api("gpuscope/api/usage")["idle"]:
             time.sleep(0.5)
         idle = api("gpuscope/api/usage")["idle"]
-        print("idle:", [(i["notebook_path"], gib(i["used_memory"]), round(i["shutdown_at"] - i["idle_since"], 1)) for i in idle])
+        print(
+            "idle:",
+            [(i["notebook_path"], gib(i["used_memory"]), round(i["shutdown_at"] - i["idle_since"], 1)) for i in idle],
+        )
         keep = urllib.request.Request(
-            f"{BASE}/gpuscope/api/keep", method="POST", data=json.dumps({"kernel_id": kernel_id}).encode(),
+            f"{BASE}/gpuscope/api/keep",
+            method="POST",
+            data=json.dumps({"kernel_id": kernel_id}).encode(),
             headers={"Authorization": f"token {TOKEN}"},
         )
         print("Keep:", urllib.request.urlopen(keep, timeout=10).status)
@@ -102,7 +111,10 @@ def main() -> int:
         print("shut_down:", api("gpuscope/api/usage")["shut_down"])
         kernels = [k["id"] for k in api("api/kernels")]
         time.sleep(2)
-        print(f"kernel still running: {kernel_id in kernels}; nvidia-smi compute apps now:", smi("pid,used_memory", "compute-apps"))
+        print(
+            f"kernel still running: {kernel_id in kernels}; nvidia-smi compute apps now:",
+            smi("pid,used_memory", "compute-apps"),
+        )
         print("server log:")
         for line in (work / "server.log").read_text().splitlines():
             if "gpuscope:" in line:

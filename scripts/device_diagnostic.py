@@ -11,7 +11,6 @@ the tests' fixtures are made from.
     python scripts/device_diagnostic.py [OUT]
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -31,16 +30,22 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     gpuscope = [sys.executable, "-m", "jupyterlab_gpuscope.cli"]
     run("diagnose", [*gpuscope, "diagnose"])
-    for name, env in (("report", {}), ("report-cvd-empty", {"CUDA_VISIBLE_DEVICES": ""}), ("report-cvd-invalid", {"CUDA_VISIBLE_DEVICES": "7"})):
+    for name, env in (
+        ("report", {}),
+        ("report-cvd-empty", {"CUDA_VISIBLE_DEVICES": ""}),
+        ("report-cvd-invalid", {"CUDA_VISIBLE_DEVICES": "7"}),
+    ):
         done = run(name, [*gpuscope, "diagnose", "--json"], env)
         (OUT / f"{name}.json").write_text(done.stdout)
 
+    import nbformat
     from jupyterlab_gpuscope import diagnostic_cell
 
-    import nbformat
-
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(diagnostic_cell.short()), nbformat.v4.new_code_cell(diagnostic_cell.self_contained())]
+    notebook.cells = [
+        nbformat.v4.new_code_cell(diagnostic_cell.short()),
+        nbformat.v4.new_code_cell(diagnostic_cell.self_contained()),
+    ]
     path = OUT / "cells.ipynb"
     nbformat.write(notebook, path)
     run("nbconvert", [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--inplace", str(path)])
@@ -49,7 +54,9 @@ def main():
     for number, cell in enumerate(executed.cells, 1):
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            texts.append(f"--- cell {number} ({output['output_type']}; {', '.join(sorted(data))})\n{data.get('text/plain', output.get('text', ''))}")
+            texts.append(
+                f"--- cell {number} ({output['output_type']}; {', '.join(sorted(data))})\n{data.get('text/plain', output.get('text', ''))}"
+            )
     (OUT / "cells.txt").write_text("\n".join(texts))
     print("\n".join(texts))
     # The executed notebook is large (the self-contained cell); keep only its outputs.

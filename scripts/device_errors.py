@@ -60,7 +60,11 @@ def main() -> None:
         results[name] = {"rc": done.returncode, "stdout": done.stdout[-4000:], "stderr": done.stderr[-8000:]}
     import torch
 
-    results["versions"] = {"torch": torch.__version__, "cuda": torch.version.cuda, "nccl": list(torch.cuda.nccl.version())}
+    results["versions"] = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "nccl": list(torch.cuda.nccl.version()),
+    }
     json.dump(results, sys.stdout, indent=1)
 
 

@@ -30,7 +30,7 @@ def kernel(work: Path, path: str):
 
     session = api("api/sessions", "POST", {"path": path, "type": "notebook", "kernel": {"name": "python3"}})
     # A client's heartbeat can call a kernel dead while it is still starting: try again.
-    for attempt in range(5):
+    for _attempt in range(5):
         time.sleep(2)
         client = BlockingKernelClient(connection_file=str(work / "runtime" / f"kernel-{session['kernel']['id']}.json"))
         client.load_connection_file()
@@ -52,7 +52,14 @@ def run(client, code: str) -> list[dict]:
         if kind == "stream":
             outputs.append({"output_type": "stream", "name": content["name"], "text": content["text"]})
         elif kind == "error":
-            outputs.append({"output_type": "error", "ename": content["ename"], "evalue": content["evalue"], "traceback": content["traceback"]})
+            outputs.append(
+                {
+                    "output_type": "error",
+                    "ename": content["ename"],
+                    "evalue": content["evalue"],
+                    "traceback": content["traceback"],
+                }
+            )
 
     client.execute_interactive(code, timeout=120, output_hook=hook)
     return outputs
@@ -69,14 +76,26 @@ def main() -> int:
         train_id, train = kernel(work, "train.ipynb")
         run(train, ALLOCATE.format(gib=20))
         cells = [
-            {"cell_type": "code", "source": ALLOCATE.format(gib=20), "outputs": [], "metadata": {}, "execution_count": 1},
-            {"cell_type": "code", "source": "more = torch.empty(60 * 2**30, dtype=torch.uint8, device='cuda')",
-             "outputs": run(train, "more = torch.empty(60 * 2**30, dtype=torch.uint8, device='cuda')"),
-             "metadata": {}, "execution_count": 2},
+            {
+                "cell_type": "code",
+                "source": ALLOCATE.format(gib=20),
+                "outputs": [],
+                "metadata": {},
+                "execution_count": 1,
+            },
+            {
+                "cell_type": "code",
+                "source": "more = torch.empty(60 * 2**30, dtype=torch.uint8, device='cuda')",
+                "outputs": run(train, "more = torch.empty(60 * 2**30, dtype=torch.uint8, device='cuda')"),
+                "metadata": {},
+                "execution_count": 2,
+            },
         ]
         time.sleep(1.5)  # a sample or two after the error
         processes = api("gpuscope/api/processes")
-        (out / "train.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}, indent=1))
+        (out / "train.ipynb").write_text(
+            json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}, indent=1)
+        )
         (out / "processes.json").write_text(json.dumps(processes, indent=1))
         (out / "kernels.json").write_text(json.dumps({"holder.ipynb": holder_id, "train.ipynb": train_id}))
         error = cells[1]["outputs"][-1]
@@ -84,8 +103,10 @@ def main() -> int:
         for gpu in processes["gpus"]:
             for p in gpu["processes"]:
                 kernel_info = p.get("kernel") or {}
-                print(f"GPU {gpu['index']}: pid {p['pid']} {p['used_memory'] / 2**30:.2f} GiB "
-                      f"{kernel_info.get('notebook_path')} {kernel_info.get('execution_state')}")
+                print(
+                    f"GPU {gpu['index']}: pid {p['pid']} {p['used_memory'] / 2**30:.2f} GiB "
+                    f"{kernel_info.get('notebook_path')} {kernel_info.get('execution_state')}"
+                )
         return 0
     finally:
         server.terminate()

@@ -1,7 +1,6 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-
 /** The server routes, relative to the base URL: the only place that knows them. */
 const API_PATH = 'gpuscope/api';
 

@@ -44,7 +44,10 @@ def _parser():
     explain = commands.add_parser("explain", help="print the findings for a facts or report file")
     explain.add_argument("file", help="FACTS.json from gpuscope diagnose --json (- reads standard input)")
     explain.add_argument("--json", action="store_true", help="print the report document as JSON")
-    for name, text in (("lint", "capability warnings for .py and .ipynb files (needs Node)"), ("explain-error", "explain the GPU errors in a log or a notebook's outputs (needs Node)")):
+    for name, text in (
+        ("lint", "capability warnings for .py and .ipynb files (needs Node)"),
+        ("explain-error", "explain the GPU errors in a log or a notebook's outputs (needs Node)"),
+    ):
         node = commands.add_parser(name, help=text, add_help=False)
         node.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
@@ -63,7 +66,9 @@ def _read_facts(path):
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): the file is truncated or not facts") from None
+        raise ValueError(
+            f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): the file is truncated or not facts"
+        ) from None
     problem = doctor.facts_problem(value)
     if problem:
         raise ValueError(f"{path}: {problem}")
@@ -108,7 +113,9 @@ def main(argv=None):
         return subprocess.call([node, BUNDLE, *args])
     options = _parser().parse_args(args)
     if options.command == "diagnose":
-        return _print_report(doctor.report_document(diagnose.collect(), include_private=options.include_private), options.json)
+        return _print_report(
+            doctor.report_document(diagnose.collect(), include_private=options.include_private), options.json
+        )
     if options.command == "explain":
         try:
             facts = _read_facts(options.file)
@@ -118,7 +125,10 @@ def main(argv=None):
         try:
             document = doctor.report_document(facts, include_private=True)
         except (TypeError, KeyError, AttributeError, ValueError, IndexError) as error:
-            print(f"gpuscope explain: {options.file}: the facts are malformed ({type(error).__name__}: {error})", file=sys.stderr)
+            print(
+                f"gpuscope explain: {options.file}: the facts are malformed ({type(error).__name__}: {error})",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         return _print_report(document, options.json)
     _parser().print_help()

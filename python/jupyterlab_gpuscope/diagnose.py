@@ -15,7 +15,6 @@ raises: whatever fails or hangs is recorded as a fact.
 
 import ctypes
 import importlib.util
-import json
 import math
 import os
 import platform
@@ -26,7 +25,13 @@ import time
 SCHEMA = "gpuscope.facts/2"
 MIME = "application/vnd.gpuscope.diagnostic+json"
 TIME_LIMIT_S = 30.0  # a hung CUDA call is reported, not waited on
-_ENV_VARS = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "CUDA_HOME", "PYTORCH_CUDA_ALLOC_CONF")
+_ENV_VARS = (
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_DEVICE_ORDER",
+    "NVIDIA_VISIBLE_DEVICES",
+    "CUDA_HOME",
+    "PYTORCH_CUDA_ALLOC_CONF",
+)
 
 
 def _error_text(error):
@@ -49,7 +54,9 @@ def _load_nvml():
     if system == "Windows":
         candidates = [
             os.path.join(os.environ.get("WINDIR", "C:\\Windows"), "System32", "nvml.dll"),
-            os.path.join(os.environ.get("ProgramFiles", "C:\\Program Files"), "NVIDIA Corporation", "NVSMI", "nvml.dll"),
+            os.path.join(
+                os.environ.get("ProgramFiles", "C:\\Program Files"), "NVIDIA Corporation", "NVSMI", "nvml.dll"
+            ),
         ]
         for path in candidates:
             if os.path.exists(path):
@@ -275,7 +282,13 @@ def _smoke_test(torch, index):
         # mantissa, when the user turned it on) by up to ~0.05; anything larger is wrong.
         result["matmul"] = dict(_compare(got, a.double() @ b.double(), 0.25 if tf32 else 1e-2), ms=ms, error=None)
     except Exception as error:
-        result["matmul"] = {"ok": False, "max_error": None, "non_finite": False, "ms": None, "error": _error_text(error)}
+        result["matmul"] = {
+            "ok": False,
+            "max_error": None,
+            "non_finite": False,
+            "ms": None,
+            "error": _error_text(error),
+        }
     try:
         got = torch.sin(a.to(device) * 3.0 + 1.0)
         torch.cuda.synchronize(device)

@@ -38,7 +38,19 @@ def needed_knowledge():
     """The part of the knowledge base the doctor reads (no lint rules, no error texts),
     with only the sources it can cite."""
     kb = knowledge.data()
-    part = {key: kb[key] for key in ("version", "features", "driver_minimum_by_cuda_major", "cuda_toolkit_driver", "wheel_index", "wheels", "failure_sources", "binary_compat_source")}
+    part = {
+        key: kb[key]
+        for key in (
+            "version",
+            "features",
+            "driver_minimum_by_cuda_major",
+            "cuda_toolkit_driver",
+            "wheel_index",
+            "wheels",
+            "failure_sources",
+            "binary_compat_source",
+        )
+    }
     part["capabilities"] = [{"cc": c["cc"], "arch": c["arch"]} for c in kb["capabilities"]]
     cited = set(doctor.SOURCES_CITED) | set(part["binary_compat_source"])
 
@@ -67,7 +79,7 @@ def self_contained(include_private=False):
         with open(os.path.join(here, f"{name}.py"), encoding="utf-8") as file:
             sources[name] = file.read()
     version = doctor.version()
-    return f"""{MARKER} {version}, knowledge base {knowledge.data().get('version')}: the driver, CUDA, the PyTorch build and a checked test on each GPU.
+    return f"""{MARKER} {version}, knowledge base {knowledge.data().get("version")}: the driver, CUDA, the PyTorch build and a checked test on each GPU.
 # Self-contained, because this kernel's environment lacks jupyterlab-gpuscope ({INSTALL} makes this cell a few lines).
 def _gpuscope_diagnostic(sources, kb, version, include_private):
     import sys, types

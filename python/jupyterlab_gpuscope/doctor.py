@@ -35,7 +35,14 @@ def version():
 
 class _Findings(list):
     def add(self, id, severity, title, cause, fix=None, source=(), device=None):
-        finding = {"id": id, "severity": severity, "title": title, "cause": cause, "fix": fix, "sources": knowledge.sources(source)}
+        finding = {
+            "id": id,
+            "severity": severity,
+            "title": title,
+            "cause": cause,
+            "fix": fix,
+            "sources": knowledge.sources(source),
+        }
         if device is not None:
             finding["device"] = device
         self.append(finding)
@@ -71,7 +78,11 @@ def facts_problem(value):
     if not isinstance(value["python"].get("version"), str):
         return 'the facts\' "python" has no version: the file is truncated or was edited'
     driver, torch = value["driver"], value["torch"]
-    if driver is not None and not (isinstance(driver.get("available"), bool) and isinstance(driver.get("devices"), list) and all(isinstance(d, dict) for d in driver["devices"])):
+    if driver is not None and not (
+        isinstance(driver.get("available"), bool)
+        and isinstance(driver.get("devices"), list)
+        and all(isinstance(d, dict) for d in driver["devices"])
+    ):
         return 'the facts\' "driver" is malformed (it needs "available" and a list of "devices")'
     if torch is not None and not isinstance(torch.get("version"), str):
         return 'the facts\' "torch" is malformed (it has no version)'
@@ -88,7 +99,13 @@ def _hung(facts):
     parts = []
     for sentence in facts.get("timeouts") or []:
         match = re.match(r"(\w+) did not finish within ([\d.]+) s", sentence)
-        parts.append({"part": match.group(1) if match else "a check", "step": None, "seconds": float(match.group(2)) if match else None})
+        parts.append(
+            {
+                "part": match.group(1) if match else "a check",
+                "step": None,
+                "seconds": float(match.group(2)) if match else None,
+            }
+        )
     return parts
 
 
@@ -151,7 +168,9 @@ def diagnose(facts):
             "fail",
             "PyTorch is installed but could not be inspected",
             errors["torch"],
-            _advice_fix(_advice_for(facts, plat), pip, "Reinstall torch") if has_driver else f"Reinstall it: {_code(pip + ' install --force-reinstall torch')}",
+            _advice_fix(_advice_for(facts, plat), pip, "Reinstall torch")
+            if has_driver
+            else f"Reinstall it: {_code(pip + ' install --force-reinstall torch')}",
         )
         return _ordered(findings)
     if torch is None:
@@ -171,7 +190,11 @@ def diagnose(facts):
             "fail" if has_driver else "warn",
             "No CUDA in this torch build",
             f"torch {torch.get('version')} is a CPU-only build (torch.version.cuda is None)"
-            + (", so it cannot use the GPU this machine has." if has_driver else ", and no NVIDIA driver is visible either."),
+            + (
+                ", so it cannot use the GPU this machine has."
+                if has_driver
+                else ", and no NVIDIA driver is visible either."
+            ),
             _advice_fix(_advice_for(facts, plat), pip, "Install a CUDA build") if has_driver else None,
             knowledge.data()["failure_sources"]["cpu_only_wheel"],
         )
@@ -192,7 +215,9 @@ def diagnose(facts):
             "cuda-available",
             "pass",
             f"torch {torch['version']} sees {torch['device_count']} GPU(s) with CUDA {torch.get('cuda')}",
-            "; ".join(f"GPU {d['index']}: {d['name']}, compute capability {d['cc']}" for d in torch.get("devices") or []),
+            "; ".join(
+                f"GPU {d['index']}: {d['name']}, compute capability {d['cc']}" for d in torch.get("devices") or []
+            ),
         )
     elif not torch.get("init_error") and not findings.failed():
         findings.add(
@@ -212,7 +237,9 @@ def diagnose(facts):
 
 
 def _hung_finding(findings, part):
-    what = {"torch": "The PyTorch check", "driver": "Reading the NVIDIA driver"}.get(part["part"], "Part of the diagnostic")
+    what = {"torch": "The PyTorch check", "driver": "Reading the NVIDIA driver"}.get(
+        part["part"], "Part of the diagnostic"
+    )
     seconds = f"{part['seconds']:g} s" if part.get("seconds") else "the time limit"
     findings.add(
         "hung",
@@ -241,7 +268,11 @@ def _macos(findings, torch):
             "warn",
             "No GPU backend for PyTorch on this Mac" if torch else "PyTorch is not installed in this kernel",
             "CUDA does not exist on macOS; PyTorch uses the GPU through Metal (MPS), "
-            + ("which this torch build does not offer here (MPS needs Apple silicon or an AMD GPU and macOS 12.3 or newer)." if torch else "once torch is installed."),
+            + (
+                "which this torch build does not offer here (MPS needs Apple silicon or an AMD GPU and macOS 12.3 or newer)."
+                if torch
+                else "once torch is installed."
+            ),
             _code("pip install --upgrade torch") + " (the macOS wheels on PyPI include MPS), then restart the kernel.",
             ["pt_mps"],
         )
@@ -287,23 +318,47 @@ def _no_driver(findings, facts, torch):
             ["nv_wsl"],
         )
         return
-    kind = "kubernetes" if container["kubernetes"] else "podman" if container["podman"] else "docker" if container["docker"] else None
+    kind = (
+        "kubernetes"
+        if container["kubernetes"]
+        else "podman"
+        if container["podman"]
+        else "docker"
+        if container["docker"]
+        else None
+    )
     if kind:
         where = {"kubernetes": "Kubernetes pod", "podman": "Podman container", "docker": "Docker container"}[kind]
         fix = {
-            "kubernetes": "Request a GPU in the pod spec: `resources: {limits: {nvidia.com/gpu: 1}}` (the NVIDIA device plugin must run on the node). With JupyterHub's KubeSpawner: `c.KubeSpawner.extra_resource_limits = {\"nvidia.com/gpu\": \"1\"}`.",
+            "kubernetes": 'Request a GPU in the pod spec: `resources: {limits: {nvidia.com/gpu: 1}}` (the NVIDIA device plugin must run on the node). With JupyterHub\'s KubeSpawner: `c.KubeSpawner.extra_resource_limits = {"nvidia.com/gpu": "1"}`.',
             "podman": "Generate the CDI specification on the host (`sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`) and start the container with `podman run --device nvidia.com/gpu=all ...`.",
             "docker": "Start the container with the GPUs: `docker run --gpus all ...` (the NVIDIA Container Toolkit must be installed on the host).",
         }[kind]
-        detail = " There are no /dev/nvidia* device files." if no_devices else " The /dev/nvidia* device files are there, but not the driver's libraries: the container was started without the NVIDIA runtime."
+        detail = (
+            " There are no /dev/nvidia* device files."
+            if no_devices
+            else " The /dev/nvidia* device files are there, but not the driver's libraries: the container was started without the NVIDIA runtime."
+        )
         cited = {"kubernetes": "k8s_gpus", "podman": "nv_cdi", "docker": "docker_gpus"}[kind]
-        findings.add("no-gpu-in-container", severity, f"No GPU was passed into this {where}", cause + detail, fix, sources + [cited])
+        findings.add(
+            "no-gpu-in-container",
+            severity,
+            f"No GPU was passed into this {where}",
+            cause + detail,
+            fix,
+            sources + [cited],
+        )
         return
     findings.add(
         "no-driver",
         severity,
         "No NVIDIA driver is visible",
-        cause + (" There are no /dev/nvidia* device files." if no_devices and (facts.get("platform") or {}).get("system") == "Linux" else ""),
+        cause
+        + (
+            " There are no /dev/nvidia* device files."
+            if no_devices and (facts.get("platform") or {}).get("system") == "Linux"
+            else ""
+        ),
         "If this machine has an NVIDIA GPU, install the NVIDIA driver (`nvidia-smi` works in a terminal once it is in); otherwise run on a machine that has one."
         if cuda_torch
         else None,
@@ -354,10 +409,16 @@ def _driver_findings(findings, facts):
         findings.add(
             "mig",
             "pass",
-            f"GPU {index} is split into {len(instances or [])} MIG instance(s)" if instances is not None else f"MIG is on for GPU {index}",
+            f"GPU {index} is split into {len(instances or [])} MIG instance(s)"
+            if instances is not None
+            else f"MIG is on for GPU {index}",
             (f"Instances: {listed}. " if listed else "")
             + "A CUDA process uses one MIG instance, with its share of the memory and SMs"
-            + (": CUDA_VISIBLE_DEVICES picks it." if chosen else "; choose it with `CUDA_VISIBLE_DEVICES=MIG-<uuid>` (listed by `nvidia-smi -L`) before the kernel starts."),
+            + (
+                ": CUDA_VISIBLE_DEVICES picks it."
+                if chosen
+                else "; choose it with `CUDA_VISIBLE_DEVICES=MIG-<uuid>` (listed by `nvidia-smi -L`) before the kernel starts."
+            ),
             None,
             sources,
             index,
@@ -462,19 +523,27 @@ def _device_findings(findings, facts, torch, device, plat, pip):
     if not covered:
         advice = knowledge.wheel_advice(cc, plat, driver.get("version"), driver.get("cuda_version"))
         fix = _advice_fix([(cc, advice)], pip, "Install one that does")
-        if advice["kind"] == "none" and plat != "linux-x86_64" and knowledge.wheel_advice(cc, "linux-x86_64")["kind"] != "none":
+        if (
+            advice["kind"] == "none"
+            and plat != "linux-x86_64"
+            and knowledge.wheel_advice(cc, "linux-x86_64")["kind"] != "none"
+        ):
             fix += " The Linux x86_64 wheels do cover it."
         findings.add(
             "arch-not-covered",
             "fail",
             f"This torch build has no code for {name}",
-            f"Its arch list is {' '.join(torch.get('arch_list') or []) or 'empty'}: no code for {cc} and no older PTX, so GPU kernels fail with \"no kernel image is available for execution on the device\".",
+            f'Its arch list is {" ".join(torch.get("arch_list") or []) or "empty"}: no code for {cc} and no older PTX, so GPU kernels fail with "no kernel image is available for execution on the device".',
             fix,
-            knowledge.data()["binary_compat_source"] + knowledge.data()["failure_sources"]["wheel_lacks_arch"] + advice.get("source", []),
+            knowledge.data()["binary_compat_source"]
+            + knowledge.data()["failure_sources"]["wheel_lacks_arch"]
+            + advice.get("source", []),
             index,
         )
         return False
-    if not knowledge.supports("bf16", cc) and (torch.get("bf16_supported") is True or torch.get("bf16_native") is False):
+    if not knowledge.supports("bf16", cc) and (
+        torch.get("bf16_supported") is True or torch.get("bf16_native") is False
+    ):
         bf16 = knowledge.feature("bf16")
         findings.add(
             "bf16-emulated",
@@ -502,7 +571,9 @@ def _device_findings(findings, facts, torch, device, plat, pip):
         f"What {name} can run",
         _capability_sentence(torch, cc, flash),
         None,
-        knowledge.feature("bf16")["source"][:1] + knowledge.feature("fp8_scaled_mm")["source"][:1] + knowledge.feature("sdpa_flash")["source"][:1],
+        knowledge.feature("bf16")["source"][:1]
+        + knowledge.feature("fp8_scaled_mm")["source"][:1]
+        + knowledge.feature("sdpa_flash")["source"][:1],
         index,
     )
     return True
@@ -515,12 +586,25 @@ def _capability_sentence(torch, cc, flash):
     tf32_on = (torch.get("tf32") or {}).get("matmul")
     parts = [
         "bf16: native" if knowledge.supports("bf16", cc) else f"bf16: emulated only ({needs('bf16')})",
-        ("TF32: yes, " + ("on for matmuls" if tf32_on else "off for fp32 matmuls (PyTorch's default; `torch.set_float32_matmul_precision('high')` turns it on)"))
+        (
+            "TF32: yes, "
+            + (
+                "on for matmuls"
+                if tf32_on
+                else "off for fp32 matmuls (PyTorch's default; `torch.set_float32_matmul_precision('high')` turns it on)"
+            )
+        )
         if knowledge.supports("tf32", cc)
         else f"TF32: no ({needs('tf32')})",
-        "FP8 matmul (torch._scaled_mm): yes" if knowledge.supports("fp8_scaled_mm", cc) else f"FP8 matmul: no ({needs('fp8_scaled_mm')})",
-        "flash attention (SDPA): yes" if flash else f"flash attention (SDPA): no ({needs('sdpa_flash')}; SDPA uses its other kernels)",
-        "FlashAttention-3: yes" if knowledge.supports("flash_attn_fa3", cc) else f"FlashAttention-3: no ({needs('flash_attn_fa3')})",
+        "FP8 matmul (torch._scaled_mm): yes"
+        if knowledge.supports("fp8_scaled_mm", cc)
+        else f"FP8 matmul: no ({needs('fp8_scaled_mm')})",
+        "flash attention (SDPA): yes"
+        if flash
+        else f"flash attention (SDPA): no ({needs('sdpa_flash')}; SDPA uses its other kernels)",
+        "FlashAttention-3: yes"
+        if knowledge.supports("flash_attn_fa3", cc)
+        else f"FlashAttention-3: no ({needs('flash_attn_fa3')})",
     ]
     return "; ".join(parts) + "."
 
@@ -553,9 +637,15 @@ def _smoke_findings(findings, torch, arch_failed):
         elif part.get("non_finite"):
             cause = f"The {label} gave NaN or infinity where the CPU gives finite numbers."
         else:
-            cause = f"The {label}'s largest difference from the CPU is {part.get('max_error')}, far above rounding error."
+            cause = (
+                f"The {label}'s largest difference from the CPU is {part.get('max_error')}, far above rounding error."
+            )
         if no_kernel:
-            fix = "This torch build has no code for this GPU: see the arch-list finding." if index in arch_failed else "torch's arch list covers this GPU, so the kernel without code comes from a separately compiled extension: rebuild it for this GPU."
+            fix = (
+                "This torch build has no code for this GPU: see the arch-list finding."
+                if index in arch_failed
+                else "torch's arch list covers this GPU, so the kernel without code comes from a separately compiled extension: rebuild it for this GPU."
+            )
         else:
             fix = "Restart the kernel and run the diagnostic again. A failure that persists points at faulty hardware, an overclock or a broken driver: report it with the output of `nvidia-smi -q`."
         findings.add("smoke-test", "fail", f"GPU {index} failed the {label} test", cause, fix, device=index)

@@ -6,9 +6,8 @@ import getpass
 import os
 from typing import Any
 
-from tornado.ioloop import IOLoop
-
 from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import IOLoop
 from traitlets import Bool, Enum, Float, Int, Type, Unicode, validate
 
 from . import metrics
@@ -43,9 +42,7 @@ class GPUScope(ExtensionApp):
         help="""A Backend subclass to use instead of `backend` (custom sources, and the fake
         backends of the end-to-end tests). Its `live` flag decides how readings are labelled.""",
     )
-    interval_seconds = Float(
-        1.0, config=True, help=f"Seconds between samples; at least {MIN_INTERVAL_SECONDS}."
-    )
+    interval_seconds = Float(1.0, config=True, help=f"Seconds between samples; at least {MIN_INTERVAL_SECONDS}.")
     history_seconds = Float(3600.0, config=True, help="Seconds of samples kept in memory for history charts.")
     show_other_users = Bool(
         False,
@@ -82,7 +79,11 @@ class GPUScope(ExtensionApp):
         the smaller applies.""",
     )
     user_memory_warn_fraction = Float(
-        0.9, min=0.0, max=1.0, config=True, help="Warn the user when their GPU memory passes this fraction of the limit."
+        0.9,
+        min=0.0,
+        max=1.0,
+        config=True,
+        help="Warn the user when their GPU memory passes this fraction of the limit.",
     )
     idle_kernel_minutes = Float(
         0.0,
@@ -100,7 +101,10 @@ class GPUScope(ExtensionApp):
         notified, unless they chose "Keep" (0, the default: never). Each shut-down is logged.""",
     )
     check_seconds = Float(
-        5.0, min=MIN_INTERVAL_SECONDS, config=True, help="Seconds between checks of who holds GPU memory (limits, idle kernels, metrics)."
+        5.0,
+        min=MIN_INTERVAL_SECONDS,
+        config=True,
+        help="Seconds between checks of who holds GPU memory (limits, idle kernels, metrics).",
     )
     memory_warning_percent = Float(
         0.0,
@@ -124,7 +128,7 @@ class GPUScope(ExtensionApp):
         such as "7.5"), whatever the user's own setting says. Empty: the user's setting.""",
     )
     lint_target_torch = Unicode(
-        "", config=True, help="Lint as if for this torch build (e.g. \"2.5.1+cu121\"). Empty: the user's setting."
+        "", config=True, help='Lint as if for this torch build (e.g. "2.5.1+cu121"). Empty: the user\'s setting.'
     )
     metrics_per_kernel = Bool(
         False,
@@ -153,9 +157,7 @@ class GPUScope(ExtensionApp):
     def _interval_floor(self, proposal):
         value = proposal["value"]
         if not value >= MIN_INTERVAL_SECONDS:  # also catches NaN
-            self.log.warning(
-                "gpuscope: interval_seconds=%s is below the floor; using %s", value, MIN_INTERVAL_SECONDS
-            )
+            self.log.warning("gpuscope: interval_seconds=%s is below the floor; using %s", value, MIN_INTERVAL_SECONDS)
             return MIN_INTERVAL_SECONDS
         return value
 
@@ -207,9 +209,7 @@ class GPUScope(ExtensionApp):
                 self.sampler, self.classroom, per_kernel=self.metrics_per_kernel, user=_user_name()
             )
         )
-        self.log.info(
-            "gpuscope: sampling with backend=%s every %ss", self.backend, self.interval_seconds
-        )
+        self.log.info("gpuscope: sampling with backend=%s every %ss", self.backend, self.interval_seconds)
 
     async def stop_extension(self) -> None:
         metrics.unregister()

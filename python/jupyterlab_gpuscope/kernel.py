@@ -123,8 +123,12 @@ def _stats(cuda, index: int) -> tuple[int, int, int, int]:
     its siblings each build and flatten the whole statistics dictionary."""
     nested = getattr(cuda, "memory_stats_as_nested_dict", None)
     if nested is None:  # not torch.cuda (a test's stand-in)
-        return (cuda.memory_allocated(index), cuda.max_memory_allocated(index),
-                cuda.memory_reserved(index), cuda.max_memory_reserved(index))
+        return (
+            cuda.memory_allocated(index),
+            cuda.max_memory_allocated(index),
+            cuda.memory_reserved(index),
+            cuda.max_memory_reserved(index),
+        )
     stats = nested(index)
     allocated, reserved = stats["allocated_bytes"]["all"], stats["reserved_bytes"]["all"]
     return allocated["current"], allocated["peak"], reserved["current"], reserved["peak"]

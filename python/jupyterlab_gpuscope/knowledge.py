@@ -40,7 +40,7 @@ def sources(keys):
 
 
 def cc_value(cc):
-    """"8.6" -> 86, "12.1" -> 121."""
+    """ "8.6" -> 86, "12.1" -> 121."""
     major, _, minor = str(cc).partition(".")
     return int(major) * 10 + int(minor or 0)
 
@@ -78,7 +78,12 @@ def arch_covers(arch_list, cc):
             continue
         kind, arch_major, arch_minor, suffix = match.groups()
         arch_value = int(arch_major) * 10 + int(arch_minor)
-        if kind == "sm" and int(arch_major) == major and int(arch_minor) <= minor and (suffix != "a" or arch_value == value):
+        if (
+            kind == "sm"
+            and int(arch_major) == major
+            and int(arch_minor) <= minor
+            and (suffix != "a" or arch_value == value)
+        ):
             if best_sass is None or arch_value > best_sass[0]:
                 best_sass = (arch_value, arch)
         if kind == "compute" and not suffix and arch_value <= value:
@@ -89,7 +94,7 @@ def arch_covers(arch_list, cc):
 
 
 def compare_key(version):
-    """"2.14" -> (2, 14): versions ordered as numbers."""
+    """ "2.14" -> (2, 14): versions ordered as numbers."""
     return tuple(int(x) for x in re.findall(r"\d+", version))
 
 
@@ -106,7 +111,13 @@ def platform_key(system, machine):
     """The wheel platform for platform.system() / platform.machine()."""
     system, machine = (system or "").lower(), (machine or "").lower()
     if system == "linux":
-        return "linux-aarch64" if machine in ("aarch64", "arm64") else "linux-x86_64" if machine in ("x86_64", "amd64") else f"linux-{machine}"
+        return (
+            "linux-aarch64"
+            if machine in ("aarch64", "arm64")
+            else "linux-x86_64"
+            if machine in ("x86_64", "amd64")
+            else f"linux-{machine}"
+        )
     if system == "windows":
         return "windows-amd64"
     if system == "darwin":
@@ -115,7 +126,7 @@ def platform_key(system, machine):
 
 
 def variant_cuda(variant):
-    """"cu128" -> "12.8"."""
+    """ "cu128" -> "12.8"."""
     digits = variant[2:]
     return f"{digits[:-1]}.{digits[-1]}"
 
@@ -173,7 +184,11 @@ def wheel_advice(cc, platform, driver_version=None, driver_cuda=None):
         recorded = [r for r in rows if r["platform"] == "linux-x86_64" and not r.get("experimental")]
         assumed = True
     if platform == "macos" or not recorded:
-        return {"kind": "none", "why": f"PyTorch publishes no CUDA wheels for {_PLATFORM_NAMES.get(platform, platform)}.", "assumed": False}
+        return {
+            "kind": "none",
+            "why": f"PyTorch publishes no CUDA wheels for {_PLATFORM_NAMES.get(platform, platform)}.",
+            "assumed": False,
+        }
     if assumed:
         driver_version = None  # Windows drivers are numbered apart from the Linux floors
 
@@ -186,7 +201,11 @@ def wheel_advice(cc, platform, driver_version=None, driver_cuda=None):
         if by:
             covering.append((row, by))
     if not covering:
-        return {"kind": "none", "why": f"No published torch wheel for {data()['wheels']['platforms'].get(platform, platform)} has code for compute capability {cc}.", "assumed": assumed}
+        return {
+            "kind": "none",
+            "why": f"No published torch wheel for {data()['wheels']['platforms'].get(platform, platform)} has code for compute capability {cc}.",
+            "assumed": assumed,
+        }
 
     def answer(kind, row, by):
         return {
@@ -199,7 +218,11 @@ def wheel_advice(cc, platform, driver_version=None, driver_cuda=None):
             "source": row["source"],
         }
 
-    runnable = [(row, by) for row, by in covering if driver_runs(row["variant"], driver_version, driver_cuda, by.startswith("compute_"))]
+    runnable = [
+        (row, by)
+        for row, by in covering
+        if driver_runs(row["variant"], driver_version, driver_cuda, by.startswith("compute_"))
+    ]
     newest_row, newest_by = covering[0]
     if runnable:
         row, by = runnable[0]

@@ -22,8 +22,7 @@ NOT_IN_NAMESPACE = (
     "(the server is probably in a container), so its owner cannot be shown"
 )
 RECORDED = (
-    "a process of the recording (a replay): it ran on the machine the trace was recorded "
-    "on, so it has no owner here"
+    "a process of the recording (a replay): it ran on the machine the trace was recorded on, so it has no owner here"
 )
 UNVERIFIED = (
     "a local process has this PID, but it has no GPU device open: NVML's PID belongs to "

@@ -37,7 +37,9 @@ class MemoryLimit:
         return "near" if used >= self.warn_fraction * limit else "ok"
 
 
-def gpu_usage(processes_body: dict[str, Any], totals: dict[int, int | None], limit: MemoryLimit) -> list[dict[str, Any]]:
+def gpu_usage(
+    processes_body: dict[str, Any], totals: dict[int, int | None], limit: MemoryLimit
+) -> list[dict[str, Any]]:
     """Per GPU: this user's memory, the others' total, the limit and its state."""
     usage = []
     for gpu in processes_body["gpus"]:

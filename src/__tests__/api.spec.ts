@@ -37,9 +37,7 @@ describe('GPUScopeAPI', () => {
       message: "'since' must be a sample sequence number"
     });
     const api = new GPUScopeAPI(settings);
-    await expect(api.samples(-1)).rejects.toThrow(
-      "'since' must be a sample sequence number"
-    );
+    await expect(api.samples(-1)).rejects.toThrow("'since' must be a sample sequence number");
   });
 
   it('fetches the policy once for every plugin, and keep as a POST with the kernel id', async () => {

@@ -43,13 +43,20 @@ export const cellUsagePlugin: JupyterFrontEndPlugin<void> = {
         tracker.enabled = composite.enabled !== false;
         tracker.saveInMetadata = composite.saveInMetadata === true;
       },
-      reason => Notification.warning(trans.__('Per-cell GPU usage settings could not be loaded (%1).', String(reason)))
+      reason =>
+        Notification.warning(
+          trans.__('Per-cell GPU usage settings could not be loaded (%1).', String(reason))
+        )
     );
   }
 };
 
 /** "Heaviest cells" of the active notebook in the GPU panel, each a link to its cell. */
-function heaviestCellsSection(tracker: CellUsageTracker, notebooks: INotebookTracker, trans: TranslationBundle) {
+function heaviestCellsSection(
+  tracker: CellUsageTracker,
+  notebooks: INotebookTracker,
+  trans: TranslationBundle
+) {
   const node = document.createElement('section');
   node.className = 'jp-gpuscope-HeavyCells';
   const title = document.createElement('div');

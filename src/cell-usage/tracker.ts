@@ -11,7 +11,14 @@ import { Widget } from '@lumino/widgets';
 
 import { addUnderOutputs } from '../ui/cells';
 import { runSilently } from '../ui/silent';
-import { annotationDetails, annotationText, ICellRecord, ICellUsage, summarize, utilizationDuring } from './usage';
+import {
+  annotationDetails,
+  annotationText,
+  ICellRecord,
+  ICellUsage,
+  summarize,
+  utilizationDuring
+} from './usage';
 import type { IGPUScopeAPI, IMonitorModel } from '../tokens';
 
 export const COMM_TARGET = 'gpuscope.cells';
@@ -83,7 +90,12 @@ export class CellUsageTracker {
         this._followed.add(kernel);
         // A restarted kernel has forgotten the extension (the connection object stays).
         kernel.statusChanged.connect((_, status) => {
-          if (status === 'restarting' || status === 'autorestarting' || status === 'starting' || status === 'dead') {
+          if (
+            status === 'restarting' ||
+            status === 'autorestarting' ||
+            status === 'starting' ||
+            status === 'dead'
+          ) {
             this._loaded.delete(kernel);
           } else if (status === 'idle') {
             void this._load(panel);
@@ -99,7 +111,12 @@ export class CellUsageTracker {
   private async _load(panel: NotebookPanel): Promise<void> {
     const kernel = panel.sessionContext.session?.kernel;
     // Only a kernel that is up: while it restarts, a request would be lost.
-    if (!this._enabled || !kernel || this._loaded.has(kernel) || (kernel.status !== 'idle' && kernel.status !== 'busy')) {
+    if (
+      !this._enabled ||
+      !kernel ||
+      this._loaded.has(kernel) ||
+      (kernel.status !== 'idle' && kernel.status !== 'busy')
+    ) {
       return;
     }
     this._loaded.add(kernel);
@@ -112,7 +129,11 @@ export class CellUsageTracker {
         this._targets.add(kernel);
         kernel.registerCommTarget(COMM_TARGET, comm => {
           comm.onMsg = (msg: KernelMessage.ICommMsgMsg) =>
-            this._onRecord(panel, msg.content.data as unknown as ICellRecord, (msg.parent_header as KernelMessage.IHeader).msg_id);
+            this._onRecord(
+              panel,
+              msg.content.data as unknown as ICellRecord,
+              (msg.parent_header as KernelMessage.IHeader).msg_id
+            );
         });
       }
       this._source ??= (await this._api.collector()).cell_usage_source;
@@ -126,14 +147,21 @@ export class CellUsageTracker {
     }
   }
 
-  private _onRecord(panel: NotebookPanel, record: ICellRecord, requestId: string | undefined): void {
+  private _onRecord(
+    panel: NotebookPanel,
+    record: ICellRecord,
+    requestId: string | undefined
+  ): void {
     if (!this._enabled || typeof record !== 'object' || record === null) {
       return;
     }
     // The cell that ran: the one whose execute request the record answers (its execution
     // count is not set until the reply, which comes after the record).
     const cell = panel.content.widgets.find(
-      c => c.model.type === 'code' && requestId !== undefined && (c as CodeCell).outputArea.future?.msg.header.msg_id === requestId
+      c =>
+        c.model.type === 'code' &&
+        requestId !== undefined &&
+        (c as CodeCell).outputArea.future?.msg.header.msg_id === requestId
     ) as CodeCell | undefined;
     if (!cell) {
       return;
@@ -168,12 +196,18 @@ export class CellUsageTracker {
       return null;
     }
     const match =
-      devices.devices.find(d => device.uuid && d.uuid?.replace(/^GPU-/, '') === device.uuid.replace(/^GPU-/, '')) ??
-      devices.devices.find(d => d.index === device.index);
+      devices.devices.find(
+        d => device.uuid && d.uuid?.replace(/^GPU-/, '') === device.uuid.replace(/^GPU-/, '')
+      ) ?? devices.devices.find(d => d.index === device.index);
     if (!match) {
       return null;
     }
-    const value = utilizationDuring(this._monitor.history(match.index), start, end, devices.interval_seconds);
+    const value = utilizationDuring(
+      this._monitor.history(match.index),
+      start,
+      end,
+      devices.interval_seconds
+    );
     return value === null ? null : { value, recorded: !devices.live };
   }
 

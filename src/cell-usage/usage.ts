@@ -51,15 +51,22 @@ function touched(d: IDeviceUsage): boolean {
  */
 export function summarize(
   record: ICellRecord,
-  utilization?: (device: IDeviceUsage, start: number, end: number) => { value: number; recorded: boolean } | null
+  utilization?: (
+    device: IDeviceUsage,
+    start: number,
+    end: number
+  ) => { value: number; recorded: boolean } | null
 ): ICellUsage | null {
   const devices = Array.isArray(record?.devices) ? record.devices.filter(validDevice) : [];
   const used = devices.filter(touched);
   if (!used.length) {
     return null;
   }
-  const device = used.reduce((a, b) => (b.peak_allocated - b.allocated_before > a.peak_allocated - a.allocated_before ? b : a));
-  const util = record.start !== null && utilization ? utilization(device, record.start, record.end) : null;
+  const device = used.reduce((a, b) =>
+    b.peak_allocated - b.allocated_before > a.peak_allocated - a.allocated_before ? b : a
+  );
+  const util =
+    record.start !== null && utilization ? utilization(device, record.start, record.end) : null;
   return {
     executionCount: record.execution_count,
     device,
@@ -75,7 +82,9 @@ export function summarize(
 function validDevice(d: IDeviceUsage): boolean {
   return (
     Number.isInteger(d?.index) &&
-    [d.peak_allocated, d.peak_reserved, d.allocated_before, d.allocated_after].every(v => Number.isFinite(v) && v >= 0)
+    [d.peak_allocated, d.peak_reserved, d.allocated_before, d.allocated_after].every(
+      v => Number.isFinite(v) && v >= 0
+    )
   );
 }
 
@@ -117,7 +126,12 @@ export function annotationDetails(usage: ICellUsage): string {
  * Mean utilisation in the samples taken while the cell ran. A sample reports the period
  * before it, so one sample after the end counts too; null when none fell in that time.
  */
-export function utilizationDuring(history: IGPUHistory, start: number, end: number, intervalSeconds: number): number | null {
+export function utilizationDuring(
+  history: IGPUHistory,
+  start: number,
+  end: number,
+  intervalSeconds: number
+): number | null {
   let sum = 0;
   let count = 0;
   for (let i = history.time.length - 1; i >= 0 && history.time[i] >= start; i--) {

@@ -55,7 +55,9 @@ export function main(argv: string[], io: IOutput = defaultOutput): number {
     return EXIT.usage;
   } catch (error) {
     io.err(`gpuscope ${command}: ${(error as Error).message}`);
-    return (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? EXIT.usage : EXIT.broken;
+    return (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+      ? EXIT.usage
+      : EXIT.broken;
   }
 }
 
@@ -81,7 +83,9 @@ function lint(args: string[], io: IOutput): number {
   }
   const profile = profileForTarget(values.target, gpus, values.torch);
   if (!profile) {
-    io.err(`gpuscope lint: unknown GPU "${values.target}": give a name such as T4, A100, H100, or a compute capability such as 7.5`);
+    io.err(
+      `gpuscope lint: unknown GPU "${values.target}": give a name such as T4, A100, H100, or a compute capability such as 7.5`
+    );
     return EXIT.usage;
   }
   const results = [];
@@ -109,16 +113,25 @@ function lint(args: string[], io: IOutput): number {
     io.out(JSON.stringify({ target: profile, findings: results }, null, 1));
   } else {
     for (const f of results) {
-      const where = f.cell !== null ? `${f.file}:cell ${f.cell}:${f.line}:${f.column}` : `${f.file}:${f.line}:${f.column}`;
+      const where =
+        f.cell !== null
+          ? `${f.file}:cell ${f.cell}:${f.line}:${f.column}`
+          : `${f.file}:${f.line}:${f.column}`;
       io.out(`${where}: ${f.severity} [${f.rule}] ${f.message}\n    fix: ${f.fix}`);
     }
-    io.out(`${results.length} finding(s), ${errors} error(s) for ${profile.name ?? 'a machine without a GPU'}${profile.cc ? ` (${profile.cc})` : ''}`);
+    io.out(
+      `${results.length} finding(s), ${errors} error(s) for ${profile.name ?? 'a machine without a GPU'}${profile.cc ? ` (${profile.cc})` : ''}`
+    );
   }
   return unreadable ? EXIT.usage : errors ? EXIT.finding : EXIT.ok;
 }
 
 function explainErrorCommand(args: string[], io: IOutput): number {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: false } }
+  });
   if (positionals.length > 1) {
     io.err(`gpuscope explain-error: give at most one file\n${USAGE}`);
     return EXIT.usage;
@@ -145,7 +158,13 @@ function explainErrorCommand(args: string[], io: IOutput): number {
   } else {
     io.out(
       results
-        .map(({ cell, explanation }) => (cell !== null ? `Cell ${cell}: ` : '') + toMarkdown(explanation).replace(/%pip /g, 'pip ').replace(/%env (\w+)=/g, 'export $1='))
+        .map(
+          ({ cell, explanation }) =>
+            (cell !== null ? `Cell ${cell}: ` : '') +
+            toMarkdown(explanation)
+              .replace(/%pip /g, 'pip ')
+              .replace(/%env (\w+)=/g, 'export $1=')
+        )
         .join('\n\n---\n\n')
     );
   }
@@ -159,7 +178,9 @@ function notebookSections(text: string): { cell: number; text: string }[] {
     throw new Error('not a notebook: it has no "cells" list');
   }
   return notebook.cells.flatMap((cell: { outputs?: unknown }, i: number) =>
-    Array.isArray(cell?.outputs) ? [{ cell: i + 1, text: failureText(cell.outputs as IOutputJSON[]) }] : []
+    Array.isArray(cell?.outputs)
+      ? [{ cell: i + 1, text: failureText(cell.outputs as IOutputJSON[]) }]
+      : []
   );
 }
 

@@ -8,7 +8,12 @@ import { CommandIDs, IGPUScopeAPI, TRANSLATION_DOMAIN } from '../tokens';
 import { gpuIcon } from '../ui/icons';
 import { followSettings } from '../ui/settings';
 import { DiagnosticReport } from './report';
-import { insertDiagnosticCell, kernelHasGPUScope, kernelProblem, runDiagnosticSilently } from './run';
+import {
+  insertDiagnosticCell,
+  kernelHasGPUScope,
+  kernelProblem,
+  runDiagnosticSilently
+} from './run';
 
 /**
  * The GPU diagnostic: insert it as a readable cell, or run it silently and show the report.
@@ -39,14 +44,21 @@ export const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
       },
       reason =>
         Notification.warning(
-          trans.__('GPU diagnostic settings could not be loaded (%1); using the defaults.', String(reason))
+          trans.__(
+            'GPU diagnostic settings could not be loaded (%1); using the defaults.',
+            String(reason)
+          )
         )
     );
     const hasNotebook = () => notebooks.currentWidget !== null;
 
     // Checks shared by both commands: a notebook with a live Python kernel, and the cell
     // for it (short when the kernel's environment has jupyterlab-gpuscope).
-    const prepare = async (): Promise<{ panel: NotebookPanel; source: string; selfContained: boolean } | null> => {
+    const prepare = async (): Promise<{
+      panel: NotebookPanel;
+      source: string;
+      selfContained: boolean;
+    } | null> => {
       const panel = notebooks.currentWidget;
       if (!panel) {
         return null;
@@ -62,29 +74,44 @@ export const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
           api.collector(includePrivate),
           kernelHasGPUScope(panel.sessionContext)
         ]);
-        return { panel, source: hasGPUScope ? cells.short : cells.self_contained, selfContained: !hasGPUScope };
+        return {
+          panel,
+          source: hasGPUScope ? cells.short : cells.self_contained,
+          selfContained: !hasGPUScope
+        };
       } catch (error) {
-        Notification.error(trans.__('Could not get the diagnostic from the server: %1', (error as Error).message));
+        Notification.error(
+          trans.__('Could not get the diagnostic from the server: %1', (error as Error).message)
+        );
         return null;
       }
     };
 
     app.commands.addCommand(CommandIDs.insertDiagnostic, {
       label: trans.__('Insert GPU Diagnostic Cell'),
-      caption: trans.__('Insert a cell that checks the GPU, driver and PyTorch build, below the active cell'),
+      caption: trans.__(
+        'Insert a cell that checks the GPU, driver and PyTorch build, below the active cell'
+      ),
       icon: gpuIcon,
       isEnabled: hasNotebook,
       describedBy: { args: { type: 'object', properties: {} } },
       execute: async () => {
         const ready = await prepare();
         if (ready) {
-          await insertDiagnosticCell(ready.panel, ready.source, ready.selfContained, runAfterInsert);
+          await insertDiagnosticCell(
+            ready.panel,
+            ready.source,
+            ready.selfContained,
+            runAfterInsert
+          );
         }
       }
     });
     app.commands.addCommand(CommandIDs.runDiagnostic, {
       label: trans.__('Run GPU Diagnostic'),
-      caption: trans.__('Check the GPU, driver and PyTorch build in this kernel, without changing the notebook'),
+      caption: trans.__(
+        'Check the GPU, driver and PyTorch build in this kernel, without changing the notebook'
+      ),
       icon: gpuIcon,
       isEnabled: hasNotebook,
       describedBy: { args: { type: 'object', properties: {} } },
@@ -93,9 +120,15 @@ export const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
         if (!ready) {
           return;
         }
-        const id = Notification.emit(trans.__('Running the GPU diagnostic…'), 'in-progress', { autoClose: false });
+        const id = Notification.emit(trans.__('Running the GPU diagnostic…'), 'in-progress', {
+          autoClose: false
+        });
         try {
-          const bundle = await runDiagnosticSilently(ready.panel.sessionContext, ready.source, trans);
+          const bundle = await runDiagnosticSilently(
+            ready.panel.sessionContext,
+            ready.source,
+            trans
+          );
           Notification.dismiss(id);
           const report = new DiagnosticReport(trans);
           report.setBundle(bundle);
@@ -105,7 +138,12 @@ export const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
             buttons: [Dialog.okButton({ label: trans.__('Close') })]
           });
         } catch (error) {
-          Notification.update({ id, message: (error as Error).message, type: 'error', autoClose: false });
+          Notification.update({
+            id,
+            message: (error as Error).message,
+            type: 'error',
+            autoClose: false
+          });
         }
       }
     });
@@ -118,4 +156,3 @@ export const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
     });
   }
 };
-

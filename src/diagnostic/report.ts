@@ -34,7 +34,10 @@ export interface IReport {
   headline: string;
   worst: Severity;
   findings: IFinding[];
-  facts: { schema?: string; duration_s?: number; python?: { version?: string } } & Record<string, unknown>;
+  facts: { schema?: string; duration_s?: number; python?: { version?: string } } & Record<
+    string,
+    unknown
+  >;
   redacted: boolean;
 }
 
@@ -61,9 +64,18 @@ export function readDiagnostic(value: unknown): Reading {
     const findingsOk =
       Array.isArray(report.findings) &&
       report.findings.every(
-        f => f && typeof f.title === 'string' && typeof f.cause === 'string' && ['pass', 'warn', 'fail'].includes(f.severity)
+        f =>
+          f &&
+          typeof f.title === 'string' &&
+          typeof f.cause === 'string' &&
+          ['pass', 'warn', 'fail'].includes(f.severity)
       );
-    if (!findingsOk || typeof report.headline !== 'string' || typeof report.facts !== 'object' || report.facts === null) {
+    if (
+      !findingsOk ||
+      typeof report.headline !== 'string' ||
+      typeof report.facts !== 'object' ||
+      report.facts === null
+    ) {
       return { kind: 'invalid', why: 'its findings are malformed' };
     }
     return { kind: 'report', report };
@@ -108,7 +120,9 @@ export class DiagnosticReport extends Widget {
       return;
     }
     if (reading.kind === 'facts-only') {
-      element('h3', 'jp-gpuscope-Report-summary', this.node).textContent = trans.__('GPU diagnostic: facts without findings');
+      element('h3', 'jp-gpuscope-Report-summary', this.node).textContent = trans.__(
+        'GPU diagnostic: facts without findings'
+      );
       element('p', 'jp-gpuscope-Report-stale', this.node).textContent = trans.__(
         'This output was saved by an earlier version of jupyterlab-gpuscope, which left the findings to JupyterLab. Run the diagnostic again for findings and fixes.'
       );
@@ -117,17 +131,21 @@ export class DiagnosticReport extends Widget {
     }
     const report = reading.report;
     const header = element('div', 'jp-gpuscope-Report-header', this.node);
-    element('h3', `jp-gpuscope-Report-summary jp-mod-${report.worst}`, header).textContent = trans.__(
-      'GPU diagnostic: %1',
-      report.headline
-    );
+    element('h3', `jp-gpuscope-Report-summary jp-mod-${report.worst}`, header).textContent =
+      trans.__('GPU diagnostic: %1', report.headline);
     const markdown = bundle['text/markdown'];
     if (typeof markdown === 'string') {
-      const copy = element('button', 'jp-Button jp-mod-styled jp-mod-reject jp-gpuscope-Report-copy', header) as HTMLButtonElement;
+      const copy = element(
+        'button',
+        'jp-Button jp-mod-styled jp-mod-reject jp-gpuscope-Report-copy',
+        header
+      ) as HTMLButtonElement;
       copy.type = 'button';
       copy.textContent = trans.__('Copy as Markdown');
       copy.title = report.redacted
-        ? trans.__('Copy the report, for a bug report or a question (home paths and user names are left out)')
+        ? trans.__(
+            'Copy the report, for a bug report or a question (home paths and user names are left out)'
+          )
         : trans.__('Copy the report, for a bug report or a question');
       copy.addEventListener('click', () => {
         Clipboard.copyToSystem(markdown);
@@ -164,7 +182,9 @@ export class DiagnosticReport extends Widget {
     const item = element('li', `jp-gpuscope-Finding jp-mod-${finding.severity}`, list);
     item.dataset.finding = finding.id;
     const badge = element('span', 'jp-gpuscope-Finding-badge', item);
-    badge.textContent = { pass: trans.__('pass'), warn: trans.__('warn'), fail: trans.__('fail') }[finding.severity];
+    badge.textContent = { pass: trans.__('pass'), warn: trans.__('warn'), fail: trans.__('fail') }[
+      finding.severity
+    ];
     const body = element('div', 'jp-gpuscope-Finding-body', item);
     element('div', 'jp-gpuscope-Finding-title', body).textContent = finding.title;
     element('div', 'jp-gpuscope-Finding-cause', body).textContent = finding.cause;
@@ -173,10 +193,16 @@ export class DiagnosticReport extends Widget {
       element('span', 'jp-gpuscope-Finding-fixLabel', fix).textContent = trans.__('Fix:') + ' ';
       withCode(fix, finding.fix);
     }
-    const sources = Array.isArray(finding.sources) ? finding.sources.filter(s => s && typeof s.text === 'string') : [];
+    const sources = Array.isArray(finding.sources)
+      ? finding.sources.filter(s => s && typeof s.text === 'string')
+      : [];
     if (sources.length) {
       const details = element('details', 'jp-gpuscope-Finding-sources', body);
-      element('summary', '', details).textContent = trans._n('%1 source', '%1 sources', sources.length);
+      element('summary', '', details).textContent = trans._n(
+        '%1 source',
+        '%1 sources',
+        sources.length
+      );
       const ul = element('ul', '', details);
       for (const source of sources) {
         element('li', '', ul).textContent = source.text;

@@ -12,7 +12,9 @@ export async function kernelProblem(
 ): Promise<string | null> {
   const kernel = session.session?.kernel;
   if (!kernel) {
-    return trans.__('This notebook has no kernel: start one (Kernel → Change Kernel) and try again.');
+    return trans.__(
+      'This notebook has no kernel: start one (Kernel → Change Kernel) and try again.'
+    );
   }
   if (kernel.status === 'dead') {
     return trans.__('The kernel is dead: restart it (Kernel → Restart Kernel) and try again.');
@@ -26,7 +28,8 @@ export async function kernelProblem(
 }
 
 /** Asks the kernel, without running a cell, whether it can import the diagnostic. */
-const HAS_GPUSCOPE = "__import__('importlib.util').util.find_spec('jupyterlab_gpuscope.doctor') is not None";
+const HAS_GPUSCOPE =
+  "__import__('importlib.util').util.find_spec('jupyterlab_gpuscope.doctor') is not None";
 
 /**
  * Whether the kernel's environment has jupyterlab-gpuscope (then the short cell runs
@@ -39,9 +42,15 @@ export async function kernelHasGPUScope(session: ISessionContext, waitMs = 5000)
     return false;
   }
   try {
-    const { reply } = await runSilently(kernel, '', { waitMs, userExpressions: { gpuscope: HAS_GPUSCOPE } });
-    const answer = (reply?.content as { user_expressions?: Record<string, { status?: string; data?: { 'text/plain'?: string } }> })
-      ?.user_expressions?.gpuscope;
+    const { reply } = await runSilently(kernel, '', {
+      waitMs,
+      userExpressions: { gpuscope: HAS_GPUSCOPE }
+    });
+    const answer = (
+      reply?.content as {
+        user_expressions?: Record<string, { status?: string; data?: { 'text/plain'?: string } }>;
+      }
+    )?.user_expressions?.gpuscope;
     return answer?.status === 'ok' && answer.data?.['text/plain'] === 'True';
   } catch {
     return false;
@@ -86,7 +95,9 @@ export async function runDiagnosticSilently(
   const kernel = session.session!.kernel!;
   if (kernel.status === 'busy') {
     throw new Error(
-      trans.__('The kernel is busy running a cell; run the diagnostic when it is idle, or insert it as a cell (it will queue).')
+      trans.__(
+        'The kernel is busy running a cell; run the diagnostic when it is idle, or insert it as a cell (it will queue).'
+      )
     );
   }
   // A JSON string is a valid Python string literal.
@@ -96,7 +107,8 @@ export async function runDiagnosticSilently(
     throw new Error(trans.__('The diagnostic did not finish within %1 s.', timeoutMs / 1000));
   }
   const failure = run.error;
-  const bundle = (run.displays.find(data => DIAGNOSTIC_MIME in data) ?? null) as IDiagnosticBundle | null;
+  const bundle = (run.displays.find(data => DIAGNOSTIC_MIME in data) ??
+    null) as IDiagnosticBundle | null;
   const printed = run.printed;
   if (failure) {
     throw new Error(trans.__('The diagnostic failed in the kernel: %1', failure));

@@ -39,12 +39,15 @@ export class ExplainCard extends Widget {
       this.node.appendChild(this._item(explanation));
     }
     const actions = element('div', 'jp-gpuscope-Explain-actions', this.node);
-    button(actions, trans.__('Add to notebook'), trans.__('Insert this explanation as a Markdown cell below'), () =>
-      _options.addNote()
+    button(
+      actions,
+      trans.__('Add to notebook'),
+      trans.__('Insert this explanation as a Markdown cell below'),
+      () => _options.addNote()
     ).classList.add('jp-gpuscope-Explain-addNote');
-    button(actions, trans.__('Dismiss'), trans.__('Hide this explanation'), () => _options.dismiss()).classList.add(
-      'jp-gpuscope-Explain-dismiss'
-    );
+    button(actions, trans.__('Dismiss'), trans.__('Hide this explanation'), () =>
+      _options.dismiss()
+    ).classList.add('jp-gpuscope-Explain-dismiss');
   }
 
   get explanations(): IExplanation[] {
@@ -82,7 +85,9 @@ export class ExplainCard extends Widget {
       const box = element('div', 'jp-gpuscope-Explain-commands', item);
       const commands = e.context.commands.join('\n');
       element('pre', '', box).textContent = commands;
-      button(box, trans.__('Copy'), trans.__('Copy the commands'), () => Clipboard.copyToSystem(commands));
+      button(box, trans.__('Copy'), trans.__('Copy the commands'), () =>
+        Clipboard.copyToSystem(commands)
+      );
     }
     if (e.context.oom) {
       item.appendChild(this._holdersBox(e));
@@ -110,10 +115,17 @@ export class ExplainCard extends Widget {
     const box = element('div', 'jp-gpuscope-Explain-holders');
     const load = async () => {
       box.replaceChildren();
-      element('p', 'jp-gpuscope-Explain-holdersTitle', box).textContent = trans.__('Looking up what holds GPU memory…');
+      element('p', 'jp-gpuscope-Explain-holdersTitle', box).textContent = trans.__(
+        'Looking up what holds GPU memory…'
+      );
       try {
         const reply = await this._options.processes();
-        this._renderHolders(box, reply, holdersFor(reply, this._options.kernelId, e.context.oom?.gpu ?? null), load);
+        this._renderHolders(
+          box,
+          reply,
+          holdersFor(reply, this._options.kernelId, e.context.oom?.gpu ?? null, trans),
+          load
+        );
       } catch (error) {
         box.replaceChildren();
         element('p', 'jp-gpuscope-Explain-holdersTitle', box).textContent = trans.__(
@@ -126,7 +138,12 @@ export class ExplainCard extends Widget {
     return box;
   }
 
-  private _renderHolders(box: HTMLElement, reply: IProcessesReply, holders: IHolders, reload: () => Promise<void>): void {
+  private _renderHolders(
+    box: HTMLElement,
+    reply: IProcessesReply,
+    holders: IHolders,
+    reload: () => Promise<void>
+  ): void {
     const trans = this._options.trans;
     box.replaceChildren();
     const title = element('p', 'jp-gpuscope-Explain-holdersTitle', box);
@@ -137,7 +154,9 @@ export class ExplainCard extends Widget {
     if (!reply.live) {
       const label = element('span', 'jp-gpuscope-Explain-recorded', title);
       label.textContent =
-        reply.backend === 'replay' ? trans.__('recorded GPU (replay), not this machine') : trans.__('no live GPU readings');
+        reply.backend === 'replay'
+          ? trans.__('recorded GPU (replay), not this machine')
+          : trans.__('no live GPU readings');
     }
     if (holders.basis === 'message') {
       element('p', 'jp-gpuscope-Explain-note', box).textContent = trans.__(
@@ -146,7 +165,9 @@ export class ExplainCard extends Widget {
       );
     }
     if (!holders.rows.length && !holders.others.count) {
-      element('p', 'jp-gpuscope-Explain-note', box).textContent = trans.__('The server sees no process holding memory there.');
+      element('p', 'jp-gpuscope-Explain-note', box).textContent = trans.__(
+        'The server sees no process holding memory there.'
+      );
       return;
     }
     const table = element('table', 'jp-gpuscope-ProcessTable jp-gpuscope-Explain-holderTable', box);
@@ -160,8 +181,9 @@ export class ExplainCard extends Widget {
       const what = element('td', '', tr);
       if (row.notebookPath) {
         const path = row.notebookPath;
-        button(what, path, trans.__('Open %1', path), () => this._options.openNotebook(path)).className =
-          'jp-gpuscope-ProcessTable-open';
+        button(what, path, trans.__('Open %1', path), () =>
+          this._options.openNotebook(path)
+        ).className = 'jp-gpuscope-ProcessTable-open';
       } else {
         what.textContent = row.label;
       }
@@ -169,15 +191,21 @@ export class ExplainCard extends Widget {
         what.append(` ${trans.__('(this notebook)')}`);
       }
       element('td', '', tr).textContent = row.pid === null ? '—' : String(row.pid);
-      element('td', '', tr).textContent = row.usedMemory === null ? 'n/a' : formatSize(row.usedMemory);
+      element('td', '', tr).textContent =
+        row.usedMemory === null ? trans.__('n/a') : formatSize(row.usedMemory);
       const actions = element('td', '', tr);
       if (row.canShutDown && row.kernelId) {
         const kernelId = row.kernelId;
-        const shut = button(actions, trans.__('Shut down kernel'), trans.__('Shut down this idle kernel to free its GPU memory'), async () => {
-          if (await this._options.shutDownKernel(kernelId, row.notebookPath)) {
-            await reload();
+        const shut = button(
+          actions,
+          trans.__('Shut down kernel'),
+          trans.__('Shut down this idle kernel to free its GPU memory'),
+          async () => {
+            if (await this._options.shutDownKernel(kernelId, row.notebookPath)) {
+              await reload();
+            }
           }
-        });
+        );
         shut.classList.add('jp-mod-warn', 'jp-gpuscope-ProcessTable-shutdown');
       }
     }
@@ -195,12 +223,20 @@ export class ExplainCard extends Widget {
   }
 }
 
-function button(parent: HTMLElement, label: string, title: string, onClick: () => unknown): HTMLButtonElement {
-  const node = element('button', 'jp-Button jp-mod-styled jp-mod-small', parent) as HTMLButtonElement;
+function button(
+  parent: HTMLElement,
+  label: string,
+  title: string,
+  onClick: () => unknown
+): HTMLButtonElement {
+  const node = element(
+    'button',
+    'jp-Button jp-mod-styled jp-mod-small',
+    parent
+  ) as HTMLButtonElement;
   node.type = 'button';
   node.textContent = label;
   node.title = title;
   node.addEventListener('click', () => void onClick());
   return node;
 }
-

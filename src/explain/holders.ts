@@ -1,3 +1,5 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 /**
  * Who holds memory on the GPU a cell ran out of: the rows of the OOM card, from the
  * server's process list.
@@ -27,11 +29,20 @@ export interface IHolders {
   others: { count: number; usedMemory: number };
 }
 
-function holder(proc: IGPUProcess, failingKernelId: string | null): IHolder {
+function holder(
+  proc: IGPUProcess,
+  failingKernelId: string | null,
+  trans: TranslationBundle
+): IHolder {
   const kernel = proc.kernel;
   const isFailingKernel = !!kernel && kernel.id === failingKernelId;
   return {
-    label: kernel?.notebook_path ?? (kernel ? `${kernel.name} kernel` : proc.name ?? (proc.pid !== null ? `PID ${proc.pid}` : 'unknown process')),
+    label:
+      kernel?.notebook_path ??
+      (kernel
+        ? trans.__('%1 kernel', kernel.name)
+        : (proc.name ??
+          (proc.pid !== null ? trans.__('PID %1', proc.pid) : trans.__('unknown process')))),
     pid: proc.pid,
     usedMemory: proc.used_memory,
     kernelId: kernel?.id ?? null,
@@ -46,8 +57,15 @@ function holder(proc: IGPUProcess, failingKernelId: string | null): IHolder {
  * message is the kernel's CUDA numbering, which CUDA_VISIBLE_DEVICES may shift); else the
  * index in the message; else every GPU. Largest holders first.
  */
-export function holdersFor(reply: IProcessesReply, failingKernelId: string | null, messageGPU: number | null): IHolders {
-  const ofKernel = reply.gpus.filter(g => g.processes.some(p => p.kernel && p.kernel.id === failingKernelId));
+export function holdersFor(
+  reply: IProcessesReply,
+  failingKernelId: string | null,
+  messageGPU: number | null,
+  trans: TranslationBundle
+): IHolders {
+  const ofKernel = reply.gpus.filter(g =>
+    g.processes.some(p => p.kernel && p.kernel.id === failingKernelId)
+  );
   const byIndex = reply.gpus.filter(g => g.index === messageGPU);
   const [gpus, basis] = ofKernel.length
     ? [ofKernel, 'kernel' as const]
@@ -56,7 +74,7 @@ export function holdersFor(reply: IProcessesReply, failingKernelId: string | nul
       : [reply.gpus, 'all' as const];
   const rows = gpus
     .flatMap(g => g.processes)
-    .map(p => holder(p, failingKernelId))
+    .map(p => holder(p, failingKernelId, trans))
     .sort((a, b) => (b.usedMemory ?? 0) - (a.usedMemory ?? 0));
   return {
     gpus: gpus.map(g => g.index),

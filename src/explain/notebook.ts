@@ -64,7 +64,9 @@ export class CellErrorExplainer {
             this._pending.delete(cell);
             this._cards.delete(cell);
           });
-          (cell as CodeCell).model.outputs.changed.connect(() => this._schedule(panel, cell as CodeCell));
+          (cell as CodeCell).model.outputs.changed.connect(() =>
+            this._schedule(panel, cell as CodeCell)
+          );
           this._schedule(panel, cell as CodeCell); // outputs saved in the notebook
         }
       }

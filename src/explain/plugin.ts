@@ -30,7 +30,10 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const explainer = new CellErrorExplainer({
       tracker: notebooks,
-      facts: panel => ({ kernel: profiles.kernelProfile(panel.sessionContext), server: profiles.serverProfile }),
+      facts: panel => ({
+        kernel: profiles.kernelProfile(panel.sessionContext),
+        server: profiles.serverProfile
+      }),
       card: {
         trans,
         processes: () => api.processes(),
@@ -49,12 +52,17 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
       describedBy: { args: { type: 'object', properties: {} } },
       execute: () => {
         if (!explainer.explainActiveCell().length) {
-          Notification.info(trans.__('The active cell shows no GPU error that gpuscope recognises.'), { autoClose: 5000 });
+          Notification.info(
+            trans.__('The active cell shows no GPU error that gpuscope recognises.'),
+            { autoClose: 5000 }
+          );
         }
       }
     });
     palette?.addItem({ command: CommandIDs.explainError, category: trans.__('GPU') });
-    notebooks.activeCellChanged.connect(() => app.commands.notifyCommandChanged(CommandIDs.explainError));
+    notebooks.activeCellChanged.connect(() =>
+      app.commands.notifyCommandChanged(CommandIDs.explainError)
+    );
 
     followSettings(
       settingRegistry,
@@ -63,7 +71,10 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
         explainer.enabled = composite.enabled !== false;
         explainer.showWarnings = composite.showWarnings !== false;
       },
-      reason => Notification.warning(trans.__('GPU error explainer settings could not be loaded (%1).', String(reason)))
+      reason =>
+        Notification.warning(
+          trans.__('GPU error explainer settings could not be loaded (%1).', String(reason))
+        )
     );
   }
 };

@@ -31,15 +31,13 @@ export function capabilityLinter(lint: (text: string) => ILintFinding[] | null):
       view => {
         const findings = lint(view.state.doc.toString()) ?? [];
         const length = view.state.doc.length;
-        return findings.map(
-          (f): Diagnostic => ({
-            from: Math.min(f.from, length),
-            to: Math.min(f.to, length),
-            severity: f.severity,
-            source: `gpuscope (${f.rule})`,
-            message: `${f.message}\nFix: ${f.fix.replace(/`/g, '')}`
-          })
-        );
+        return findings.map((f): Diagnostic => ({
+          from: Math.min(f.from, length),
+          to: Math.min(f.to, length),
+          severity: f.severity,
+          source: `gpuscope (${f.rule})`,
+          message: `${f.message}\nFix: ${f.fix.replace(/`/g, '')}`
+        }));
       },
       {
         delay: 300,

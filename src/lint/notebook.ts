@@ -61,7 +61,13 @@ export class NotebookLinter {
     if (!profile) {
       return null;
     }
-    const findings = this._cellFindings(model as ICellModel, text, profile, this._imports(panel), this._deviceNames(panel));
+    const findings = this._cellFindings(
+      model as ICellModel,
+      text,
+      profile,
+      this._imports(panel),
+      this._deviceNames(panel)
+    );
     this._summaryChanged.emit(panel);
     return findings;
   }
@@ -115,7 +121,8 @@ export class NotebookLinter {
     if (cached && !cached.isDisposed) {
       return cached;
     }
-    const panel = this._tracker.find(p => p.content.widgets.some(cell => cell.model === model)) ?? null;
+    const panel =
+      this._tracker.find(p => p.content.widgets.some(cell => cell.model === model)) ?? null;
     if (panel) {
       this._panels.set(model, panel);
     }
@@ -136,7 +143,11 @@ export class NotebookLinter {
   }
 
   /** What every code cell of a notebook contributes, in order, later cells winning. */
-  private _merged<V>(panel: NotebookPanel, cache: WeakMap<ICellModel, IPerCell<V>>, read: (source: string) => Map<string, V>): Map<string, V> {
+  private _merged<V>(
+    panel: NotebookPanel,
+    cache: WeakMap<ICellModel, IPerCell<V>>,
+    read: (source: string) => Map<string, V>
+  ): Map<string, V> {
     const merged = new Map<string, V>();
     for (const cell of panel.content.widgets) {
       if (cell.model.type !== 'code') {
@@ -156,7 +167,10 @@ export class NotebookLinter {
   private _panels = new WeakMap<CodeEditor.IModel, NotebookPanel>();
   private _importCache = new WeakMap<ICellModel, IPerCell<string>>();
   private _nameCache = new WeakMap<ICellModel, IPerCell<string | null>>();
-  private _results = new WeakMap<ICellModel, { source: string; key: string; findings: ILintFinding[] }>();
+  private _results = new WeakMap<
+    ICellModel,
+    { source: string; key: string; findings: ILintFinding[] }
+  >();
   private _summaryChanged = new Signal<this, NotebookPanel | null>(this);
 }
 

@@ -1,6 +1,10 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, IToolbarWidgetRegistry, Notification } from '@jupyterlab/apputils';
-import { EditorExtensionRegistry, IEditorExtensionRegistry, IEditorLanguageRegistry } from '@jupyterlab/codemirror';
+import {
+  EditorExtensionRegistry,
+  IEditorExtensionRegistry,
+  IEditorLanguageRegistry
+} from '@jupyterlab/codemirror';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
@@ -19,7 +23,8 @@ import { LintSummary } from './summary';
  */
 export const lintPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-gpuscope:lint',
-  description: "Warns in the editor when code uses what the kernel's GPU or PyTorch build cannot do.",
+  description:
+    "Warns in the editor when code uses what the kernel's GPU or PyTorch build cannot do.",
   autoStart: true,
   requires: [IDeviceProfiles, INotebookTracker, IEditorExtensionRegistry, IEditorLanguageRegistry],
   optional: [ISettingRegistry, IToolbarWidgetRegistry, ICommandPalette, ITranslator, IGPUScopeAPI],
@@ -46,13 +51,17 @@ export const lintPlugin: JupyterFrontEndPlugin<void> = {
 
     // The Lezer Python parser of JupyterLab's own editor: nothing extra to download.
     void languages.getLanguage('python').then(python => {
-      const parser = (python?.support?.language as { parser?: Parameters<typeof usePythonParser>[0] })?.parser;
+      const parser = (
+        python?.support?.language as { parser?: Parameters<typeof usePythonParser>[0] }
+      )?.parser;
       if (parser) {
         usePythonParser(parser);
         refresh();
       } else {
         Notification.warning(
-          trans.__('GPU capability warnings are off: this JupyterLab has no Python language support for its editor.')
+          trans.__(
+            'GPU capability warnings are off: this JupyterLab has no Python language support for its editor.'
+          )
         );
       }
     });
@@ -94,7 +103,10 @@ export const lintPlugin: JupyterFrontEndPlugin<void> = {
       let profile = target || torch ? profileForTarget(target, gpus, torch) : null;
       const problem =
         target && !profile
-          ? trans.__('GPU lint target "%1" is not a GPU gpuscope knows; use a name such as T4 or A100, or a compute capability such as 7.5 (Settings → GPU capability warnings).', target)
+          ? trans.__(
+              'GPU lint target "%1" is not a GPU gpuscope knows; use a name such as T4 or A100, or a compute capability such as 7.5 (Settings → GPU capability warnings).',
+              target
+            )
           : null;
       if (problem) {
         Notification.warning(problem);
@@ -115,7 +127,10 @@ export const lintPlugin: JupyterFrontEndPlugin<void> = {
       },
       reason =>
         Notification.warning(
-          trans.__('GPU capability warning settings could not be loaded (%1); using the defaults.', String(reason))
+          trans.__(
+            'GPU capability warning settings could not be loaded (%1); using the defaults.',
+            String(reason)
+          )
         )
     );
     void api
@@ -127,7 +142,5 @@ export const lintPlugin: JupyterFrontEndPlugin<void> = {
         }
       })
       .catch(() => undefined); // an older server: the user's settings alone
-
   }
 };
-

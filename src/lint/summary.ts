@@ -35,7 +35,11 @@ export class LintSummary extends Widget {
     const trans = this._trans;
     const problem = this._linter.targetProblem();
     if (problem) {
-      await new Dialog({ title: trans.__('GPU capability warnings'), body: problem, buttons: [Dialog.okButton({ label: trans.__('Close') })] }).launch();
+      await new Dialog({
+        title: trans.__('GPU capability warnings'),
+        body: problem,
+        buttons: [Dialog.okButton({ label: trans.__('Close') })]
+      }).launch();
       return;
     }
     const findings = this._linter.summary(this._panel);
@@ -57,7 +61,11 @@ export class LintSummary extends Widget {
       });
       const severity = document.createElement('span');
       severity.className = 'jp-gpuscope-LintList-severity';
-      severity.textContent = { error: trans.__('error'), warning: trans.__('warning'), info: trans.__('note') }[finding.severity];
+      severity.textContent = {
+        error: trans.__('error'),
+        warning: trans.__('warning'),
+        info: trans.__('note')
+      }[finding.severity];
       const message = document.createElement('div');
       message.className = 'jp-gpuscope-LintList-message';
       withCode(message, finding.message);
@@ -107,9 +115,15 @@ export class LintSummary extends Widget {
         ? trans.__('GPU: %1 error(s), %2 warning(s)', errors, others)
         : trans.__('GPU: ✓');
     this.node.title = profile
-      ? trans.__('Capability warnings for %1 (%2). Click for the list.', this._profileName(), profile.source)
+      ? trans.__(
+          'Capability warnings for %1 (%2). Click for the list.',
+          this._profileName(),
+          profile.source
+        )
       : this._linter.serverIsRecording()
-        ? trans.__("Waiting for the kernel to say which GPU this notebook uses: the server's GPU data is a recording (replay), not this machine's, so it is not used.")
+        ? trans.__(
+            "Waiting for the kernel to say which GPU this notebook uses: the server's GPU data is a recording (replay), not this machine's, so it is not used."
+          )
         : trans.__('Waiting for the kernel or the server to say which GPU this notebook uses.');
     this.toggleClass('jp-mod-error', errors > 0);
     this.toggleClass('jp-mod-warning', errors === 0 && others > 0);

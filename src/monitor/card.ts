@@ -2,7 +2,15 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { IDevice, IGPUProcess, IGPUSample, IProcessesReply } from '../api';
 import { IChartTheme, TimeChart } from './chart';
-import { formatAmount, formatPercent, formatThroughput, formatUsedOfTotal, formatWatts, gpuLevel, throttleWords } from './format';
+import {
+  formatAmount,
+  formatPercent,
+  formatThroughput,
+  formatUsedOfTotal,
+  formatWatts,
+  gpuLevel,
+  throttleWords
+} from './format';
 import { element, setAttr, setText } from '../ui/dom';
 import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
 
@@ -109,7 +117,9 @@ export class GPUCard {
     thresholds: IThresholds
   ): void {
     this._units = units;
-    this._whenInView('readings', () => this._render(device, gpu, history, windowStart, units, thresholds));
+    this._whenInView('readings', () =>
+      this._render(device, gpu, history, windowStart, units, thresholds)
+    );
   }
 
   private _render(
@@ -153,9 +163,21 @@ export class GPUCard {
     const throttle = gpu ? throttleWords(gpu.throttle_reasons, trans) : [];
     const limit = device?.power_limit_mw ?? null;
     this._setFields([
-      [trans.__('Utilisation'), formatPercent(gpu?.util_gpu ?? null), naReason(gpu, 'util_gpu', trans)],
-      [trans.__('Memory busy'), formatPercent(gpu?.util_mem ?? null), naReason(gpu, 'util_mem', trans)],
-      [trans.__('Temperature'), gpu?.temp_c != null ? `${gpu.temp_c} °C` : 'n/a', naReason(gpu, 'temp_c', trans)],
+      [
+        trans.__('Utilisation'),
+        formatPercent(gpu?.util_gpu ?? null),
+        naReason(gpu, 'util_gpu', trans)
+      ],
+      [
+        trans.__('Memory busy'),
+        formatPercent(gpu?.util_mem ?? null),
+        naReason(gpu, 'util_mem', trans)
+      ],
+      [
+        trans.__('Temperature'),
+        typeof gpu?.temp_c === 'number' ? `${gpu.temp_c} °C` : 'n/a',
+        naReason(gpu, 'temp_c', trans)
+      ],
       [
         trans.__('Power'),
         limit !== null
@@ -165,7 +187,7 @@ export class GPUCard {
       ],
       [
         trans.__('SM clock'),
-        gpu?.sm_clock != null
+        typeof gpu?.sm_clock === 'number'
           ? `${gpu.sm_clock}${device?.max_sm_clock ? ` / ${device.max_sm_clock}` : ''} MHz`
           : 'n/a',
         naReason(gpu, 'sm_clock', trans)
@@ -177,7 +199,7 @@ export class GPUCard {
       ],
       [
         trans.__('Throttling'),
-        gpu?.throttle_reasons == null ? 'n/a' : throttle.length ? throttle.join(', ') : trans.__('none'),
+        !gpu?.throttle_reasons ? 'n/a' : throttle.length ? throttle.join(', ') : trans.__('none'),
         naReason(gpu, 'throttle', trans)
       ],
       [trans.__('Fan'), formatPercent(gpu?.fan ?? null), naReason(gpu, 'fan', trans)]
@@ -217,7 +239,15 @@ export class GPUCard {
     const rows = JSON.stringify([
       reply === null,
       reply?.pid_namespace.note,
-      gpu?.processes.map(p => [p.pid, p.name, p.note, p.cmdline, p.kernel?.id, p.kernel?.name, p.kernel?.notebook_path]),
+      gpu?.processes.map(p => [
+        p.pid,
+        p.name,
+        p.note,
+        p.cmdline,
+        p.kernel?.id,
+        p.kernel?.name,
+        p.kernel?.notebook_path
+      ]),
       gpu?.others.count,
       this._units
     ]);
@@ -226,7 +256,10 @@ export class GPUCard {
       this._buildProcessTable(reply, gpu);
     }
     if (gpu) {
-      const memory = [...gpu.processes.map(p => p.used_memory), ...(gpu.others.count > 0 ? [gpu.others.used_memory] : [])];
+      const memory = [
+        ...gpu.processes.map(p => p.used_memory),
+        ...(gpu.others.count > 0 ? [gpu.others.used_memory] : [])
+      ];
       this._memoryCells.forEach((cell, i) => setText(cell, this._memoryText(memory[i])));
     }
   }
@@ -235,7 +268,10 @@ export class GPUCard {
     return bytes === null ? 'n/a' : `${formatAmount(bytes, this._units)} ${this._units}`;
   }
 
-  private _buildProcessTable(reply: IProcessesReply | null, gpu: IProcessesReply['gpus'][0] | undefined): void {
+  private _buildProcessTable(
+    reply: IProcessesReply | null,
+    gpu: IProcessesReply['gpus'][0] | undefined
+  ): void {
     const trans = this._trans;
     const container = this._processes;
     container.replaceChildren();
@@ -257,7 +293,13 @@ export class GPUCard {
     }
     const table = element('table', 'jp-gpuscope-ProcessTable', container);
     const head = element('tr', '', element('thead', '', table));
-    for (const title of [trans.__('PID'), trans.__('Memory'), trans.__('Notebook / process'), trans.__('Kernel'), '']) {
+    for (const title of [
+      trans.__('PID'),
+      trans.__('Memory'),
+      trans.__('Notebook / process'),
+      trans.__('Kernel'),
+      ''
+    ]) {
       element('th', '', head).textContent = title;
     }
     const body = element('tbody', '', table);
@@ -305,10 +347,16 @@ export class GPUCard {
     element('td', '', row).textContent = kernel?.name ?? '';
     const actions = element('td', '', row);
     if (kernel) {
-      const button = element('button', 'jp-Button jp-mod-styled jp-mod-warn jp-gpuscope-ProcessTable-shutdown', actions) as HTMLButtonElement;
+      const button = element(
+        'button',
+        'jp-Button jp-mod-styled jp-mod-warn jp-gpuscope-ProcessTable-shutdown',
+        actions
+      ) as HTMLButtonElement;
       button.type = 'button';
       button.textContent = trans.__('Shut down kernel');
-      button.addEventListener('click', () => this._actions.shutDownKernel(kernel.id, kernel.notebook_path));
+      button.addEventListener('click', () =>
+        this._actions.shutDownKernel(kernel.id, kernel.notebook_path)
+      );
     }
   }
 

@@ -11,8 +11,7 @@ export interface IChartTheme {
 
 export function readTheme(element: HTMLElement = document.body): IChartTheme {
   const style = getComputedStyle(element);
-  const get = (name: string, fallback: string) =>
-    style.getPropertyValue(name).trim() || fallback;
+  const get = (name: string, fallback: string) => style.getPropertyValue(name).trim() || fallback;
   const line = get('--jp-brand-color1', '#1976d2');
   return {
     line,
@@ -87,10 +86,7 @@ export class TimeChart {
             values: (_u, ticks) => ticks.map(v => format(v / scale))
           }
         ],
-        series: [
-          {},
-          { label, stroke: theme.line, fill: theme.fill, width: 1.5, spanGaps: false }
-        ]
+        series: [{}, { label, stroke: theme.line, fill: theme.fill, width: 1.5, spanGaps: false }]
       },
       this._data,
       this.node
@@ -113,7 +109,15 @@ export class TimeChart {
     }
     // The point count is visible to tests and assistive tech without reading the canvas.
     this.node.dataset.points = String(inWindow);
-    if (this._plot && movesAPixel(this._drawn, from, to, (this._plot.bbox?.width ?? 0) / (window.devicePixelRatio || 1))) {
+    if (
+      this._plot &&
+      movesAPixel(
+        this._drawn,
+        from,
+        to,
+        (this._plot.bbox?.width ?? 0) / (window.devicePixelRatio || 1)
+      )
+    ) {
       this._plot.setData(this._data, false);
       this._plot.setScale('x', { min: from, max: to });
       this._drawn = [from, to];
@@ -152,7 +156,12 @@ export class TimeChart {
  * chart a pixel is a few seconds, so most 1-second updates need no redraw (the card's
  * text shows the latest value at once).
  */
-export function movesAPixel(drawn: [number, number] | null, from: number, to: number, widthPx: number): boolean {
+export function movesAPixel(
+  drawn: [number, number] | null,
+  from: number,
+  to: number,
+  widthPx: number
+): boolean {
   if (!drawn || widthPx <= 0 || to <= from) {
     return true;
   }

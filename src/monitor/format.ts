@@ -24,8 +24,7 @@ export function formatUsedOfTotal(
     return `${usedText} ${units}`;
   }
   const totalValue = total / DIVISOR[units];
-  const totalText =
-    totalValue >= 10 ? totalValue.toFixed(0) : totalValue.toFixed(1);
+  const totalText = totalValue >= 10 ? totalValue.toFixed(0) : totalValue.toFixed(1);
   return `${usedText}/${totalText} ${units}`;
 }
 
@@ -53,10 +52,7 @@ export function formatThroughput(kbPerSecond: number | null): string {
 }
 
 /** NVML throttle reasons in words (the server sends stable keys). */
-export function throttleWords(
-  reasons: string[] | null,
-  trans: TranslationBundle
-): string[] {
+export function throttleWords(reasons: string[] | null, trans: TranslationBundle): string[] {
   if (reasons === null) {
     return [];
   }
@@ -112,9 +108,7 @@ export function busiest(gpus: IGPUSample[]): IGPUSample | null {
   let best: IGPUSample | null = null;
   const score = (g: IGPUSample) =>
     (g.util_gpu ?? -1) * 1000 +
-    (g.memory_used !== null && g.memory_total
-      ? g.memory_used / g.memory_total
-      : 0);
+    (g.memory_used !== null && g.memory_total ? g.memory_used / g.memory_total : 0);
   for (const gpu of gpus) {
     if (best === null || score(gpu) > score(best)) {
       best = gpu;

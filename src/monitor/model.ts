@@ -18,14 +18,11 @@ const GAP_FACTOR = 2.5;
 export class MonitorModel implements IMonitorModel {
   constructor(options: MonitorModel.IOptions) {
     this._api = options.api;
-    this._reconnectDelays = options.reconnectDelaysMs ?? [
-      1000, 2000, 4000, 8000, 15000, 30000
-    ];
+    this._reconnectDelays = options.reconnectDelaysMs ?? [1000, 2000, 4000, 8000, 15000, 30000];
     this._processPoll = new Poll({
       factory: () => this._refreshProcesses(true),
       frequency: { interval: 2000, backoff: true, max: 30000 },
-      standby: () =>
-        this._processViewers.length === 0 || this._paused ? true : 'when-hidden',
+      standby: () => (this._processViewers.length === 0 || this._paused ? true : 'when-hidden'),
       name: 'gpuscope:processes'
     });
     this._onVisibility = () => this._visibilityChanged();

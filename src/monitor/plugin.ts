@@ -1,4 +1,9 @@
-import { ILabShell, ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  ILabShell,
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import { ICommandPalette, IThemeManager, Notification } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -35,7 +40,14 @@ export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
   autoStart: true,
   requires: [IGPUScopeAPI],
   provides: IGPUMonitor,
-  optional: [ISettingRegistry, ICommandPalette, IThemeManager, ILabShell, ILayoutRestorer, ITranslator],
+  optional: [
+    ISettingRegistry,
+    ICommandPalette,
+    IThemeManager,
+    ILabShell,
+    ILayoutRestorer,
+    ITranslator
+  ],
   activate: (
     app: JupyterFrontEnd,
     api: IGPUScopeAPI,
@@ -61,7 +73,9 @@ export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
       },
       // The History choice is a setting: it is kept for the next session.
       onWindowChange: minutes =>
-        void settings?.set('chartWindowMinutes', minutes).catch(reason => Private.reportFailure(trans, reason))
+        void settings
+          ?.set('chartWindowMinutes', minutes)
+          .catch(reason => Private.reportFailure(trans, reason))
     });
     panel.title.icon = gpuIcon;
     app.shell.add(panel, 'right', { rank: 900 });
@@ -92,7 +106,10 @@ export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
       },
       reason =>
         Notification.warning(
-          trans.__('GPU monitor settings could not be loaded (%1); using the defaults.', String(reason))
+          trans.__(
+            'GPU monitor settings could not be loaded (%1); using the defaults.',
+            String(reason)
+          )
         )
     );
     void api
@@ -179,7 +196,9 @@ namespace Private {
   }
 
   export function reportFailure(trans: TranslationBundle, reason: unknown): void {
-    Notification.error(trans.__('The GPU action failed: %1', String((reason as Error)?.message ?? reason)));
+    Notification.error(
+      trans.__('The GPU action failed: %1', String((reason as Error)?.message ?? reason))
+    );
   }
 
   export function addCommands(
@@ -203,7 +222,8 @@ namespace Private {
       }
     });
     app.commands.addCommand(CommandIDs.toggleMonitoring, {
-      label: () => (model.paused ? trans.__('Resume GPU Monitoring') : trans.__('Pause GPU Monitoring')),
+      label: () =>
+        model.paused ? trans.__('Resume GPU Monitoring') : trans.__('Pause GPU Monitoring'),
       caption: trans.__('Pause or resume live GPU updates'),
       isToggled: () => model.paused,
       describedBy: { args: { type: 'object', properties: {} } },

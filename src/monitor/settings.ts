@@ -36,7 +36,10 @@ export function monitorConfig(composite: ReadonlyPartialJSONObject): IMonitorCon
  * The user's settings with what the admin set on the server put over them: settings files
  * cannot be locked, the server's configuration can.
  */
-export function withPolicy(composite: ReadonlyPartialJSONObject, policy: IPolicy | null): ReadonlyPartialJSONObject {
+export function withPolicy(
+  composite: ReadonlyPartialJSONObject,
+  policy: IPolicy | null
+): ReadonlyPartialJSONObject {
   const merged = { ...composite };
   if (policy?.memory_warning_percent) {
     merged.memoryWarningPercent = policy.memory_warning_percent;

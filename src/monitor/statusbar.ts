@@ -6,7 +6,13 @@ import { Widget } from '@lumino/widgets';
 import { element, setAttr, setText } from '../ui/dom';
 import type { IGPUSample } from '../api';
 import { formatPercent, formatWatts, gpuLevel, Level, statusText } from './format';
-import type { IMonitorModel, ISharedGPUs, IThresholds, MemoryUnits, StatusContent } from '../tokens';
+import type {
+  IMonitorModel,
+  ISharedGPUs,
+  IThresholds,
+  MemoryUnits,
+  StatusContent
+} from '../tokens';
 
 /** What the status bar item shows; recomputed from the monitor, emits only on change. */
 export class GPUStatusModel extends VDomModel {

@@ -14,7 +14,11 @@ export const profilesPlugin: JupyterFrontEndPlugin<IDeviceProfiles> = {
   autoStart: true,
   requires: [IGPUScopeAPI, INotebookTracker],
   provides: IDeviceProfiles,
-  activate: (app: JupyterFrontEnd, api: IGPUScopeAPI, notebooks: INotebookTracker): IDeviceProfiles => {
+  activate: (
+    app: JupyterFrontEnd,
+    api: IGPUScopeAPI,
+    notebooks: INotebookTracker
+  ): IDeviceProfiles => {
     const profiles = new ProfileStore(api);
     // The server's GPUs, until a kernel says more.
     void api
@@ -31,7 +35,14 @@ export const profilesPlugin: JupyterFrontEndPlugin<IDeviceProfiles> = {
                 deviceCount: devices.devices.length,
                 recorded: !devices.live
               }
-            : { source: 'server', hasGPU: false, noGPUReason: devices.reason ?? 'the server sees no GPU', cc: null, name: null, deviceCount: 0 }
+            : {
+                source: 'server',
+                hasGPU: false,
+                noGPUReason: devices.reason ?? 'the server sees no GPU',
+                cc: null,
+                name: null,
+                deviceCount: 0
+              }
         );
       })
       .catch(() => undefined);
@@ -39,7 +50,9 @@ export const profilesPlugin: JupyterFrontEndPlugin<IDeviceProfiles> = {
     // Probe each notebook's kernel once it is ready (and again after a kernel change).
     notebooks.widgetAdded.connect((_, panel) => {
       const probe = () => {
-        void panel.sessionContext.ready.then(() => profiles.probe(panel.sessionContext)).catch(() => undefined);
+        void panel.sessionContext.ready
+          .then(() => profiles.probe(panel.sessionContext))
+          .catch(() => undefined);
       };
       panel.sessionContext.kernelChanged.connect(probe);
       probe();
@@ -48,4 +61,3 @@ export const profilesPlugin: JupyterFrontEndPlugin<IDeviceProfiles> = {
     return profiles;
   }
 };
-

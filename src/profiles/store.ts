@@ -27,7 +27,9 @@ export class ProfileStore implements IDeviceProfiles {
     if (this._targetProblem) {
       return null;
     }
-    return this._target ?? this.kernelProfile(session) ?? (this._server?.recorded ? null : this._server);
+    return (
+      this._target ?? this.kernelProfile(session) ?? (this._server?.recorded ? null : this._server)
+    );
   }
 
   /** Why the settings' lint target cannot be used (an unknown GPU), or null. */

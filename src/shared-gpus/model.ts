@@ -61,7 +61,8 @@ export class SharedGPUsModel implements ISharedGPUs {
       const ratio = (share: IGPUShare) => share.mine / (share.limit as number);
       const top = limited.reduce((a, b) => (ratio(b) > ratio(a) ? b : a));
       contribution.suffix = trans.__('you %1', formatUsedOfTotal(top.mine, top.limit, units));
-      contribution.level = top.state === 'over' ? 'critical' : top.state === 'near' ? 'warning' : 'normal';
+      contribution.level =
+        top.state === 'over' ? 'critical' : top.state === 'near' ? 'warning' : 'normal';
     }
     return contribution;
   }
@@ -83,7 +84,10 @@ export class SharedGPUsModel implements ISharedGPUs {
       throw error; // the poll backs off and tries again
     }
     this._usage = usage;
-    const interval = Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, usage.policy.check_seconds * 1000));
+    const interval = Math.min(
+      MAX_INTERVAL_MS,
+      Math.max(MIN_INTERVAL_MS, usage.policy.check_seconds * 1000)
+    );
     if (interval !== this._poll.frequency.interval) {
       this._poll.frequency = { interval, backoff: true, max: Math.max(MAX_INTERVAL_MS, interval) };
     }

@@ -34,7 +34,9 @@ export class NudgeNotifier {
 
   update(usage: IUsageReply, units: MemoryUnits): void {
     const remembered = this._read(SHOWN_KEY);
-    const shown = Array.isArray(remembered) ? remembered.filter((id): id is string => typeof id === 'string') : [];
+    const shown = Array.isArray(remembered)
+      ? remembered.filter((id): id is string => typeof id === 'string')
+      : [];
     const seen = new Set(shown);
     const replay = usage.live ? '' : ` ${this._trans.__('(replay readings)')}`;
 
@@ -51,22 +53,29 @@ export class NudgeNotifier {
       }
       seen.add(idle.nudge_id);
       shown.push(idle.nudge_id);
-      const toast = Notification.warning(idleMessage(idle, usage.checked_at, units, this._trans) + replay, {
-        autoClose: false,
-        actions: [
-          {
-            label: this._trans.__('Shut down kernel'),
-            caption: this._trans.__('Frees its GPU memory now; the variables in the kernel are lost'),
-            displayType: 'warn',
-            callback: () => this._act(() => this._actions.shutDown(idle.kernel_id))
-          },
-          {
-            label: this._trans.__('Keep'),
-            caption: this._trans.__('Keep it running; you will be asked again after another idle period'),
-            callback: () => this._act(() => this._actions.keep(idle.kernel_id))
-          }
-        ]
-      });
+      const toast = Notification.warning(
+        idleMessage(idle, usage.checked_at, units, this._trans) + replay,
+        {
+          autoClose: false,
+          actions: [
+            {
+              label: this._trans.__('Shut down kernel'),
+              caption: this._trans.__(
+                'Frees its GPU memory now; the variables in the kernel are lost'
+              ),
+              displayType: 'warn',
+              callback: () => this._act(() => this._actions.shutDown(idle.kernel_id))
+            },
+            {
+              label: this._trans.__('Keep'),
+              caption: this._trans.__(
+                'Keep it running; you will be asked again after another idle period'
+              ),
+              callback: () => this._act(() => this._actions.keep(idle.kernel_id))
+            }
+          ]
+        }
+      );
       this._open.set(idle.nudge_id, toast);
     }
     for (const entry of usage.shut_down) {
@@ -84,7 +93,9 @@ export class NudgeNotifier {
   private _notifyLimits(usage: IUsageReply, units: MemoryUnits, replay: string): void {
     const remembered = this._read(LIMIT_KEY);
     const states: Record<string, string> =
-      remembered && typeof remembered === 'object' && !Array.isArray(remembered) ? (remembered as Record<string, string>) : {};
+      remembered && typeof remembered === 'object' && !Array.isArray(remembered)
+        ? (remembered as Record<string, string>)
+        : {};
     for (const gpu of usage.gpus) {
       const key = `${usage.run_id}:${gpu.index}`;
       const before = RANK[states[key] as IGPUShare['state']] ?? 0;
@@ -99,7 +110,9 @@ export class NudgeNotifier {
 
   private _act(action: () => Promise<void>): void {
     action().catch(error =>
-      Notification.error(this._trans.__('The GPU action failed: %1', String((error as Error).message ?? error)))
+      Notification.error(
+        this._trans.__('The GPU action failed: %1', String((error as Error).message ?? error))
+      )
     );
   }
 

@@ -13,21 +13,31 @@ import { UsageSection } from './section';
  */
 export const sharedGPUsPlugin: JupyterFrontEndPlugin<ISharedGPUs> = {
   id: 'jupyterlab-gpuscope:shared-gpus',
-  description: "This user's GPU memory against the soft limit, and nudges for idle kernels that hold GPU memory.",
+  description:
+    "This user's GPU memory against the soft limit, and nudges for idle kernels that hold GPU memory.",
   autoStart: true,
   requires: [IGPUScopeAPI, IGPUMonitor],
   provides: ISharedGPUs,
   optional: [ITranslator],
-  activate: (app: JupyterFrontEnd, api: IGPUScopeAPI, monitor: IGPUMonitor, translator: ITranslator | null) => {
+  activate: (
+    app: JupyterFrontEnd,
+    api: IGPUScopeAPI,
+    monitor: IGPUMonitor,
+    translator: ITranslator | null
+  ) => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const model = new SharedGPUsModel(api, trans);
     const reportFailure = (error: unknown): void => {
-      Notification.error(trans.__('The GPU action failed: %1', String((error as Error)?.message ?? error)));
+      Notification.error(
+        trans.__('The GPU action failed: %1', String((error as Error)?.message ?? error))
+      );
     };
     const actions = {
       shutDown: async (kernelId: string) => {
         await app.serviceManager.kernels.shutdown(kernelId);
-        Notification.success(trans.__('Kernel shut down; its GPU memory is being released.'), { autoClose: 4000 });
+        Notification.success(trans.__('Kernel shut down; its GPU memory is being released.'), {
+          autoClose: 4000
+        });
         await model.refresh();
       },
       keep: async (kernelId: string) => {

@@ -28,11 +28,14 @@ export class UsageSection {
       return;
     }
     const title = element('div', 'jp-gpuscope-Usage-title');
-    title.textContent = usage.live ? trans.__('Your GPU memory') : trans.__('Your GPU memory (replay readings)');
+    title.textContent = usage.live
+      ? trans.__('Your GPU memory')
+      : trans.__('Your GPU memory (replay readings)');
     const rows = element('ul', 'jp-gpuscope-Usage-gpus');
     const telling = usage.gpus.filter(worthALine);
     if (!telling.length) {
-      element('li', 'jp-gpuscope-Usage-gpu jp-mod-ok', rows).textContent = trans.__('You hold no GPU memory.');
+      element('li', 'jp-gpuscope-Usage-gpu jp-mod-ok', rows).textContent =
+        trans.__('You hold no GPU memory.');
     }
     for (const gpu of telling) {
       const row = element('li', `jp-gpuscope-Usage-gpu jp-mod-${gpu.state}`, rows);
@@ -57,14 +60,19 @@ export class UsageSection {
         open.type = 'button';
         open.textContent = idle.notebook_path ?? idle.kernel_id;
         open.disabled = !idle.notebook_path;
-        open.addEventListener('click', () => idle.notebook_path && this._actions.openNotebook(idle.notebook_path));
+        open.addEventListener(
+          'click',
+          () => idle.notebook_path && this._actions.openNotebook(idle.notebook_path)
+        );
         element('span', '', item).textContent = trans.__(
           ' idle %1, holds %2',
           formatDuration(usage.checked_at - idle.idle_since, trans),
           formatMemory(idle.used_memory, units)
         );
         this._button(item, trans.__('Keep'), () => this._actions.keep(idle.kernel_id));
-        this._button(item, trans.__('Shut down kernel'), () => this._actions.shutDown(idle.kernel_id));
+        this._button(item, trans.__('Shut down kernel'), () =>
+          this._actions.shutDown(idle.kernel_id)
+        );
       }
       const heading = element('div', 'jp-gpuscope-Usage-title');
       heading.textContent = trans.__('Idle kernels holding GPU memory');
@@ -78,7 +86,9 @@ export class UsageSection {
     }
     // The poll brings the same picture most of the time: replacing it anyway would cost a
     // layout and drop the keyboard focus of someone tabbing to Keep.
-    const key = children.map(child => child.outerHTML).join('') + usage.idle.map(idle => idle.kernel_id).join();
+    const key =
+      children.map(child => child.outerHTML).join('') +
+      usage.idle.map(idle => idle.kernel_id).join();
     if (key !== this._shown) {
       this._shown = key;
       this.node.replaceChildren(...children);
@@ -99,7 +109,10 @@ export class UsageSection {
               policy.idle_kernel_minutes,
               policy.idle_kernel_shutdown_minutes
             )
-          : trans.__('You are notified when a kernel idle for %1 min holds GPU memory.', policy.idle_kernel_minutes)
+          : trans.__(
+              'You are notified when a kernel idle for %1 min holds GPU memory.',
+              policy.idle_kernel_minutes
+            )
       );
     }
     if (!policy.show_other_users) {
@@ -109,7 +122,11 @@ export class UsageSection {
   }
 
   private _button(parent: HTMLElement, label: string, action: () => Promise<void>): void {
-    const button = element('button', 'jp-gpuscope-Usage-action jp-mod-styled', parent) as HTMLButtonElement;
+    const button = element(
+      'button',
+      'jp-gpuscope-Usage-action jp-mod-styled',
+      parent
+    ) as HTMLButtonElement;
     button.type = 'button';
     button.textContent = label;
     button.addEventListener('click', () => {

@@ -31,7 +31,12 @@ function fileName(path: string | null, trans: TranslationBundle): string {
 }
 
 /** The nudge for an idle kernel that holds GPU memory (`now` in epoch seconds). */
-export function idleMessage(idle: IIdleKernel, now: number, units: MemoryUnits, trans: TranslationBundle): string {
+export function idleMessage(
+  idle: IIdleKernel,
+  now: number,
+  units: MemoryUnits,
+  trans: TranslationBundle
+): string {
   const text = trans.__(
     '%1: idle %2, holding %3 of GPU memory others could use.',
     fileName(idle.notebook_path, trans),
@@ -44,7 +49,11 @@ export function idleMessage(idle: IIdleKernel, now: number, units: MemoryUnits, 
   return `${text} ${trans.__('Shut down in %1 unless you keep it.', formatDuration(idle.shutdown_at - now, trans))}`;
 }
 
-export function shutDownMessage(entry: IShutDownKernel, units: MemoryUnits, trans: TranslationBundle): string {
+export function shutDownMessage(
+  entry: IShutDownKernel,
+  units: MemoryUnits,
+  trans: TranslationBundle
+): string {
   return trans.__(
     'gpuscope shut down the kernel of %1 (idle %2 min, holding %3), as your administrator set.',
     fileName(entry.notebook_path, trans),
@@ -58,7 +67,12 @@ export function limitToast(gpu: IGPUShare, units: MemoryUnits, trans: Translatio
   const mine = formatMemory(gpu.mine, units);
   const limit = formatMemory(gpu.limit ?? 0, units);
   return gpu.state === 'over'
-    ? trans.__('Over your GPU %1 limit: you hold %2 of %3. Free memory or shut down kernels you no longer need.', gpu.index, mine, limit)
+    ? trans.__(
+        'Over your GPU %1 limit: you hold %2 of %3. Free memory or shut down kernels you no longer need.',
+        gpu.index,
+        mine,
+        limit
+      )
     : trans.__('You hold %1 of your %2 limit on GPU %3.', mine, limit, gpu.index);
 }
 

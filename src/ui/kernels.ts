@@ -15,7 +15,10 @@ export async function shutDownKernel(
   const result = await showDialog({
     title: trans.__('Shut down kernel?'),
     body: notebookPath
-      ? trans.__('Shut down the kernel of %1? Its GPU memory is freed; variables in it are lost.', notebookPath)
+      ? trans.__(
+          'Shut down the kernel of %1? Its GPU memory is freed; variables in it are lost.',
+          notebookPath
+        )
       : trans.__('Shut down this kernel? Its GPU memory is freed; variables in it are lost.'),
     buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: trans.__('Shut Down') })]
   });
@@ -29,7 +32,9 @@ export async function shutDownKernel(
     });
     return true;
   } catch (error) {
-    Notification.error(trans.__('Could not shut down the kernel: %1', String((error as Error).message ?? error)));
+    Notification.error(
+      trans.__('Could not shut down the kernel: %1', String((error as Error).message ?? error))
+    );
     return false;
   }
 }

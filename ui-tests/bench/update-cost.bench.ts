@@ -45,7 +45,9 @@ test('main-thread time per update, 8 GPUs', async ({ page }) => {
   const run = (command: string) =>
     page.evaluate(id => (window as any).jupyterapp.commands.execute(id), command);
   const isPaused = () =>
-    page.evaluate(() => (window as any).jupyterapp.commands.isToggled('gpuscope:toggle-monitoring') as boolean);
+    page.evaluate(
+      () => (window as any).jupyterapp.commands.isToggled('gpuscope:toggle-monitoring') as boolean
+    );
   const setPaused = async (paused: boolean) => {
     if ((await isPaused()) !== paused) {
       await run('gpuscope:toggle-monitoring');
@@ -76,10 +78,14 @@ test('main-thread time per update, 8 GPUs', async ({ page }) => {
     const after = await seconds();
     const updates = phase === 'control' ? SECONDS : (await sampleCount()) - first;
     await setControl(false);
-    return { updates: updates / SECONDS, ms: after.map((v, i) => (1000 * (v - before[i])) / SECONDS) };
+    return {
+      updates: updates / SECONDS,
+      ms: after.map((v, i) => (1000 * (v - before[i])) / SECONDS)
+    };
   };
   type Reading = Awaited<ReturnType<typeof measure>>;
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const medianOf = (readings: Reading[]): Reading => ({
     updates: median(readings.map(r => r.updates)),
     ms: NAMES.map((_, i) => median(readings.map(r => r.ms[i])))
@@ -118,9 +124,18 @@ test('main-thread time per update, 8 GPUs', async ({ page }) => {
       '',
       `| ${'view'.padEnd(38)} | updates/s | main-thread ms / update | script    | layout    | style     |`,
       `|${'-'.repeat(40)}|-----------|-------------------------|-----------|-----------|-----------|`,
-      row('control: bare text change, no gpuscope', perUpdate(closed.get('control')!, closed.get('paused')!)),
-      row('status bar only (panel closed)', perUpdate(closed.get('status bar')!, closed.get('paused')!)),
-      row('GPU panel open: 8 cards, 24 charts', perUpdate(open.get('status bar')!, open.get('paused')!)),
+      row(
+        'control: bare text change, no gpuscope',
+        perUpdate(closed.get('control')!, closed.get('paused')!)
+      ),
+      row(
+        'status bar only (panel closed)',
+        perUpdate(closed.get('status bar')!, closed.get('paused')!)
+      ),
+      row(
+        'GPU panel open: 8 cards, 24 charts',
+        perUpdate(open.get('status bar')!, open.get('paused')!)
+      ),
       '',
       `(paused, for reference: ${closed.get('paused')!.ms[0].toFixed(2)} ms/s with the panel closed, ` +
         `${open.get('paused')!.ms[0].toFixed(2)} ms/s open)`,

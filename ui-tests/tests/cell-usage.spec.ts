@@ -31,7 +31,9 @@ async function extensionLoaded(page: any): Promise<boolean> {
     const reply = await kernel.requestExecute({
       code: '',
       silent: true,
-      user_expressions: { loaded: "getattr(get_ipython(), '_gpuscope_cell_usage', None) is not None" }
+      user_expressions: {
+        loaded: "getattr(get_ipython(), '_gpuscope_cell_usage', None) is not None"
+      }
     }).done;
     return reply.content.user_expressions.loaded?.data?.['text/plain'] === 'True';
   });
@@ -40,7 +42,10 @@ async function extensionLoaded(page: any): Promise<boolean> {
 /** Set a cell's source through the model: typing would re-indent the class body. */
 async function setSource(page: any, index: number, source: string): Promise<void> {
   await page.evaluate(
-    ([i, text]: [number, string]) => (window as any).jupyterapp.shell.currentWidget.content.widgets[i].model.sharedModel.setSource(text),
+    ([i, text]: [number, string]) =>
+      (window as any).jupyterapp.shell.currentWidget.content.widgets[i].model.sharedModel.setSource(
+        text
+      ),
     [index, source]
   );
 }
@@ -49,7 +54,9 @@ function usageOf(page: any, index: number) {
   return page.locator('.jp-Notebook .jp-Cell').nth(index).locator('.jp-gpuscope-CellUsage');
 }
 
-test('GPU usage under the cells that used the GPU, and the heaviest in the panel', async ({ page }) => {
+test('GPU usage under the cells that used the GPU, and the heaviest in the panel', async ({
+  page
+}) => {
   await page.notebook.createNew('cells.ipynb');
   await expect.poll(() => extensionLoaded(page), { timeout: 20000 }).toBe(true);
   await page.notebook.setCell(0, 'code', 'fake torch');
@@ -59,11 +66,16 @@ test('GPU usage under the cells that used the GPU, and the heaviest in the panel
   for (let i = 0; i < 3; i++) {
     await page.notebook.runCell(i);
   }
-  await expect(usageOf(page, 1)).toHaveText(/^GPU peak 3\.00 GiB \(\+3\.00 GiB\)( · util \d+ % \(replay\))?$/);
+  await expect(usageOf(page, 1)).toHaveText(
+    /^GPU peak 3\.00 GiB \(\+3\.00 GiB\)( · util \d+ % \(replay\))?$/
+  );
   await expect(usageOf(page, 1)).toHaveAttribute('title', /cuda:0: peak 3\.00 GiB allocated/);
   await expect(usageOf(page, 0)).toHaveCount(0);
   await expect(usageOf(page, 2)).toHaveCount(0);
-  await page.locator('.jp-Notebook .jp-Cell').nth(1).screenshot({ path: path.join(SCREENSHOTS, 'cell-usage-light.png') });
+  await page
+    .locator('.jp-Notebook .jp-Cell')
+    .nth(1)
+    .screenshot({ path: path.join(SCREENSHOTS, 'cell-usage-light.png') });
 
   // The GPU panel lists it among the notebook's heaviest cells; the link goes to it.
   await page.evaluate(() => (window as any).jupyterapp.commands.execute('gpuscope:open-panel'));
@@ -71,13 +83,19 @@ test('GPU usage under the cells that used the GPU, and the heaviest in the panel
   await expect(heavy.locator('li')).toHaveText(['Cell 2: 3.00 GiB']);
   await page.notebook.selectCells(2);
   await heavy.locator('button').click();
-  expect(await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.content.activeCellIndex)).toBe(1);
+  expect(
+    await page.evaluate(
+      () => (window as any).jupyterapp.shell.currentWidget.content.activeCellIndex
+    )
+  ).toBe(1);
 
   // Not saved: the notebook file has no measurements (the setting is off by default).
   await page.notebook.save();
   const saved = await page.evaluate(async () => {
     const app = (window as any).jupyterapp;
-    return JSON.stringify((await app.serviceManager.contents.get(app.shell.currentWidget.context.path)).content);
+    return JSON.stringify(
+      (await app.serviceManager.contents.get(app.shell.currentWidget.context.path)).content
+    );
   });
   expect(saved).not.toContain('peak_allocated');
 
@@ -86,14 +104,25 @@ test('GPU usage under the cells that used the GPU, and the heaviest in the panel
   // gpuscope.)
   await setSource(page, 1, 'torch.cuda.allocate(5 * 2**30)');
   await page.notebook.runCell(1);
-  await expect(usageOf(page, 1)).toHaveText(/^GPU peak 8\.00 GiB \(\+5\.00 GiB\)/, { timeout: 15000 });
+  await expect(usageOf(page, 1)).toHaveText(/^GPU peak 8\.00 GiB \(\+5\.00 GiB\)/, {
+    timeout: 15000
+  });
 });
 
 test('a real CPU-only torch: nothing is shown and CUDA is never started', async ({ page }) => {
   await page.notebook.createNew('cpu-cells.ipynb');
   await expect.poll(() => extensionLoaded(page), { timeout: 20000 }).toBe(true);
-  await page.notebook.setCell(0, 'code', 'import torch\nx = torch.ones(1000) * 2\nprint(torch.cuda.is_initialized())');
+  await page.notebook.setCell(
+    0,
+    'code',
+    'import torch\nx = torch.ones(1000) * 2\nprint(torch.cuda.is_initialized())'
+  );
   await page.notebook.runCell(0);
-  await expect(page.locator('.jp-Notebook .jp-Cell').first().locator('[data-mime-type="application/vnd.jupyter.stdout"]')).toHaveText('False\n');
+  await expect(
+    page
+      .locator('.jp-Notebook .jp-Cell')
+      .first()
+      .locator('[data-mime-type="application/vnd.jupyter.stdout"]')
+  ).toHaveText('False\n');
   await expect(page.locator('.jp-gpuscope-CellUsage')).toHaveCount(0);
 });

@@ -24,7 +24,13 @@ const outputOf = (page: any, cell: number) =>
   }, cell);
 
 const sourceOf = (page: any, cell: number): Promise<string> =>
-  page.evaluate((index: number) => (window as any).jupyterapp.shell.currentWidget.content.widgets[index].model.sharedModel.getSource(), cell);
+  page.evaluate(
+    (index: number) =>
+      (window as any).jupyterapp.shell.currentWidget.content.widgets[
+        index
+      ].model.sharedModel.getSource(),
+    cell
+  );
 
 test.describe('GPU diagnostic', () => {
   test.beforeEach(async ({ page }) => {
@@ -33,7 +39,9 @@ test.describe('GPU diagnostic', () => {
     await page.notebook.runCell(0);
   });
 
-  test('inserting it gives a short cell whose report, judged in the kernel, comes into view', async ({ page }) => {
+  test('inserting it gives a short cell whose report, judged in the kernel, comes into view', async ({
+    page
+  }) => {
     const before = await page.notebook.getCellCount();
     await page.notebook.selectCells(0);
     await run(page, 'gpuscope:insert-diagnostic');
@@ -49,13 +57,21 @@ test.describe('GPU diagnostic', () => {
     // What the report shows is what the kernel put in the output, finding by finding.
     const output = await outputOf(page, 1);
     expect(output.findings.length).toBeGreaterThan(0);
-    await expect(report.locator('.jp-gpuscope-Finding-title')).toHaveText(output.findings.map((f: any) => f.title));
-    await expect(report.locator('.jp-gpuscope-Report-summary')).toHaveText(`GPU diagnostic: ${output.headline}`);
+    await expect(report.locator('.jp-gpuscope-Finding-title')).toHaveText(
+      output.findings.map((f: any) => f.title)
+    );
+    await expect(report.locator('.jp-gpuscope-Report-summary')).toHaveText(
+      `GPU diagnostic: ${output.headline}`
+    );
     // This machine's torch decides what it is told: a CPU build here, a CUDA build without a GPU elsewhere.
     if (output.facts.torch.cuda === null) {
-      await expect(report.locator('[data-finding="cpu-only-wheel"]')).toContainText('No CUDA in this torch build');
+      await expect(report.locator('[data-finding="cpu-only-wheel"]')).toContainText(
+        'No CUDA in this torch build'
+      );
     }
-    await expect(report.locator('[data-finding="no-driver"], [data-finding="no-gpu-in-container"]')).toBeVisible();
+    await expect(
+      report.locator('[data-finding="no-driver"], [data-finding="no-gpu-in-container"]')
+    ).toBeVisible();
     await expect(report.getByRole('button', { name: 'Copy as Markdown' })).toBeVisible();
     await expect(report.locator('.jp-gpuscope-Report-provenance')).toContainText('knowledge base');
     // gpuscope does not warn about its own cell.
@@ -72,24 +88,36 @@ test.describe('GPU diagnostic', () => {
     await expect(dialog.locator('.jp-gpuscope-Report')).toBeVisible({ timeout: 60000 });
     // No GPU on this machine, whichever torch it installed: a problem or warnings, never "ready".
     await expect(dialog.locator('.jp-gpuscope-Report-summary')).not.toContainText('GPU ready');
-    await expect(dialog.locator('[data-finding="no-driver"], [data-finding="no-gpu-in-container"]')).toBeVisible();
+    await expect(
+      dialog.locator('[data-finding="no-driver"], [data-finding="no-gpu-in-container"]')
+    ).toBeVisible();
     await dialog.getByRole('button', { name: 'Close' }).click();
     expect(await page.notebook.getCellCount()).toBe(before);
     // The user's namespace got none of the diagnostic's names.
-    await page.notebook.setCell(0, 'code', "print(sorted(n for n in dir() if 'gpuscope' in n or n in ('report', 'collect')))");
+    await page.notebook.setCell(
+      0,
+      'code',
+      "print(sorted(n for n in dir() if 'gpuscope' in n or n in ('report', 'collect')))"
+    );
     await page.notebook.runCell(0);
     await expect(page.locator('.jp-OutputArea-output').first()).toHaveText('[]');
   });
 
   test('the notebook toolbar has the diagnostic button', async ({ page }) => {
-    await expect(page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="gpuscope-diagnostic"]')).toBeVisible();
+    await expect(
+      page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="gpuscope-diagnostic"]')
+    ).toBeVisible();
   });
 });
 
 test.describe('GPU diagnostic in a kernel without jupyterlab-gpuscope', () => {
   test('the cell is self-contained, shown collapsed, and its report renders', async ({ page }) => {
     await page.notebook.createNew('bare.ipynb', { kernel: 'gpuscope-bare' });
-    await page.notebook.setCell(0, 'code', 'import importlib.util; print(importlib.util.find_spec("jupyterlab_gpuscope"))');
+    await page.notebook.setCell(
+      0,
+      'code',
+      'import importlib.util; print(importlib.util.find_spec("jupyterlab_gpuscope"))'
+    );
     await page.notebook.runCell(0);
     await expect(page.locator('.jp-OutputArea-output').first()).toContainText('No module named');
     await page.notebook.selectCells(0);
@@ -102,7 +130,9 @@ test.describe('GPU diagnostic in a kernel without jupyterlab-gpuscope', () => {
     const source = await sourceOf(page, 1);
     expect(source).toContain('Self-contained, because this kernel');
     const output = await outputOf(page, 1);
-    await expect(report.locator('.jp-gpuscope-Finding-title')).toHaveText(output.findings.map((f: any) => f.title));
+    await expect(report.locator('.jp-gpuscope-Finding-title')).toHaveText(
+      output.findings.map((f: any) => f.title)
+    );
     await expect(page.locator('.jp-gpuscope-LintSummary')).toHaveText('GPU: ✓', { timeout: 10000 });
   });
 });

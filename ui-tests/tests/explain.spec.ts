@@ -23,7 +23,9 @@ function cardOf(page: any, index: number) {
 }
 
 test.describe('GPU error explanations under cell outputs', () => {
-  test('three real CUDA / NCCL messages each get the right card; ordinary errors none', async ({ page }) => {
+  test('three real CUDA / NCCL messages each get the right card; ordinary errors none', async ({
+    page
+  }) => {
     await page.notebook.createNew('errors.ipynb');
     await page.notebook.setCell(0, 'code', NO_KERNEL_IMAGE);
     await page.notebook.addCell('code', DEVICE_ASSERT);
@@ -32,37 +34,69 @@ test.describe('GPU error explanations under cell outputs', () => {
     for (let i = 0; i < 4; i++) {
       await page.notebook.runCell(i);
     }
-    await expect(cardOf(page, 0).locator('.jp-gpuscope-Explain-title')).toHaveText('This PyTorch build has no code for this GPU');
+    await expect(cardOf(page, 0).locator('.jp-gpuscope-Explain-title')).toHaveText(
+      'This PyTorch build has no code for this GPU'
+    );
     await expect(cardOf(page, 1).locator('.jp-gpuscope-Explain-title')).toHaveText(
       'A GPU kernel hit an assertion (usually an index out of range)'
     );
-    await expect(cardOf(page, 1).locator('.jp-gpuscope-Explain-detail')).toContainText('index out of bounds');
-    await expect(cardOf(page, 1).locator('.jp-gpuscope-Explain-commands pre')).toHaveText('%env CUDA_LAUNCH_BLOCKING=1');
-    await expect(cardOf(page, 2).locator('.jp-gpuscope-Explain-title')).toHaveText('Two NCCL ranks are on the same GPU');
-    await expect(page.locator('.jp-Notebook .jp-Cell').nth(3).locator('.jp-OutputArea-output')).toContainText('ZeroDivisionError');
+    await expect(cardOf(page, 1).locator('.jp-gpuscope-Explain-detail')).toContainText(
+      'index out of bounds'
+    );
+    await expect(cardOf(page, 1).locator('.jp-gpuscope-Explain-commands pre')).toHaveText(
+      '%env CUDA_LAUNCH_BLOCKING=1'
+    );
+    await expect(cardOf(page, 2).locator('.jp-gpuscope-Explain-title')).toHaveText(
+      'Two NCCL ranks are on the same GPU'
+    );
+    await expect(
+      page.locator('.jp-Notebook .jp-Cell').nth(3).locator('.jp-OutputArea-output')
+    ).toContainText('ZeroDivisionError');
     await expect(cardOf(page, 3)).toHaveCount(0);
   });
 
-  test("a real error from this kernel's torch without a GPU, explained with the kernel's facts", async ({ page }) => {
+  test("a real error from this kernel's torch without a GPU, explained with the kernel's facts", async ({
+    page
+  }) => {
     await page.notebook.createNew('cpu-torch.ipynb');
-    await page.notebook.setCell(0, 'code', 'import torch\nprint(torch.version.cuda)\ntorch.zeros(1).cuda()');
+    await page.notebook.setCell(
+      0,
+      'code',
+      'import torch\nprint(torch.version.cuda)\ntorch.zeros(1).cuda()'
+    );
     // The card uses what the kernel's probe found: wait until the probe has answered.
-    await expect(page.locator('.jp-gpuscope-LintSummary')).toHaveAttribute('title', /\(kernel\)/, { timeout: 20000 });
+    await expect(page.locator('.jp-gpuscope-LintSummary')).toHaveAttribute('title', /\(kernel\)/, {
+      timeout: 20000
+    });
     await page.notebook.runCell(0);
     const card = cardOf(page, 0);
     // Whatever torch this machine installed: PyTorch's CPU build (these machines), or the
     // CUDA build PyPI gives elsewhere, which finds no driver here.
-    const cuda = (await page.locator('.jp-Notebook .jp-Cell').first().locator('[data-mime-type="application/vnd.jupyter.stdout"]').textContent())!.trim();
+    const cuda = (await page
+      .locator('.jp-Notebook .jp-Cell')
+      .first()
+      .locator('[data-mime-type="application/vnd.jupyter.stdout"]')
+      .textContent())!.trim();
     if (cuda === 'None') {
       // Only this: the traceback quotes torch source with other error texts in it.
-      await expect(card.locator('.jp-gpuscope-Explain-title')).toHaveText(['This PyTorch is a CPU-only build'], { timeout: 20000 });
+      await expect(card.locator('.jp-gpuscope-Explain-title')).toHaveText(
+        ['This PyTorch is a CPU-only build'],
+        { timeout: 20000 }
+      );
       // The probe read torch's version, build and platform at kernel start; the server's
       // H200 is a replay, so it is named as a recording and no install command rests on it.
-      await expect(card.locator('.jp-gpuscope-Explain-facts')).toContainText(/This kernel has torch \d+\.\d+\.\d+\+cpu \(linux-x86_64\)\./);
-      await expect(card.locator('.jp-gpuscope-Explain-facts')).toContainText('from a recording (replay), not this machine');
+      await expect(card.locator('.jp-gpuscope-Explain-facts')).toContainText(
+        /This kernel has torch \d+\.\d+\.\d+\+cpu \(linux-x86_64\)\./
+      );
+      await expect(card.locator('.jp-gpuscope-Explain-facts')).toContainText(
+        'from a recording (replay), not this machine'
+      );
       await expect(card.locator('.jp-gpuscope-Explain-commands pre')).toHaveCount(0);
     } else {
-      await expect(card.locator('.jp-gpuscope-Explain-title')).toHaveText(['No NVIDIA driver is visible'], { timeout: 20000 });
+      await expect(card.locator('.jp-gpuscope-Explain-title')).toHaveText(
+        ['No NVIDIA driver is visible'],
+        { timeout: 20000 }
+      );
     }
   });
 
@@ -76,13 +110,20 @@ test.describe('GPU error explanations under cell outputs', () => {
         format: 'json',
         content: { cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 }
       });
-      await app.serviceManager.sessions.startNew({ path: 'idle.ipynb', type: 'notebook', name: 'idle.ipynb', kernel: { name: 'python3' } });
+      await app.serviceManager.sessions.startNew({
+        path: 'idle.ipynb',
+        type: 'notebook',
+        name: 'idle.ipynb',
+        kernel: { name: 'python3' }
+      });
     });
     await page.notebook.createNew('oom.ipynb');
     await page.notebook.setCell(0, 'code', OOM);
     await page.notebook.runCell(0);
     const card = cardOf(page, 0);
-    await expect(card.locator('.jp-gpuscope-Explain-title')).toHaveText('The GPU ran out of memory');
+    await expect(card.locator('.jp-gpuscope-Explain-title')).toHaveText(
+      'The GPU ran out of memory'
+    );
     await expect(card.locator('.jp-gpuscope-Explain-facts')).toHaveText(
       'The cell asked for 90.00 GiB on GPU 0, which has 79.18 GiB in all and had 30.66 GiB free.'
     );
@@ -91,7 +132,9 @@ test.describe('GPU error explanations under cell outputs', () => {
     const own = rows.filter({ hasText: '(this notebook)' });
     await expect(own).toHaveCount(1, { timeout: 15000 });
     await expect(own.locator('button', { hasText: 'Shut down kernel' })).toHaveCount(0);
-    await expect(card.locator('.jp-gpuscope-Explain-recorded')).toHaveText('recorded GPU (replay), not this machine');
+    await expect(card.locator('.jp-gpuscope-Explain-recorded')).toHaveText(
+      'recorded GPU (replay), not this machine'
+    );
     const idle = rows.filter({ hasText: 'idle.ipynb' });
     await expect(idle).toContainText('2.00 GiB');
     await card.screenshot({ path: path.join(SCREENSHOTS, 'explain-oom-light.png') });
@@ -107,7 +150,9 @@ test.describe('GPU error explanations under cell outputs', () => {
     expect(sessions).not.toContain('idle.ipynb');
   });
 
-  test('dismiss, bring back from the palette, add to the notebook only on request', async ({ page }) => {
+  test('dismiss, bring back from the palette, add to the notebook only on request', async ({
+    page
+  }) => {
     await page.notebook.createNew('dismiss.ipynb');
     await page.notebook.setCell(0, 'code', 'raise RuntimeError("No CUDA GPUs are available")');
     await page.notebook.runCell(0);
@@ -125,7 +170,9 @@ test.describe('GPU error explanations under cell outputs', () => {
     await card.locator('.jp-gpuscope-Explain-dismiss').click();
     await expect(card).toHaveCount(0);
     await page.notebook.selectCells(0);
-    await page.evaluate(() => (window as any).jupyterapp.commands.execute('gpuscope:explain-error'));
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('gpuscope:explain-error')
+    );
     await expect(card).toHaveCount(1);
 
     const cells = await page.locator('.jp-Notebook .jp-Cell').count();
@@ -142,8 +189,13 @@ test.describe('GPU error explanations under cell outputs', () => {
     await page.notebook.runCell(0);
     const card = cardOf(page, 0);
     await expect(card).toHaveCount(1);
-    const background = await card.evaluate((node: Element) => getComputedStyle(node).backgroundColor);
+    const background = await card.evaluate(
+      (node: Element) => getComputedStyle(node).backgroundColor
+    );
     expect(background).not.toBe('rgb(255, 255, 255)');
-    await page.locator('.jp-Notebook .jp-Cell').first().screenshot({ path: path.join(SCREENSHOTS, 'explain-dark.png') });
+    await page
+      .locator('.jp-Notebook .jp-Cell')
+      .first()
+      .screenshot({ path: path.join(SCREENSHOTS, 'explain-dark.png') });
   });
 });

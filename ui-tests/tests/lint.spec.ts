@@ -17,9 +17,15 @@ test.describe('GPU capability warnings, linting as if for a T4', () => {
 
   test('bf16 on a T4: the warning appears as you type and goes when fixed', async ({ page }) => {
     await page.notebook.createNew('lint.ipynb');
-    await page.notebook.setCell(0, 'code', 'import torch\nx = torch.zeros(2, dtype=torch.bfloat16, device="cuda")');
+    await page.notebook.setCell(
+      0,
+      'code',
+      'import torch\nx = torch.zeros(2, dtype=torch.bfloat16, device="cuda")'
+    );
     const range = page.locator('.jp-Cell .cm-lintRange-warning');
-    await expect.poll(() => rangeText(page, '.jp-Cell .cm-lintRange-warning'), { timeout: 10000 }).toBe('torch.bfloat16');
+    await expect
+      .poll(() => rangeText(page, '.jp-Cell .cm-lintRange-warning'), { timeout: 10000 })
+      .toBe('torch.bfloat16');
     const summary = page.locator('.jp-gpuscope-LintSummary');
     await expect(summary).toHaveText('GPU: 0 error(s), 1 warning(s)', { timeout: 10000 });
     await range.first().hover();
@@ -43,35 +49,57 @@ test.describe('GPU capability warnings, linting as if for a T4', () => {
     await expect(summary).toHaveText('GPU: ✓', { timeout: 10000 });
   });
 
-  test('the list of warnings is readable: each entry wraps, shows its fix, and links to its cell', async ({ page }) => {
+  test('the list of warnings is readable: each entry wraps, shows its fix, and links to its cell', async ({
+    page
+  }) => {
     await page.notebook.createNew('lint-list.ipynb');
     await page.notebook.setCell(0, 'code', 'import torch');
     await page.notebook.addCell('code', 'y = 1');
-    await page.notebook.addCell('code', 'm = torch.nn.DataParallel(model)  # fine: one GPU warning');
-    await page.notebook.addCell('code', 'x = torch.zeros(2, dtype=torch.bfloat16)\nwith sdpa_kernel(torch.nn.attention.SDPBackend.FLASH_ATTENTION):\n    pass');
+    await page.notebook.addCell(
+      'code',
+      'm = torch.nn.DataParallel(model)  # fine: one GPU warning'
+    );
+    await page.notebook.addCell(
+      'code',
+      'x = torch.zeros(2, dtype=torch.bfloat16)\nwith sdpa_kernel(torch.nn.attention.SDPBackend.FLASH_ATTENTION):\n    pass'
+    );
     const summary = page.locator('.jp-gpuscope-LintSummary');
     await expect(summary).toHaveText('GPU: 0 error(s), 3 warning(s)', { timeout: 10000 });
-    await page.evaluate(() => ((window as any).jupyterapp.shell.currentWidget.content.activeCellIndex = 0));
+    await page.evaluate(
+      () => ((window as any).jupyterapp.shell.currentWidget.content.activeCellIndex = 0)
+    );
     await summary.click();
     const items = page.locator('.jp-gpuscope-LintList-item');
     await expect(items).toHaveCount(3);
     const first = items.first();
     await expect(first.locator('.jp-gpuscope-LintList-link')).toHaveText('Cell 3, line 1');
-    await expect(first.locator('.jp-gpuscope-LintList-message')).toContainText('DataParallel splits batches across GPUs');
+    await expect(first.locator('.jp-gpuscope-LintList-message')).toContainText(
+      'DataParallel splits batches across GPUs'
+    );
     await expect(first.locator('.jp-gpuscope-LintList-message code')).toHaveText('DataParallel');
     await expect(first.locator('.jp-gpuscope-LintList-fix')).toContainText('Fix:');
     // Whole sentences, left-aligned, and no two entries drawn over each other.
     expect(await first.evaluate(n => getComputedStyle(n).textAlign)).toBe('left');
-    const boxes = await items.evaluateAll(nodes => nodes.map(n => n.getBoundingClientRect()).map(r => ({ top: r.top, bottom: r.bottom, height: r.height })));
+    const boxes = await items.evaluateAll(nodes =>
+      nodes
+        .map(n => n.getBoundingClientRect())
+        .map(r => ({ top: r.top, bottom: r.bottom, height: r.height }))
+    );
     for (let i = 1; i < boxes.length; i++) {
       expect(boxes[i].top).toBeGreaterThanOrEqual(boxes[i - 1].bottom);
     }
     const message = first.locator('.jp-gpuscope-LintList-message');
     expect(await message.evaluate(n => n.scrollWidth <= n.clientWidth + 1)).toBe(true);
-    await page.locator('.jp-Dialog-content').screenshot({ path: path.join(SCREENSHOTS, 'lint-list-light.png') });
+    await page
+      .locator('.jp-Dialog-content')
+      .screenshot({ path: path.join(SCREENSHOTS, 'lint-list-light.png') });
     await first.locator('.jp-gpuscope-LintList-link').click();
     await expect(page.locator('.jp-Dialog')).toHaveCount(0);
-    expect(await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.content.activeCellIndex)).toBe(2);
+    expect(
+      await page.evaluate(
+        () => (window as any).jupyterapp.shell.currentWidget.content.activeCellIndex
+      )
+    ).toBe(2);
   });
 });
 
@@ -87,11 +115,17 @@ test.describe('GPU capability warnings for the kernel', () => {
 });
 
 test.describe('a lint target gpuscope does not know', () => {
-  test.use({ mockSettings: { ...galata.DEFAULT_SETTINGS, 'jupyterlab-gpuscope:lint': { target: 'T5' } } });
+  test.use({
+    mockSettings: { ...galata.DEFAULT_SETTINGS, 'jupyterlab-gpuscope:lint': { target: 'T5' } }
+  });
 
   test('is shown as an error in the notebook toolbar, not silently ignored', async ({ page }) => {
     await page.notebook.createNew('bad-target.ipynb');
-    await page.notebook.setCell(0, 'code', 'import torch\nx = torch.zeros(2, dtype=torch.bfloat16)');
+    await page.notebook.setCell(
+      0,
+      'code',
+      'import torch\nx = torch.zeros(2, dtype=torch.bfloat16)'
+    );
     const summary = page.locator('.jp-gpuscope-LintSummary');
     await expect(summary).toHaveText('GPU: unknown target', { timeout: 10000 });
     await expect(summary).toHaveClass(/jp-mod-error/);

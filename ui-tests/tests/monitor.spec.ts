@@ -25,18 +25,14 @@ function recordedMemoryTexts(): Set<string> {
 const statusItem = (page: any) => page.locator('.jp-gpuscope-StatusItem');
 
 async function openPanel(page: any) {
-  await page.evaluate(() =>
-    (window as any).jupyterapp.commands.execute('gpuscope:open-panel')
-  );
+  await page.evaluate(() => (window as any).jupyterapp.commands.execute('gpuscope:open-panel'));
   const panel = page.locator('#jp-gpuscope-panel');
   await expect(panel).toBeVisible();
   return panel;
 }
 
 test.describe('GPU monitor on the replay backend', () => {
-  test('the status bar shows values from the recording, marked as a replay', async ({
-    page
-  }) => {
+  test('the status bar shows values from the recording, marked as a replay', async ({ page }) => {
     const item = statusItem(page);
     await expect(item).toHaveText(/^Replay · GPU 0: \d+% · \d+\.\d\/140 GiB$/);
     const text = (await item.textContent()) as string;
@@ -47,15 +43,11 @@ test.describe('GPU monitor on the replay backend', () => {
     expect(tooltip).toContain('NVIDIA H200 (compute capability 9.0)');
   });
 
-  test('clicking the status bar opens the panel with one card and its charts', async ({
-    page
-  }) => {
+  test('clicking the status bar opens the panel with one card and its charts', async ({ page }) => {
     await statusItem(page).click();
     const panel = page.locator('#jp-gpuscope-panel');
     await expect(panel).toBeVisible();
-    await expect(panel.locator('.jp-gpuscope-Panel-banner')).toContainText(
-      'not a live GPU'
-    );
+    await expect(panel.locator('.jp-gpuscope-Panel-banner')).toContainText('not a live GPU');
     const cards = panel.locator('.jp-gpuscope-Card');
     await expect(cards).toHaveCount(1);
     await expect(cards.first().locator('.jp-gpuscope-Card-title')).toHaveText(
@@ -84,12 +76,7 @@ test.describe('GPU monitor on the replay backend', () => {
     await expect
       .poll(
         async () =>
-          Number(
-            await reopened
-              .locator('.jp-gpuscope-Chart')
-              .first()
-              .getAttribute('data-points')
-          ),
+          Number(await reopened.locator('.jp-gpuscope-Chart').first().getAttribute('data-points')),
         { timeout: 3000 }
       )
       .toBeGreaterThanOrEqual(12);
@@ -145,7 +132,8 @@ test.describe('GPU monitor states', () => {
           live: false,
           source: null,
           status: 'unavailable',
-          reason: 'NVML could not start: libnvidia-ml.so was not found: no NVIDIA driver is installed here',
+          reason:
+            'NVML could not start: libnvidia-ml.so was not found: no NVIDIA driver is installed here',
           run_id: 'nogpu',
           interval_seconds: 1,
           driver_version: null,
@@ -185,9 +173,13 @@ test.describe('screenshots', () => {
       }
       const panel = await openPanel(page);
       await expect
-        .poll(async () => Number(await panel.locator('.jp-gpuscope-Chart').first().getAttribute('data-points')), {
-          timeout: 15000
-        })
+        .poll(
+          async () =>
+            Number(await panel.locator('.jp-gpuscope-Chart').first().getAttribute('data-points')),
+          {
+            timeout: 15000
+          }
+        )
         .toBeGreaterThanOrEqual(10);
       fs.mkdirSync(SCREENSHOTS, { recursive: true });
       await panel.screenshot({ path: path.join(SCREENSHOTS, `panel-${theme}.png`) });

@@ -28,17 +28,23 @@ async function openPanelFromViewMenu(page: Page) {
   return panel;
 }
 
-test('the file browser page: the GPU panel opens from the View menu, marked as a replay', async ({ page }) => {
+test('the file browser page: the GPU panel opens from the View menu, marked as a replay', async ({
+  page
+}) => {
   const errors = watchErrors(page);
   await page.goto('/tree');
   const panel = await openPanelFromViewMenu(page);
   await expect(panel.locator('.jp-gpuscope-Panel-banner')).toContainText('Replay of a recording');
   await expect(panel.locator('.jp-gpuscope-Card')).toHaveCount(1);
-  await expect(panel.locator('.jp-gpuscope-Card-title')).toHaveText('GPU 0 · NVIDIA H200 · compute capability 9.0');
+  await expect(panel.locator('.jp-gpuscope-Card-title')).toHaveText(
+    'GPU 0 · NVIDIA H200 · compute capability 9.0'
+  );
   await expect(panel.locator('.jp-gpuscope-Chart canvas')).toHaveCount(3);
   // The card fits in Notebook's sidebar, at the window's right edge: nothing cut off.
   const overflow = await panel.evaluate(
-    node => node.querySelector('.jp-gpuscope-Card')!.getBoundingClientRect().right - document.documentElement.clientWidth
+    node =>
+      node.querySelector('.jp-gpuscope-Card')!.getBoundingClientRect().right -
+      document.documentElement.clientWidth
   );
   expect(overflow).toBeLessThan(0);
   // Notebook 7 has no status bar: the item has nowhere to go, and nothing fails for it.

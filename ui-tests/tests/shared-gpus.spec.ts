@@ -9,7 +9,8 @@ import * as path from 'path';
  */
 
 const SCREENSHOTS = path.resolve(__dirname, '../screenshots');
-const warningToast = (page: any, text: string) => page.locator('.jp-Notification-Toast-warning', { hasText: text });
+const warningToast = (page: any, text: string) =>
+  page.locator('.jp-Notification-Toast-warning', { hasText: text });
 
 /** A new notebook whose kernel ran a cell: its kernel id and the path its session has. */
 async function startKernel(page: any, name: string): Promise<{ kernelId: string; path: string }> {
@@ -37,18 +38,29 @@ test.afterEach(async ({ page }) => {
 });
 
 test.describe('Shared GPUs (classroom server)', () => {
-  test('the soft limit shows in the status bar and the panel, with a warning near it', async ({ page }) => {
+  test('the soft limit shows in the status bar and the panel, with a warning near it', async ({
+    page
+  }) => {
     await startKernel(page, 'limit.ipynb');
     const item = page.locator('.jp-gpuscope-StatusItem');
-    await expect(item).toHaveText(/^Replay · GPU 0: \d+% · \d+\.\d\/140 GiB · you 2\.0\/2\.5 GiB$/, { timeout: 15000 });
+    await expect(item).toHaveText(
+      /^Replay · GPU 0: \d+% · \d+\.\d\/140 GiB · you 2\.0\/2\.5 GiB$/,
+      { timeout: 15000 }
+    );
     await expect(item).toHaveClass(/jp-mod-warning|jp-mod-critical/);
-    expect(await item.getAttribute('title')).toContain('You hold 2.0 GiB of your 2.5 GiB limit on GPU 0.');
-    await expect(warningToast(page, 'You hold 2.0 GiB of your 2.5 GiB limit on GPU 0. (replay readings)')).toBeVisible();
+    expect(await item.getAttribute('title')).toContain(
+      'You hold 2.0 GiB of your 2.5 GiB limit on GPU 0.'
+    );
+    await expect(
+      warningToast(page, 'You hold 2.0 GiB of your 2.5 GiB limit on GPU 0. (replay readings)')
+    ).toBeVisible();
 
     await page.evaluate(() => (window as any).jupyterapp.commands.execute('gpuscope:open-panel'));
     const section = page.locator('#jp-gpuscope-panel .jp-gpuscope-Usage');
     await expect(section).toContainText('Your GPU memory (replay readings)');
-    await expect(section.locator('.jp-gpuscope-Usage-gpu.jp-mod-near')).toContainText('You hold 2.0 GiB of your 2.5 GiB limit');
+    await expect(section.locator('.jp-gpuscope-Usage-gpu.jp-mod-near')).toContainText(
+      'You hold 2.0 GiB of your 2.5 GiB limit'
+    );
     await expect(section).toContainText('shut down 0.25 min after you are notified');
     await section.screenshot({ path: path.join(SCREENSHOTS, 'usage-light.png') });
     await page.theme.setDarkTheme();
@@ -76,13 +88,19 @@ test.describe('Shared GPUs (classroom server)', () => {
     await expect(nudge).toHaveCount(1, { timeout: 15000 });
     await nudge.locator('.jp-toast-button', { hasText: 'Shut down kernel' }).click();
     await expect.poll(() => runningKernels(page), { timeout: 10000 }).not.toContain(kernelId);
-    await expect(page.locator('.jp-Notification-Toast-success', { hasText: 'Kernel shut down' })).toBeVisible();
+    await expect(
+      page.locator('.jp-Notification-Toast-success', { hasText: 'Kernel shut down' })
+    ).toBeVisible();
   });
 
-  test('gpuscope shuts down a kernel left idle past the grace period, and says so', async ({ page }) => {
+  test('gpuscope shuts down a kernel left idle past the grace period, and says so', async ({
+    page
+  }) => {
     test.setTimeout(90000);
     const { kernelId, path: notebook } = await startKernel(page, 'forgotten.ipynb');
-    const notice = page.locator('.jp-Notification-Toast-info', { hasText: 'gpuscope shut down the kernel of' });
+    const notice = page.locator('.jp-Notification-Toast-info', {
+      hasText: 'gpuscope shut down the kernel of'
+    });
     await expect(notice).toContainText(path.basename(notebook), { timeout: 45000 });
     await expect(notice).toContainText('holding 2.0 GiB), as your administrator set.');
     expect(await runningKernels(page)).not.toContain(kernelId);
@@ -90,7 +108,11 @@ test.describe('Shared GPUs (classroom server)', () => {
 
   test("the instructor's lint target applies, and says who set it", async ({ page }) => {
     await page.notebook.createNew('class-lint.ipynb');
-    await page.notebook.setCell(0, 'code', 'import torch\nx = torch.zeros(2, dtype=torch.bfloat16, device="cuda")');
+    await page.notebook.setCell(
+      0,
+      'code',
+      'import torch\nx = torch.zeros(2, dtype=torch.bfloat16, device="cuda")'
+    );
     const summary = page.locator('.jp-gpuscope-LintSummary');
     await expect(summary).toHaveText('GPU: 0 error(s), 1 warning(s)', { timeout: 15000 });
     const title = await summary.getAttribute('title');

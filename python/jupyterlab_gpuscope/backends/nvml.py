@@ -151,18 +151,38 @@ class NvmlBackend(Backend):
         field(values, reasons, "sm_clock", nv.nvmlDeviceGetClockInfo, handle, pynvml.NVML_CLOCK_SM, index=index)
         field(values, reasons, "mem_clock", nv.nvmlDeviceGetClockInfo, handle, pynvml.NVML_CLOCK_MEM, index=index)
         field(values, reasons, "pstate", nv.nvmlDeviceGetPerformanceState, handle, index=index)
-        field(values, reasons, "pcie_tx_kbs", nv.nvmlDeviceGetPcieThroughput, handle, pynvml.NVML_PCIE_UTIL_TX_BYTES, index=index)
-        field(values, reasons, "pcie_rx_kbs", nv.nvmlDeviceGetPcieThroughput, handle, pynvml.NVML_PCIE_UTIL_RX_BYTES, index=index)
+        field(
+            values,
+            reasons,
+            "pcie_tx_kbs",
+            nv.nvmlDeviceGetPcieThroughput,
+            handle,
+            pynvml.NVML_PCIE_UTIL_TX_BYTES,
+            index=index,
+        )
+        field(
+            values,
+            reasons,
+            "pcie_rx_kbs",
+            nv.nvmlDeviceGetPcieThroughput,
+            handle,
+            pynvml.NVML_PCIE_UTIL_RX_BYTES,
+            index=index,
+        )
         field(values, reasons, "throttle", nv.nvmlDeviceGetCurrentClocksEventReasons, handle, index=index)
         field(values, reasons, "fan", nv.nvmlDeviceGetFanSpeed, handle, index=index)
         field(
-            values, reasons, "ecc_uncorrected", nv.nvmlDeviceGetTotalEccErrors, handle,
-            pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, pynvml.NVML_VOLATILE_ECC, index=index,
+            values,
+            reasons,
+            "ecc_uncorrected",
+            nv.nvmlDeviceGetTotalEccErrors,
+            handle,
+            pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
+            pynvml.NVML_VOLATILE_ECC,
+            index=index,
         )
         procs = field({}, {}, "processes", nv.nvmlDeviceGetComputeRunningProcesses, handle, index=index) or []
-        return gpu_entry(index, values, reasons), [
-            {"pid": p.pid, "used_memory": p.usedGpuMemory} for p in procs
-        ]
+        return gpu_entry(index, values, reasons), [{"pid": p.pid, "used_memory": p.usedGpuMemory} for p in procs]
 
     def _static(self, index: int, handle: Any) -> dict[str, Any]:
         nv = self._nvml
@@ -179,8 +199,18 @@ class NvmlBackend(Backend):
             mig = self._field(values, reasons, "mig", nv.nvmlDeviceGetMigMode, handle, index=index)
             self._field(values, reasons, "pcie_max_gen", nv.nvmlDeviceGetMaxPcieLinkGeneration, handle, index=index)
             self._field(values, reasons, "pcie_max_width", nv.nvmlDeviceGetMaxPcieLinkWidth, handle, index=index)
-            self._field(values, reasons, "max_sm_clock", nv.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_SM, index=index)
-            self._field(values, reasons, "max_mem_clock", nv.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_MEM, index=index)
+            self._field(
+                values, reasons, "max_sm_clock", nv.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_SM, index=index
+            )
+            self._field(
+                values,
+                reasons,
+                "max_mem_clock",
+                nv.nvmlDeviceGetMaxClockInfo,
+                handle,
+                pynvml.NVML_CLOCK_MEM,
+                index=index,
+            )
             pci = self._field(values, reasons, "pci", nv.nvmlDeviceGetPciInfo, handle, index=index)
         except _GpuLost as lost:
             return {"index": index, "status": "lost", "reason": str(lost), "unavailable": {}}
@@ -210,7 +240,9 @@ class NvmlBackend(Backend):
         self.calls += 1
         return fn(*args)
 
-    def _field(self, values: dict, reasons: dict, name: str, fn: Callable[..., Any], *args: Any, index: int | None) -> Any:
+    def _field(
+        self, values: dict, reasons: dict, name: str, fn: Callable[..., Any], *args: Any, index: int | None
+    ) -> Any:
         """Call fn; store its value in values[name] or a reason in reasons[name].
 
         Raises _GpuLost for GPU-is-lost, BackendLost when the driver is gone.

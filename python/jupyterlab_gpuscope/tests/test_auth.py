@@ -39,13 +39,11 @@ def request_for(parts: list[str]) -> dict:
 
 
 def route_parts(web_app, base_url: str) -> list[list[str]]:
-    return [path[len(base_url):].split("/") for path in gpuscope_paths(web_app)]
+    return [path[len(base_url) :].split("/") for path in gpuscope_paths(web_app)]
 
 
 @pytest.mark.parametrize("authorization", ["", "token not-the-token"], ids=["no-token", "wrong-token"])
-async def test_every_route_refuses_requests_without_a_valid_token(
-    jp_serverapp, jp_fetch, jp_ws_fetch, authorization
-):
+async def test_every_route_refuses_requests_without_a_valid_token(jp_serverapp, jp_fetch, jp_ws_fetch, authorization):
     routes = route_parts(jp_serverapp.web_app, jp_serverapp.base_url)
     assert routes
     headers = {"Authorization": authorization}

@@ -29,7 +29,7 @@ def jp_server_config(gpuscope_config):
 async def test_every_route_is_authorized_against_the_gpuscope_resource(jp_serverapp, jp_fetch, jp_ws_fetch):
     base = jp_serverapp.base_url
     for path in gpuscope_paths(jp_serverapp.web_app):
-        parts = path[len(base):].split("/")
+        parts = path[len(base) :].split("/")
         if parts[-1] == "stream":
             with pytest.raises(HTTPClientError) as error:
                 await jp_ws_fetch(*parts)

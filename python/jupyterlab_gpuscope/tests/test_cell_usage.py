@@ -10,7 +10,6 @@ import sys
 import types
 from pathlib import Path
 
-
 from jupyterlab_gpuscope import kernel as cell_usage
 
 SOURCE = Path(cell_usage.__file__).read_text()
@@ -103,7 +102,9 @@ def test_cpu_torch_records_nothing_and_leaves_no_names(kernel):
 def test_a_cell_that_allocates_is_measured_and_sent_on_the_comm(kernel):
     execute(kernel, FAKE_TORCH)
     execute(kernel, LOADER, silent=True)
-    reply, comms = execute(kernel, "torch = __import__('sys').modules['torch']\ntorch.cuda.allocate(3 * 2**30)\ntorch.cuda.free(2 * 2**30)")
+    reply, comms = execute(
+        kernel, "torch = __import__('sys').modules['torch']\ntorch.cuda.allocate(3 * 2**30)\ntorch.cuda.free(2 * 2**30)"
+    )
     assert comms[0] == {"open": {"version": 1}}
     record = comms[1]
     assert record["execution_count"] == reply["execution_count"]
@@ -180,7 +181,14 @@ def test_a_cell_that_starts_cuda_is_measured_from_zero():
     [record] = usage.records
     assert record["execution_count"] == 7 and record["start"] is None
     assert record["devices"] == [
-        {"index": 0, "uuid": None, "peak_allocated": 2 * GiB, "peak_reserved": 2 * GiB, "allocated_before": 0, "allocated_after": GiB}
+        {
+            "index": 0,
+            "uuid": None,
+            "peak_allocated": 2 * GiB,
+            "peak_reserved": 2 * GiB,
+            "allocated_before": 0,
+            "allocated_after": GiB,
+        }
     ]
 
 
@@ -230,5 +238,12 @@ def test_torch_allocator_statistics_are_read_in_one_call_per_device():
     [record] = usage.records
     # Device 1 holds nothing and is not current: not reported.
     assert record["devices"] == [
-        {"index": 0, "uuid": "abc", "peak_allocated": 5 * GiB, "peak_reserved": 4 * GiB, "allocated_before": GiB, "allocated_after": 2 * GiB}
+        {
+            "index": 0,
+            "uuid": "abc",
+            "peak_allocated": 5 * GiB,
+            "peak_reserved": 4 * GiB,
+            "allocated_before": GiB,
+            "allocated_after": 2 * GiB,
+        }
     ]

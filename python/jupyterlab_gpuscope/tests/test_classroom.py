@@ -183,7 +183,12 @@ async def test_metrics_serve_the_samplers_reading_and_kernel_series_only_when_en
 
     # Every metric the documented Grafana dashboard queries exists.
     dashboard = json.loads((Path(__file__).parents[3] / "docs" / "grafana-dashboard.json").read_text())
-    queried = {name for panel in dashboard["panels"] for t in panel["targets"] for name in re.findall(r"gpuscope_\w+", t["expr"])}
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for t in panel["targets"]
+        for name in re.findall(r"gpuscope_\w+", t["expr"])
+    }
     exported = set(re.findall(r"^(gpuscope_\w+)(?:\{| )", text, re.MULTILINE))
     assert queried and queried <= exported, queried - exported
 

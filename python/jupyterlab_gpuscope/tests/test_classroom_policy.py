@@ -21,7 +21,11 @@ class FakeClock:
 
 def kernel(kernel_id: str = "k1", state: str = "idle", last_activity: float = 1_000_000.0) -> KernelInfo:
     return KernelInfo(
-        id=kernel_id, name="python3", pid=None, execution_state=state, notebook_path=f"{kernel_id}.ipynb",
+        id=kernel_id,
+        name="python3",
+        pid=None,
+        execution_state=state,
+        notebook_path=f"{kernel_id}.ipynb",
         last_activity=last_activity,
     )
 
@@ -141,8 +145,12 @@ def test_the_server_refuses_nonsense_classroom_settings():
 
     from jupyterlab_gpuscope.extension import GPUScope
 
-    for name, value in (("user_memory_limit_fraction", 1.5), ("user_memory_limit_bytes", -1),
-                        ("idle_kernel_minutes", -3.0), ("memory_warning_percent", 120.0)):
+    for name, value in (
+        ("user_memory_limit_fraction", 1.5),
+        ("user_memory_limit_bytes", -1),
+        ("idle_kernel_minutes", -3.0),
+        ("memory_warning_percent", 120.0),
+    ):
         with pytest.raises(TraitError, match=name):
             GPUScope(**{name: value})
 
@@ -161,9 +169,13 @@ async def test_a_failed_check_is_logged_with_its_traceback_but_not_once_the_serv
 
     log = logging.getLogger("gpuscope-test")
     watcher = ClassroomWatcher(
-        sampler=None, kernel_manager=None, session_manager=_ClosedSessions(),
-        limit=MemoryLimit(), idle=IdlePolicy(0, 0),
-        check_seconds=5, log=log,
+        sampler=None,
+        kernel_manager=None,
+        session_manager=_ClosedSessions(),
+        limit=MemoryLimit(),
+        idle=IdlePolicy(0, 0),
+        check_seconds=5,
+        log=log,
     )
     with caplog.at_level(logging.DEBUG, logger="gpuscope-test"):
         await watcher._check_safely()

@@ -72,15 +72,21 @@ def test_the_short_cell_shows_the_kernels_findings_in_every_rendering(kernel):
 
 def test_the_short_cell_adds_one_name_and_the_silent_run_none(kernel):
     names = "sorted(n for n in dir() if not n.startswith('_') and n not in ('In', 'Out', 'exit', 'quit', 'get_ipython', 'open'))"
-    before = kernel.execute_interactive("", user_expressions={"n": names})["content"]["user_expressions"]["n"]["data"]["text/plain"]
+    before = kernel.execute_interactive("", user_expressions={"n": names})["content"]["user_expressions"]["n"]["data"][
+        "text/plain"
+    ]
     # The silent run (Run GPU Diagnostic) executes the cell in a namespace of its own.
     code = f'exec(compile({json.dumps(diagnostic_cell.self_contained())}, "<gpuscope-diagnostic>", "exec"), {{"__name__": "__main__"}})'
     outputs, reply = run_cell(kernel, code)
     assert reply["status"] == "ok" and any(MIME in o["content"].get("data", {}) for o in outputs)
-    after = kernel.execute_interactive("", user_expressions={"n": names})["content"]["user_expressions"]["n"]["data"]["text/plain"]
+    after = kernel.execute_interactive("", user_expressions={"n": names})["content"]["user_expressions"]["n"]["data"][
+        "text/plain"
+    ]
     assert after == before
     run_cell(kernel, diagnostic_cell.short())
-    added = kernel.execute_interactive("", user_expressions={"n": names})["content"]["user_expressions"]["n"]["data"]["text/plain"]
+    added = kernel.execute_interactive("", user_expressions={"n": names})["content"]["user_expressions"]["n"]["data"][
+        "text/plain"
+    ]
     assert eval(added) == sorted(eval(before) + ["gpuscope_diagnose"])
 
 
@@ -126,9 +132,22 @@ def test_nbconvert_in_a_kernel_without_the_package_shows_findings_with_fixes(bar
     path = tmp_path / "diagnostic.ipynb"
     nbformat.write(notebook, path)
     done = subprocess.run(
-        [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--allow-errors", "--inplace",
-         f"--ExecutePreprocessor.kernel_name={bare_kernel['name']}", str(path)],
-        capture_output=True, text=True, env={**os.environ, "JUPYTER_PATH": bare_kernel["JUPYTER_PATH"]}, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--allow-errors",
+            "--inplace",
+            f"--ExecutePreprocessor.kernel_name={bare_kernel['name']}",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JUPYTER_PATH": bare_kernel["JUPYTER_PATH"]},
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     cells = nbformat.read(path, as_version=4).cells
@@ -189,9 +208,13 @@ def test_the_self_contained_cell_runs_in_a_bare_python_without_torch(tmp_path):
 def test_the_self_contained_cell_carries_only_the_knowledge_the_doctor_reads():
     part = diagnostic_cell.needed_knowledge()
     assert "lint_rules" not in part and "error_signatures" not in part
-    full = json.loads((ROOT / "src" / "knowledge" / "kb.json").read_text())
+    full = json.loads((ROOT / "src" / "core" / "knowledge" / "kb.json").read_text())
     assert len(json.dumps(part)) < len(json.dumps(full)) / 2
-    cited = {s["key"] for f in doctor.diagnose(json.loads((Path(__file__).parent / "facts" / "h200.json").read_text())) for s in f["sources"]}
+    cited = {
+        s["key"]
+        for f in doctor.diagnose(json.loads((Path(__file__).parent / "facts" / "h200.json").read_text()))
+        for s in f["sources"]
+    }
     assert cited <= set(part["sources"])
 
 
@@ -204,9 +227,18 @@ def test_the_self_contained_cell_carries_only_the_knowledge_the_doctor_reads():
         ('["a list"]', "the facts must be a JSON object"),
         ('{"schema": "something/else"}', "unknown facts schema 'something/else'"),
         ('{"schema": "gpuscope.facts/9"}', "is newer than this gpuscope reads"),
-        ('{"schema": "gpuscope.facts/2", "python": {"version": "3.12"}, "platform": {}, "env": {}}', 'the facts lack "container"'),
-        ('{"schema": "gpuscope.facts/2", "python": {"version": "3.12"}, "platform": {}, "env": {}, "container": {}, "driver": {"available": true, "devices": 3}, "torch": null}', '"driver" is malformed'),
-        ('{"schema": "gpuscope.facts/2", "python": {"version": "3.12"}, "platform": {}, "env": {}, "container": {}, "driver": null, "torch": {"version": "2.14.0", "cuda_built": true, "devices": 5}}', "the facts are malformed"),
+        (
+            '{"schema": "gpuscope.facts/2", "python": {"version": "3.12"}, "platform": {}, "env": {}}',
+            'the facts lack "container"',
+        ),
+        (
+            '{"schema": "gpuscope.facts/2", "python": {"version": "3.12"}, "platform": {}, "env": {}, "container": {}, "driver": {"available": true, "devices": 3}, "torch": null}',
+            '"driver" is malformed',
+        ),
+        (
+            '{"schema": "gpuscope.facts/2", "python": {"version": "3.12"}, "platform": {}, "env": {}, "container": {}, "driver": null, "torch": {"version": "2.14.0", "cuda_built": true, "devices": 5}}',
+            "the facts are malformed",
+        ),
     ],
 )
 def test_gpuscope_explain_refuses_malformed_facts_in_one_line_with_exit_2(tmp_path, content, says):
@@ -227,7 +259,9 @@ def test_gpuscope_explain_judges_saved_facts_and_reports_with_exit_1_on_a_failur
         done = subprocess.run([*GPUSCOPE, "explain", str(path)], capture_output=True, text=True)
         assert done.returncode == 1
         assert 'FAIL  CUDA_VISIBLE_DEVICES="" hides every GPU' in done.stdout
-    piped = subprocess.run([*GPUSCOPE, "explain", "-", "--json"], input=json.dumps(facts), capture_output=True, text=True)
+    piped = subprocess.run(
+        [*GPUSCOPE, "explain", "-", "--json"], input=json.dumps(facts), capture_output=True, text=True
+    )
     assert json.loads(piped.stdout)["worst"] == "fail"
 
 
@@ -244,13 +278,16 @@ def installed_wheel(tmp_path_factory):
     where = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(ROOT), "-w", str(where)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     [wheel] = where.glob("jupyterlab_gpuscope-*.whl")
     venv = where / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     # No dependencies: the diagnostic and the CLI need none, and this proves it.
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-deps", str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "--no-deps", str(wheel)], check=True, capture_output=True
+    )
     return venv / "bin" / "gpuscope"
 
 
@@ -268,16 +305,28 @@ def test_a_pip_installed_gpuscope_lint_runs_the_bundled_cli_with_node(installed_
     done = subprocess.run([str(installed_wheel), "lint", str(script), "--target", "T4"], capture_output=True, text=True)
     assert done.returncode == 1, done.stderr  # cuda:3 on one T4 is an error
     assert "error [device-index-out-of-range]" in done.stdout and "warning [bf16-unsupported]" in done.stdout
-    explained = subprocess.run([str(installed_wheel), "explain-error"], input="RuntimeError: No CUDA GPUs are available\n", capture_output=True, text=True)
+    explained = subprocess.run(
+        [str(installed_wheel), "explain-error"],
+        input="RuntimeError: No CUDA GPUs are available\n",
+        capture_output=True,
+        text=True,
+    )
     assert explained.returncode == 0 and "**The kernel sees no GPU**" in explained.stdout
 
 
 def test_without_node_gpuscope_lint_says_what_to_install_and_exits_3(installed_wheel, tmp_path):
     env = {**os.environ, "PATH": str(installed_wheel.parent)}  # the venv's bin only: no node
-    done = subprocess.run([str(installed_wheel), "lint", "x.py", "--target", "T4"], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [str(installed_wheel), "lint", "x.py", "--target", "T4"], capture_output=True, text=True, env=env
+    )
     assert done.returncode == 3
-    assert "Node.js (18.3 or newer), which is not on PATH" in done.stderr and "gpuscope diagnose and explain need no Node" in done.stderr
-    assert subprocess.run([str(installed_wheel), "diagnose"], capture_output=True, text=True, env=env, cwd=tmp_path).stdout.startswith("GPU diagnostic")
+    assert (
+        "Node.js (18.3 or newer), which is not on PATH" in done.stderr
+        and "gpuscope diagnose and explain need no Node" in done.stderr
+    )
+    assert subprocess.run(
+        [str(installed_wheel), "diagnose"], capture_output=True, text=True, env=env, cwd=tmp_path
+    ).stdout.startswith("GPU diagnostic")
 
 
 async def test_the_collector_route_serves_both_cells_and_refuses_odd_flags(jp_fetch):

@@ -43,7 +43,10 @@ def on_gpu(f, name, cc, arch_list=None, torch=None):
         f["torch"]["version"], f["torch"]["cuda"] = torch
 
 
-def no_driver(f, error="NVML cannot be loaded (libnvidia-ml.so.1: cannot open shared object file): no NVIDIA driver is visible here"):
+def no_driver(
+    f,
+    error="NVML cannot be loaded (libnvidia-ml.so.1: cannot open shared object file): no NVIDIA driver is visible here",
+):
     f["driver"] = {"available": False, "error": error, "version": None, "cuda_version": None, "devices": []}
     f["container"].update(docker=False, podman=False, kubernetes=False, dev_nvidia=[])
 
@@ -98,13 +101,21 @@ def test_rtx_5090_on_driver_570_gets_the_cu128_wheel_that_runs_there_not_cu130()
     def rtx(f):
         on_gpu(f, "NVIDIA GeForce RTX 5090", "12.0", cu126, ("2.6.0+cu126", "12.6"))
         f["driver"].update(version="570.86.15", cuda_version="12.8")
-        f["torch"]["smoke"][0]["elementwise"] = {"ok": False, "max_error": None, "non_finite": False, "error": "AcceleratorError: CUDA error: no kernel image is available for execution on the device"}
+        f["torch"]["smoke"][0]["elementwise"] = {
+            "ok": False,
+            "max_error": None,
+            "non_finite": False,
+            "error": "AcceleratorError: CUDA error: no kernel image is available for execution on the device",
+        }
         f["torch"]["smoke"][0]["ok"] = False
 
     findings = doctor.diagnose(facts(rtx))
     [arch] = by_id(findings, "arch-not-covered")
     assert arch["severity"] == "fail"
-    assert 'pip install --force-reinstall "torch==2.11.*" --index-url https://download.pytorch.org/whl/cu128' in arch["fix"]
+    assert (
+        'pip install --force-reinstall "torch==2.11.*" --index-url https://download.pytorch.org/whl/cu128'
+        in arch["fix"]
+    )
     assert "cu130" not in arch["fix"].split("A driver")[0]  # the command itself is not a cu13x wheel
     assert "A driver ≥ 580.65.06 would allow torch 2.14 (cu130)." in arch["fix"]
     # The elementwise smoke test fails with the real text and points at that finding.
@@ -114,7 +125,9 @@ def test_rtx_5090_on_driver_570_gets_the_cu128_wheel_that_runs_there_not_cu130()
 
 def test_an_aarch64_t4g_is_told_no_wheel_exists_there_not_offered_an_x86_64_one():
     def t4g(f):
-        on_gpu(f, "NVIDIA T4G", "7.5", ["sm_80", "sm_90", "sm_100", "sm_110", "sm_120", "compute_120"], ("2.14.0", "13.0"))
+        on_gpu(
+            f, "NVIDIA T4G", "7.5", ["sm_80", "sm_90", "sm_100", "sm_110", "sm_120", "compute_120"], ("2.14.0", "13.0")
+        )
         f["platform"]["machine"] = "aarch64"
 
     [arch] = by_id(doctor.diagnose(facts(t4g)), "arch-not-covered")
@@ -170,7 +183,14 @@ def test_mig_on_with_no_instance_says_so_and_how_to_create_one_not_restart_the_k
     def mig(f):
         f["driver"]["devices"][0]["mig_mode"] = {"current": True, "pending": True}
         f["driver"]["devices"][0]["mig"] = []
-        f["torch"].update(cuda_available=False, init_error="RuntimeError: No CUDA GPUs are available", device_count=0, devices=[], arch_list=[], smoke=[])
+        f["torch"].update(
+            cuda_available=False,
+            init_error="RuntimeError: No CUDA GPUs are available",
+            device_count=0,
+            devices=[],
+            arch_list=[],
+            smoke=[],
+        )
 
     findings = doctor.diagnose(facts(mig))
     [finding] = by_id(findings, "mig-no-instances")
@@ -185,12 +205,18 @@ def test_mig_instances_are_listed_and_a_mig_uuid_in_cuda_visible_devices_is_unde
 
     def mig(f):
         f["driver"]["devices"][0]["mig_mode"] = {"current": True, "pending": True}
-        f["driver"]["devices"][0]["mig"] = [{"index": 0, "name": "NVIDIA H200 MIG 1g.18gb", "uuid": uuid, "memory_total": 19327352832}]
+        f["driver"]["devices"][0]["mig"] = [
+            {"index": 0, "name": "NVIDIA H200 MIG 1g.18gb", "uuid": uuid, "memory_total": 19327352832}
+        ]
         f["env"]["CUDA_VISIBLE_DEVICES"] = uuid
 
     findings = doctor.diagnose(facts(mig))
     [finding] = by_id(findings, "mig")
-    assert finding["severity"] == "pass" and uuid in finding["cause"] and "CUDA_VISIBLE_DEVICES picks it" in finding["cause"]
+    assert (
+        finding["severity"] == "pass"
+        and uuid in finding["cause"]
+        and "CUDA_VISIBLE_DEVICES picks it" in finding["cause"]
+    )
     assert not by_id(findings, "cuda-visible-devices")
 
 
@@ -207,11 +233,16 @@ def test_cuda_visible_devices_empty_and_invalid_from_real_runs():
 
 def test_a_cpu_only_wheel_on_a_gpu_machine_gets_the_cuda_wheel_for_this_gpu_and_driver():
     def cpu(f):
-        f["torch"].update(version="2.13.0+cpu", cuda=None, cuda_built=False, cuda_available=False, devices=[], smoke=[], arch_list=[])
+        f["torch"].update(
+            version="2.13.0+cpu", cuda=None, cuda_built=False, cuda_available=False, devices=[], smoke=[], arch_list=[]
+        )
 
     [finding] = by_id(doctor.diagnose(facts(cpu)), "cpu-only-wheel")
     assert finding["severity"] == "fail"
-    assert '`pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130`' in finding["fix"]
+    assert (
+        '`pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130`'
+        in finding["fix"]
+    )
 
 
 def test_in_a_notebook_the_fix_installs_into_the_kernel_with_percent_pip():
@@ -226,13 +257,18 @@ def test_in_a_notebook_the_fix_installs_into_the_kernel_with_percent_pip():
 def test_no_torch_with_a_driver_gets_the_install_command_for_this_gpu():
     [finding] = by_id(doctor.diagnose(facts(lambda f: f.update(torch=None))), "no-torch")
     assert finding["severity"] == "warn"
-    assert finding["fix"] == 'Install it: `pip install "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130` (torch 2.14 for CUDA 13.0: the newest build that has code for compute capability 9.0 and runs on this driver), then restart the kernel.'
+    assert (
+        finding["fix"]
+        == 'Install it: `pip install "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130` (torch 2.14 for CUDA 13.0: the newest build that has code for compute capability 9.0 and runs on this driver), then restart the kernel.'
+    )
 
 
 def test_a_cu130_wheel_on_a_cuda_12_driver_is_driver_too_old_with_the_wheel_that_runs():
     findings = doctor.diagnose(facts(lambda f: f["driver"].update(version="570.86.15", cuda_version="12.8")))
     [finding] = by_id(findings, "driver-too-old")
-    assert finding["fix"].startswith("Upgrade the NVIDIA driver to ≥ 580.65.06. Or install a torch that runs on this driver: ")
+    assert finding["fix"].startswith(
+        "Upgrade the NVIDIA driver to ≥ 580.65.06. Or install a torch that runs on this driver: "
+    )
     # The newest release with code for 9.0 that a CUDA 12 driver runs: its cu126 build.
     assert '"torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126' in finding["fix"]
 
@@ -247,7 +283,10 @@ def test_a_t4_warns_that_bf16_is_emulated_and_says_what_it_lacks_without_a_tf32_
     [bf16] = by_id(findings, "bf16-emulated")
     assert bf16["severity"] == "warn"
     [capabilities] = by_id(findings, "capabilities")
-    assert "TF32: no (needs 8.0)" in capabilities["cause"] and "flash attention (SDPA): no (needs 8.0" in capabilities["cause"]
+    assert (
+        "TF32: no (needs 8.0)" in capabilities["cause"]
+        and "flash attention (SDPA): no (needs 8.0" in capabilities["cause"]
+    )
     assert [f["id"] for f in findings if f["severity"] == "warn"] == ["bf16-emulated"]
 
 
@@ -255,7 +294,9 @@ def test_macos_with_mps_passes_and_never_mentions_an_nvidia_driver():
     def mac(f):
         no_driver(f, "NVML cannot be loaded (macOS has no NVIDIA driver (CUDA does not exist on macOS))")
         f["platform"].update(system="Darwin", machine="arm64")
-        f["torch"].update(version="2.14.0", cuda=None, cuda_built=False, devices=[], smoke=[], mps={"built": True, "available": True})
+        f["torch"].update(
+            version="2.14.0", cuda=None, cuda_built=False, devices=[], smoke=[], mps={"built": True, "available": True}
+        )
 
     findings = doctor.diagnose(facts(mac))
     assert [f["id"] for f in findings] == ["mps"]
@@ -288,7 +329,13 @@ def test_wsl_without_a_driver_is_told_to_install_it_on_windows_not_inside_wsl():
 
 def test_windows_advice_says_the_arch_list_is_the_linux_ones():
     def windows(f):
-        on_gpu(f, "NVIDIA GeForce GTX 1080", "6.1", ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"], ("2.14.0+cu130", "13.0"))
+        on_gpu(
+            f,
+            "NVIDIA GeForce GTX 1080",
+            "6.1",
+            ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"],
+            ("2.14.0+cu130", "13.0"),
+        )
         f["platform"].update(system="Windows", machine="AMD64")
 
     [arch] = by_id(doctor.diagnose(facts(windows)), "arch-not-covered")
@@ -318,7 +365,9 @@ def test_the_report_leaves_out_home_paths_and_the_user_name_unless_asked():
         f["python"]["executable"] = "/home/alice/.venvs/ml/bin/python"
         f["env"]["CUDA_HOME"] = "/home/alice/cuda"
 
-    redacted = doctor.redact(doctor.report_document(facts(private), include_private=True), home="/home/alice", user="alice")
+    redacted = doctor.redact(
+        doctor.report_document(facts(private), include_private=True), home="/home/alice", user="alice"
+    )
     text = json.dumps(redacted)
     assert "alice" not in text
     assert redacted["facts"]["python"]["executable"] == "~/.venvs/ml/bin/python"

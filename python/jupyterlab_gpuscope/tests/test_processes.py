@@ -22,9 +22,7 @@ def gpuscope_config():
     return {"backend": "nvml", "interval_seconds": 0.25}
 
 
-async def test_a_real_kernel_reported_by_nvml_is_shown_with_its_notebook(
-    fake_nvml, jp_fetch, jp_serverapp, get_json
-):
+async def test_a_real_kernel_reported_by_nvml_is_shown_with_its_notebook(fake_nvml, jp_fetch, jp_serverapp, get_json):
     response = await jp_fetch(
         "api",
         "sessions",
@@ -149,4 +147,10 @@ async def test_a_kernel_still_starting_is_listed_without_its_unset_traits():
             return [{"kernel": {"id": "k1"}, "path": "a.ipynb"}]
 
     [kernel] = await running_kernels(Kernels(), Sessions())
-    assert (kernel.id, kernel.notebook_path, kernel.last_activity, kernel.execution_state, kernel.pid) == ("k1", "a.ipynb", None, None, None)
+    assert (kernel.id, kernel.notebook_path, kernel.last_activity, kernel.execution_state, kernel.pid) == (
+        "k1",
+        "a.ipynb",
+        None,
+        None,
+        None,
+    )

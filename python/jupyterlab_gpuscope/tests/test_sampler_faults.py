@@ -11,7 +11,7 @@ import pytest
 from jupyterlab_gpuscope.backends import NoneBackend, NvmlBackend, ReplayBackend
 from jupyterlab_gpuscope.sampler import Sampler
 
-from .fake_nvml import RESERVED, GiB, FakeNVML
+from .fake_nvml import RESERVED, FakeNVML, GiB
 
 
 def make_sampler(fake: FakeNVML, **kwargs) -> Sampler:

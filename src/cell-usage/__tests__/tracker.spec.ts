@@ -25,16 +25,26 @@ class FakeKernel {
 
 function setUp(kernel: FakeKernel) {
   const panel = {
-    sessionContext: { session: { kernel }, kernelChanged: new Signal<unknown, unknown>({}), ready: Promise.resolve() },
+    sessionContext: {
+      session: { kernel },
+      kernelChanged: new Signal<unknown, unknown>({}),
+      ready: Promise.resolve()
+    },
     content: { widgets: [] as unknown[] }
   };
-  const notebooks = { widgetAdded: new Signal<unknown, unknown>({}), forEach: (f: (p: unknown) => void) => f(panel) };
-  const api = { collector: async () => ({ source: '', mime: '', cell_usage_source: 'EXTENSION_SOURCE' }) } as unknown as IGPUScopeAPI;
+  const notebooks = {
+    widgetAdded: new Signal<unknown, unknown>({}),
+    forEach: (f: (p: unknown) => void) => f(panel)
+  };
+  const api = {
+    collector: async () => ({ source: '', mime: '', cell_usage_source: 'EXTENSION_SOURCE' })
+  } as unknown as IGPUScopeAPI;
   const tracker = new CellUsageTracker(notebooks as never, api, null);
   return { tracker, panel };
 }
 
-const loads = (kernel: FakeKernel) => kernel.executed.filter(code => code.includes('EXTENSION_SOURCE')).length;
+const loads = (kernel: FakeKernel) =>
+  kernel.executed.filter(code => code.includes('EXTENSION_SOURCE')).length;
 
 describe('loading the kernel extension', () => {
   it('once per kernel start, with the comm target registered first', async () => {
@@ -85,7 +95,6 @@ describe('loading the kernel extension', () => {
 });
 
 describe('records from the kernel', () => {
-
   function cellWith(msgId: string) {
     const layout = new PanelLayout();
     new Widget().layout = layout; // a cell's layout belongs to the cell widget
@@ -103,7 +112,12 @@ describe('records from the kernel', () => {
     };
   }
 
-  async function deliver(tracker: CellUsageTracker, kernel: FakeKernel, record: unknown, parentId: string) {
+  async function deliver(
+    tracker: CellUsageTracker,
+    kernel: FakeKernel,
+    record: unknown,
+    parentId: string
+  ) {
     const [, open] = kernel.registerCommTarget.mock.calls[0];
     const comm: { onMsg?: (msg: unknown) => void } = {};
     open(comm, {});
@@ -115,7 +129,16 @@ describe('records from the kernel', () => {
     execution_count: 2,
     start: null,
     end: 1,
-    devices: [{ index: 0, uuid: null, peak_allocated: 2 * 2 ** 30, peak_reserved: 2 * 2 ** 30, allocated_before: 0, allocated_after: 2 ** 30 }]
+    devices: [
+      {
+        index: 0,
+        uuid: null,
+        peak_allocated: 2 * 2 ** 30,
+        peak_reserved: 2 * 2 ** 30,
+        allocated_before: 0,
+        allocated_after: 2 ** 30
+      }
+    ]
   };
 
   it('go under the cell whose request they answer; saved in metadata only when asked', async () => {
@@ -125,7 +148,8 @@ describe('records from the kernel', () => {
     (panel.content.widgets as unknown[]).push(first, second);
     await flush();
     await deliver(tracker, kernel, record, 'req-2');
-    const line = (cell: ReturnType<typeof cellWith>) => cell.layout.widgets.find((w: Widget) => w.hasClass('jp-gpuscope-CellUsage'));
+    const line = (cell: ReturnType<typeof cellWith>) =>
+      cell.layout.widgets.find((w: Widget) => w.hasClass('jp-gpuscope-CellUsage'));
     expect(line(first)).toBeUndefined();
     expect(line(second)!.node.textContent).toBe('GPU peak 2.00 GiB (+1.00 GiB)');
     expect(second.metadata).toEqual({});
@@ -133,9 +157,16 @@ describe('records from the kernel', () => {
 
     tracker.saveInMetadata = true;
     await deliver(tracker, kernel, record, 'req-2');
-    expect(second.metadata.gpuscope).toEqual({ peak_allocated: 2 * 2 ** 30, delta_allocated: 2 ** 30, utilization: null, execution_count: 2 });
+    expect(second.metadata.gpuscope).toEqual({
+      peak_allocated: 2 * 2 ** 30,
+      delta_allocated: 2 ** 30,
+      utilization: null,
+      execution_count: 2
+    });
     // One line per cell: the new record replaced the old one.
-    expect(second.layout.widgets.filter((w: Widget) => w.hasClass('jp-gpuscope-CellUsage'))).toHaveLength(1);
+    expect(
+      second.layout.widgets.filter((w: Widget) => w.hasClass('jp-gpuscope-CellUsage'))
+    ).toHaveLength(1);
   });
 
   it('a record for no known request, or a malformed one, changes nothing', async () => {

@@ -1,15 +1,32 @@
 import { loaderCode } from '../tracker';
-import { annotationDetails, annotationText, ICellRecord, summarize, utilizationDuring } from '../usage';
+import {
+  annotationDetails,
+  annotationText,
+  ICellRecord,
+  summarize,
+  utilizationDuring
+} from '../usage';
 
 const GiB = 2 ** 30;
 
-function record(overrides: Partial<ICellRecord['devices'][0]> = {}, extra: Partial<ICellRecord> = {}): ICellRecord {
+function record(
+  overrides: Partial<ICellRecord['devices'][0]> = {},
+  extra: Partial<ICellRecord> = {}
+): ICellRecord {
   return {
     execution_count: 4,
     start: 1000,
     end: 1003.5,
     devices: [
-      { index: 0, uuid: 'bcc1dfc1', peak_allocated: 3.2 * GiB, peak_reserved: 4 * GiB, allocated_before: 2.1 * GiB, allocated_after: 3.2 * GiB, ...overrides }
+      {
+        index: 0,
+        uuid: 'bcc1dfc1',
+        peak_allocated: 3.2 * GiB,
+        peak_reserved: 4 * GiB,
+        allocated_before: 2.1 * GiB,
+        allocated_after: 3.2 * GiB,
+        ...overrides
+      }
     ],
     ...extra
   };
@@ -19,12 +36,17 @@ describe('what a cell did on the GPU', () => {
   it('peak, change and utilisation in one short line', () => {
     const usage = summarize(record(), () => ({ value: 93.6, recorded: false }))!;
     expect(annotationText(usage)).toBe('GPU peak 3.20 GiB (+1.10 GiB) · util 94 %');
-    expect(annotationDetails(usage)).toContain('cuda:0: peak 3.20 GiB allocated, 4.00 GiB reserved by PyTorch; 2.10 GiB before, 3.20 GiB after');
+    expect(annotationDetails(usage)).toContain(
+      'cuda:0: peak 3.20 GiB allocated, 4.00 GiB reserved by PyTorch; 2.10 GiB before, 3.20 GiB after'
+    );
     expect(annotationDetails(usage)).toContain('ran 3.50 s');
   });
 
   it('freed memory shows as a negative change; no utilisation when none was sampled', () => {
-    const usage = summarize(record({ peak_allocated: 2 * GiB, allocated_before: 2 * GiB, allocated_after: 0.5 * GiB }), () => null)!;
+    const usage = summarize(
+      record({ peak_allocated: 2 * GiB, allocated_before: 2 * GiB, allocated_after: 0.5 * GiB }),
+      () => null
+    )!;
     expect(annotationText(usage)).toBe('GPU peak 2.00 GiB (−1.50 GiB)');
   });
 
@@ -35,16 +57,37 @@ describe('what a cell did on the GPU', () => {
   });
 
   it('a cell that did not touch the GPU gets nothing', () => {
-    expect(summarize(record({ peak_allocated: 2 * GiB, allocated_before: 2 * GiB, allocated_after: 2 * GiB }))).toBeNull();
+    expect(
+      summarize(
+        record({ peak_allocated: 2 * GiB, allocated_before: 2 * GiB, allocated_after: 2 * GiB })
+      )
+    ).toBeNull();
   });
 
   it('several devices: the line is about the one the cell used most', () => {
-    const r = record({}, {
-      devices: [
-        { index: 0, uuid: null, peak_allocated: GiB, peak_reserved: GiB, allocated_before: GiB, allocated_after: GiB },
-        { index: 1, uuid: null, peak_allocated: 6 * GiB, peak_reserved: 8 * GiB, allocated_before: 1 * GiB, allocated_after: 1 * GiB }
-      ]
-    });
+    const r = record(
+      {},
+      {
+        devices: [
+          {
+            index: 0,
+            uuid: null,
+            peak_allocated: GiB,
+            peak_reserved: GiB,
+            allocated_before: GiB,
+            allocated_after: GiB
+          },
+          {
+            index: 1,
+            uuid: null,
+            peak_allocated: 6 * GiB,
+            peak_reserved: 8 * GiB,
+            allocated_before: 1 * GiB,
+            allocated_after: 1 * GiB
+          }
+        ]
+      }
+    );
     const usage = summarize(r)!;
     expect(usage.device.index).toBe(1);
     expect(annotationText(usage)).toBe('GPU peak 6.00 GiB (+0 bytes)');
@@ -65,7 +108,12 @@ describe('what a cell did on the GPU', () => {
 });
 
 describe('utilisation while a cell ran', () => {
-  const history = { time: [998, 999, 1000, 1001, 1002, 1003, 1004], utilization: [5, 5, 80, 90, null, 100, 7], memoryUsed: [], powerWatts: [] };
+  const history = {
+    time: [998, 999, 1000, 1001, 1002, 1003, 1004],
+    utilization: [5, 5, 80, 90, null, 100, 7],
+    memoryUsed: [],
+    powerWatts: []
+  };
 
   it('the mean of the samples in the run, and the one after it', () => {
     expect(utilizationDuring(history, 1000, 1002.5, 1)).toBeCloseTo((80 + 90 + 100) / 3);

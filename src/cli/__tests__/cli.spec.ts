@@ -13,7 +13,9 @@ describe('gpuscope lint', () => {
   it('lints a notebook with imports from earlier cells, by cell, line and column', () => {
     const { code, out } = run(['lint', `${dir}/finetune.ipynb`, '--target', 'T4']);
     expect(code).toBe(1); // device index 1 on a single T4 is an error
-    expect(out).toContain(`${dir}/finetune.ipynb:cell 3:2:18: error [device-index-out-of-range] GPU 1 does not exist`);
+    expect(out).toContain(
+      `${dir}/finetune.ipynb:cell 3:2:18: error [device-index-out-of-range] GPU 1 does not exist`
+    );
     expect(out).toContain('cell 3:3:18: warning [sdpa-flash-unsupported]');
     expect(out).toContain('cell 3:4:32: warning [bf16-unsupported]');
     expect(out).not.toContain('cell 1'); // Markdown is not code
@@ -26,9 +28,18 @@ describe('gpuscope lint', () => {
   });
 
   it('a CPU-only torch build: every CUDA use is an error', () => {
-    const { code, out } = run(['lint', `${dir}/finetune.ipynb`, '--target', 'H100', '--torch', '2.13.0+cpu']);
+    const { code, out } = run([
+      'lint',
+      `${dir}/finetune.ipynb`,
+      '--target',
+      'H100',
+      '--torch',
+      '2.13.0+cpu'
+    ]);
     expect(code).toBe(1);
-    expect(out).toContain('error [cuda-without-gpu] This puts work on CUDA, but the kernel has no usable GPU (torch 2.13.0+cpu is a CPU-only build)');
+    expect(out).toContain(
+      'error [cuda-without-gpu] This puts work on CUDA, but the kernel has no usable GPU (torch 2.13.0+cpu is a CPU-only build)'
+    );
   });
 
   it('gives JSON', () => {
@@ -40,8 +51,12 @@ describe('gpuscope lint', () => {
 
   it('explains bad input and exits 2', () => {
     expect(run(['lint', `${dir}/broken.ipynb`, '--target', 'T4'])).toMatchObject({ code: 2 });
-    expect(run(['lint', `${dir}/broken.ipynb`, '--target', 'T4']).err).toContain('has no "cells" list');
-    expect(run(['lint', `${dir}/finetune.ipynb`, '--target', 'Voodoo 2']).err).toContain('unknown GPU "Voodoo 2"');
+    expect(run(['lint', `${dir}/broken.ipynb`, '--target', 'T4']).err).toContain(
+      'has no "cells" list'
+    );
+    expect(run(['lint', `${dir}/finetune.ipynb`, '--target', 'Voodoo 2']).err).toContain(
+      'unknown GPU "Voodoo 2"'
+    );
     expect(run(['lint', `${dir}/finetune.ipynb`]).code).toBe(2);
     expect(run(['lint', `${dir}/finetune.ipynb`, '--target', 'T4', '--gpus', '0']).code).toBe(2);
   });
@@ -54,7 +69,10 @@ describe('gpuscope lint on framework code, guards and names', () => {
 
   it('transformers arguments on a T4: tf32 is an error (exit 1), bf16 and FlashAttention-2 are named', () => {
     const file = `${tmp}/train.py`;
-    fs.writeFileSync(file, 'from transformers import TrainingArguments, AutoModel\nargs = TrainingArguments("o", bf16=True, tf32=True)\nm = AutoModel.from_pretrained("x", attn_implementation="flash_attention_2")\n');
+    fs.writeFileSync(
+      file,
+      'from transformers import TrainingArguments, AutoModel\nargs = TrainingArguments("o", bf16=True, tf32=True)\nm = AutoModel.from_pretrained("x", attn_implementation="flash_attention_2")\n'
+    );
     const { code, out } = run(['lint', file, '--target', 'T4']);
     expect(code).toBe(1);
     expect(out).toContain(`${file}:2:8: error [hf-tf32-unsupported]`);
@@ -65,7 +83,12 @@ describe('gpuscope lint on framework code, guards and names', () => {
   it('in a notebook, a device name bound in one cell is followed into another', () => {
     const file = `${tmp}/names.ipynb`;
     const cell = (source: string) => ({ cell_type: 'code', source, outputs: [] });
-    fs.writeFileSync(file, JSON.stringify({ cells: [cell('import torch\ndevice = "cuda:1"'), cell('model = model.to(device)')] }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        cells: [cell('import torch\ndevice = "cuda:1"'), cell('model = model.to(device)')]
+      })
+    );
     const { code, out } = run(['lint', file, '--target', 'T4']);
     expect(code).toBe(1);
     expect(out).toContain(`${file}:cell 2:1:18: error [device-index-out-of-range]`);
@@ -73,8 +96,14 @@ describe('gpuscope lint on framework code, guards and names', () => {
 
   it('guarded code and a guarded device name pass on a machine without a GPU (exit 0)', () => {
     const file = `${tmp}/guarded.py`;
-    fs.writeFileSync(file, 'import torch\ndevice = "cuda" if torch.cuda.is_available() else "cpu"\nmodel.to(device)\nif torch.cuda.is_available():\n    model.cuda()\n');
-    expect(run(['lint', file, '--target', 'cpu'])).toMatchObject({ code: 0, out: '0 finding(s), 0 error(s) for a machine without a GPU' });
+    fs.writeFileSync(
+      file,
+      'import torch\ndevice = "cuda" if torch.cuda.is_available() else "cpu"\nmodel.to(device)\nif torch.cuda.is_available():\n    model.cuda()\n'
+    );
+    expect(run(['lint', file, '--target', 'cpu'])).toMatchObject({
+      code: 0,
+      out: '0 finding(s), 0 error(s) for a machine without a GPU'
+    });
     fs.writeFileSync(file, 'import torch\ndevice = "cuda"\nmodel.to(device)\n');
     expect(run(['lint', file, '--target', 'cpu']).code).toBe(1);
   });
@@ -90,7 +119,10 @@ describe('gpuscope explain-error', () => {
   };
 
   it('explains a traceback, with shell commands instead of IPython magics', () => {
-    const file = write('assert.txt', 'torch.AcceleratorError: CUDA error: device-side assert triggered\n');
+    const file = write(
+      'assert.txt',
+      'torch.AcceleratorError: CUDA error: device-side assert triggered\n'
+    );
     const { code, out } = run(['explain-error', file]);
     expect(code).toBe(0);
     expect(out).toContain('**A GPU kernel hit an assertion (usually an index out of range)**');
@@ -99,14 +131,27 @@ describe('gpuscope explain-error', () => {
   });
 
   it("recognises torch's cuDNN message with its two spaces, and a cuBLAS bf16 refusal", () => {
-    const cudnn = write('cudnn.txt', 'RuntimeError: cuDNN version incompatibility: PyTorch was compiled  against (8, 5, 0) but found runtime version (8, 3, 3).\n');
-    expect(run(['explain-error', cudnn]).out).toContain('**Another cuDNN is loaded than the one PyTorch was built with**');
-    const cublas = write('cublas.txt', 'RuntimeError: CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasGemmStridedBatchedEx(handle, opa, opb, (int)m, (int)n, (int)k, (void*)&falpha, a, CUDA_R_16BF, (int)lda`\n');
-    expect(run(['explain-error', cublas]).out).toContain('**cuBLAS has no bf16 matrix product for this GPU**');
+    const cudnn = write(
+      'cudnn.txt',
+      'RuntimeError: cuDNN version incompatibility: PyTorch was compiled  against (8, 5, 0) but found runtime version (8, 3, 3).\n'
+    );
+    expect(run(['explain-error', cudnn]).out).toContain(
+      '**Another cuDNN is loaded than the one PyTorch was built with**'
+    );
+    const cublas = write(
+      'cublas.txt',
+      'RuntimeError: CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasGemmStridedBatchedEx(handle, opa, opb, (int)m, (int)n, (int)k, (void*)&falpha, a, CUDA_R_16BF, (int)lda`\n'
+    );
+    expect(run(['explain-error', cublas]).out).toContain(
+      '**cuBLAS has no bf16 matrix product for this GPU**'
+    );
   });
 
   it('exits 1 when it recognises nothing', () => {
-    const { code, out } = run(['explain-error', write('plain.txt', 'ZeroDivisionError: division by zero')]);
+    const { code, out } = run([
+      'explain-error',
+      write('plain.txt', 'ZeroDivisionError: division by zero')
+    ]);
     expect(code).toBe(1);
     expect(out).toBe('No known GPU error found.');
   });
@@ -115,20 +160,53 @@ describe('gpuscope explain-error', () => {
     const notebook = {
       cells: [
         { cell_type: 'markdown', source: 'CUDA out of memory. Tried to allocate 1 GiB' },
-        { cell_type: 'code', source: '', outputs: [{ output_type: 'error', ename: 'RuntimeError', evalue: 'No CUDA GPUs are available', traceback: [] }] },
-        { cell_type: 'code', source: '', outputs: [{ output_type: 'stream', name: 'stdout', text: 'ok' }] }
+        {
+          cell_type: 'code',
+          source: '',
+          outputs: [
+            {
+              output_type: 'error',
+              ename: 'RuntimeError',
+              evalue: 'No CUDA GPUs are available',
+              traceback: []
+            }
+          ]
+        },
+        {
+          cell_type: 'code',
+          source: '',
+          outputs: [{ output_type: 'stream', name: 'stdout', text: 'ok' }]
+        }
       ]
     };
-    const { code, out } = run(['explain-error', write('nb.ipynb', JSON.stringify(notebook)), '--json']);
+    const { code, out } = run([
+      'explain-error',
+      write('nb.ipynb', JSON.stringify(notebook)),
+      '--json'
+    ]);
     expect(code).toBe(0);
     const body = JSON.parse(out);
-    expect(body.explanations.map((e: { cell: number; explanation: { id: string } }) => [e.cell, e.explanation.id])).toEqual([[2, 'no-cuda-gpus']]);
+    expect(
+      body.explanations.map((e: { cell: number; explanation: { id: string } }) => [
+        e.cell,
+        e.explanation.id
+      ])
+    ).toEqual([[2, 'no-cuda-gpus']]);
   });
 
   it('a malformed notebook, a missing file or a bad option: exit 2 with the reason', () => {
-    expect(run(['explain-error', write('bad.ipynb', '{"cells": 3}')])).toMatchObject({ code: 2, err: expect.stringContaining('not a notebook') });
+    expect(run(['explain-error', write('bad.ipynb', '{"cells": 3}')])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('not a notebook')
+    });
     expect(run(['explain-error', write('broken.ipynb', '{')])).toMatchObject({ code: 2 });
-    expect(run(['explain-error', `${tmp}/missing.txt`])).toMatchObject({ code: 2, err: expect.stringContaining('ENOENT') });
-    expect(run(['explain-error', '--verbose'])).toMatchObject({ code: 2, err: expect.stringContaining("Unknown option '--verbose'") });
+    expect(run(['explain-error', `${tmp}/missing.txt`])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('ENOENT')
+    });
+    expect(run(['explain-error', '--verbose'])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("Unknown option '--verbose'")
+    });
   });
 });

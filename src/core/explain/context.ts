@@ -43,41 +43,73 @@ function describeTorch(torch: string, profile: IDeviceProfile | null | undefined
 }
 
 function describe(profile: IDeviceProfile): string {
-  return profile.name ? `${profile.name} (compute capability ${profile.cc})` : `compute capability ${profile.cc}`;
+  return profile.name
+    ? `${profile.name} (compute capability ${profile.cc})`
+    : `compute capability ${profile.cc}`;
 }
 
 /**
  * The wheel to install for a GPU, as the diagnostic's doctor advises it: a fact when the
  * driver must be upgraded first or no wheel exists, and the command to run.
  */
-function addInstallAdvice(out: IContext, cc: string, profile: IDeviceProfile | null, driverCuda: string | null = null): void {
+function addInstallAdvice(
+  out: IContext,
+  cc: string,
+  profile: IDeviceProfile | null,
+  driverCuda: string | null = null
+): void {
   const driver = driverCuda ?? profile?.driverCuda ?? null;
-  const advice = wheelAdvice(cc, profile?.platform ?? 'linux-x86_64', profile?.driverVersion ?? null, driver);
+  const advice = wheelAdvice(
+    cc,
+    profile?.platform ?? 'linux-x86_64',
+    profile?.driverVersion ?? null,
+    driver
+  );
   if (advice.kind === 'none') {
     out.facts.push(advice.why!);
     return;
   }
   // With the driver unknown (an older probe, the server's view), only the wheel is said.
   if (advice.kind === 'upgrade-driver' && driver) {
-    out.facts.push(`No torch build with code for ${cc} runs on this driver: upgrade the NVIDIA driver to ≥ ${advice.driver ?? 'a newer release'} first.`);
+    out.facts.push(
+      `No torch build with code for ${cc} runs on this driver: upgrade the NVIDIA driver to ≥ ${advice.driver ?? 'a newer release'} first.`
+    );
   }
   out.commands.push(`%${advice.command!}`);
 }
 
-export function contextFor(signature: IErrorSignature, text: string, match: RegExpExecArray, facts: IExplainFacts): IContext {
-  const out: IContext = { facts: [], commands: [...(signature.commands ?? [])], tips: [], fix: null, oom: null };
+export function contextFor(
+  signature: IErrorSignature,
+  text: string,
+  match: RegExpExecArray,
+  facts: IExplainFacts
+): IContext {
+  const out: IContext = {
+    facts: [],
+    commands: [...(signature.commands ?? [])],
+    tips: [],
+    fix: null,
+    oom: null
+  };
   const gpu = gpuOf(facts);
   const torch = facts.kernel?.torch ?? null;
   const kind = signature.context ?? '';
 
   // torch's own warning names the GPU it refused: "NVIDIA GeForce RTX 5090 with CUDA capability sm_120".
-  const named = kind === 'arch' ? /([^\n]*?)\s+with CUDA capability sm_(\d+)(\d)\b/.exec(text) : null;
+  const named =
+    kind === 'arch' ? /([^\n]*?)\s+with CUDA capability sm_(\d+)(\d)\b/.exec(text) : null;
   const archGPU: IDeviceProfile | null = named
-    ? { ...(gpu ?? { source: 'message', hasGPU: true, deviceCount: 1 }), name: named[1].trim() || null, cc: `${named[2]}.${named[3]}` }
+    ? {
+        ...(gpu ?? { source: 'message', hasGPU: true, deviceCount: 1 }),
+        name: named[1].trim() || null,
+        cc: `${named[2]}.${named[3]}`
+      }
     : gpu;
   if (kind === 'arch' && archGPU?.cc) {
     out.facts.push(`Your GPU is ${describe(archGPU)}.`);
-    const wheel = torch ? wheelFor(torch, archGPU.platform ?? 'linux-x86_64', facts.kernel?.torchCuda ?? null) : null;
+    const wheel = torch
+      ? wheelFor(torch, archGPU.platform ?? 'linux-x86_64', facts.kernel?.torchCuda ?? null)
+      : null;
     const covered = wheel ? archCovers(wheel.archs, archGPU.cc) !== null : null;
     if (wheel) {
       out.facts.push(
@@ -107,7 +139,9 @@ export function contextFor(signature: IErrorSignature, text: string, match: RegE
     // The GPU the server sees: a CPU-only kernel's own probe may not name one. A
     // recording is mentioned as such and never turned into an install command.
     if (facts.server?.cc && facts.server.recorded) {
-      out.facts.push(`The server shows ${describe(facts.server)} from a recording (replay), not this machine's GPU, so no install command is derived from it.`);
+      out.facts.push(
+        `The server shows ${describe(facts.server)} from a recording (replay), not this machine's GPU, so no install command is derived from it.`
+      );
     } else {
       const seen = facts.server?.cc ? facts.server : gpu;
       if (seen?.cc) {
@@ -120,7 +154,9 @@ export function contextFor(signature: IErrorSignature, text: string, match: RegE
       out.facts.push(`The kernel's probe found that ${facts.kernel.noGPUReason}.`);
     }
     if (facts.server?.hasGPU && facts.server.recorded) {
-      out.facts.push(`The server's GPU data is a recording (replay of ${facts.server.name ?? 'a GPU'}), not this machine's.`);
+      out.facts.push(
+        `The server's GPU data is a recording (replay of ${facts.server.name ?? 'a GPU'}), not this machine's.`
+      );
     } else if (facts.server?.hasGPU) {
       out.facts.push(
         `The Jupyter server sees ${facts.server.deviceCount} GPU(s) (${facts.server.name ?? 'NVIDIA'}), so the GPU exists but this kernel cannot use it.`
@@ -166,7 +202,9 @@ function addOomAdvice(out: IContext, oom: IOomFacts): void {
       'This one allocation is larger than the whole GPU, so freeing memory will not help: check the shape of the tensor being created (a wrong dimension is the usual cause), or split the work into pieces.';
     return;
   }
-  out.tips.push('Make the work smaller: a smaller batch size (with gradient accumulation to keep the effective batch), shorter sequences, or fp16/bf16 weights.');
+  out.tips.push(
+    'Make the work smaller: a smaller batch size (with gradient accumulation to keep the effective batch), shorter sequences, or fp16/bf16 weights.'
+  );
   out.tips.push(
     '`torch.cuda.empty_cache()` only returns memory PyTorch has cached but no tensor uses; tensors you still reference stay. `del` them first; IPython also keeps displayed results in `Out` and `_` (clear with `%reset -f out`).'
   );

@@ -129,7 +129,11 @@ export function explainError(text: string, facts: IExplainFacts = {}): IExplanat
 
 /** An explanation as plain Markdown: for the CLI and "Add to notebook". */
 export function toMarkdown(e: IExplanation): string {
-  const lines = [`**${e.title}**${e.may ? ' (may not apply: rests on unconfirmed reports)' : ''}`, '', e.cause];
+  const lines = [
+    `**${e.title}**${e.may ? ' (may not apply: rests on unconfirmed reports)' : ''}`,
+    '',
+    e.cause
+  ];
   if (e.detail) {
     lines.push('', `The message says: \`${e.detail}\``);
   }

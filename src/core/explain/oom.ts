@@ -34,7 +34,9 @@ function bytes(match: RegExpExecArray | null, at = 1): number | null {
 /** The OOM message's numbers; fields the message does not state are null. */
 export function parseOom(text: string): IOomFacts {
   const gpu = /\(GPU (\d+);|GPU (\d+) has a total capac/.exec(text);
-  const modern = new RegExp(`GPU \\d+ has a total capac\\w* of ${SIZE} of which ${SIZE} is free`).exec(text);
+  const modern = new RegExp(
+    `GPU \\d+ has a total capac\\w* of ${SIZE} of which ${SIZE} is free`
+  ).exec(text);
   const legacyTotal = new RegExp(`${SIZE} total capacity`).exec(text);
   const legacyFree = new RegExp(`${SIZE} free;`).exec(text);
   const legacyReserved = new RegExp(`${SIZE} reserved in total by PyTorch`).exec(text);

@@ -54,7 +54,12 @@ export function archCovers(archList: string[], cc: string): string | null {
     }
     const [, kind, archMajor, archMinor, suffix] = match;
     const archValue = Number(archMajor) * 10 + Number(archMinor);
-    if (kind === 'sm' && Number(archMajor) === major && Number(archMinor) <= minor && (suffix !== 'a' || archValue === value)) {
+    if (
+      kind === 'sm' &&
+      Number(archMajor) === major &&
+      Number(archMinor) <= minor &&
+      (suffix !== 'a' || archValue === value)
+    ) {
       if (!sass || archValue > sass[0]) {
         sass = [archValue, arch];
       }
@@ -78,7 +83,11 @@ export function platformKey(system: string | null, machine: string | null): stri
   const s = (system ?? '').toLowerCase();
   const m = (machine ?? '').toLowerCase();
   if (s === 'linux') {
-    return ['aarch64', 'arm64'].includes(m) ? 'linux-aarch64' : ['x86_64', 'amd64'].includes(m) ? 'linux-x86_64' : `linux-${m}`;
+    return ['aarch64', 'arm64'].includes(m)
+      ? 'linux-aarch64'
+      : ['x86_64', 'amd64'].includes(m)
+        ? 'linux-x86_64'
+        : `linux-${m}`;
   }
   if (s === 'windows') {
     return 'windows-amd64';
@@ -105,7 +114,12 @@ export function installCommand(torch: string, variant: string): string {
  * least the wheel's and the driver meets that family's floor (minor-version
  * compatibility); PTX newer than the driver cannot be compiled by it.
  */
-export function driverRuns(variant: string, driverVersion: string | null, driverCuda: string | null, byPtx: boolean): boolean {
+export function driverRuns(
+  variant: string,
+  driverVersion: string | null,
+  driverCuda: string | null,
+  byPtx: boolean
+): boolean {
   if (!driverCuda) {
     return false;
   }
@@ -114,7 +128,8 @@ export function driverRuns(variant: string, driverVersion: string | null, driver
   if (wheelMajor > Number(driverCuda.split('.')[0])) {
     return false;
   }
-  const floor = (kb.driver_minimum_by_cuda_major as Record<string, unknown>)[String(wheelMajor)] as { driver: string } | undefined;
+  const floor = (kb.driver_minimum_by_cuda_major as Record<string, unknown>)[String(wheelMajor)] as
+    { driver: string } | undefined;
   if (floor && driverVersion && compareVersions(driverVersion, floor.driver) < 0) {
     return false;
   }
@@ -151,7 +166,12 @@ function compareKeys(a: number[], b: number[]): number {
  * driver would allow a newer release), "upgrade-driver" (no wheel runs on this driver,
  * one would on a newer one) or "none" (no published wheel covers cc here).
  */
-export function wheelAdvice(cc: string, platform: string, driverVersion: string | null = null, driverCuda: string | null = null): IWheelAdvice {
+export function wheelAdvice(
+  cc: string,
+  platform: string,
+  driverVersion: string | null = null,
+  driverCuda: string | null = null
+): IWheelAdvice {
   const rows = kb.wheels.rows as IWheel[];
   let assumed = false;
   let recorded = rows.filter(r => r.platform === platform && !r.experimental);
@@ -160,7 +180,11 @@ export function wheelAdvice(cc: string, platform: string, driverVersion: string 
     assumed = true;
   }
   if (platform === 'macos' || !recorded.length) {
-    return { kind: 'none', why: `PyTorch publishes no CUDA wheels for ${PLATFORM_NAMES[platform] ?? platform}.`, assumed: false };
+    return {
+      kind: 'none',
+      why: `PyTorch publishes no CUDA wheels for ${PLATFORM_NAMES[platform] ?? platform}.`,
+      assumed: false
+    };
   }
   if (assumed) {
     driverVersion = null; // Windows drivers are numbered apart from the Linux floors
@@ -176,7 +200,11 @@ export function wheelAdvice(cc: string, platform: string, driverVersion: string 
     .filter((c): c is { row: IWheel; by: string } => c.by !== null);
   if (!covering.length) {
     const name = (kb.wheels.platforms as Record<string, string>)[platform] ?? platform;
-    return { kind: 'none', why: `No published torch wheel for ${name} has code for compute capability ${cc}.`, assumed };
+    return {
+      kind: 'none',
+      why: `No published torch wheel for ${name} has code for compute capability ${cc}.`,
+      assumed
+    };
   }
   const answer = (kind: IWheelAdvice['kind'], row: IWheel, by: string): IWheelAdvice => ({
     kind,
@@ -187,29 +215,43 @@ export function wheelAdvice(cc: string, platform: string, driverVersion: string 
     assumed,
     source: row.source
   });
-  const runnable = covering.filter(c => driverRuns(c.row.variant, driverVersion, driverCuda, c.by.startsWith('compute_')));
+  const runnable = covering.filter(c =>
+    driverRuns(c.row.variant, driverVersion, driverCuda, c.by.startsWith('compute_'))
+  );
   const newest = covering[0];
   if (runnable.length) {
     const result = answer('install', runnable[0].row, runnable[0].by);
     if (compareVersions(newest.row.torch, runnable[0].row.torch) > 0) {
-      result.newer = { ...answer('install', newest.row, newest.by), driver: driverFor(newest.row.variant) };
+      result.newer = {
+        ...answer('install', newest.row, newest.by),
+        driver: driverFor(newest.row.variant)
+      };
     }
     return result;
   }
-  return { ...answer('upgrade-driver', newest.row, newest.by), driver: driverFor(newest.row.variant) };
+  return {
+    ...answer('upgrade-driver', newest.row, newest.by),
+    driver: driverFor(newest.row.variant)
+  };
 }
 
 /**
  * The wheel row a torch version names ("2.11.0+cu130"; "2.11.0" with the CUDA it was
  * built for, as PyPI's wheels carry no suffix), or null when unrecorded.
  */
-export function wheelFor(torchVersion: string, platform = 'linux-x86_64', builtForCuda: string | null = null): IWheel | null {
+export function wheelFor(
+  torchVersion: string,
+  platform = 'linux-x86_64',
+  builtForCuda: string | null = null
+): IWheel | null {
   const match = /^(\d+\.\d+)(?:\.\d+)?[^+]*(?:\+(cu\d+))?$/.exec(torchVersion.trim());
   if (!match || /\+(?!cu\d)/.test(torchVersion)) {
     return null; // a CPU, ROCm or local build has no CUDA arch list
   }
   const variant = match[2] ?? (builtForCuda ? `cu${builtForCuda.replace('.', '')}` : null);
-  const rows = (kb.wheels.rows as IWheel[]).filter(r => r.torch === match[1] && r.platform === platform);
+  const rows = (kb.wheels.rows as IWheel[]).filter(
+    r => r.torch === match[1] && r.platform === platform
+  );
   return rows.find(r => (variant ? r.variant === variant : r.default)) ?? null;
 }
 
@@ -235,7 +277,11 @@ export function visibleDevices(
   devices: IDriverDevice[]
 ): { set: boolean; visible: IVisibleDevice[]; invalid: string | null } {
   if (value === null) {
-    return { set: false, visible: devices.map(d => ({ entry: String(d.index), device: d.index, mig: null })), invalid: null };
+    return {
+      set: false,
+      visible: devices.map(d => ({ entry: String(d.index), device: d.index, mig: null })),
+      invalid: null
+    };
   }
   const visible: IVisibleDevice[] = [];
   for (const raw of value.split(',')) {

@@ -131,13 +131,19 @@ export function resolveTarget(target: string): { cc: string; name: string } | nu
   const wanted = target.trim();
   if (/^\d+\.\d+$/.test(wanted)) {
     const known = capability(wanted);
-    return { cc: wanted, name: known ? `a ${known.arch} GPU (${wanted})` : `a GPU of compute capability ${wanted}` };
+    return {
+      cc: wanted,
+      name: known ? `a ${known.arch} GPU (${wanted})` : `a GPU of compute capability ${wanted}`
+    };
   }
   const needle = wanted.toLowerCase().replace(/^(nvidia|tesla|geforce)\s+/, '');
   if (!needle) {
     return null;
   }
-  const pattern = new RegExp(`(^|[\\s/])(tesla |geforce |nvidia )?${needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s/(])`, 'i');
+  const pattern = new RegExp(
+    `(^|[\\s/])(tesla |geforce |nvidia )?${needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s/(])`,
+    'i'
+  );
   for (const cap of kb.capabilities) {
     if (cap.examples.some(example => pattern.test(example))) {
       return { cc: cap.cc, name: wanted };

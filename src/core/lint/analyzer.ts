@@ -57,7 +57,8 @@ export interface IAnalyzeOptions {
 
 /** A use of something the rules care about, found in the tree. */
 interface IUse {
-  kind: 'symbol' | 'call' | 'import' | 'assign' | 'kwarg' | 'cuda_use' | 'device_index' | 'dict_entry';
+  kind:
+    'symbol' | 'call' | 'import' | 'assign' | 'kwarg' | 'cuda_use' | 'device_index' | 'dict_entry';
   /** Dotted path, module name, keyword name; for device_index the index. */
   key: string;
   value?: string;
@@ -77,7 +78,10 @@ interface IUse {
 type Guard = 'availability' | 'capability';
 
 const GUARDS: [Guard, RegExp][] = [
-  ['capability', /is_bf16_supported|get_device_capability|get_device_properties|compute_capability|\bcapability\b|\bsm_?\d{2,3}\b|\.major\b/],
+  [
+    'capability',
+    /is_bf16_supported|get_device_capability|get_device_properties|compute_capability|\bcapability\b|\bsm_?\d{2,3}\b|\.major\b/
+  ],
   [
     'availability',
     /\.is_available\(|device_count\(|\b(use_cuda|use_gpu|cuda|gpu|has_cuda|has_gpu|cuda_available|gpu_available|on_gpu|is_cuda)\b|(device|device_type|\.type)\s*(==|!=)\s*['"]cuda['"]|['"]cuda['"]\s*(==|!=|in)\b/
@@ -106,7 +110,9 @@ export function pythonOnly(source: string): string | null {
   }
   return source
     .split('\n')
-    .map((line, i) => (IPYTHON_LINE.test(line) || (i === 0 && line.startsWith('%%')) ? ' '.repeat(line.length) : line))
+    .map((line, i) =>
+      IPYTHON_LINE.test(line) || (i === 0 && line.startsWith('%%')) ? ' '.repeat(line.length) : line
+    )
     .join('\n');
 }
 
@@ -148,7 +154,11 @@ export function collectDeviceNames(source: string): Map<string, string | null> {
   const tree = lines ? parse(lines) : null;
   for (let node = tree?.topNode.firstChild ?? null; node; node = node.nextSibling) {
     const target = node.name === 'AssignStatement' ? node.firstChild : null;
-    if (target?.name === 'VariableName' && target.nextSibling?.name === 'AssignOp' && node.lastChild) {
+    if (
+      target?.name === 'VariableName' &&
+      target.nextSibling?.name === 'AssignOp' &&
+      node.lastChild
+    ) {
       names.set(lines.slice(target.from, target.to), cudaLiteralIn(node.lastChild, lines));
     }
   }
@@ -156,7 +166,11 @@ export function collectDeviceNames(source: string): Map<string, string | null> {
 }
 
 /** Findings for one cell (or file) against a device profile. */
-export function analyze(source: string, profile: IDeviceProfile, options: IAnalyzeOptions = {}): ILintFinding[] {
+export function analyze(
+  source: string,
+  profile: IDeviceProfile,
+  options: IAnalyzeOptions = {}
+): ILintFinding[] {
   try {
     return analyzeUnsafe(source, profile, options);
   } catch {
@@ -164,7 +178,11 @@ export function analyze(source: string, profile: IDeviceProfile, options: IAnaly
   }
 }
 
-function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyzeOptions): ILintFinding[] {
+function analyzeUnsafe(
+  source: string,
+  profile: IDeviceProfile,
+  options: IAnalyzeOptions
+): ILintFinding[] {
   const python = safePython(source);
   if (python === null) {
     return [];
@@ -178,7 +196,8 @@ function analyzeUnsafe(source: string, profile: IDeviceProfile, options: IAnalyz
   // `torch` means torch unless imported otherwise; copy the notebook's imports only when
   // this cell adds to them.
   const base = options.imports ?? DEFAULT_IMPORTS;
-  const imports = own.size || !base.has('torch') ? new Map([['torch', 'torch'], ...base, ...own]) : base;
+  const imports =
+    own.size || !base.has('torch') ? new Map([['torch', 'torch'], ...base, ...own]) : base;
   // Only uses some rule can match: on large cells most names are irrelevant.
   const found = findUses(tree, python, imports, options.deviceNames);
   const uses = found.uses.filter(isWatched);
@@ -233,12 +252,24 @@ function isGuarded(rule: ILintRule, use: IUse, guarded: IGuarded[]): boolean {
   if (!guarded.length) {
     return false;
   }
-  const enough: Guard[] = rule.when.no_gpu || rule.when.index_beyond_count ? ['availability', 'capability'] : ['capability'];
-  if (!rule.when.no_gpu && !rule.when.index_beyond_count && !rule.when.below && !rule.when.outside && !rule.when.inside) {
+  const enough: Guard[] =
+    rule.when.no_gpu || rule.when.index_beyond_count
+      ? ['availability', 'capability']
+      : ['capability'];
+  if (
+    !rule.when.no_gpu &&
+    !rule.when.index_beyond_count &&
+    !rule.when.below &&
+    !rule.when.outside &&
+    !rule.when.inside
+  ) {
     return false; // rules about GPU counts or deprecations: a guard changes nothing
   }
-  const inside = (at: number, end: number) => guarded.some(g => enough.includes(g.guard) && g.from <= at && end <= g.to);
-  return inside(use.from, use.to) || (use.boundAt !== undefined && inside(use.boundAt, use.boundAt + 1));
+  const inside = (at: number, end: number) =>
+    guarded.some(g => enough.includes(g.guard) && g.from <= at && end <= g.to);
+  return (
+    inside(use.from, use.to) || (use.boundAt !== undefined && inside(use.boundAt, use.boundAt + 1))
+  );
 }
 
 // ---- the rules' conditions on the profile -----------------------------------------------
@@ -260,7 +291,12 @@ function applies(rule: ILintRule, profile: IDeviceProfile): Record<string, strin
   const when = rule.when;
   const gpu = profile.name ?? 'this GPU';
   const count = String(profile.deviceCount);
-  const base = { gpu, cc: profile.cc ?? 'unknown', count, last: String(Math.max(profile.deviceCount - 1, 0)) };
+  const base = {
+    gpu,
+    cc: profile.cc ?? 'unknown',
+    count,
+    last: String(Math.max(profile.deviceCount - 1, 0))
+  };
   if (when.always) {
     return base;
   }
@@ -277,7 +313,8 @@ function applies(rule: ILintRule, profile: IDeviceProfile): Record<string, strin
   if (when.gpus_at_least !== undefined) {
     return profile.hasGPU && profile.deviceCount >= when.gpus_at_least ? base : null;
   }
-  const id = (when.below ?? when.outside ?? when.inside) as Parameters<typeof feature>[0] | undefined;
+  const id = (when.below ?? when.outside ?? when.inside) as
+    Parameters<typeof feature>[0] | undefined;
   if (!id || !profile.hasGPU || !profile.cc) {
     return null;
   }
@@ -296,7 +333,11 @@ function applies(rule: ILintRule, profile: IDeviceProfile): Record<string, strin
 }
 
 /** Extra words when a use matches a rule, or null. */
-function matches(rule: ILintRule, use: IUse, profile: IDeviceProfile): Record<string, string> | null {
+function matches(
+  rule: ILintRule,
+  use: IUse,
+  profile: IDeviceProfile
+): Record<string, string> | null {
   const m = rule.match;
   switch (use.kind) {
     case 'symbol':
@@ -314,14 +355,22 @@ function matches(rule: ILintRule, use: IUse, profile: IDeviceProfile): Record<st
       return m.device_index && index >= profile.deviceCount ? { index: use.key } : null;
     }
     case 'dict_entry':
-      return m.dict_entry && m.dict_entry.key === use.key && new RegExp(m.dict_entry.value).test(use.value ?? '') ? {} : null;
+      return m.dict_entry &&
+        m.dict_entry.key === use.key &&
+        new RegExp(m.dict_entry.value).test(use.value ?? '')
+        ? {}
+        : null;
     case 'call': {
       if (m.call?.includes(use.key)) {
         return {};
       }
       for (const spec of m.call_kwarg ?? []) {
         const given = use.args?.keywords.get(spec.keyword);
-        if (given !== undefined && spec.callee.some(c => calleeMatches(c, use.key)) && spec.values.some(v => sameLiteral(v, given))) {
+        if (
+          given !== undefined &&
+          spec.callee.some(c => calleeMatches(c, use.key)) &&
+          spec.values.some(v => sameLiteral(v, given))
+        ) {
           return { keyword: spec.keyword, value: given };
         }
       }
@@ -439,11 +488,20 @@ function findUses(
         if (target && value && target !== value) {
           const path = resolve(target, source, imports);
           if (path) {
-            uses.push({ kind: 'assign', key: path, value: text(value), from: node.from, to: node.to });
+            uses.push({
+              kind: 'assign',
+              key: path,
+              value: text(value),
+              from: node.from,
+              to: node.to
+            });
           }
           if (target.name === 'VariableName' && target.nextSibling?.name === 'AssignOp') {
             const name = text(target);
-            (bindings.get(name) ?? bindings.set(name, []).get(name)!).push({ at: node.from, value: cudaLiteralIn(value, source) });
+            (bindings.get(name) ?? bindings.set(name, []).get(name)!).push({
+              at: node.from,
+              value: cudaLiteralIn(value, source)
+            });
           }
         }
         break;
@@ -463,7 +521,13 @@ function findUses(
         } else if (node.parent?.name === 'DictionaryExpression' && node.nextSibling?.name === ':') {
           const entry = node.nextSibling.nextSibling;
           if (entry) {
-            uses.push({ kind: 'dict_entry', key: value, value: text(entry), from: node.from, to: entry.to });
+            uses.push({
+              kind: 'dict_entry',
+              key: value,
+              value: text(entry),
+              from: node.from,
+              to: entry.to
+            });
           }
         }
         break;
@@ -524,7 +588,11 @@ function cudaLiteralIn(value: SyntaxNode, source: string): string | null {
 }
 
 /** A name in a device position whose last binding is a CUDA device string. */
-function deviceUses(node: SyntaxNode, bound: { at: number; value: string | null }[] | undefined, uses: IUse[]): void {
+function deviceUses(
+  node: SyntaxNode,
+  bound: { at: number; value: string | null }[] | undefined,
+  uses: IUse[]
+): void {
   const last = bound?.filter(b => b.at < node.from).pop();
   const match = last?.value ? CUDA_DEVICE.exec(last.value) : null;
   if (!match) {
@@ -532,11 +600,22 @@ function deviceUses(node: SyntaxNode, bound: { at: number; value: string | null 
   }
   uses.push({ kind: 'cuda_use', key: 'cuda', from: node.from, to: node.to, boundAt: last!.at });
   if (match[2] !== undefined) {
-    uses.push({ kind: 'device_index', key: match[2], from: node.from, to: node.to, boundAt: last!.at });
+    uses.push({
+      kind: 'device_index',
+      key: match[2],
+      from: node.from,
+      to: node.to,
+      boundAt: last!.at
+    });
   }
 }
 
-function callUses(node: SyntaxNode, source: string, imports: Map<string, string>, uses: IUse[]): void {
+function callUses(
+  node: SyntaxNode,
+  source: string,
+  imports: Map<string, string>,
+  uses: IUse[]
+): void {
   const callee = node.firstChild;
   const argList = node.getChild('ArgList');
   if (!callee || !argList) {
@@ -560,18 +639,29 @@ function callUses(node: SyntaxNode, source: string, imports: Map<string, string>
   // `x.cuda()` on a tensor or a model (not a module path we know).
   if (callee.name === 'MemberExpression') {
     const property = callee.getChild('PropertyName');
-    if (property && source.slice(property.from, property.to) === 'cuda' && args.positional.length === 0) {
+    if (
+      property &&
+      source.slice(property.from, property.to) === 'cuda' &&
+      args.positional.length === 0
+    ) {
       uses.push({ kind: 'cuda_use', key: 'cuda', from: property.from, to: node.to });
     }
   }
 }
 
-function readArgs(argList: SyntaxNode, source: string): { positional: string[]; keywords: Map<string, string> } {
+function readArgs(
+  argList: SyntaxNode,
+  source: string
+): { positional: string[]; keywords: Map<string, string> } {
   const positional: string[] = [];
   const keywords = new Map<string, string>();
   let child = argList.firstChild;
   while (child) {
-    if (child.name === 'VariableName' && child.nextSibling?.name === 'AssignOp' && child.nextSibling.nextSibling) {
+    if (
+      child.name === 'VariableName' &&
+      child.nextSibling?.name === 'AssignOp' &&
+      child.nextSibling.nextSibling
+    ) {
       const value = child.nextSibling.nextSibling;
       keywords.set(source.slice(child.from, child.to), source.slice(value.from, value.to));
       child = value.nextSibling;
@@ -629,7 +719,11 @@ function isDefinition(node: SyntaxNode): boolean {
   if (!parent) {
     return false;
   }
-  if (parent.name === 'ImportStatement' || parent.name === 'FunctionDefinition' || parent.name === 'ClassDefinition') {
+  if (
+    parent.name === 'ImportStatement' ||
+    parent.name === 'FunctionDefinition' ||
+    parent.name === 'ClassDefinition'
+  ) {
     return true;
   }
   // The name being assigned, or a keyword argument's name.
@@ -696,7 +790,12 @@ function importedModules(node: SyntaxNode, source: string): string[] {
   return text
     .replace(/^import\s+/, '')
     .split(',')
-    .map(part => part.trim().split(/\s+as\s+/)[0].trim())
+    .map(part =>
+      part
+        .trim()
+        .split(/\s+as\s+/)[0]
+        .trim()
+    )
     .filter(Boolean);
 }
 
@@ -739,7 +838,15 @@ function ignoredLines(source: string): Map<number, Set<string>> {
   source.split('\n').forEach((line, i) => {
     const match = /#\s*gpuscope:\s*ignore(?:\[([^\]]*)\])?/.exec(line);
     if (match) {
-      ignored.set(i + 1, new Set((match[1] ?? '').split(',').map(s => s.trim()).filter(Boolean)));
+      ignored.set(
+        i + 1,
+        new Set(
+          (match[1] ?? '')
+            .split(',')
+            .map(s => s.trim())
+            .filter(Boolean)
+        )
+      );
     }
   });
   return ignored;

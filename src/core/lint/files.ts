@@ -2,7 +2,13 @@
  * Linting whole files (for the CLI): a .py file is one source; a notebook is its code
  * cells, with the imports of every cell known to all of them (as in the kernel).
  */
-import { analyze, collectDeviceNames, collectImports, IDeviceProfile, ILintFinding } from './analyzer';
+import {
+  analyze,
+  collectDeviceNames,
+  collectImports,
+  IDeviceProfile,
+  ILintFinding
+} from './analyzer';
 
 export interface IFileFinding extends ILintFinding {
   file: string;
@@ -27,7 +33,13 @@ export function lintFile(file: string, text: string, profile: IDeviceProfile): I
   const findings: IFileFinding[] = [];
   cells.forEach((cell, i) => {
     if (cell.code) {
-      findings.push(...analyze(cell.source, profile, { imports, deviceNames }).map(f => ({ ...f, file, cell: i + 1 })));
+      findings.push(
+        ...analyze(cell.source, profile, { imports, deviceNames }).map(f => ({
+          ...f,
+          file,
+          cell: i + 1
+        }))
+      );
     }
   });
   return findings;

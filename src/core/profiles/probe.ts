@@ -55,7 +55,13 @@ export interface IProbe {
     error: string | null;
     version?: string | null;
     cuda_version?: string | null;
-    devices: { index: number; name: string | null; cc: string | null; uuid?: string | null; mig?: { uuid: string | null }[] }[];
+    devices: {
+      index: number;
+      name: string | null;
+      cc: string | null;
+      uuid?: string | null;
+      mig?: { uuid: string | null }[];
+    }[];
   };
   cuda_visible_devices: string | null;
   torch: string | null;
@@ -71,7 +77,9 @@ export function profileFromProbe(probe: IProbe): IDeviceProfile {
   const visible = visibleDevices(cvd, devices).visible.map(v => devices[v.device]);
   const build = probe.torch_build ?? null;
   // version.py says it for any wheel; the "+cpu" suffix only for PyTorch's own index.
-  const cpuBuild = build ? build.cuda === null && build.hip === null : (probe.torch?.includes('+cpu') ?? false);
+  const cpuBuild = build
+    ? build.cuda === null && build.hip === null
+    : (probe.torch?.includes('+cpu') ?? false);
   const hasGPU = visible.length > 0 && !cpuBuild;
   const why = !probe.driver.available
     ? 'no NVIDIA driver is visible to the kernel'
@@ -92,4 +100,3 @@ export function profileFromProbe(probe: IProbe): IDeviceProfile {
     platform: probe.platform ? platformKey(probe.platform.system, probe.platform.machine) : null
   };
 }
-

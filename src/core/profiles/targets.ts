@@ -22,10 +22,23 @@ export function profileForTarget(target: string, gpus: number, torch = ''): IDev
     };
   }
   if (target.trim().toLowerCase() === 'cpu') {
-    return { source: 'target', hasGPU: false, noGPUReason: 'linting for a machine without a GPU', cc: null, name: null, deviceCount: 0 };
+    return {
+      source: 'target',
+      hasGPU: false,
+      noGPUReason: 'linting for a machine without a GPU',
+      cc: null,
+      name: null,
+      deviceCount: 0
+    };
   }
   const resolved = resolveTarget(target);
   return resolved
-    ? { source: 'target', hasGPU: true, cc: resolved.cc, name: resolved.name, deviceCount: Math.max(1, gpus) }
+    ? {
+        source: 'target',
+        hasGPU: true,
+        cc: resolved.cc,
+        name: resolved.name,
+        deviceCount: Math.max(1, gpus)
+      }
     : null;
 }

@@ -21,37 +21,66 @@ const text = (report: DiagnosticReport, selector: string) =>
 describe('the diagnostic report renders what the kernel judged', () => {
   it('shows the findings of the output, in their order, with the headline and versions', () => {
     const report = render({ [DIAGNOSTIC_MIME]: h200, 'text/markdown': '**GPU diagnostic**' });
-    expect(text(report, '.jp-gpuscope-Report-summary')).toEqual([`GPU diagnostic: ${h200.headline}`]);
+    expect(text(report, '.jp-gpuscope-Report-summary')).toEqual([
+      `GPU diagnostic: ${h200.headline}`
+    ]);
     expect(text(report, '.jp-gpuscope-Finding-title')).toEqual(h200.findings.map(f => f.title));
-    expect(text(report, '.jp-gpuscope-Report-provenance')[0]).toContain(`jupyterlab-gpuscope ${h200.gpuscope} (knowledge base ${h200.kb}), collected ${h200.collected_at}`);
+    expect(text(report, '.jp-gpuscope-Report-provenance')[0]).toContain(
+      `jupyterlab-gpuscope ${h200.gpuscope} (knowledge base ${h200.kb}), collected ${h200.collected_at}`
+    );
   });
 
   it('renders a changed finding as the output says, without judging the facts again', () => {
     const edited = JSON.parse(JSON.stringify(h200));
-    edited.findings = [{ id: 'x', severity: 'fail', title: 'Said by the kernel', cause: 'because', fix: 'run `this`', sources: [] }];
+    edited.findings = [
+      {
+        id: 'x',
+        severity: 'fail',
+        title: 'Said by the kernel',
+        cause: 'because',
+        fix: 'run `this`',
+        sources: []
+      }
+    ];
     edited.worst = 'fail';
     const report = render({ [DIAGNOSTIC_MIME]: edited });
     expect(text(report, '.jp-gpuscope-Finding-title')).toEqual(['Said by the kernel']);
     expect(text(report, '.jp-gpuscope-Finding-fix code')).toEqual(['this']);
-    expect(report.node.querySelector('.jp-gpuscope-Report-summary')!.classList).toContain('jp-mod-fail');
+    expect(report.node.querySelector('.jp-gpuscope-Report-summary')!.classList).toContain(
+      'jp-mod-fail'
+    );
   });
 
   it('Copy as Markdown is offered only with the Markdown the output carries', () => {
-    expect(render({ [DIAGNOSTIC_MIME]: h200, 'text/markdown': 'md' }).node.querySelector('.jp-gpuscope-Report-copy')).not.toBeNull();
-    expect(render({ [DIAGNOSTIC_MIME]: h200 }).node.querySelector('.jp-gpuscope-Report-copy')).toBeNull();
+    expect(
+      render({ [DIAGNOSTIC_MIME]: h200, 'text/markdown': 'md' }).node.querySelector(
+        '.jp-gpuscope-Report-copy'
+      )
+    ).not.toBeNull();
+    expect(
+      render({ [DIAGNOSTIC_MIME]: h200 }).node.querySelector('.jp-gpuscope-Report-copy')
+    ).toBeNull();
   });
 
   it('an output saved by an earlier gpuscope (facts only) shows its facts and asks to run the diagnostic again', () => {
     const report = render({ [DIAGNOSTIC_MIME]: oldFacts });
-    expect(text(report, '.jp-gpuscope-Report-stale')[0]).toContain('Run the diagnostic again for findings and fixes.');
+    expect(text(report, '.jp-gpuscope-Report-stale')[0]).toContain(
+      'Run the diagnostic again for findings and fixes.'
+    );
     expect(text(report, '.jp-gpuscope-Report-facts pre')[0]).toContain('NVIDIA H100 80GB HBM3');
     expect(report.node.querySelectorAll('.jp-gpuscope-Finding')).toHaveLength(0);
   });
 
   it('a newer report schema, malformed findings or junk get a message instead of a crash', () => {
-    expect(text(render({ [DIAGNOSTIC_MIME]: { ...h200, schema: 'gpuscope.report/9' } }), 'p')[0]).toContain('made by a newer jupyterlab-gpuscope');
-    expect(text(render({ [DIAGNOSTIC_MIME]: { ...h200, findings: [{ title: 1 }] } }), 'p')[0]).toContain('its findings are malformed');
-    expect(text(render({ [DIAGNOSTIC_MIME]: 'junk' }), 'p')[0]).toContain('not a gpuscope diagnostic that can be read');
+    expect(
+      text(render({ [DIAGNOSTIC_MIME]: { ...h200, schema: 'gpuscope.report/9' } }), 'p')[0]
+    ).toContain('made by a newer jupyterlab-gpuscope');
+    expect(
+      text(render({ [DIAGNOSTIC_MIME]: { ...h200, findings: [{ title: 1 }] } }), 'p')[0]
+    ).toContain('its findings are malformed');
+    expect(text(render({ [DIAGNOSTIC_MIME]: 'junk' }), 'p')[0]).toContain(
+      'not a gpuscope diagnostic that can be read'
+    );
     expect(text(render({}), 'p')[0]).toContain('not a gpuscope diagnostic that can be read');
   });
 });

@@ -12,7 +12,14 @@ import h100 from '../../core/explain/__tests__/fixtures/observed-h100.json';
 const trans = nullTranslator.load('jupyterlab_gpuscope');
 
 function processes(overrides: Partial<IProcessesReply> = {}): IProcessesReply {
-  const { devices: _devices, configured_backend: _c, driver_version: _d, cuda_driver_version: _cd, nvml_version: _n, ...summary } = devicesReply();
+  const {
+    devices: _devices,
+    configured_backend: _c,
+    driver_version: _d,
+    cuda_driver_version: _cd,
+    nvml_version: _n,
+    ...summary
+  } = devicesReply();
   return {
     ...summary,
     pid_namespace: { shared: true, note: null },
@@ -28,7 +35,12 @@ function processes(overrides: Partial<IProcessesReply> = {}): IProcessesReply {
             username: 'me',
             name: 'python',
             cmdline: null,
-            kernel: { id: 'idle-kernel', name: 'python3', execution_state: 'idle', notebook_path: 'old/experiment.ipynb' }
+            kernel: {
+              id: 'idle-kernel',
+              name: 'python3',
+              execution_state: 'idle',
+              notebook_path: 'old/experiment.ipynb'
+            }
           },
           {
             pid: 4343,
@@ -37,7 +49,12 @@ function processes(overrides: Partial<IProcessesReply> = {}): IProcessesReply {
             username: 'me',
             name: 'python',
             cmdline: null,
-            kernel: { id: 'failing-kernel', name: 'python3', execution_state: 'busy', notebook_path: 'train.ipynb' }
+            kernel: {
+              id: 'failing-kernel',
+              name: 'python3',
+              execution_state: 'busy',
+              notebook_path: 'train.ipynb'
+            }
           }
         ].map(p => ({ ...p, note: null })) as IProcessesReply['gpus'][0]['processes'],
         others: { count: 2, used_memory: 10 * GiB }
@@ -61,7 +78,9 @@ function card(text: string, overrides: Partial<IExplainCardOptions> = {}) {
     openNotebook: path => calls.opened.push(path),
     shutDownKernel: async id => {
       calls.shutDown.push(id);
-      reply = processes({ gpus: [{ ...processes().gpus[0], processes: processes().gpus[0].processes.slice(1) }] });
+      reply = processes({
+        gpus: [{ ...processes().gpus[0], processes: processes().gpus[0].processes.slice(1) }]
+      });
       return true;
     },
     ...overrides
@@ -77,14 +96,25 @@ describe('the explanation card', () => {
   afterEach(() => document.body.replaceChildren());
 
   it('shows cause, detail, fix and a copyable command for a device-side assert', () => {
-    const text = 'torch.AcceleratorError: CUDA error: device-side assert triggered\n/pytorch/IndexKernel.cu:111: Assertion `index < sizes[i]` failed.';
+    const text =
+      'torch.AcceleratorError: CUDA error: device-side assert triggered\n/pytorch/IndexKernel.cu:111: Assertion `index < sizes[i]` failed.';
     const { node } = card(text);
-    expect(node.querySelector('.jp-gpuscope-Explain-title')!.textContent).toBe('A GPU kernel hit an assertion (usually an index out of range)');
-    expect(node.querySelector('.jp-gpuscope-Explain-detail code')!.textContent).toBe('Assertion `index < sizes[i]` failed');
-    expect(node.querySelector('.jp-gpuscope-Explain-fix')!.textContent).toMatch(/^Fix: Restart the kernel/);
-    expect(node.querySelector('.jp-gpuscope-Explain-commands pre')!.textContent).toBe('%env CUDA_LAUNCH_BLOCKING=1');
+    expect(node.querySelector('.jp-gpuscope-Explain-title')!.textContent).toBe(
+      'A GPU kernel hit an assertion (usually an index out of range)'
+    );
+    expect(node.querySelector('.jp-gpuscope-Explain-detail code')!.textContent).toBe(
+      'Assertion `index < sizes[i]` failed'
+    );
+    expect(node.querySelector('.jp-gpuscope-Explain-fix')!.textContent).toMatch(
+      /^Fix: Restart the kernel/
+    );
+    expect(node.querySelector('.jp-gpuscope-Explain-commands pre')!.textContent).toBe(
+      '%env CUDA_LAUNCH_BLOCKING=1'
+    );
     // Inline code is rendered as code, not as backticks or HTML.
-    expect(Array.from(node.querySelectorAll('.jp-gpuscope-Explain-fix code')).map(c => c.textContent)).toContain('CUDA_LAUNCH_BLOCKING=1');
+    expect(
+      Array.from(node.querySelectorAll('.jp-gpuscope-Explain-fix code')).map(c => c.textContent)
+    ).toContain('CUDA_LAUNCH_BLOCKING=1');
     expect(node.querySelector('.jp-gpuscope-Explain-holders')).toBeNull();
   });
 
@@ -98,27 +128,35 @@ describe('the explanation card', () => {
   it('out of memory lists what holds the GPU, offers to shut down idle kernels only, and refreshes', async () => {
     const { node, calls } = card(h100.oom_realistic.stderr);
     await flush();
-    const rows = Array.from(node.querySelectorAll('.jp-gpuscope-Explain-holderTable tbody tr')).map(r => r.textContent);
+    const rows = Array.from(node.querySelectorAll('.jp-gpuscope-Explain-holderTable tbody tr')).map(
+      r => r.textContent
+    );
     expect(rows).toEqual([
       'train.ipynb (this notebook)434348.00 GiB',
       'old/experiment.ipynb42422.00 GiBShut down kernel',
       '2 processes of other users—10.00 GiB'
     ]);
-    expect(node.querySelector('.jp-gpuscope-Explain-holdersTitle')!.textContent).toBe('What holds memory on GPU 0 now:');
+    expect(node.querySelector('.jp-gpuscope-Explain-holdersTitle')!.textContent).toBe(
+      'What holds memory on GPU 0 now:'
+    );
     click(buttons(node).find(b => b.textContent === 'old/experiment.ipynb'));
     expect(calls.opened).toEqual(['old/experiment.ipynb']);
     click(buttons(node).find(b => b.textContent === 'Shut down kernel'));
     await flush();
     await flush();
     expect(calls.shutDown).toEqual(['idle-kernel']);
-    expect(node.querySelector('.jp-gpuscope-Explain-holderTable')!.textContent).not.toContain('old/experiment.ipynb');
+    expect(node.querySelector('.jp-gpuscope-Explain-holderTable')!.textContent).not.toContain(
+      'old/experiment.ipynb'
+    );
   });
 
   it('labels holders read from a recorded GPU', async () => {
     const replay = processes({ backend: 'replay', live: false });
     const { node } = card(h100.oom_realistic.stderr, { processes: async () => replay });
     await flush();
-    expect(node.querySelector('.jp-gpuscope-Explain-recorded')!.textContent).toBe('recorded GPU (replay), not this machine');
+    expect(node.querySelector('.jp-gpuscope-Explain-recorded')!.textContent).toBe(
+      'recorded GPU (replay), not this machine'
+    );
   });
 
   it('says so when the server cannot be asked', async () => {
@@ -136,22 +174,44 @@ describe('the explanation card', () => {
 
 describe('which GPU the OOM card shows', () => {
   it('the GPU where the failing kernel holds memory, whatever the message numbers it', () => {
-    expect(holdersFor(processes(), 'failing-kernel', 1)).toMatchObject({ gpus: [0], basis: 'kernel' });
+    expect(holdersFor(processes(), 'failing-kernel', 1, trans)).toMatchObject({
+      gpus: [0],
+      basis: 'kernel'
+    });
   });
 
   it('else the index from the message, else every GPU', () => {
-    expect(holdersFor(processes(), 'unknown-kernel', 1)).toMatchObject({ gpus: [1], basis: 'message', rows: [] });
-    expect(holdersFor(processes(), 'unknown-kernel', null)).toMatchObject({ gpus: [0, 1], basis: 'all' });
+    expect(holdersFor(processes(), 'unknown-kernel', 1, trans)).toMatchObject({
+      gpus: [1],
+      basis: 'message',
+      rows: []
+    });
+    expect(holdersFor(processes(), 'unknown-kernel', null, trans)).toMatchObject({
+      gpus: [0, 1],
+      basis: 'all'
+    });
   });
 });
 
 describe('failure text of outputs', () => {
   it('reads errors and stderr, not stdout or rich output', () => {
     const text = failureText([
-      { output_type: 'stream', name: 'stdout', text: 'CUDA out of memory. Tried to allocate (printed by the user)' },
-      { output_type: 'display_data', data: { 'text/plain': 'no kernel image is available' } } as never,
+      {
+        output_type: 'stream',
+        name: 'stdout',
+        text: 'CUDA out of memory. Tried to allocate (printed by the user)'
+      },
+      {
+        output_type: 'display_data',
+        data: { 'text/plain': 'no kernel image is available' }
+      } as never,
       { output_type: 'stream', name: 'stderr', text: ['UserWarning: ', 'something'] },
-      { output_type: 'error', ename: 'RuntimeError', evalue: 'No CUDA GPUs are available', traceback: ['\u001b[31mTraceback\u001b[0m'] }
+      {
+        output_type: 'error',
+        ename: 'RuntimeError',
+        evalue: 'No CUDA GPUs are available',
+        traceback: ['\u001b[31mTraceback\u001b[0m']
+      }
     ]);
     expect(text).toBe('UserWarning: something\nRuntimeError: No CUDA GPUs are available');
   });
@@ -171,7 +231,13 @@ describe('failure text of outputs', () => {
   });
 
   it('tolerates malformed outputs', () => {
-    expect(failureText([{ output_type: 'error' }, { output_type: 'stream', name: 'stderr', text: 42 }, {}])).toBe(': \n');
+    expect(
+      failureText([
+        { output_type: 'error' },
+        { output_type: 'stream', name: 'stderr', text: 42 },
+        {}
+      ])
+    ).toBe(': \n');
   });
 });
 
@@ -179,20 +245,33 @@ describe('a real out-of-memory error on an H100 (scripts/device_oom_check.py)', 
   // Two server kernels: holder.ipynb keeps 30 GiB and is idle; train.ipynb keeps 20 GiB
   // and then asks for 60 GiB. The outputs and the process list are what the server sent.
   const notebook = require('../../core/explain/__tests__/fixtures/h100-oom/train.ipynb.json');
-  const reply = require('../../core/explain/__tests__/fixtures/h100-oom/processes.json') as IProcessesReply;
-  const kernels = require('../../core/explain/__tests__/fixtures/h100-oom/kernels.json') as Record<string, string>;
+  const reply =
+    require('../../core/explain/__tests__/fixtures/h100-oom/processes.json') as IProcessesReply;
+  const kernels = require('../../core/explain/__tests__/fixtures/h100-oom/kernels.json') as Record<
+    string,
+    string
+  >;
 
   it('is recognised from the kernel output, with the numbers of the message', () => {
     const [e, ...rest] = explainError(failureText(notebook.cells[1].outputs));
     expect(rest).toEqual([]);
     expect(e.id).toBe('cuda-oom');
-    expect(e.context.facts).toEqual(['The cell asked for 60.00 GiB on GPU 0, which has 79.18 GiB in all and had 28.15 GiB free.']);
+    expect(e.context.facts).toEqual([
+      'The cell asked for 60.00 GiB on GPU 0, which has 79.18 GiB in all and had 28.15 GiB free.'
+    ]);
   });
 
   it("lists the idle holder kernel (shut-down offered) and the failing notebook's own kernel", () => {
-    const holders = holdersFor(reply, kernels['train.ipynb'], 0);
+    const holders = holdersFor(reply, kernels['train.ipynb'], 0, trans);
     expect(holders).toMatchObject({ gpus: [0], basis: 'kernel' });
-    expect(holders.rows.map(r => [r.notebookPath, (r.usedMemory! / 2 ** 30).toFixed(2), r.isFailingKernel, r.canShutDown])).toEqual([
+    expect(
+      holders.rows.map(r => [
+        r.notebookPath,
+        (r.usedMemory! / 2 ** 30).toFixed(2),
+        r.isFailingKernel,
+        r.canShutDown
+      ])
+    ).toEqual([
       ['holder.ipynb', '30.51', false, true],
       ['train.ipynb', '20.51', true, false]
     ]);

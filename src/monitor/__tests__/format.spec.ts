@@ -34,7 +34,12 @@ describe('format', () => {
   });
 
   it('says n/a rather than inventing a value', () => {
-    const lost = gpu(0, { status: 'lost', reason: 'the GPU is lost', util_gpu: null, memory_used: null });
+    const lost = gpu(0, {
+      status: 'lost',
+      reason: 'the GPU is lost',
+      util_gpu: null,
+      memory_used: null
+    });
     expect(statusText([lost], 'utilization-and-memory', 'GiB', trans)).toBe('GPU 0: lost');
     expect(formatThroughput(null)).toBe('n/a');
     expect(formatThroughput(60_000_000)).toBe('60.0 GB/s');
@@ -52,7 +57,10 @@ describe('format', () => {
       'critical'
     );
     expect(
-      gpuLevel(gpu(0, { throttle_reasons: ['sw_power_cap'] }), { ...thresholds, warnOnThrottle: false })
+      gpuLevel(gpu(0, { throttle_reasons: ['sw_power_cap'] }), {
+        ...thresholds,
+        warnOnThrottle: false
+      })
     ).toBe('normal');
   });
 

@@ -13,7 +13,14 @@ jest.mock('uplot', () =>
     const root = document.createElement('div');
     root.className = 'uplot';
     target.appendChild(root);
-    return { data, width: 300, setData: jest.fn(), setScale: jest.fn(), setSize: jest.fn(), destroy: () => root.remove() };
+    return {
+      data,
+      width: 300,
+      setData: jest.fn(),
+      setScale: jest.fn(),
+      setSize: jest.fn(),
+      destroy: () => root.remove()
+    };
   })
 );
 
@@ -27,7 +34,9 @@ describe('GPUPanel', () => {
 
   beforeEach(async () => {
     api = new FakeAPI();
-    api.history = [sample(1, [gpu(0, { throttle_reasons: ['sw_power_cap'], memory_used: 70 * GiB })])];
+    api.history = [
+      sample(1, [gpu(0, { throttle_reasons: ['sw_power_cap'], memory_used: 70 * GiB })])
+    ];
     model = new MonitorModel({ api: api, reconnectDelaysMs: [60000] });
     await model.start();
     api.socket.open();
@@ -73,7 +82,11 @@ describe('GPUPanel', () => {
   it('labels a replay and an unavailable backend in the banner', () => {
     const banner = panel.node.querySelector('.jp-gpuscope-Panel-banner')!;
     expect(banner.textContent).toBe('Live · driver 580.159.04 · CUDA 13.0');
-    api.devicesReply = devicesReply({ status: 'unavailable', reason: 'the GPU is lost', devices: [] });
+    api.devicesReply = devicesReply({
+      status: 'unavailable',
+      reason: 'the GPU is lost',
+      devices: []
+    });
     (model as any)._devices = api.devicesReply;
     panel.updateNow();
     expect(banner.textContent).toBe('No GPU readings: the GPU is lost');
@@ -97,7 +110,12 @@ describe('GPUPanel', () => {
               name: 'python',
               cmdline: null,
               note: null,
-              kernel: { id: 'k1', name: 'python3', execution_state: 'busy', notebook_path: 'train.ipynb' }
+              kernel: {
+                id: 'k1',
+                name: 'python3',
+                execution_state: 'busy',
+                notebook_path: 'train.ipynb'
+              }
             }
           ],
           others: { count: 2, used_memory: 20 * GiB }
@@ -109,7 +127,9 @@ describe('GPUPanel', () => {
     expect(rows).toHaveLength(2);
     expect(rows[0].textContent).toContain('4242');
     expect(rows[0].textContent).toContain('3.0 GiB');
-    expect(rows[1].textContent).toBe('—20.0 GiB2 processes of other users (details hidden by the server)');
+    expect(rows[1].textContent).toBe(
+      '—20.0 GiB2 processes of other users (details hidden by the server)'
+    );
     (rows[0].querySelector('.jp-gpuscope-ProcessTable-open') as HTMLButtonElement).click();
     expect(actions.openNotebook).toHaveBeenCalledWith('train.ipynb');
     (rows[0].querySelector('.jp-gpuscope-ProcessTable-shutdown') as HTMLButtonElement).click();
@@ -128,9 +148,20 @@ describe('GPUPanel', () => {
 
   it('leaves a card out of view untouched, and brings it up to date when it comes into view', () => {
     const card = new GPUCard(1, trans, actions);
-    card.renderCharts(300, { line: 'blue', fill: 'blue', axis: 'gray', grid: 'gray', font: '10px sans-serif' });
+    card.renderCharts(300, {
+      line: 'blue',
+      fill: 'blue',
+      axis: 'gray',
+      grid: 'gray',
+      font: '10px sans-serif'
+    });
     const device = devicesReply().devices[0];
-    const history = { time: [1, 2], memoryUsed: [GiB, 2 * GiB], utilization: [10, 20], powerWatts: [100, 120] };
+    const history = {
+      time: [1, 2],
+      memoryUsed: [GiB, 2 * GiB],
+      utilization: [10, 20],
+      powerWatts: [100, 120]
+    };
     const update = (used: number) =>
       card.update({ ...device, index: 1 }, gpu(1, { memory_used: used * GiB }), history, 0, 'GiB', {
         memoryWarningPercent: 85,
@@ -162,7 +193,16 @@ describe('GPUPanel', () => {
         {
           index: 0,
           processes: [
-            { pid, used_memory: used, owner: 'self', username: 'ann', name: 'python', cmdline: null, note: null, kernel: null }
+            {
+              pid,
+              used_memory: used,
+              owner: 'self',
+              username: 'ann',
+              name: 'python',
+              cmdline: null,
+              note: null,
+              kernel: null
+            }
           ],
           others: { count: 0, used_memory: 0 }
         }

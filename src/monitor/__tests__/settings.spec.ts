@@ -29,20 +29,29 @@ describe('monitorConfig', () => {
 
   it('orders swapped thresholds', () => {
     const config = monitorConfig({ memoryWarningPercent: 97, memoryCriticalPercent: 80 });
-    expect(config.thresholds).toMatchObject({ memoryWarningPercent: 80, memoryCriticalPercent: 97 });
+    expect(config.thresholds).toMatchObject({
+      memoryWarningPercent: 80,
+      memoryCriticalPercent: 97
+    });
   });
 });
 
 describe('monitor settings with the server policy', () => {
   it("puts the admin's thresholds over the user's, and only those", () => {
     const user = { memoryWarningPercent: 60, memoryCriticalPercent: 70, chartWindowMinutes: 5 };
-    const policy = { ...usageReply().policy, memory_warning_percent: 80, memory_critical_percent: 97 };
+    const policy = {
+      ...usageReply().policy,
+      memory_warning_percent: 80,
+      memory_critical_percent: 97
+    };
     const config = monitorConfig(withPolicy(user, policy));
     expect(config.thresholds.memoryWarningPercent).toBe(80);
     expect(config.thresholds.memoryCriticalPercent).toBe(97);
     expect(config.chartWindowMinutes).toBe(5);
     // Not set on the server (null): the user's own.
-    expect(monitorConfig(withPolicy(user, usageReply().policy)).thresholds.memoryWarningPercent).toBe(60);
+    expect(
+      monitorConfig(withPolicy(user, usageReply().policy)).thresholds.memoryWarningPercent
+    ).toBe(60);
     expect(monitorConfig(withPolicy(user, null)).thresholds.memoryCriticalPercent).toBe(70);
   });
 });

@@ -52,7 +52,9 @@ describe('GPUStatusModel', () => {
     status = new GPUStatusModel(monitor, trans);
     await monitor.start();
     expect(status.text).toBe('Replay · GPU 0: 87% · 78.0/80 GiB');
-    expect(status.tooltip.split('\n')[0]).toBe('Replay of a recording from 1× NVIDIA H200, not a live GPU');
+    expect(status.tooltip.split('\n')[0]).toBe(
+      'Replay of a recording from 1× NVIDIA H200, not a live GPU'
+    );
     expect(status.level).toBe('critical'); // a real state still wins over the replay colour
   });
 
@@ -66,7 +68,9 @@ describe('GPUStatusModel', () => {
     status = new GPUStatusModel(monitor, trans);
     await monitor.start();
     expect(status.text).toBe('No GPU');
-    expect(status.tooltip).toBe('No GPU readings: NVML could not start: the NVIDIA driver is not loaded');
+    expect(status.tooltip).toBe(
+      'No GPU readings: NVML could not start: the NVIDIA driver is not loaded'
+    );
   });
 
   it('says offline when the server cannot be reached', async () => {
@@ -81,7 +85,9 @@ describe('GPUStatusModel', () => {
     const two = devicesReply();
     two.devices = [two.devices[0], { ...two.devices[0], index: 1, uuid: 'GPU-1' }];
     api.devicesReply = two;
-    api.history = [sample(1, [gpu(0, { util_gpu: 99 }), gpu(1, { util_gpu: 3, memory_used: 10 * GiB })])];
+    api.history = [
+      sample(1, [gpu(0, { util_gpu: 99 }), gpu(1, { util_gpu: 3, memory_used: 10 * GiB })])
+    ];
     api.processesReply = {
       ...two,
       pid_namespace: { shared: true, note: null },
@@ -99,7 +105,12 @@ describe('GPUStatusModel', () => {
               name: 'python',
               cmdline: null,
               note: null,
-              kernel: { id: 'k1', name: 'python3', execution_state: 'idle', notebook_path: 'a.ipynb' }
+              kernel: {
+                id: 'k1',
+                name: 'python3',
+                execution_state: 'idle',
+                notebook_path: 'a.ipynb'
+              }
             }
           ],
           others: { count: 0, used_memory: 0 }
@@ -146,10 +157,24 @@ describe('GPUStatusModel with a soft limit', () => {
       api.usageReplies = [reply];
       await shared.refresh();
     };
-    await usageIs(usageReply({ gpus: [share({ mine: 3.7 * GiB, limit: 4 * GiB, state: 'near', others: 6 * GiB, others_count: 2 })] }));
+    await usageIs(
+      usageReply({
+        gpus: [
+          share({
+            mine: 3.7 * GiB,
+            limit: 4 * GiB,
+            state: 'near',
+            others: 6 * GiB,
+            others_count: 2
+          })
+        ]
+      })
+    );
     expect(status.text).toBe('GPU 0: 87% · 10.0/80 GiB · you 3.7/4.0 GiB');
     expect(status.level).toBe('warning');
-    expect(status.tooltip).toContain('You hold 3.7 GiB of your 4.0 GiB limit on GPU 0. Others hold 6.0 GiB (2 processes).');
+    expect(status.tooltip).toContain(
+      'You hold 3.7 GiB of your 4.0 GiB limit on GPU 0. Others hold 6.0 GiB (2 processes).'
+    );
     await usageIs(usageReply({ gpus: [share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' })] }));
     expect(status.level).toBe('critical');
     // Without a limit: nothing added to the text, the others' total in the tooltip.

@@ -12,43 +12,78 @@ const h200x2 = {
 
 describe('device profiles', () => {
   it('from the kernel probe: visible GPUs after CUDA_VISIBLE_DEVICES', () => {
-    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0+cu130' })).toMatchObject({
+    expect(
+      profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0+cu130' })
+    ).toMatchObject({
       source: 'kernel',
       hasGPU: true,
       cc: '9.0',
       name: 'NVIDIA H200',
       deviceCount: 2
     });
-    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: '1', torch: '2.11.0' }).deviceCount).toBe(1);
+    expect(
+      profileFromProbe({ driver: h200x2, cuda_visible_devices: '1', torch: '2.11.0' }).deviceCount
+    ).toBe(1);
     // CUDA stops at the first index it cannot resolve.
-    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: '0,7,1', torch: '2.11.0' }).deviceCount).toBe(1);
+    expect(
+      profileFromProbe({ driver: h200x2, cuda_visible_devices: '0,7,1', torch: '2.11.0' })
+        .deviceCount
+    ).toBe(1);
   });
 
   it('from the kernel probe: no usable GPU, and why', () => {
-    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: '', torch: '2.11.0' })).toMatchObject({
+    expect(
+      profileFromProbe({ driver: h200x2, cuda_visible_devices: '', torch: '2.11.0' })
+    ).toMatchObject({
       hasGPU: false,
       noGPUReason: 'CUDA_VISIBLE_DEVICES="" hides every GPU'
     });
-    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.13.0+cpu' }).noGPUReason).toBe(
-      'torch 2.13.0+cpu is a CPU-only build'
-    );
     expect(
-      profileFromProbe({ driver: { available: false, error: 'x', devices: [] }, cuda_visible_devices: null, torch: null })
+      profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.13.0+cpu' })
         .noGPUReason
+    ).toBe('torch 2.13.0+cpu is a CPU-only build');
+    expect(
+      profileFromProbe({
+        driver: { available: false, error: 'x', devices: [] },
+        cuda_visible_devices: null,
+        torch: null
+      }).noGPUReason
     ).toBe('no NVIDIA driver is visible to the kernel');
   });
 
   it("from the kernel probe: torch's build read from torch/version.py, whatever its version string says", () => {
     const build = (cuda: string | null) => ({ cuda, hip: null });
     // PyPI's CUDA wheel: no "+cu130" in the version, a CUDA build all the same.
-    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0', torch_build: build('13.0'), platform: { system: 'Linux', machine: 'x86_64' } })).toMatchObject({
+    expect(
+      profileFromProbe({
+        driver: h200x2,
+        cuda_visible_devices: null,
+        torch: '2.11.0',
+        torch_build: build('13.0'),
+        platform: { system: 'Linux', machine: 'x86_64' }
+      })
+    ).toMatchObject({
       hasGPU: true,
       torchCuda: '13.0',
       platform: 'linux-x86_64'
     });
     // A CPU build without the "+cpu" suffix is still a CPU build.
-    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0', torch_build: build(null) }).noGPUReason).toBe('torch 2.11.0 is a CPU-only build');
-    expect(profileFromProbe({ driver: h200x2, cuda_visible_devices: null, torch: '2.11.0', torch_build: { cuda: null, hip: '6.4' } }).hasGPU).toBe(true);
+    expect(
+      profileFromProbe({
+        driver: h200x2,
+        cuda_visible_devices: null,
+        torch: '2.11.0',
+        torch_build: build(null)
+      }).noGPUReason
+    ).toBe('torch 2.11.0 is a CPU-only build');
+    expect(
+      profileFromProbe({
+        driver: h200x2,
+        cuda_visible_devices: null,
+        torch: '2.11.0',
+        torch_build: { cuda: null, hip: '6.4' }
+      }).hasGPU
+    ).toBe(true);
   });
 
   it('GPU and MIG UUIDs in CUDA_VISIBLE_DEVICES select those devices', () => {
@@ -59,13 +94,26 @@ describe('device profiles', () => {
         { index: 1, name: 'NVIDIA H100', cc: '9.0', uuid: 'GPU-bbbb', mig: [{ uuid: 'MIG-cccc' }] }
       ]
     };
-    expect(profileFromProbe({ driver: withUuids, cuda_visible_devices: 'GPU-bbbb', torch: '2.11.0' })).toMatchObject({ deviceCount: 1, name: 'NVIDIA H100' });
-    expect(profileFromProbe({ driver: withUuids, cuda_visible_devices: 'MIG-cccc', torch: '2.11.0' }).name).toBe('NVIDIA H100');
-    expect(profileFromProbe({ driver: withUuids, cuda_visible_devices: 'MIG-none', torch: '2.11.0' }).hasGPU).toBe(false);
+    expect(
+      profileFromProbe({ driver: withUuids, cuda_visible_devices: 'GPU-bbbb', torch: '2.11.0' })
+    ).toMatchObject({ deviceCount: 1, name: 'NVIDIA H100' });
+    expect(
+      profileFromProbe({ driver: withUuids, cuda_visible_devices: 'MIG-cccc', torch: '2.11.0' })
+        .name
+    ).toBe('NVIDIA H100');
+    expect(
+      profileFromProbe({ driver: withUuids, cuda_visible_devices: 'MIG-none', torch: '2.11.0' })
+        .hasGPU
+    ).toBe(false);
   });
 
   it('from a target setting', () => {
-    expect(profileForTarget('T4', 2)).toMatchObject({ source: 'target', hasGPU: true, cc: '7.5', deviceCount: 2 });
+    expect(profileForTarget('T4', 2)).toMatchObject({
+      source: 'target',
+      hasGPU: true,
+      cc: '7.5',
+      deviceCount: 2
+    });
     expect(profileForTarget('cpu', 1)).toMatchObject({ hasGPU: false, deviceCount: 0 });
     expect(profileForTarget('Voodoo', 1)).toBeNull();
     expect(profileForTarget('A100', 1, '2.13.0+cpu')).toMatchObject({
@@ -92,12 +140,18 @@ describe('kernel probes', () => {
         const future: { onIOPub?: (msg: unknown) => void; done?: Promise<void> } = {};
         const data = {
           'application/vnd.gpuscope.probe+json': {
-            driver: { available: true, error: null, devices: [{ index: 0, name: 'Tesla T4', cc: '7.5' }] },
+            driver: {
+              available: true,
+              error: null,
+              devices: [{ index: 0, name: 'Tesla T4', cc: '7.5' }]
+            },
             cuda_visible_devices: null,
             torch
           }
         };
-        future.done = Promise.resolve().then(() => future.onIOPub?.({ header: { msg_type: 'display_data' }, content: { data } }));
+        future.done = Promise.resolve().then(() =>
+          future.onIOPub?.({ header: { msg_type: 'display_data' }, content: { data } })
+        );
         return future;
       }
     };
@@ -114,7 +168,11 @@ describe('kernel probes', () => {
     await flush();
     await flush();
     expect(probes).toBe(2);
-    expect(store.kernelProfile(session)).toMatchObject({ hasGPU: true, cc: '7.5', torch: '2.11.0+cu130' });
+    expect(store.kernelProfile(session)).toMatchObject({
+      hasGPU: true,
+      cc: '7.5',
+      torch: '2.11.0+cu130'
+    });
   });
 });
 

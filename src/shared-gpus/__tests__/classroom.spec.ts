@@ -44,22 +44,39 @@ describe('messages', () => {
     expect(formatDuration(45, trans)).toBe('45 s');
     expect(formatDuration(31 * 60 + 5, trans)).toBe('31 min');
     expect(formatDuration(125 * 60, trans)).toBe('2 h 5 min');
-    expect(usageLine(share({ mine: 3 * GiB, limit: 4 * GiB, state: 'near', others: 23.1 * GiB, others_count: 3 }), 'GiB', trans)).toBe(
-      'You hold 3.0 GiB of your 4.0 GiB limit on GPU 0. Others hold 23.1 GiB (3 processes).'
-    );
-    expect(usageLine(share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' }), 'GiB', trans)).toContain('over the limit');
+    expect(
+      usageLine(
+        share({
+          mine: 3 * GiB,
+          limit: 4 * GiB,
+          state: 'near',
+          others: 23.1 * GiB,
+          others_count: 3
+        }),
+        'GiB',
+        trans
+      )
+    ).toBe('You hold 3.0 GiB of your 4.0 GiB limit on GPU 0. Others hold 23.1 GiB (3 processes).');
+    expect(
+      usageLine(share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' }), 'GiB', trans)
+    ).toContain('over the limit');
   });
 
   it('says when an idle kernel will be shut down', () => {
     const text = idleMessage(idleKernel({ shutdown_at: NOW + 600 }), NOW, 'GiB', trans);
-    expect(text).toBe('week1.ipynb: idle 31 min, holding 2.0 GiB of GPU memory others could use. Shut down in 10 min unless you keep it.');
+    expect(text).toBe(
+      'week1.ipynb: idle 31 min, holding 2.0 GiB of GPU memory others could use. Shut down in 10 min unless you keep it.'
+    );
     expect(text.length).toBeLessThanOrEqual(140); // JupyterLab cuts toasts there
     expect(idleMessage(idleKernel(), NOW, 'GiB', trans)).not.toContain('Shut down in');
   });
 });
 
 describe('NudgeNotifier', () => {
-  const actions = () => ({ shutDown: jest.fn(async () => undefined), keep: jest.fn(async () => undefined) });
+  const actions = () => ({
+    shutDown: jest.fn(async () => undefined),
+    keep: jest.fn(async () => undefined)
+  });
 
   it('notifies once per idle period, with Shut down kernel and Keep', async () => {
     const act = actions();
@@ -96,25 +113,44 @@ describe('NudgeNotifier', () => {
 
   it('labels a replay and reports a shut-down once', () => {
     const notifier = new NudgeNotifier(actions(), trans, new MemoryStorage());
-    const shut = { kernel_id: 'k1', notebook_path: 'a.ipynb', used_memory: GiB, idle_minutes: 41, at: NOW };
+    const shut = {
+      kernel_id: 'k1',
+      notebook_path: 'a.ipynb',
+      used_memory: GiB,
+      idle_minutes: 41,
+      at: NOW
+    };
     notifier.update(usageReply({ live: false, idle: [idleKernel()], shut_down: [shut] }), 'GiB');
     notifier.update(usageReply({ live: false, idle: [idleKernel()], shut_down: [shut] }), 'GiB');
     const messages = toasts().map(t => `${t.type}: ${t.message}`);
     expect(messages).toHaveLength(2);
-    expect(messages.some(m => m.startsWith('warning:') && m.includes('(replay readings)'))).toBe(true);
-    expect(messages.some(m => m.startsWith('info:') && m.includes('shut down the kernel of a.ipynb (idle 41 min, holding 1.0 GiB)'))).toBe(true);
+    expect(messages.some(m => m.startsWith('warning:') && m.includes('(replay readings)'))).toBe(
+      true
+    );
+    expect(
+      messages.some(
+        m =>
+          m.startsWith('info:') &&
+          m.includes('shut down the kernel of a.ipynb (idle 41 min, holding 1.0 GiB)')
+      )
+    ).toBe(true);
   });
 
   it('warns when memory rises past the warning level and again past the limit, not while it stays', () => {
     const notifier = new NudgeNotifier(actions(), trans, new MemoryStorage());
-    const at = (state: IGPUShare['state'], mine: number) => usageReply({ gpus: [share({ mine, limit: 4 * GiB, state })] });
+    const at = (state: IGPUShare['state'], mine: number) =>
+      usageReply({ gpus: [share({ mine, limit: 4 * GiB, state })] });
     notifier.update(at('ok', GiB), 'GiB');
     expect(toasts()).toHaveLength(0);
     notifier.update(at('near', 3.7 * GiB), 'GiB');
     notifier.update(at('near', 3.8 * GiB), 'GiB');
     expect(toasts().map(t => t.type)).toEqual(['warning']);
     notifier.update(at('over', 5 * GiB), 'GiB');
-    expect(toasts().map(t => t.type).sort()).toEqual(['error', 'warning']);
+    expect(
+      toasts()
+        .map(t => t.type)
+        .sort()
+    ).toEqual(['error', 'warning']);
     notifier.update(at('ok', GiB), 'GiB');
     notifier.update(at('near', 3.7 * GiB), 'GiB');
     expect(toasts()).toHaveLength(3);
@@ -125,19 +161,37 @@ describe('NudgeNotifier', () => {
     storage.setItem('jupyterlab-gpuscope:nudges-shown', '{"not": "a list"}');
     storage.setItem('jupyterlab-gpuscope:limit-states', 'not json');
     const notifier = new NudgeNotifier(actions(), trans, storage);
-    notifier.update(usageReply({ idle: [idleKernel()], gpus: [share({ mine: 5 * GiB, limit: GiB, state: 'over' })] }), 'GiB');
+    notifier.update(
+      usageReply({
+        idle: [idleKernel()],
+        gpus: [share({ mine: 5 * GiB, limit: GiB, state: 'over' })]
+      }),
+      'GiB'
+    );
     expect(toasts()).toHaveLength(2);
   });
 });
 
 describe('UsageSection', () => {
   it('shows the limit, the others as a total, idle kernels with their actions and the policy', async () => {
-    const act = { shutDown: jest.fn(async () => undefined), keep: jest.fn(async () => undefined), openNotebook: jest.fn() };
+    const act = {
+      shutDown: jest.fn(async () => undefined),
+      keep: jest.fn(async () => undefined),
+      openNotebook: jest.fn()
+    };
     const section = new UsageSection(act, trans);
     expect(section.node.hidden).toBe(true);
     section.update(
       usageReply({
-        gpus: [share({ mine: 3.8 * GiB, limit: 4 * GiB, state: 'near', others: 20 * GiB, others_count: 2 })],
+        gpus: [
+          share({
+            mine: 3.8 * GiB,
+            limit: 4 * GiB,
+            state: 'near',
+            others: 20 * GiB,
+            others_count: 2
+          })
+        ],
         idle: [idleKernel()],
         policy: { ...usageReply().policy, idle_kernel_shutdown_minutes: 10 }
       }),
@@ -145,9 +199,15 @@ describe('UsageSection', () => {
     );
     const text = section.node.textContent!;
     expect(section.node.hidden).toBe(false);
-    expect(text).toContain('You hold 3.8 GiB of your 4.0 GiB limit on GPU 0. Others hold 20.0 GiB (2 processes).');
-    expect(section.node.querySelector('.jp-gpuscope-Usage-gpu')!.classList).toContain('jp-mod-near');
-    expect(section.node.querySelector('[role=meter]')!.getAttribute('aria-valuenow')).toBe(String(3.8 * GiB));
+    expect(text).toContain(
+      'You hold 3.8 GiB of your 4.0 GiB limit on GPU 0. Others hold 20.0 GiB (2 processes).'
+    );
+    expect(section.node.querySelector('.jp-gpuscope-Usage-gpu')!.classList).toContain(
+      'jp-mod-near'
+    );
+    expect(section.node.querySelector('[role=meter]')!.getAttribute('aria-valuenow')).toBe(
+      String(3.8 * GiB)
+    );
     expect(text).toContain('idle 31 min, holds 2.0 GiB');
     expect(text).toContain('shut down 10 min after you are notified');
     expect(text).toContain("Other users' processes are shown only as totals.");
@@ -164,24 +224,52 @@ describe('UsageSection', () => {
   it('lists only the GPUs with something to say, and says so when nothing is held', () => {
     const act = { shutDown: jest.fn(), keep: jest.fn(), openNotebook: jest.fn() };
     const section = new UsageSection(act, trans);
-    const empty = (index: number) => share({ index, mine: 0, limit: null, others: 0, others_count: 0 });
+    const empty = (index: number) =>
+      share({ index, mine: 0, limit: null, others: 0, others_count: 0 });
     section.update(usageReply({ gpus: [0, 1, 2, 3].map(empty) }), 'GiB');
-    const lines = () => Array.from(section.node.querySelectorAll('.jp-gpuscope-Usage-gpu')).map(li => li.textContent);
+    const lines = () =>
+      Array.from(section.node.querySelectorAll('.jp-gpuscope-Usage-gpu')).map(li => li.textContent);
     expect(lines()).toEqual(['You hold no GPU memory.']);
-    section.update(usageReply({ gpus: [empty(0), { ...empty(1), mine: 2 * GiB }, empty(2), { ...empty(3), others: GiB, others_count: 1 }] }), 'GiB');
-    expect(lines()).toEqual(['You hold 2.0 GiB on GPU 1.', 'You hold 0.0 GiB on GPU 3. Others hold 1.0 GiB (1 process).']);
+    section.update(
+      usageReply({
+        gpus: [
+          empty(0),
+          { ...empty(1), mine: 2 * GiB },
+          empty(2),
+          { ...empty(3), others: GiB, others_count: 1 }
+        ]
+      }),
+      'GiB'
+    );
+    expect(lines()).toEqual([
+      'You hold 2.0 GiB on GPU 1.',
+      'You hold 0.0 GiB on GPU 3. Others hold 1.0 GiB (1 process).'
+    ]);
   });
 
   it('leaves the section as it is when a poll brings the same picture, so the focus stays', () => {
-    const act = { shutDown: jest.fn(async () => undefined), keep: jest.fn(async () => undefined), openNotebook: jest.fn() };
+    const act = {
+      shutDown: jest.fn(async () => undefined),
+      keep: jest.fn(async () => undefined),
+      openNotebook: jest.fn()
+    };
     const section = new UsageSection(act, trans);
     document.body.appendChild(section.node);
     const reply = usageReply({ gpus: [share({ mine: 2 * GiB })], idle: [idleKernel()] });
     section.update(reply, 'GiB');
-    const keep = Array.from(section.node.querySelectorAll('button')).find(b => b.textContent === 'Keep')!;
+    const keep = Array.from(section.node.querySelectorAll('button')).find(
+      b => b.textContent === 'Keep'
+    )!;
     keep.focus();
     // Seconds later: the same kernel, the same rounded figures.
-    section.update({ ...reply, checked_at: reply.checked_at + 5, idle: [{ ...reply.idle[0], idle_since: reply.idle[0].idle_since + 5 }] }, 'GiB');
+    section.update(
+      {
+        ...reply,
+        checked_at: reply.checked_at + 5,
+        idle: [{ ...reply.idle[0], idle_since: reply.idle[0].idle_since + 5 }]
+      },
+      'GiB'
+    );
     expect(document.activeElement).toBe(keep);
     // Something shown changes: the section is redrawn.
     section.update(usageReply({ gpus: [share({ mine: 3 * GiB })], idle: [idleKernel()] }), 'GiB');
@@ -237,7 +325,9 @@ describe('SharedGPUsModel', () => {
     api.usageReplies = [usageReply()];
     const model = new SharedGPUsModel(api, trans);
     await new Promise(resolve => model.changed.connect(resolve));
-    api.usageReplies = [await ServerConnection.ResponseError.create(new Response('{}', { status: 404 }))];
+    api.usageReplies = [
+      await ServerConnection.ResponseError.create(new Response('{}', { status: 404 }))
+    ];
     await model.refresh().catch(() => undefined);
     await tick();
     const calls = api.usageCalls;

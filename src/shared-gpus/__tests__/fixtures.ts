@@ -4,7 +4,16 @@ import type { IGPUShare, IUsageReply } from '../../api';
 export const NOW = 1_800_000_000;
 
 export function share(overrides: Partial<IGPUShare> = {}): IGPUShare {
-  return { index: 0, mine: 0, others: 0, others_count: 0, memory_total: 80 * GiB, limit: null, state: 'ok', ...overrides };
+  return {
+    index: 0,
+    mine: 0,
+    others: 0,
+    others_count: 0,
+    memory_total: 80 * GiB,
+    limit: null,
+    state: 'ok',
+    ...overrides
+  };
 }
 
 export function usageReply(overrides: Partial<IUsageReply> = {}): IUsageReply {
@@ -37,4 +46,3 @@ export function usageReply(overrides: Partial<IUsageReply> = {}): IUsageReply {
     ...overrides
   } as IUsageReply;
 }
-

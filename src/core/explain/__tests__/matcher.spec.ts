@@ -7,9 +7,29 @@ import type { IDeviceProfile } from '../../lint/analyzer';
 
 const ids = (text: string) => explainError(text).map(e => e.id);
 
-const T4: IDeviceProfile = { source: 'kernel', hasGPU: true, cc: '7.5', name: 'Tesla T4', deviceCount: 1, torch: '2.11.0+cu130' };
-const P100: IDeviceProfile = { source: 'kernel', hasGPU: true, cc: '6.0', name: 'Tesla P100-PCIE-16GB', deviceCount: 1, torch: '2.11.0+cu130' };
-const H200x2: IDeviceProfile = { source: 'server', hasGPU: true, cc: '9.0', name: 'NVIDIA H200', deviceCount: 2 };
+const T4: IDeviceProfile = {
+  source: 'kernel',
+  hasGPU: true,
+  cc: '7.5',
+  name: 'Tesla T4',
+  deviceCount: 1,
+  torch: '2.11.0+cu130'
+};
+const P100: IDeviceProfile = {
+  source: 'kernel',
+  hasGPU: true,
+  cc: '6.0',
+  name: 'Tesla P100-PCIE-16GB',
+  deviceCount: 1,
+  torch: '2.11.0+cu130'
+};
+const H200x2: IDeviceProfile = {
+  source: 'server',
+  hasGPU: true,
+  cc: '9.0',
+  name: 'NVIDIA H200',
+  deviceCount: 2
+};
 
 describe('the exact texts of the reference (compat.json error_signatures)', () => {
   it.each(compat.cases.map(c => [c.reference_id, c.text, c.expect]))('%s', (_, text, expected) => {
@@ -32,7 +52,9 @@ describe('texts real failures printed on an H200 and an H100 (torch 2.11.0+cu130
   it('a device-side assert, with the failed assertion quoted and CUDA_LAUNCH_BLOCKING advised', () => {
     const [e] = explainError(h200.device_assert.stderr);
     expect(e.id).toBe('device-side-assert');
-    expect(e.detail).toBe('Assertion `-sizes[i] <= index && index < sizes[i] && "index out of bounds"` failed');
+    expect(e.detail).toBe(
+      'Assertion `-sizes[i] <= index && index < sizes[i] && "index out of bounds"` failed'
+    );
     expect(e.context.commands).toContain('%env CUDA_LAUNCH_BLOCKING=1');
   });
 
@@ -48,7 +70,10 @@ describe('texts real failures printed on an H200 and an H100 (torch 2.11.0+cu130
   });
 
   it('another NCCL failure gets the general explanation with its last error', () => {
-    const text = h100.nccl_duplicate_gpu.stderr.replace(/Duplicate GPU detected[^\n]*/, 'Cuda failure 217 peer access is not supported');
+    const text = h100.nccl_duplicate_gpu.stderr.replace(
+      /Duplicate GPU detected[^\n]*/,
+      'Cuda failure 217 peer access is not supported'
+    );
     const [e] = explainError(text);
     expect(e.id).toBe('nccl-error');
     expect(e.detail).toBe('Cuda failure 217 peer access is not supported');
@@ -57,7 +82,9 @@ describe('texts real failures printed on an H200 and an H100 (torch 2.11.0+cu130
   it('SDPA with no kernel left quotes the reason from the warnings above it', () => {
     const [e] = explainError(h100.sdpa_no_kernel.stderr);
     expect(e.id).toBe('sdpa-no-kernel');
-    expect(e.detail).toMatch(/^Expected query, key and value to all be of dtype: \{Half, BFloat16\}/);
+    expect(e.detail).toMatch(
+      /^Expected query, key and value to all be of dtype: \{Half, BFloat16\}/
+    );
   });
 
   it('out of memory: the numbers of the message', () => {
@@ -71,7 +98,9 @@ describe('texts real failures printed on an H200 and an H100 (torch 2.11.0+cu130
     });
     const [e] = explainError(h100.oom_realistic.stderr);
     expect(e.id).toBe('cuda-oom');
-    expect(e.context.facts[0]).toBe('The cell asked for 90.00 GiB on GPU 0, which has 79.18 GiB in all and had 30.66 GiB free.');
+    expect(e.context.facts[0]).toBe(
+      'The cell asked for 90.00 GiB on GPU 0, which has 79.18 GiB in all and had 30.66 GiB free.'
+    );
   });
 
   it('out of memory larger than the whole GPU: freeing is not suggested', () => {
@@ -112,11 +141,16 @@ describe('wordings of other torch versions', () => {
   });
 
   it('"no kernel image" as RuntimeError (before torch.AcceleratorError)', () => {
-    expect(ids('RuntimeError: CUDA error: no kernel image is available for execution on the device\nCUDA kernel errors might be asynchronously reported')).toEqual(['no-kernel-image']);
+    expect(
+      ids(
+        'RuntimeError: CUDA error: no kernel image is available for execution on the device\nCUDA kernel errors might be asynchronously reported'
+      )
+    ).toEqual(['no-kernel-image']);
   });
 
   it('an IPython traceback with colour codes', () => {
-    const text = '\u001b[0;31mOutOfMemoryError\u001b[0m: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 14.58 GiB of which 1.00 GiB is free.';
+    const text =
+      '\u001b[0;31mOutOfMemoryError\u001b[0m: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 14.58 GiB of which 1.00 GiB is free.';
     expect(ids(text)).toEqual(['cuda-oom']);
   });
 });
@@ -130,11 +164,11 @@ describe('ordinary, non-GPU failures match nothing', () => {
     'numpy.core._exceptions._ArrayMemoryError: Unable to allocate 2.00 GiB for an array',
     'RuntimeError: Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!',
     'RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x128 and 256x10)',
-    'FileNotFoundError: [Errno 2] No such file or directory: \'kernel_image.png\'',
-    'ValueError: invalid literal for int() with base 10: \'device ordinal\'',
+    "FileNotFoundError: [Errno 2] No such file or directory: 'kernel_image.png'",
+    "ValueError: invalid literal for int() with base 10: 'device ordinal'",
     'AssertionError: assert model.training',
     'OSError: [Errno 28] No space left on device',
-    'ImportError: cannot import name \'flash_attn_func\' from \'flash_attn\'',
+    "ImportError: cannot import name 'flash_attn_func' from 'flash_attn'",
     '  File "/usr/lib/python3.12/site-packages/torch/cuda/__init__.py", line 478, in _lazy_init\nTypeError: unsupported operand',
     'UserWarning: TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage class.'
   ];
@@ -153,14 +187,22 @@ describe('ordinary, non-GPU failures match nothing', () => {
 
 describe('what the kernel facts add', () => {
   it('no kernel image on a Pascal GPU with a cu130 wheel: the arch list and the wheel that covers it', () => {
-    const [e] = explainError(h200.device_assert.stderr.replace('device-side assert triggered', 'no kernel image is available for execution on the device'), {
-      kernel: P100
-    });
+    const [e] = explainError(
+      h200.device_assert.stderr.replace(
+        'device-side assert triggered',
+        'no kernel image is available for execution on the device'
+      ),
+      {
+        kernel: P100
+      }
+    );
     expect(e.context.facts).toEqual([
       'Your GPU is Tesla P100-PCIE-16GB (compute capability 6.0).',
       'torch 2.11.0+cu130 is built for sm_75, sm_80, sm_86, sm_90, sm_100, sm_120: none of them runs on 6.0.'
     ]);
-    expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126']);
+    expect(e.context.commands).toEqual([
+      '%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126'
+    ]);
   });
 
   it('no kernel image on an RTX 5090 whose driver (570) runs no cu13x wheel: the newest cu128 build, as the diagnostic advises', () => {
@@ -175,39 +217,92 @@ describe('what the kernel facts add', () => {
       driverCuda: '12.8',
       platform: 'linux-x86_64'
     };
-    const [e] = explainError('CUDA error: no kernel image is available for execution on the device', { kernel: rtx5090 });
-    expect(e.context.facts[1]).toBe('torch 2.6.0+cu126 (linux-x86_64) is built for sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_90: none of them runs on 12.0.');
-    expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.11.*" --index-url https://download.pytorch.org/whl/cu128']);
+    const [e] = explainError(
+      'CUDA error: no kernel image is available for execution on the device',
+      { kernel: rtx5090 }
+    );
+    expect(e.context.facts[1]).toBe(
+      'torch 2.6.0+cu126 (linux-x86_64) is built for sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_90: none of them runs on 12.0.'
+    );
+    expect(e.context.commands).toEqual([
+      '%pip install --force-reinstall "torch==2.11.*" --index-url https://download.pytorch.org/whl/cu128'
+    ]);
   });
 
   it('no kernel image on an aarch64 T4G: says no published wheel covers it instead of offering an x86_64 one', () => {
-    const t4g: IDeviceProfile = { source: 'kernel', hasGPU: true, cc: '7.5', name: 'NVIDIA T4G', deviceCount: 1, torch: '2.14.0', driverCuda: '13.0', platform: 'linux-aarch64' };
-    const [e] = explainError('CUDA error: no kernel image is available for execution on the device', { kernel: t4g });
-    expect(e.context.facts).toContain('No published torch wheel for Linux aarch64 (SBSA: Grace, GH200, GB10) has code for compute capability 7.5.');
+    const t4g: IDeviceProfile = {
+      source: 'kernel',
+      hasGPU: true,
+      cc: '7.5',
+      name: 'NVIDIA T4G',
+      deviceCount: 1,
+      torch: '2.14.0',
+      driverCuda: '13.0',
+      platform: 'linux-aarch64'
+    };
+    const [e] = explainError(
+      'CUDA error: no kernel image is available for execution on the device',
+      { kernel: t4g }
+    );
+    expect(e.context.facts).toContain(
+      'No published torch wheel for Linux aarch64 (SBSA: Grace, GH200, GB10) has code for compute capability 7.5.'
+    );
     expect(e.context.commands).toEqual([]);
   });
 
   it('no kernel image on a T4 whose wheel covers it points at an extension instead', () => {
-    const [e] = explainError('CUDA error: no kernel image is available for execution on the device', { kernel: T4 });
+    const [e] = explainError(
+      'CUDA error: no kernel image is available for execution on the device',
+      { kernel: T4 }
+    );
     expect(e.context.facts[1]).toMatch(/which covers 7\.5: .* separately compiled extension/);
     expect(e.context.commands).toEqual([]);
   });
 
   it('driver too old: the CUDA version the driver supports and a wheel for it', () => {
-    const [e] = explainError(compat.cases.find(c => c.reference_id === 'driver_too_old')!.text, { kernel: T4 });
-    expect(e.context.facts[0]).toBe('The driver supports CUDA up to 12.4; torch 2.11.0+cu130 needs a newer one.');
-    expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126']);
+    const [e] = explainError(compat.cases.find(c => c.reference_id === 'driver_too_old')!.text, {
+      kernel: T4
+    });
+    expect(e.context.facts[0]).toBe(
+      'The driver supports CUDA up to 12.4; torch 2.11.0+cu130 needs a newer one.'
+    );
+    expect(e.context.commands).toEqual([
+      '%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126'
+    ]);
   });
 
   it('a CPU-only build on a server with GPUs: the CUDA wheel for the GPU', () => {
-    const kernel: IDeviceProfile = { source: 'kernel', hasGPU: false, noGPUReason: 'torch 2.13.0+cpu is a CPU-only build', cc: '9.0', name: 'NVIDIA H200', deviceCount: 0, torch: '2.13.0+cpu' };
-    const [e] = explainError('AssertionError: Torch not compiled with CUDA enabled', { kernel, server: H200x2 });
-    expect(e.context.facts).toEqual(['This kernel has torch 2.13.0+cpu.', 'The server sees NVIDIA H200 (compute capability 9.0).']);
-    expect(e.context.commands[0]).toMatch(/^%pip install --force-reinstall "torch==2\.14\.\*" --index-url https:\/\/download\.pytorch\.org\/whl\/cu130$/);
+    const kernel: IDeviceProfile = {
+      source: 'kernel',
+      hasGPU: false,
+      noGPUReason: 'torch 2.13.0+cpu is a CPU-only build',
+      cc: '9.0',
+      name: 'NVIDIA H200',
+      deviceCount: 0,
+      torch: '2.13.0+cpu'
+    };
+    const [e] = explainError('AssertionError: Torch not compiled with CUDA enabled', {
+      kernel,
+      server: H200x2
+    });
+    expect(e.context.facts).toEqual([
+      'This kernel has torch 2.13.0+cpu.',
+      'The server sees NVIDIA H200 (compute capability 9.0).'
+    ]);
+    expect(e.context.commands[0]).toMatch(
+      /^%pip install --force-reinstall "torch==2\.14\.\*" --index-url https:\/\/download\.pytorch\.org\/whl\/cu130$/
+    );
   });
 
   it('no GPUs in the kernel although the server has two', () => {
-    const kernel: IDeviceProfile = { source: 'kernel', hasGPU: false, noGPUReason: 'CUDA_VISIBLE_DEVICES="" hides every GPU', cc: null, name: null, deviceCount: 0 };
+    const kernel: IDeviceProfile = {
+      source: 'kernel',
+      hasGPU: false,
+      noGPUReason: 'CUDA_VISIBLE_DEVICES="" hides every GPU',
+      cc: null,
+      name: null,
+      deviceCount: 0
+    };
     const [e] = explainError(h200.cvd_empty.stderr, { kernel, server: H200x2 });
     expect(e.context.facts).toEqual([
       'The kernel\'s probe found that CUDA_VISIBLE_DEVICES="" hides every GPU.',
@@ -221,8 +316,12 @@ describe('what the kernel facts add', () => {
   });
 
   it('FlashAttention on a T4 says what the GPU is and what it needs', () => {
-    const [e] = explainError('RuntimeError: FlashAttention only supports Ampere GPUs or newer.', { kernel: T4 });
-    expect(e.context.facts).toEqual(['Your GPU is Tesla T4 (compute capability 7.5); this needs 8.0 or newer.']);
+    const [e] = explainError('RuntimeError: FlashAttention only supports Ampere GPUs or newer.', {
+      kernel: T4
+    });
+    expect(e.context.facts).toEqual([
+      'Your GPU is Tesla T4 (compute capability 7.5); this needs 8.0 or newer.'
+    ]);
   });
 
   it('unconfirmed signatures say so, in the card text too', () => {
@@ -245,63 +344,145 @@ describe('messages as torch really prints them', () => {
     expect(spacesTolerant('a  b')).toBe('a\\s+b');
     expect(spacesTolerant('\\[sm80, sm\\d+\\]')).toBe('\\[sm80,\\s+sm\\d+\\]');
     expect(spacesTolerant('[ ]x')).toBe('[ ]x');
-    expect(ids('cuDNN version incompatibility: PyTorch was compiled  against (9, 20, 0) but found runtime version (9, 16, 0).')).toEqual(['cudnn-incompatible']);
+    expect(
+      ids(
+        'cuDNN version incompatibility: PyTorch was compiled  against (9, 20, 0) but found runtime version (9, 16, 0).'
+      )
+    ).toEqual(['cudnn-incompatible']);
     // A logger wrapped the line.
-    expect(ids('FlashAttention only supports Ampere\n    GPUs or newer.')).toEqual(['flash-attn-ampere']);
+    expect(ids('FlashAttention only supports Ampere\n    GPUs or newer.')).toEqual([
+      'flash-attn-ampere'
+    ]);
   });
 
   it("Blackwell's warning gets the wheel the diagnostic would give for sm_120, never the cu126 wheels", () => {
     const text =
       'NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\nThe current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90.';
-    const [e] = explainError(text, { kernel: { source: 'kernel', hasGPU: true, cc: '12.0', name: 'NVIDIA GeForce RTX 5090', deviceCount: 1, torch: '2.6.0+cu126', driverVersion: '570.86.15', driverCuda: '12.8', platform: 'linux-x86_64' } });
+    const [e] = explainError(text, {
+      kernel: {
+        source: 'kernel',
+        hasGPU: true,
+        cc: '12.0',
+        name: 'NVIDIA GeForce RTX 5090',
+        deviceCount: 1,
+        torch: '2.6.0+cu126',
+        driverVersion: '570.86.15',
+        driverCuda: '12.8',
+        platform: 'linux-x86_64'
+      }
+    });
     expect(e.id).toBe('wheel-arch-warning');
-    expect(e.context.facts[0]).toBe('Your GPU is NVIDIA GeForce RTX 5090 (compute capability 12.0).');
-    expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.11.*" --index-url https://download.pytorch.org/whl/cu128']);
+    expect(e.context.facts[0]).toBe(
+      'Your GPU is NVIDIA GeForce RTX 5090 (compute capability 12.0).'
+    );
+    expect(e.context.commands).toEqual([
+      '%pip install --force-reinstall "torch==2.11.*" --index-url https://download.pytorch.org/whl/cu128'
+    ]);
     expect(e.fix).not.toContain('cu126');
     // Without a probe, the GPU named in the message decides, and the driver is not guessed.
     const [bare] = explainError(text);
-    expect(bare.context.facts[0]).toBe('Your GPU is NVIDIA GeForce RTX 5090 (compute capability 12.0).');
-    expect(bare.context.commands).toEqual(['%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130']);
+    expect(bare.context.facts[0]).toBe(
+      'Your GPU is NVIDIA GeForce RTX 5090 (compute capability 12.0).'
+    );
+    expect(bare.context.commands).toEqual([
+      '%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130'
+    ]);
   });
 
   it("transformers' tf32 refusal names the GPU and the flag to turn off", () => {
-    const [e] = explainError('ValueError: --tf32 requires Ampere or a newer GPU arch, cuda>=11 and torch>=1.7', { kernel: T4 });
+    const [e] = explainError(
+      'ValueError: --tf32 requires Ampere or a newer GPU arch, cuda>=11 and torch>=1.7',
+      { kernel: T4 }
+    );
     expect(e.id).toBe('transformers-tf32');
     expect(e.fix).toContain('`tf32=False`');
-    expect(e.context.facts[0]).toBe('Your GPU is Tesla T4 (compute capability 7.5); this needs 8.0 or newer.');
+    expect(e.context.facts[0]).toBe(
+      'Your GPU is Tesla T4 (compute capability 7.5); this needs 8.0 or newer.'
+    );
   });
 
   it('cuBLAS status errors: bf16 on an old GPU is told apart from other NOT_SUPPORTED causes', () => {
-    expect(ids('CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasGemmStridedBatchedEx(handle, opa, opb, (int)m, (int)n, (int)k, (void*)&falpha, a, CUDA_R_16BF, (int)lda')).toEqual(['cublas-not-supported-bf16']);
-    expect(ids('CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasSgemmStridedBatched( handle, opa')).toEqual(['cublas-not-supported']);
-    const [alloc] = explainError('RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`');
+    expect(
+      ids(
+        'CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasGemmStridedBatchedEx(handle, opa, opb, (int)m, (int)n, (int)k, (void*)&falpha, a, CUDA_R_16BF, (int)lda'
+      )
+    ).toEqual(['cublas-not-supported-bf16']);
+    expect(
+      ids(
+        'CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasSgemmStridedBatched( handle, opa'
+      )
+    ).toEqual(['cublas-not-supported']);
+    const [alloc] = explainError(
+      'RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`'
+    );
     expect(alloc.id).toBe('cublas-alloc-failed');
     expect(alloc.may).toBe(true);
-    expect(explainError('CUBLAS_STATUS_EXECUTION_FAILED when calling `cublasGemmEx(')[0].context.commands).toEqual(['%env CUDA_LAUNCH_BLOCKING=1']);
+    expect(
+      explainError('CUBLAS_STATUS_EXECUTION_FAILED when calling `cublasGemmEx(')[0].context.commands
+    ).toEqual(['%env CUDA_LAUNCH_BLOCKING=1']);
   });
 });
 
 describe('what the probe read of the build, and recordings', () => {
   it("a PyPI wheel's version has no +cuXYZ: the build's CUDA, read from torch/version.py, picks its arch list and is shown", () => {
-    const kernel: IDeviceProfile = { source: 'kernel', hasGPU: true, cc: '7.0', name: 'Tesla V100-SXM2-16GB', deviceCount: 1, torch: '2.11.0', torchCuda: '13.0', driverVersion: '580.95.05', driverCuda: '13.0', platform: 'linux-x86_64' };
-    const [e] = explainError('CUDA error: no kernel image is available for execution on the device', { kernel });
-    expect(e.context.facts[1]).toBe('torch 2.11.0 (a CUDA 13.0 build, linux-x86_64) is built for sm_75, sm_80, sm_86, sm_90, sm_100, sm_120: none of them runs on 7.0.');
-    expect(e.context.commands).toEqual(['%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126']);
+    const kernel: IDeviceProfile = {
+      source: 'kernel',
+      hasGPU: true,
+      cc: '7.0',
+      name: 'Tesla V100-SXM2-16GB',
+      deviceCount: 1,
+      torch: '2.11.0',
+      torchCuda: '13.0',
+      driverVersion: '580.95.05',
+      driverCuda: '13.0',
+      platform: 'linux-x86_64'
+    };
+    const [e] = explainError(
+      'CUDA error: no kernel image is available for execution on the device',
+      { kernel }
+    );
+    expect(e.context.facts[1]).toBe(
+      'torch 2.11.0 (a CUDA 13.0 build, linux-x86_64) is built for sm_75, sm_80, sm_86, sm_90, sm_100, sm_120: none of them runs on 7.0.'
+    );
+    expect(e.context.commands).toEqual([
+      '%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu126'
+    ]);
   });
 
   it('a recorded server GPU is labelled as a recording and never becomes an install command', () => {
     const replay: IDeviceProfile = { ...H200x2, source: 'server (a recording)', recorded: true };
-    const kernel: IDeviceProfile = { source: 'kernel', hasGPU: false, noGPUReason: 'torch 2.13.0+cpu is a CPU-only build', cc: null, name: null, deviceCount: 0, torch: '2.13.0+cpu', torchCuda: null, platform: 'linux-x86_64' };
-    const [e] = explainError('AssertionError: Torch not compiled with CUDA enabled', { kernel, server: replay });
+    const kernel: IDeviceProfile = {
+      source: 'kernel',
+      hasGPU: false,
+      noGPUReason: 'torch 2.13.0+cpu is a CPU-only build',
+      cc: null,
+      name: null,
+      deviceCount: 0,
+      torch: '2.13.0+cpu',
+      torchCuda: null,
+      platform: 'linux-x86_64'
+    };
+    const [e] = explainError('AssertionError: Torch not compiled with CUDA enabled', {
+      kernel,
+      server: replay
+    });
     expect(e.context.facts).toEqual([
       'This kernel has torch 2.13.0+cpu (linux-x86_64).',
-      'The server shows NVIDIA H200 (compute capability 9.0) from a recording (replay), not this machine\'s GPU, so no install command is derived from it.'
+      "The server shows NVIDIA H200 (compute capability 9.0) from a recording (replay), not this machine's GPU, so no install command is derived from it."
     ]);
     expect(e.context.commands).toEqual([]);
-    const [noGPU] = explainError('RuntimeError: No CUDA GPUs are available', { kernel, server: replay });
-    expect(noGPU.context.facts.join(' ')).toContain("The server's GPU data is a recording (replay of NVIDIA H200), not this machine's.");
+    const [noGPU] = explainError('RuntimeError: No CUDA GPUs are available', {
+      kernel,
+      server: replay
+    });
+    expect(noGPU.context.facts.join(' ')).toContain(
+      "The server's GPU data is a recording (replay of NVIDIA H200), not this machine's."
+    );
     // Nor does a recording stand in for the kernel's GPU.
-    const [arch] = explainError('CUDA error: no kernel image is available for execution on the device', { server: replay });
+    const [arch] = explainError(
+      'CUDA error: no kernel image is available for execution on the device',
+      { server: replay }
+    );
     expect(arch.context.commands).toEqual([]);
   });
 });

@@ -7,13 +7,18 @@ import * as path from 'path';
 
 import { archCovers, installCommand, platformKey, visibleDevices, wheelAdvice } from '../compat';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const CASES: Record<string, any[]> = JSON.parse(
-  fs.readFileSync(path.join(__dirname, '../../../../python/jupyterlab_gpuscope/tests/conformance.json'), 'utf-8')
+  fs.readFileSync(
+    path.join(__dirname, '../../../../python/jupyterlab_gpuscope/tests/conformance.json'),
+    'utf-8'
+  )
 );
 
 /** Every expected field equals the actual one; null stands for absent. */
-function expectFields(actual: Record<string, unknown> | undefined, expected: Record<string, unknown>): void {
+function expectFields(
+  actual: Record<string, unknown> | undefined,
+  expected: Record<string, unknown>
+): void {
   for (const [key, want] of Object.entries(expected)) {
     const got = actual?.[key] ?? null;
     if (want !== null && typeof want === 'object') {

@@ -6,7 +6,14 @@ function target(name: string, deviceCount = 1): IDeviceProfile {
   const t = resolveTarget(name)!;
   return { source: 'target', hasGPU: true, cc: t.cc, name: t.name, deviceCount };
 }
-const CPU: IDeviceProfile = { source: 'kernel', hasGPU: false, noGPUReason: 'torch is a CPU-only build', cc: null, name: null, deviceCount: 0 };
+const CPU: IDeviceProfile = {
+  source: 'kernel',
+  hasGPU: false,
+  noGPUReason: 'torch is a CPU-only build',
+  cc: null,
+  name: null,
+  deviceCount: 0
+};
 
 const rules = (source: string, profile: IDeviceProfile, imports?: Map<string, string>) =>
   analyze(source, profile, { imports }).map(f => f.rule);
@@ -76,7 +83,11 @@ describe('capability linter: a corpus of realistic code', () => {
   });
 
   it('training loop on a T4 (7.5): bf16 and TF32, torch.compile is fine', () => {
-    expect(rules(TRAINING_LOOP, target('T4'))).toEqual(['amp-deprecated', 'tf32-no-effect', 'bf16-unsupported']);
+    expect(rules(TRAINING_LOOP, target('T4'))).toEqual([
+      'amp-deprecated',
+      'tf32-no-effect',
+      'bf16-unsupported'
+    ]);
   });
 
   it('training loop on an A100 and an H100: only the deprecation', () => {
@@ -85,13 +96,24 @@ describe('capability linter: a corpus of realistic code', () => {
   });
 
   it('Hugging Face fine-tuning on a V100, a T4 and an A100: FlashAttention-2 and bf16 through their arguments', () => {
-    expect(rules(HF_FINETUNE, target('V100'))).toEqual(['bnb-8bit-slow', 'bnb-8bit-slow', 'hf-flash-attn2-unsupported', 'bf16-training-unsupported']);
-    expect(rules(HF_FINETUNE, target('T4'))).toEqual(['hf-flash-attn2-unsupported', 'bf16-training-unsupported']);
+    expect(rules(HF_FINETUNE, target('V100'))).toEqual([
+      'bnb-8bit-slow',
+      'bnb-8bit-slow',
+      'hf-flash-attn2-unsupported',
+      'bf16-training-unsupported'
+    ]);
+    expect(rules(HF_FINETUNE, target('T4'))).toEqual([
+      'hf-flash-attn2-unsupported',
+      'bf16-training-unsupported'
+    ]);
     expect(rules(HF_FINETUNE, target('A100'))).toEqual([]);
   });
 
   it('attention code on a T4, an L4 and an H100', () => {
-    expect(rules(ATTENTION, target('T4'))).toEqual(['flash-attn-unsupported', 'sdpa-flash-unsupported']);
+    expect(rules(ATTENTION, target('T4'))).toEqual([
+      'flash-attn-unsupported',
+      'sdpa-flash-unsupported'
+    ]);
     expect(rules(ATTENTION, target('L4'))).toEqual([]);
     expect(rules(ATTENTION, target('H100'))).toEqual([]);
   });
@@ -103,7 +125,10 @@ describe('capability linter: a corpus of realistic code', () => {
       'device-index-out-of-range', // "cuda:1"
       'dataparallel-single-gpu'
     ]);
-    expect(rules(MULTI_GPU, target('A100', 2))).toEqual(['device-index-out-of-range', 'dataparallel-use-ddp']);
+    expect(rules(MULTI_GPU, target('A100', 2))).toEqual([
+      'device-index-out-of-range',
+      'dataparallel-use-ddp'
+    ]);
   });
 
   it('FP8 and Transformer Engine below 8.9, fine on 8.9', () => {
@@ -115,18 +140,30 @@ y = torch._scaled_mm(a, b, out_dtype=torch.bfloat16, scale_a=s, scale_b=s)
 with te.fp8_autocast(enabled=True):
     out = layer(x)
 `;
-    expect(rules(fp8, target('A100'))).toEqual(['fp8-dtype-unsupported', 'scaled-mm-unsupported', 'te-fp8-unsupported']);
+    expect(rules(fp8, target('A100'))).toEqual([
+      'fp8-dtype-unsupported',
+      'scaled-mm-unsupported',
+      'te-fp8-unsupported'
+    ]);
     expect(rules(fp8, target('L4'))).toEqual([]);
-    expect(rules('import flash_attn_interface', target('A100'))).toEqual(['flash-attn3-unsupported']);
+    expect(rules('import flash_attn_interface', target('A100'))).toEqual([
+      'flash-attn3-unsupported'
+    ]);
   });
 });
 
 describe('alias resolution and positions', () => {
   it('follows import aliases, from-imports and the notebook imports', () => {
-    expect(rules('import torch as t\nx = t.zeros(2, dtype=t.bfloat16)', target('T4'))).toEqual(['bf16-unsupported']);
-    expect(rules('from torch import bfloat16 as bf\ny = bf', target('T4'))).toEqual(['bf16-unsupported']);
+    expect(rules('import torch as t\nx = t.zeros(2, dtype=t.bfloat16)', target('T4'))).toEqual([
+      'bf16-unsupported'
+    ]);
+    expect(rules('from torch import bfloat16 as bf\ny = bf', target('T4'))).toEqual([
+      'bf16-unsupported'
+    ]);
     const notebook = collectImports('import torch as th');
-    expect(rules('z = th.cuda.amp.autocast()', target('A100'), notebook)).toEqual(['amp-deprecated']);
+    expect(rules('z = th.cuda.amp.autocast()', target('A100'), notebook)).toEqual([
+      'amp-deprecated'
+    ]);
     // An unrelated name is not torch.
     expect(rules('import numpy as np\nnp.bfloat16', target('T4'))).toEqual([]);
   });
@@ -136,7 +173,9 @@ describe('alias resolution and positions', () => {
     const [finding] = analyze(source, target('T4'));
     expect(source.slice(finding.from, finding.to)).toBe('torch.bfloat16');
     expect([finding.line, finding.column]).toEqual([4, 11]);
-    expect(finding.message).toBe('bf16 needs compute capability 8.0 or newer; T4 is 7.5, where bf16 is emulated (slow) or fails.');
+    expect(finding.message).toBe(
+      'bf16 needs compute capability 8.0 or newer; T4 is 7.5, where bf16 is emulated (slow) or fails.'
+    );
     expect(finding.sources.length).toBeGreaterThan(0);
   });
 
@@ -153,16 +192,22 @@ describe('alias resolution and positions', () => {
     const code = 'x = torch.zeros(1, dtype=torch.bfloat16).cuda()';
     expect(rules(code, { ...CPU })).toEqual(['cuda-without-gpu']);
     expect(rules(code + '  # gpuscope: ignore[cuda-without-gpu]', CPU)).toEqual([]);
-    expect(rules(code + '  # gpuscope: ignore[bf16-unsupported]', CPU)).toEqual(['cuda-without-gpu']);
+    expect(rules(code + '  # gpuscope: ignore[bf16-unsupported]', CPU)).toEqual([
+      'cuda-without-gpu'
+    ]);
     expect(rules(code + '  # gpuscope: ignore', CPU)).toEqual([]);
   });
 
   it('rules can be disabled', () => {
-    expect(analyze('x = torch.ones(1).cuda()', CPU, { disabled: new Set(['cuda-without-gpu']) })).toEqual([]);
+    expect(
+      analyze('x = torch.ones(1).cuda()', CPU, { disabled: new Set(['cuda-without-gpu']) })
+    ).toEqual([]);
   });
 
   it('tolerates code being typed', () => {
-    expect(rules('x = torch.zeros(2, dtype=torch.bfloat16', target('T4'))).toEqual(['bf16-unsupported']);
+    expect(rules('x = torch.zeros(2, dtype=torch.bfloat16', target('T4'))).toEqual([
+      'bf16-unsupported'
+    ]);
     expect(rules('with torch.autocast("cuda", dtype=torch.bf', target('T4'))).toEqual([]);
   });
 
@@ -177,7 +222,8 @@ describe('alias resolution and positions', () => {
 });
 
 const T4 = () => target('T4');
-const at = (source: string, profile: IDeviceProfile) => analyze(source, profile).map(f => `${f.rule}@${f.line}`);
+const at = (source: string, profile: IDeviceProfile) =>
+  analyze(source, profile).map(f => `${f.rule}@${f.line}`);
 
 describe('the frameworks people train with, by their own spellings', () => {
   it('transformers: tf32=True is refused below 8.0, bf16=True is emulated, FlashAttention-2 and -3 by attn_implementation', () => {
@@ -195,16 +241,27 @@ fa3 = AutoModelForCausalLM.from_pretrained("x", attn_implementation="flash_atten
     ]);
     const [tf32] = analyze(code, T4()).filter(f => f.rule === 'hf-tf32-unsupported');
     expect(tf32.severity).toBe('error');
-    expect(tf32.message).toContain('transformers raises "--tf32 requires Ampere or a newer GPU arch"');
+    expect(tf32.message).toContain(
+      'transformers raises "--tf32 requires Ampere or a newer GPU arch"'
+    );
     expect(at(code, target('A100'))).toEqual(['hf-flash-attn3-unsupported@5']);
     expect(at(code, target('H100'))).toEqual([]);
     // Off is fine, and so is sdpa.
-    expect(at('from transformers import TrainingArguments\nTrainingArguments(output_dir="o", bf16=False, tf32=False, fp16=True)', T4())).toEqual([]);
+    expect(
+      at(
+        'from transformers import TrainingArguments\nTrainingArguments(output_dir="o", bf16=False, tf32=False, fp16=True)',
+        T4()
+      )
+    ).toEqual([]);
   });
 
   it('TRL, sentence-transformers and Seq2Seq configs are TrainingArguments too', () => {
-    expect(at('from trl import SFTConfig\ncfg = SFTConfig(output_dir="o", bf16=True)', T4())).toEqual(['bf16-training-unsupported@2']);
-    expect(at('import transformers\na = transformers.Seq2SeqTrainingArguments("o", tf32=True)', T4())).toEqual(['hf-tf32-unsupported@2']);
+    expect(
+      at('from trl import SFTConfig\ncfg = SFTConfig(output_dir="o", bf16=True)', T4())
+    ).toEqual(['bf16-training-unsupported@2']);
+    expect(
+      at('import transformers\na = transformers.Seq2SeqTrainingArguments("o", tf32=True)', T4())
+    ).toEqual(['hf-tf32-unsupported@2']);
   });
 
   it('Lightning precision strings, accelerate mixed_precision, DeepSpeed configs and torchao float8', () => {
@@ -230,7 +287,11 @@ convert_to_float8_training(model)`;
       'fp8-training-unsupported@12'
     ]);
     // An A100 has bf16 but not FP8; an L4 (8.9) has both.
-    expect(at(code, target('A100'))).toEqual(['fp8-training-unsupported@9', 'fp8-training-unsupported@10', 'fp8-training-unsupported@12']);
+    expect(at(code, target('A100'))).toEqual([
+      'fp8-training-unsupported@9',
+      'fp8-training-unsupported@10',
+      'fp8-training-unsupported@12'
+    ]);
     expect(at(code, target('L4'))).toEqual([]);
     expect(at('cfg = {"bf16": {"enabled": False}, "fp16": {"enabled": True}}', T4())).toEqual([]);
   });
@@ -248,7 +309,13 @@ z = x.to(*args)
 gpu = torch.device("cuda", 0)
 w = x.to(gpu)`;
     // Without a GPU, "no GPU" says it all; with one, the index is checked.
-    expect(at(code, CPU)).toEqual(['cuda-without-gpu@3', 'cuda-without-gpu@5', 'cuda-without-gpu@7', 'cuda-without-gpu@8', 'cuda-without-gpu@9']);
+    expect(at(code, CPU)).toEqual([
+      'cuda-without-gpu@3',
+      'cuda-without-gpu@5',
+      'cuda-without-gpu@7',
+      'cuda-without-gpu@8',
+      'cuda-without-gpu@9'
+    ]);
     expect(at(code, T4())).toEqual(['device-index-out-of-range@5', 'device-index-out-of-range@7']);
     expect(at(code, target('T4', 2))).toEqual([]);
   });
@@ -262,11 +329,19 @@ x = torch.zeros(2, device=device)`;
   });
 
   it('across cells: a device name bound in one cell is followed in another, and rebinding clears it', () => {
-    const first = collectDeviceNames('import torch\ndevice = "cuda:1"\nother = "cpu"\nif x:\n    gpu = "cuda"');
-    expect([...first]).toEqual([['device', 'cuda:1'], ['other', null]]);
-    const later = (names: Map<string, string | null>) => analyze('model = model.to(device)', T4(), { deviceNames: names }).map(f => f.rule);
+    const first = collectDeviceNames(
+      'import torch\ndevice = "cuda:1"\nother = "cpu"\nif x:\n    gpu = "cuda"'
+    );
+    expect([...first]).toEqual([
+      ['device', 'cuda:1'],
+      ['other', null]
+    ]);
+    const later = (names: Map<string, string | null>) =>
+      analyze('model = model.to(device)', T4(), { deviceNames: names }).map(f => f.rule);
     expect(later(first)).toEqual(['device-index-out-of-range']);
-    expect(later(collectDeviceNames('device = "cuda" if torch.cuda.is_available() else "cpu"'))).toEqual([]);
+    expect(
+      later(collectDeviceNames('device = "cuda" if torch.cuda.is_available() else "cpu"'))
+    ).toEqual([]);
   });
 
   it('a name bound again to something computed is no longer a CUDA string', () => {
@@ -297,7 +372,9 @@ if torch.cuda.device_count() > 1:
   });
 
   it('an unguarded use next to guarded ones is still flagged', () => {
-    expect(at('import torch\nif torch.cuda.is_available():\n    model.cuda()\nother.cuda()', CPU)).toEqual(['cuda-without-gpu@4']);
+    expect(
+      at('import torch\nif torch.cuda.is_available():\n    model.cuda()\nother.cuda()', CPU)
+    ).toEqual(['cuda-without-gpu@4']);
   });
 
   it('capability guards cover feature rules; a mere availability check does not', () => {
@@ -326,13 +403,20 @@ from flash_attn.cute import flash_attn_func`;
 
   it('an RTX 5090: no MXFP8, NVFP4 only partly (a "may")', () => {
     const findings = analyze(code, target('RTX 5090'));
-    expect(findings.map(f => `${f.rule}@${f.line}`)).toEqual(['te-mxfp8-unsupported@3', 'te-nvfp4-partial@4']);
+    expect(findings.map(f => `${f.rule}@${f.line}`)).toEqual([
+      'te-mxfp8-unsupported@3',
+      'te-nvfp4-partial@4'
+    ]);
     expect(findings[1].severity).toBe('warning');
     expect(findings[1].message).toContain('may be only partly supported');
   });
 
   it('an H100 has FP8 block scaling and FlashAttention-4 but no FP4 or MX formats', () => {
-    expect(at(code, target('H100'))).toEqual(['te-mxfp8-unsupported@3', 'te-nvfp4-unsupported@4', 'fp4-dtype-unsupported@6']);
+    expect(at(code, target('H100'))).toEqual([
+      'te-mxfp8-unsupported@3',
+      'te-nvfp4-unsupported@4',
+      'fp4-dtype-unsupported@6'
+    ]);
   });
 
   it('an L4 (8.9) has none of the block-scaled formats nor FlashAttention-4', () => {

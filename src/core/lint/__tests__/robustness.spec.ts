@@ -3,15 +3,73 @@ import fc from 'fast-check';
 
 import { analyze, collectImports, IDeviceProfile } from '../analyzer';
 
-const T4: IDeviceProfile = { source: 'target', hasGPU: true, cc: '7.5', name: 'T4', deviceCount: 1 };
-const CPU: IDeviceProfile = { source: 'kernel', hasGPU: false, cc: null, name: null, deviceCount: 0 };
+const T4: IDeviceProfile = {
+  source: 'target',
+  hasGPU: true,
+  cc: '7.5',
+  name: 'T4',
+  deviceCount: 1
+};
+const CPU: IDeviceProfile = {
+  source: 'kernel',
+  hasGPU: false,
+  cc: null,
+  name: null,
+  deviceCount: 0
+};
 
 // Python-ish token soup: the input a user produces while typing, plus broken pieces.
 const TOKENS = [
-  'import torch', 'import torch as t', 'from torch import bfloat16', 'torch', '.', 'bfloat16', 'cuda', '(', ')',
-  '[', ']', '{', '}', ',', ':', '=', '"cuda:3"', "'cuda'", '"""', "'", '"', '#', '# gpuscope: ignore[',
-  '%', '%%', '!', '?', '\n', '    ', '\t', 'def', 'class', 'with', 'as', 'lambda', 'f"', '\\', '@', '**', 'x',
-  '.cuda()', '.to(', 'device=', 'dtype=', 'torch.compile', 'SDPBackend.FLASH_ATTENTION', '0', '1e9', '\u0000', '😀'
+  'import torch',
+  'import torch as t',
+  'from torch import bfloat16',
+  'torch',
+  '.',
+  'bfloat16',
+  'cuda',
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  ':',
+  '=',
+  '"cuda:3"',
+  "'cuda'",
+  '"""',
+  "'",
+  '"',
+  '#',
+  '# gpuscope: ignore[',
+  '%',
+  '%%',
+  '!',
+  '?',
+  '\n',
+  '    ',
+  '\t',
+  'def',
+  'class',
+  'with',
+  'as',
+  'lambda',
+  'f"',
+  '\\',
+  '@',
+  '**',
+  'x',
+  '.cuda()',
+  '.to(',
+  'device=',
+  'dtype=',
+  'torch.compile',
+  'SDPBackend.FLASH_ATTENTION',
+  '0',
+  '1e9',
+  '\u0000',
+  '😀'
 ];
 const soup = fc.array(fc.constantFrom(...TOKENS), { maxLength: 200 }).map(parts => parts.join(' '));
 
@@ -41,13 +99,21 @@ describe('the analyzer never throws', () => {
 
   it('on binary junk', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 2000 }), bytes => check(String.fromCharCode(...bytes))),
+      fc.property(fc.uint8Array({ maxLength: 2000 }), bytes =>
+        check(String.fromCharCode(...bytes))
+      ),
       { numRuns: 200 }
     );
   });
 
   it('on unterminated strings and brackets', () => {
-    for (const source of ['x = "cuda', "x = '''torch.bfloat16", 'f(torch.bfloat16, (', '"""\n'.repeat(1000), ')]}'.repeat(1000)]) {
+    for (const source of [
+      'x = "cuda',
+      "x = '''torch.bfloat16",
+      'f(torch.bfloat16, (',
+      '"""\n'.repeat(1000),
+      ')]}'.repeat(1000)
+    ]) {
       check(source);
     }
   });
