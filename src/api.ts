@@ -209,7 +209,8 @@ export interface ICollectorReply {
   /** The collector (diagnose.py): the profile probe reads the driver with it. */
   source: string;
   mime: string;
-  cell_usage_source: string;
+  /** What to run in a kernel to load the per-cell usage extension (its source inside). */
+  cell_usage_loader: string;
   /** The diagnostic cell: short (the kernel has the package) or self-contained. */
   cells: { short: string; self_contained: string };
 }

@@ -21,7 +21,8 @@ import shutil
 import subprocess
 import sys
 
-from . import diagnose, doctor
+from .kernel import facts as collector
+from .kernel import findings
 
 BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpuscope-cli.js")
 NODE_COMMANDS = ("lint", "explain-error")
@@ -69,14 +70,14 @@ def _read_facts(path):
         raise ValueError(
             f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): the file is truncated or not facts"
         ) from None
-    problem = doctor.facts_problem(value)
+    problem = findings.facts_problem(value)
     if problem:
         raise ValueError(f"{path}: {problem}")
-    return value["facts"] if value.get("schema") == doctor.REPORT_SCHEMA else value
+    return value["facts"] if value.get("schema") == findings.REPORT_SCHEMA else value
 
 
 def _print_report(document, as_json):
-    print(json.dumps(document, indent=1, allow_nan=False) if as_json else doctor.to_text(document))
+    print(json.dumps(document, indent=1, allow_nan=False) if as_json else findings.to_text(document))
     return EXIT_FINDING if document["worst"] == "fail" else EXIT_OK
 
 
@@ -114,7 +115,7 @@ def main(argv=None):
     options = _parser().parse_args(args)
     if options.command == "diagnose":
         return _print_report(
-            doctor.report_document(diagnose.collect(), include_private=options.include_private), options.json
+            findings.report_document(collector.collect(), include_private=options.include_private), options.json
         )
     if options.command == "explain":
         try:
@@ -123,7 +124,7 @@ def main(argv=None):
             print(f"gpuscope explain: {error}", file=sys.stderr)
             return EXIT_USAGE
         try:
-            document = doctor.report_document(facts, include_private=True)
+            document = findings.report_document(facts, include_private=True)
         except (TypeError, KeyError, AttributeError, ValueError, IndexError) as error:
             print(
                 f"gpuscope explain: {options.file}: the facts are malformed ({type(error).__name__}: {error})",

@@ -4,7 +4,7 @@ forms:
 - short: a few lines that import this package in the kernel (when the kernel's
   environment has it); in a kernel without it (the notebook opened later in Colab or
   VS Code), it says in one line how to get the diagnostic there;
-- self-contained: the collector, the doctor and the part of the knowledge base they read,
+- self-contained: the kernel-side modules (facts, findings, the report) and the part of the knowledge base they read,
   loaded as private modules, for a kernel whose environment lacks the package.
 
 Both print the same report. The names a saved notebook carries (the short cell's import
@@ -14,11 +14,11 @@ of jupyterlab_gpuscope.diagnose and its report()) are public and stay.
 import json
 import os
 
-from . import doctor, knowledge
+from .kernel import findings, knowledge
 
 MARKER = "# GPU diagnostic (jupyterlab-gpuscope)"
 INSTALL = "%pip install jupyterlab-gpuscope"
-_MODULES = ("knowledge", "doctor", "diagnose")  # in import order
+_MODULES = ("knowledge", "findings", "facts", "diagnostic")  # in import order
 
 
 def short(include_private=False):
@@ -52,7 +52,7 @@ def needed_knowledge():
         )
     }
     part["capabilities"] = [{"cc": c["cc"], "arch": c["arch"]} for c in kb["capabilities"]]
-    cited = set(doctor.SOURCES_CITED) | set(part["binary_compat_source"])
+    cited = set(findings.SOURCES_CITED) | set(part["binary_compat_source"])
 
     def walk(item):
         if isinstance(item, dict):
@@ -73,12 +73,12 @@ def needed_knowledge():
 
 
 def self_contained(include_private=False):
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel")
     sources = {}
     for name in _MODULES:
         with open(os.path.join(here, f"{name}.py"), encoding="utf-8") as file:
             sources[name] = file.read()
-    version = doctor.version()
+    version = findings.version()
     return f"""{MARKER} {version}, knowledge base {knowledge.data().get("version")}: the driver, CUDA, the PyTorch build and a checked test on each GPU.
 # Self-contained, because this kernel's environment lacks jupyterlab-gpuscope ({INSTALL} makes this cell a few lines).
 def _gpuscope_diagnostic(sources, kb, version, include_private):
@@ -94,7 +94,7 @@ def _gpuscope_diagnostic(sources, kb, version, include_private):
         setattr(package, name, module)
         exec(compile(source, "<gpuscope " + name + ".py>", "exec"), module.__dict__)
     package.knowledge.use_data(kb)
-    package.diagnose.report(include_private=include_private)
+    package.diagnostic.report(include_private=include_private)
 _gpuscope_diagnostic({sources!r}, {json.loads(json.dumps(needed_knowledge()))!r}, {version!r}, {include_private!r})
 del _gpuscope_diagnostic
 """

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from tornado.ioloop import IOLoop
-from traitlets import Bool, Enum, Float, Int, Type, Unicode, validate
+from traitlets import Bool, Enum, Float, Int, Type, Unicode
 
 from . import metrics
 from .backends import Backend, NoneBackend, NvmlBackend, ReplayBackend
-from .classroom import ClassroomWatcher
-from .idle import IdlePolicy
 from .routes import route_handlers
 from .sampler import Sampler
-from .usage import MemoryLimit
+from .shared_gpus.idle import IdlePolicy
+from .shared_gpus.limits import MemoryLimit
+from .shared_gpus.watcher import SharedGPUsWatcher
 
 MIN_INTERVAL_SECONDS = 0.25
 
@@ -42,8 +42,12 @@ class GPUScope(ExtensionApp):
         help="""A Backend subclass to use instead of `backend` (custom sources, and the fake
         backends of the end-to-end tests). Its `live` flag decides how readings are labelled.""",
     )
-    interval_seconds = Float(1.0, config=True, help=f"Seconds between samples; at least {MIN_INTERVAL_SECONDS}.")
-    history_seconds = Float(3600.0, config=True, help="Seconds of samples kept in memory for history charts.")
+    interval_seconds = Float(
+        1.0, min=MIN_INTERVAL_SECONDS, config=True, help=f"Seconds between samples; at least {MIN_INTERVAL_SECONDS}."
+    )
+    history_seconds = Float(
+        3600.0, min=1.0, config=True, help="Seconds of samples kept in memory for history charts (at least 1)."
+    )
     show_other_users = Bool(
         False,
         config=True,
@@ -54,10 +58,13 @@ class GPUScope(ExtensionApp):
         "", config=True, help="Path of a JSON-lines trace for the replay backend; empty: the bundled H200 recording."
     )
     call_timeout_seconds = Float(
-        5.0, config=True, help="A GPU driver call that takes longer is reported as hung for that sample."
+        5.0, min=0.05, config=True, help="A GPU driver call that takes longer is reported as hung for that sample."
     )
     reopen_seconds = Float(
-        10.0, config=True, help="Seconds between attempts to reinitialise NVML after it failed or a GPU was lost."
+        10.0,
+        min=0.0,
+        config=True,
+        help="Seconds between attempts to reinitialise NVML after it failed or a GPU was lost.",
     )
 
     # ---- shared GPUs (classrooms) ---------------------------------------------------------
@@ -153,21 +160,6 @@ class GPUScope(ExtensionApp):
             "show_other_users": self.show_other_users,
         }
 
-    @validate("interval_seconds")
-    def _interval_floor(self, proposal):
-        value = proposal["value"]
-        if not value >= MIN_INTERVAL_SECONDS:  # also catches NaN
-            self.log.warning("gpuscope: interval_seconds=%s is below the floor; using %s", value, MIN_INTERVAL_SECONDS)
-            return MIN_INTERVAL_SECONDS
-        return value
-
-    @validate("history_seconds")
-    def _history_positive(self, proposal):
-        value = proposal["value"]
-        if not value > 0:
-            raise ValueError("history_seconds must be positive")
-        return value
-
     def make_backend(self) -> Backend:
         if self.backend_class is not None:
             return self.backend_class()
@@ -187,7 +179,7 @@ class GPUScope(ExtensionApp):
             reopen_seconds=self.reopen_seconds,
             log=self.log,
         )
-        self.classroom = ClassroomWatcher(
+        self.shared_gpus = SharedGPUsWatcher(
             self.sampler,
             self.serverapp.kernel_manager,
             self.serverapp.session_manager,
@@ -198,22 +190,30 @@ class GPUScope(ExtensionApp):
             check_seconds=self.check_seconds,
             log=self.log,
         )
-        self.settings["gpuscope"] = self
+        # Handlers get what they read, not the whole extension.
+        self.settings.update(
+            gpuscope_sampler=self.sampler,
+            gpuscope_watcher=self.shared_gpus,
+            gpuscope_policy=self.policy(),
+        )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(route_handlers())
-        self.sampler.start(IOLoop.current().asyncio_loop)
-        self.classroom.start()
+
+    async def _start_jupyter_server_extension(self, serverapp) -> None:
+        # jupyter_server's start hook: the event loop runs; threads and timers start here.
+        self.sampler.start(asyncio.get_running_loop())
+        self.shared_gpus.start()
         metrics.register(
             metrics.GPUScopeCollector(
-                self.sampler, self.classroom, per_kernel=self.metrics_per_kernel, user=_user_name()
+                self.sampler, self.shared_gpus, per_kernel=self.metrics_per_kernel, user=_user_name()
             )
         )
         self.log.info("gpuscope: sampling with backend=%s every %ss", self.backend, self.interval_seconds)
 
     async def stop_extension(self) -> None:
         metrics.unregister()
-        self.classroom.stop()
+        self.shared_gpus.stop()
         self.sampler.stop()
 
 

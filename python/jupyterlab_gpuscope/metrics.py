@@ -16,8 +16,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from .classroom import ClassroomWatcher
     from .sampler import Sampler
+    from .shared_gpus.watcher import SharedGPUsWatcher
 
 #: (metric name, help, sample field, scale to the metric's unit)
 DEVICE_GAUGES = (
@@ -30,7 +30,7 @@ DEVICE_GAUGES = (
 
 
 class GPUScopeCollector(Collector):
-    def __init__(self, sampler: Sampler, watcher: ClassroomWatcher, *, per_kernel: bool, user: str) -> None:
+    def __init__(self, sampler: Sampler, watcher: SharedGPUsWatcher, *, per_kernel: bool, user: str) -> None:
         self.sampler = sampler
         self.watcher = watcher
         self.per_kernel = per_kernel

@@ -18,12 +18,13 @@ from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web, websocket
 
-from . import diagnose, diagnostic_cell
+from . import diagnostic_cell
+from .kernel import facts
 from .processes import describe, running_kernels
 
 if TYPE_CHECKING:
-    from .extension import GPUScope
     from .sampler import Sampler
+    from .shared_gpus.watcher import SharedGPUsWatcher
 
 AUTH_RESOURCE = "gpuscope"
 API = "gpuscope/api"
@@ -31,18 +32,29 @@ _SEQ = re.compile(r"[0-9]{1,18}")
 
 
 class _GPUScopeMixin:
-    """Shared by every route: the extension, the sampler, and query-parameter checks."""
+    """Shared by every route: what it reads (the sampler, the shared-GPU watcher, the
+    admin's policy, nothing else of the extension) and, in prepare(), the query check."""
 
     #: Query parameters this route accepts; any other is a 400.
     query_params: tuple[str, ...] = ()
 
     @property
-    def gpuscope(self) -> GPUScope:
-        return self.settings["gpuscope"]  # type: ignore[attr-defined]
+    def sampler(self) -> Sampler:
+        return self.settings["gpuscope_sampler"]  # type: ignore[attr-defined]
 
     @property
-    def sampler(self) -> Sampler:
-        return self.gpuscope.sampler
+    def watcher(self) -> SharedGPUsWatcher:
+        return self.settings["gpuscope_watcher"]  # type: ignore[attr-defined]
+
+    @property
+    def policy(self) -> dict[str, Any]:
+        return self.settings["gpuscope_policy"]  # type: ignore[attr-defined]
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
+        await super().prepare(*args, **kwargs)  # type: ignore[misc]
+        # Only for a known user: a stranger gets the 403 of the verb's decorators.
+        if self.current_user:  # type: ignore[attr-defined]
+            self.check_query()
 
     def check_query(self) -> None:
         args = self.request.query_arguments  # type: ignore[attr-defined]
@@ -71,7 +83,6 @@ class DevicesHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.check_query()
         self.finish(json.dumps(self.sampler.status()))
 
 
@@ -82,7 +93,6 @@ class SamplesHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.check_query()
         raw = self.get_query_argument("since", "0").strip()
         if not _SEQ.fullmatch(raw):
             raise web.HTTPError(
@@ -103,7 +113,6 @@ class ProcessesHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.check_query()
         kernels = await running_kernels(self.kernel_manager, self.session_manager)
         body = self.backend_summary()
         loop = asyncio.get_running_loop()
@@ -113,7 +122,7 @@ class ProcessesHandler(_GPUScopeMixin, APIHandler):
                 lambda: describe(
                     self.sampler.processes,
                     kernels,
-                    show_other_users=self.gpuscope.show_other_users,
+                    show_other_users=self.policy["show_other_users"],
                     recorded=not self.sampler.backend.live,
                 ),
             )
@@ -127,7 +136,6 @@ class StatsHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.check_query()
         self.finish(json.dumps(self.sampler.stats()))
 
 
@@ -140,10 +148,9 @@ class UsageHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.check_query()
         body = self.backend_summary()
-        body.update(await self.gpuscope.classroom.snapshot())
-        body["policy"] = self.gpuscope.policy()
+        body.update(await self.watcher.snapshot())
+        body["policy"] = self.policy
         self.finish(json.dumps(body))
 
 
@@ -155,8 +162,7 @@ class PolicyHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.check_query()
-        self.finish(json.dumps(self.gpuscope.policy()))
+        self.finish(json.dumps(self.policy))
 
 
 class KeepHandler(_GPUScopeMixin, APIHandler):
@@ -167,14 +173,13 @@ class KeepHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     def post(self) -> None:
-        self.check_query()
         try:
             kernel_id = json.loads(self.request.body or b"null")["kernel_id"]
         except (ValueError, TypeError, KeyError):
             raise web.HTTPError(400, 'Send a JSON object {"kernel_id": "<id>"}.') from None
         if not isinstance(kernel_id, str) or not kernel_id:
             raise web.HTTPError(400, "kernel_id must be a kernel id (a string).")
-        if not self.gpuscope.classroom.keep(kernel_id):
+        if not self.watcher.keep(kernel_id):
             raise web.HTTPError(404, f"No kernel {kernel_id!r} runs on this server.")
         self.set_status(204)
         self.finish()
@@ -192,7 +197,6 @@ class CollectorHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.check_query()
         flag = self.get_query_argument("include_private", "false")
         if flag not in ("true", "false"):
             raise web.HTTPError(400, f"include_private must be true or false, not {flag!r}.")
@@ -200,9 +204,9 @@ class CollectorHandler(_GPUScopeMixin, APIHandler):
         self.finish(
             json.dumps(
                 {
-                    "source": _source("diagnose.py"),
-                    "mime": diagnose.MIME,
-                    "cell_usage_source": _source("kernel.py"),
+                    "source": _source("facts.py"),
+                    "mime": facts.MIME,
+                    "cell_usage_loader": cell_usage_loader(),
                     "cells": {
                         "short": diagnostic_cell.short(include_private),
                         "self_contained": _self_contained_cell(include_private),
@@ -217,9 +221,23 @@ def _self_contained_cell(include_private: bool) -> str:
     return diagnostic_cell.self_contained(include_private)
 
 
+@functools.lru_cache(maxsize=1)
+def cell_usage_loader() -> str:
+    """What the frontend runs silently in each Python kernel: the per-cell extension's
+    source, loaded as a private module (the kernel's environment need not have this
+    package) and registered with the kernel's IPython."""
+    return f"""def _gpuscope_load_cell_usage(source):
+    namespace = {{"__name__": "gpuscope_cell_usage"}}
+    exec(compile(source, "<gpuscope-cell-usage>", "exec"), namespace)
+    namespace["load_ipython_extension"](get_ipython())
+_gpuscope_load_cell_usage({json.dumps(_source("cell_usage.py"))})
+del _gpuscope_load_cell_usage
+"""
+
+
 @functools.lru_cache(maxsize=4)
 def _source(name: str) -> str:
-    return (Path(__file__).parent / name).read_text()
+    return (Path(__file__).parent / "kernel" / name).read_text()
 
 
 class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
@@ -238,7 +256,6 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
     @ws_authenticated
     @authorized
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        self.check_query()
         result = super().get(*args, **kwargs)
         if result is not None:
             await result

@@ -24,17 +24,6 @@ import type { IGPUScopeAPI, IMonitorModel } from '../tokens';
 export const COMM_TARGET = 'gpuscope.cells';
 const METADATA_KEY = 'gpuscope';
 
-/** Python run silently to load the extension from its source (nothing is installed). */
-export function loaderCode(source: string): string {
-  return `
-def _gpuscope_load_cell_usage(source):
-    namespace = {"__name__": "gpuscope_cell_usage"}
-    exec(compile(source, "<gpuscope-cell-usage>", "exec"), namespace)
-    namespace["load_ipython_extension"](get_ipython())
-_gpuscope_load_cell_usage(${JSON.stringify(source)})
-del _gpuscope_load_cell_usage`;
-}
-
 export interface IHeavyCell {
   cellIndex: number;
   usage: ICellUsage;
@@ -136,12 +125,12 @@ export class CellUsageTracker {
             );
         });
       }
-      this._source ??= (await this._api.collector()).cell_usage_source;
+      this._source ??= (await this._api.collector()).cell_usage_loader;
       if (typeof this._source !== 'string') {
         this._source = null;
         return; // a server without the extension's kernel code
       }
-      await runSilently(kernel, loaderCode(this._source));
+      await runSilently(kernel, this._source);
     } catch {
       this._loaded.delete(kernel); // try again at the next idle
     }

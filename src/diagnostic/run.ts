@@ -29,7 +29,7 @@ export async function kernelProblem(
 
 /** Asks the kernel, without running a cell, whether it can import the diagnostic. */
 const HAS_GPUSCOPE =
-  "__import__('importlib.util').util.find_spec('jupyterlab_gpuscope.doctor') is not None";
+  "__import__('importlib.util').util.find_spec('jupyterlab_gpuscope.kernel.findings') is not None";
 
 /**
  * Whether the kernel's environment has jupyterlab-gpuscope (then the short cell runs

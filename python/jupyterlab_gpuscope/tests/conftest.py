@@ -31,6 +31,14 @@ def jp_server_config(gpuscope_config):
 
 
 @pytest.fixture
+def jp_serverapp(jp_serverapp, jp_asyncio_loop):
+    """The server with its extensions started: a real server starts them (the sampler,
+    the watcher) in ServerApp.start(), which pytest-jupyter's fixture does not call."""
+    jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
+    return jp_serverapp
+
+
+@pytest.fixture
 def fake_nvml(monkeypatch) -> FakeNVML:
     """Serve the NVML backend over a fault-injecting fake (c.GPUScope.backend = 'nvml')."""
     fake = FakeNVML(gpus=2)

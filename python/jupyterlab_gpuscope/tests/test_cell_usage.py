@@ -1,4 +1,4 @@
-"""The per-cell GPU usage extension (kernel.py) in a real kernel: loaded the way the
+"""The per-cell GPU usage extension (kernel/cell_usage.py) in a real kernel: loaded the way the
 frontend loads it, with the CPU build of torch (records nothing) and with a fake CUDA
 whose allocator counters the test drives (records what a cell allocated)."""
 
@@ -10,20 +10,14 @@ import sys
 import types
 from pathlib import Path
 
-from jupyterlab_gpuscope import kernel as cell_usage
+from jupyterlab_gpuscope.kernel import cell_usage
+from jupyterlab_gpuscope.routes import cell_usage_loader
 
 SOURCE = Path(cell_usage.__file__).read_text()
 TARGET = "gpuscope.cells"
 
-# The frontend's loader (src/cellgpu/loader.ts builds the same code).
-LOADER = f"""
-def _gpuscope_load_cell_usage(source):
-    namespace = {{"__name__": "gpuscope_cell_usage"}}
-    exec(compile(source, "<gpuscope-cell-usage>", "exec"), namespace)
-    namespace["load_ipython_extension"](get_ipython())
-_gpuscope_load_cell_usage({json.dumps(SOURCE)})
-del _gpuscope_load_cell_usage
-"""
+# What the frontend runs in each kernel: the collector route's cell_usage_loader.
+LOADER = cell_usage_loader()
 
 # A stand-in for torch with CUDA initialised: counters on the host, as torch's allocator
 # keeps them, driven by `torch.cuda.allocate(n)` / `torch.cuda.free(n)`.
@@ -194,7 +188,7 @@ def test_a_cell_that_starts_cuda_is_measured_from_zero():
 
 async def test_the_route_serves_the_extension_source(jp_fetch):
     response = await jp_fetch("gpuscope", "api", "collector")
-    assert json.loads(response.body)["cell_usage_source"] == SOURCE
+    assert json.loads(response.body)["cell_usage_loader"] == LOADER and json.dumps(SOURCE) in LOADER
 
 
 def test_torch_allocator_statistics_are_read_in_one_call_per_device():

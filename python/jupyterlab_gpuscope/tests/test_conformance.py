@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyterlab_gpuscope import knowledge
+from jupyterlab_gpuscope.kernel import knowledge
 
 CASES = json.loads((Path(__file__).parent / "conformance.json").read_text())
 

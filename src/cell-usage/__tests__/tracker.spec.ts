@@ -37,7 +37,7 @@ function setUp(kernel: FakeKernel) {
     forEach: (f: (p: unknown) => void) => f(panel)
   };
   const api = {
-    collector: async () => ({ source: '', mime: '', cell_usage_source: 'EXTENSION_SOURCE' })
+    collector: async () => ({ source: '', mime: '', cell_usage_loader: 'EXTENSION_SOURCE' })
   } as unknown as IGPUScopeAPI;
   const tracker = new CellUsageTracker(notebooks as never, api, null);
   return { tracker, panel };

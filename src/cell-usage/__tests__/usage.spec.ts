@@ -1,4 +1,3 @@
-import { loaderCode } from '../tracker';
 import {
   annotationDetails,
   annotationText,
@@ -121,14 +120,6 @@ describe('utilisation while a cell ran', () => {
 
   it('none sampled: unknown, not zero', () => {
     expect(utilizationDuring(history, 1010, 1011, 1)).toBeNull();
-  });
-});
-
-describe('the loader', () => {
-  it('defines nothing that stays in the user namespace and embeds the source as a Python string', () => {
-    const code = loaderCode('print("hi")\n');
-    expect(code).toContain('_gpuscope_load_cell_usage("print(\\"hi\\")\\n")');
-    expect(code.trim().endsWith('del _gpuscope_load_cell_usage')).toBe(true);
   });
 });
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from jupyterlab_gpuscope.idle import IdlePolicy
 from jupyterlab_gpuscope.processes import KernelInfo
-from jupyterlab_gpuscope.usage import MemoryLimit, gpu_usage, kernel_memory
+from jupyterlab_gpuscope.shared_gpus.idle import IdlePolicy
+from jupyterlab_gpuscope.shared_gpus.limits import MemoryLimit, gpu_usage, kernel_memory
 
 from .fake_nvml import GiB
 
@@ -165,10 +165,10 @@ class _ClosedSessions:
 async def test_a_failed_check_is_logged_with_its_traceback_but_not_once_the_server_stops(caplog):
     import logging
 
-    from jupyterlab_gpuscope.classroom import ClassroomWatcher
+    from jupyterlab_gpuscope.shared_gpus.watcher import SharedGPUsWatcher
 
     log = logging.getLogger("gpuscope-test")
-    watcher = ClassroomWatcher(
+    watcher = SharedGPUsWatcher(
         sampler=None,
         kernel_manager=None,
         session_manager=_ClosedSessions(),

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from jupyterlab_gpuscope import diagnose, diagnostic_cell, doctor
+from jupyterlab_gpuscope import diagnostic_cell
+from jupyterlab_gpuscope.kernel import facts as kernel_facts
+from jupyterlab_gpuscope.kernel import findings as kernel_findings
 
 ROOT = Path(__file__).resolve().parents[3]
-MIME = diagnose.MIME
+MIME = kernel_facts.MIME
 GPUSCOPE = [sys.executable, "-m", "jupyterlab_gpuscope.cli"]
 
 
@@ -55,7 +57,7 @@ def test_the_short_cell_shows_the_kernels_findings_in_every_rendering(kernel):
     data = display["content"]["data"]
     assert set(data) == {MIME, "text/markdown", "text/plain"}
     document = data[MIME]
-    assert document["schema"] == doctor.REPORT_SCHEMA and document["facts"]["schema"] == diagnose.SCHEMA
+    assert document["schema"] == kernel_findings.REPORT_SCHEMA and document["facts"]["schema"] == kernel_facts.SCHEMA
     assert document["facts"]["torch"]["version"] == torch.__version__
     assert document["facts"]["torch"]["cuda"] == torch.version.cuda
     ids = [f["id"] for f in document["findings"]]
@@ -180,9 +182,9 @@ def test_the_collector_never_writes_nan_a_non_finite_smoke_result_is_a_failure()
     import torch
 
     got = torch.tensor([[float("nan"), 1.0]])
-    result = diagnose._compare(got, torch.tensor([[1.0, 1.0]], dtype=torch.float64), 1e-2)
+    result = kernel_facts._compare(got, torch.tensor([[1.0, 1.0]], dtype=torch.float64), 1e-2)
     assert result == {"ok": False, "max_error": None, "non_finite": True}
-    assert diagnose._finite(math.inf) is None and diagnose._finite(0.5) == 0.5
+    assert kernel_facts._finite(math.inf) is None and kernel_facts._finite(0.5) == 0.5
 
 
 def test_collector_leaves_torch_settings_and_rng_as_they_were():
@@ -190,7 +192,7 @@ def test_collector_leaves_torch_settings_and_rng_as_they_were():
 
     torch.backends.cuda.matmul.allow_tf32 = True
     state = torch.get_rng_state().clone()
-    facts = diagnose.collect()
+    facts = kernel_facts.collect()
     assert facts["torch"]["tf32"]["matmul"] is True
     assert torch.backends.cuda.matmul.allow_tf32 is True
     assert torch.equal(torch.get_rng_state(), state)
@@ -212,7 +214,7 @@ def test_the_self_contained_cell_carries_only_the_knowledge_the_doctor_reads():
     assert len(json.dumps(part)) < len(json.dumps(full)) / 2
     cited = {
         s["key"]
-        for f in doctor.diagnose(json.loads((Path(__file__).parent / "facts" / "h200.json").read_text()))
+        for f in kernel_findings.diagnose(json.loads((Path(__file__).parent / "facts" / "h200.json").read_text()))
         for s in f["sources"]
     }
     assert cited <= set(part["sources"])
@@ -253,7 +255,7 @@ def test_gpuscope_explain_refuses_malformed_facts_in_one_line_with_exit_2(tmp_pa
 
 def test_gpuscope_explain_judges_saved_facts_and_reports_with_exit_1_on_a_failure(tmp_path):
     facts = json.loads((Path(__file__).parent / "facts" / "h200-cvd-empty.json").read_text())
-    for name, document in (("facts", facts), ("report", doctor.report_document(facts))):
+    for name, document in (("facts", facts), ("report", kernel_findings.report_document(facts))):
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(document))
         done = subprocess.run([*GPUSCOPE, "explain", str(path)], capture_output=True, text=True)
@@ -334,7 +336,7 @@ async def test_the_collector_route_serves_both_cells_and_refuses_odd_flags(jp_fe
 
     body = json.loads((await jp_fetch("gpuscope", "api", "collector")).body)
     assert body["mime"] == MIME
-    assert body["source"] == Path(diagnose.__file__).read_text()
+    assert body["source"] == Path(kernel_facts.__file__).read_text()
     assert body["cells"]["short"] == diagnostic_cell.short()
     assert body["cells"]["self_contained"] == diagnostic_cell.self_contained()
     private = json.loads((await jp_fetch("gpuscope", "api", "collector", params={"include_private": "true"})).body)

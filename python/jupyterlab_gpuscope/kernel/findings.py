@@ -26,7 +26,7 @@ SOURCES_CITED = ("pt_mps", "pt_hip", "nv_wsl", "docker_gpus", "nv_cdi", "k8s_gpu
 def version():
     """This package's version (the self-contained cell is given it as GPUSCOPE_VERSION)."""
     try:
-        from ._version import __version__
+        from .._version import __version__
 
         return __version__
     except ImportError:

@@ -19,7 +19,7 @@ from tornado.httpclient import HTTPClientError
 from jupyterlab_gpuscope import metrics
 
 from .fake_nvml import GiB
-from .test_classroom_policy import MINUTE, FakeClock
+from .test_shared_gpus_policy import MINUTE, FakeClock
 
 NOTEBOOK = "class/week1.ipynb"
 
@@ -38,7 +38,7 @@ def gpuscope_config():
 
 @pytest.fixture
 def gpuscope(jp_serverapp):
-    return jp_serverapp.web_app.settings["gpuscope"]
+    return jp_serverapp.extension_manager.extension_points["jupyterlab_gpuscope"].app
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ async def test_an_idle_kernel_is_nudged_kept_then_shut_down_with_every_action_lo
     kernel_id, pid = await start_session()
     fake_nvml.processes[1] = [(pid, 2 * GiB)]
     channels = await connect_until_idle(jp_serverapp, jp_ws_fetch, kernel_id)
-    watcher = gpuscope.classroom
+    watcher = gpuscope.shared_gpus
     watcher.stop()  # the test drives the checks itself
     clock = FakeClock(jp_serverapp.kernel_manager.get_kernel(kernel_id).last_activity.timestamp())
     watcher.clock = watcher.idle.clock = clock
@@ -228,7 +228,7 @@ def pids_in(value) -> set[int]:
 
 
 async def test_no_endpoint_reveals_another_users_processes(
-    fake_nvml, start_session, other_user_process, gpuscope, jp_fetch, jp_ws_fetch, get_json
+    fake_nvml, start_session, other_user_process, gpuscope, jp_serverapp, jp_fetch, jp_ws_fetch, get_json
 ):
     other_name, other_pid = other_user_process
     kernel_id, pid = await start_session()
@@ -258,7 +258,7 @@ async def test_no_endpoint_reveals_another_users_processes(
     assert usage["gpus"][0]["mine"] == GiB and usage["gpus"][0]["others_count"] == 1
 
     # The check above can fail: when the admin allows it, the same process is described.
-    gpuscope.show_other_users = True
+    jp_serverapp.web_app.settings["gpuscope_policy"]["show_other_users"] = True  # as configured
     allowed = json.loads((await jp_fetch("gpuscope", "api", "processes")).body)
     [other] = [p for p in allowed["gpus"][0]["processes"] if p["owner"] == "other"]
     assert other["pid"] == other_pid and other["username"] == other_name and MARKER in other["cmdline"]

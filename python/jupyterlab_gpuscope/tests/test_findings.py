@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from jupyterlab_gpuscope import doctor
+from jupyterlab_gpuscope.kernel.findings import (
+    diagnose,
+    facts_problem,
+    headline,
+    redact,
+    report_document,
+    to_markdown,
+    to_text,
+)
 
 FACTS = Path(__file__).parent / "facts"
 H200 = json.loads((FACTS / "h200.json").read_text())
@@ -52,9 +60,9 @@ def no_driver(
 
 
 def test_a_healthy_h200_passes_every_check_and_tf32_off_is_not_a_warning():
-    findings = doctor.diagnose(facts())
+    findings = diagnose(facts())
     assert severities(findings) == {"pass"}
-    assert doctor.headline(findings, H200) == f"GPU ready: all {len(findings)} checks passed"
+    assert headline(findings, H200) == f"GPU ready: all {len(findings)} checks passed"
     [capabilities] = by_id(findings, "capabilities")
     assert "TF32: yes, off for fp32 matmuls (PyTorch's default" in capabilities["cause"]
     assert "FP8 matmul (torch._scaled_mm): yes" in capabilities["cause"]
@@ -67,7 +75,7 @@ def test_a_hung_pytorch_check_is_reported_as_hung_never_as_not_installed():
         f["torch"] = None
         f["hung"] = [{"part": "torch", "step": "torch.cuda.init() (starting CUDA)", "seconds": 30.0}]
 
-    findings = doctor.diagnose(facts(hang))
+    findings = diagnose(facts(hang))
     [hung] = by_id(findings, "hung")
     assert hung["severity"] == "fail"
     assert hung["title"] == "The PyTorch check hung: no answer within 30 s"
@@ -82,7 +90,7 @@ def test_a_hung_driver_read_is_not_reported_as_a_missing_driver():
         f["driver"] = None
         f["hung"] = [{"part": "driver", "step": "reading GPU 0 through NVML", "seconds": 30.0}]
 
-    findings = doctor.diagnose(facts(hang))
+    findings = diagnose(facts(hang))
     assert by_id(findings, "hung")[0]["title"].startswith("Reading the NVIDIA driver hung")
     assert not by_id(findings, "no-driver") and "install the NVIDIA driver" not in everything(findings)
 
@@ -91,7 +99,7 @@ def test_facts_of_version_1_with_a_timeout_sentence_are_still_read_as_a_hang():
     old = json.loads((FACTS / "h100-facts1.json").read_text())
     old["torch"] = None
     old["timeouts"] = ["torch did not finish within 30 s (a hung CUDA call?)"]
-    findings = doctor.diagnose(old)
+    findings = diagnose(old)
     assert by_id(findings, "hung") and not by_id(findings, "no-torch")
 
 
@@ -109,7 +117,7 @@ def test_rtx_5090_on_driver_570_gets_the_cu128_wheel_that_runs_there_not_cu130()
         }
         f["torch"]["smoke"][0]["ok"] = False
 
-    findings = doctor.diagnose(facts(rtx))
+    findings = diagnose(facts(rtx))
     [arch] = by_id(findings, "arch-not-covered")
     assert arch["severity"] == "fail"
     assert (
@@ -130,7 +138,7 @@ def test_an_aarch64_t4g_is_told_no_wheel_exists_there_not_offered_an_x86_64_one(
         )
         f["platform"]["machine"] = "aarch64"
 
-    [arch] = by_id(doctor.diagnose(facts(t4g)), "arch-not-covered")
+    [arch] = by_id(diagnose(facts(t4g)), "arch-not-covered")
     assert "No published torch wheel for Linux aarch64" in arch["fix"]
     assert "index-url" not in arch["fix"]
     assert "The Linux x86_64 wheels do cover it." in arch["fix"]
@@ -141,7 +149,7 @@ def test_a_nan_smoke_result_is_a_failed_test_and_the_facts_stay_valid_json():
         f["torch"]["smoke"][0]["matmul"].update(ok=False, max_error=None, non_finite=True)
         f["torch"]["smoke"][0]["ok"] = False
 
-    document = doctor.report_document(facts(nan))
+    document = report_document(facts(nan))
     json.dumps(document, allow_nan=False)  # raises on NaN or Infinity
     [smoke] = by_id(document["findings"], "smoke-test")
     assert smoke["severity"] == "fail"
@@ -162,7 +170,7 @@ def test_containers_without_a_gpu_get_their_own_fix_never_install_the_driver(kin
         no_driver(f)
         f["container"][kind] = True
 
-    findings = doctor.diagnose(facts(container))
+    findings = diagnose(facts(container))
     [finding] = by_id(findings, "no-gpu-in-container")
     assert finding["severity"] == "fail"  # the torch there is a CUDA build: the GPU is expected
     assert expect in finding["fix"] and absent not in finding["fix"]
@@ -175,7 +183,7 @@ def test_a_kubernetes_pod_is_recognised_even_where_docker_left_its_marker():
         no_driver(f)
         f["container"].update(docker=True, kubernetes=True)
 
-    [finding] = by_id(doctor.diagnose(facts(pod)), "no-gpu-in-container")
+    [finding] = by_id(diagnose(facts(pod)), "no-gpu-in-container")
     assert "Kubernetes pod" in finding["title"] and "KubeSpawner" in finding["fix"]
 
 
@@ -192,7 +200,7 @@ def test_mig_on_with_no_instance_says_so_and_how_to_create_one_not_restart_the_k
             smoke=[],
         )
 
-    findings = doctor.diagnose(facts(mig))
+    findings = diagnose(facts(mig))
     [finding] = by_id(findings, "mig-no-instances")
     assert finding["severity"] == "fail"
     assert "nvidia-smi mig -i 0 -cgi <profile> -C" in finding["fix"] and "nvidia-smi -i 0 -mig 0" in finding["fix"]
@@ -210,7 +218,7 @@ def test_mig_instances_are_listed_and_a_mig_uuid_in_cuda_visible_devices_is_unde
         ]
         f["env"]["CUDA_VISIBLE_DEVICES"] = uuid
 
-    findings = doctor.diagnose(facts(mig))
+    findings = diagnose(facts(mig))
     [finding] = by_id(findings, "mig")
     assert (
         finding["severity"] == "pass"
@@ -222,11 +230,11 @@ def test_mig_instances_are_listed_and_a_mig_uuid_in_cuda_visible_devices_is_unde
 
 def test_cuda_visible_devices_empty_and_invalid_from_real_runs():
     empty = json.loads((FACTS / "h200-cvd-empty.json").read_text())
-    [finding] = by_id(doctor.diagnose(empty), "cuda-visible-devices")
+    [finding] = by_id(diagnose(empty), "cuda-visible-devices")
     assert finding["title"] == 'CUDA_VISIBLE_DEVICES="" hides every GPU'
-    assert not by_id(doctor.diagnose(empty), "cuda-init-failed")  # explained, not repeated
+    assert not by_id(diagnose(empty), "cuda-init-failed")  # explained, not repeated
     invalid = json.loads((FACTS / "h200-cvd-invalid.json").read_text())
-    [finding] = by_id(doctor.diagnose(invalid), "cuda-visible-devices")
+    [finding] = by_id(diagnose(invalid), "cuda-visible-devices")
     assert finding["title"] == 'CUDA_VISIBLE_DEVICES="7" names a GPU that does not exist'
     assert "so no GPU is visible" in finding["cause"]
 
@@ -237,7 +245,7 @@ def test_a_cpu_only_wheel_on_a_gpu_machine_gets_the_cuda_wheel_for_this_gpu_and_
             version="2.13.0+cpu", cuda=None, cuda_built=False, cuda_available=False, devices=[], smoke=[], arch_list=[]
         )
 
-    [finding] = by_id(doctor.diagnose(facts(cpu)), "cpu-only-wheel")
+    [finding] = by_id(diagnose(facts(cpu)), "cpu-only-wheel")
     assert finding["severity"] == "fail"
     assert (
         '`pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130`'
@@ -250,12 +258,12 @@ def test_in_a_notebook_the_fix_installs_into_the_kernel_with_percent_pip():
         f["torch"].update(version="2.13.0+cpu", cuda=None, cuda_built=False, devices=[], smoke=[])
         f["python"]["ipython"] = True
 
-    [finding] = by_id(doctor.diagnose(facts(cpu)), "cpu-only-wheel")
+    [finding] = by_id(diagnose(facts(cpu)), "cpu-only-wheel")
     assert '`%pip install --force-reinstall "torch==2.14.*"' in finding["fix"]
 
 
 def test_no_torch_with_a_driver_gets_the_install_command_for_this_gpu():
-    [finding] = by_id(doctor.diagnose(facts(lambda f: f.update(torch=None))), "no-torch")
+    [finding] = by_id(diagnose(facts(lambda f: f.update(torch=None))), "no-torch")
     assert finding["severity"] == "warn"
     assert (
         finding["fix"]
@@ -264,7 +272,7 @@ def test_no_torch_with_a_driver_gets_the_install_command_for_this_gpu():
 
 
 def test_a_cu130_wheel_on_a_cuda_12_driver_is_driver_too_old_with_the_wheel_that_runs():
-    findings = doctor.diagnose(facts(lambda f: f["driver"].update(version="570.86.15", cuda_version="12.8")))
+    findings = diagnose(facts(lambda f: f["driver"].update(version="570.86.15", cuda_version="12.8")))
     [finding] = by_id(findings, "driver-too-old")
     assert finding["fix"].startswith(
         "Upgrade the NVIDIA driver to ≥ 580.65.06. Or install a torch that runs on this driver: "
@@ -274,12 +282,12 @@ def test_a_cu130_wheel_on_a_cuda_12_driver_is_driver_too_old_with_the_wheel_that
 
 
 def test_a_disabled_flash_backend_is_a_warning_with_the_line_that_turns_it_on():
-    [finding] = by_id(doctor.diagnose(facts(lambda f: f["torch"]["sdpa"].update(flash=False))), "flash-sdpa-disabled")
+    [finding] = by_id(diagnose(facts(lambda f: f["torch"]["sdpa"].update(flash=False))), "flash-sdpa-disabled")
     assert finding["severity"] == "warn" and finding["fix"] == "`torch.backends.cuda.enable_flash_sdp(True)`"
 
 
 def test_a_t4_warns_that_bf16_is_emulated_and_says_what_it_lacks_without_a_tf32_warning():
-    findings = doctor.diagnose(facts(lambda f: on_gpu(f, "Tesla T4", "7.5")))
+    findings = diagnose(facts(lambda f: on_gpu(f, "Tesla T4", "7.5")))
     [bf16] = by_id(findings, "bf16-emulated")
     assert bf16["severity"] == "warn"
     [capabilities] = by_id(findings, "capabilities")
@@ -298,11 +306,11 @@ def test_macos_with_mps_passes_and_never_mentions_an_nvidia_driver():
             version="2.14.0", cuda=None, cuda_built=False, devices=[], smoke=[], mps={"built": True, "available": True}
         )
 
-    findings = doctor.diagnose(facts(mac))
+    findings = diagnose(facts(mac))
     assert [f["id"] for f in findings] == ["mps"]
     assert 'torch.device("mps")' in findings[0]["fix"]
     assert "driver" not in findings[0]["fix"].lower()
-    assert doctor.headline(findings, {}) == "GPU ready: the check passed"
+    assert headline(findings, {}) == "GPU ready: the check passed"
 
 
 def test_rocm_builds_are_judged_as_rocm_without_nvidia_driver_advice():
@@ -311,7 +319,7 @@ def test_rocm_builds_are_judged_as_rocm_without_nvidia_driver_advice():
         f["torch"].update(version="2.14.0+rocm6.4", cuda=None, hip="6.4.43482", arch_list=["gfx90a", "gfx942"])
         f["torch"]["devices"][0].update(name="AMD Instinct MI300X", cc="9.4")
 
-    findings = doctor.diagnose(facts(rocm))
+    findings = diagnose(facts(rocm))
     [finding] = by_id(findings, "rocm")
     assert finding["severity"] == "pass" and "AMD Instinct MI300X" in finding["cause"]
     assert not by_id(findings, "no-driver") and not by_id(findings, "arch-not-covered")
@@ -323,7 +331,7 @@ def test_wsl_without_a_driver_is_told_to_install_it_on_windows_not_inside_wsl():
         no_driver(f)
         f["container"]["wsl"] = True
 
-    [finding] = by_id(doctor.diagnose(facts(wsl)), "no-driver-wsl")
+    [finding] = by_id(diagnose(facts(wsl)), "no-driver-wsl")
     assert "installed on Windows" in finding["fix"] and "do not install a Linux driver inside WSL" in finding["fix"]
 
 
@@ -338,7 +346,7 @@ def test_windows_advice_says_the_arch_list_is_the_linux_ones():
         )
         f["platform"].update(system="Windows", machine="AMD64")
 
-    [arch] = by_id(doctor.diagnose(facts(windows)), "arch-not-covered")
+    [arch] = by_id(diagnose(facts(windows)), "arch-not-covered")
     assert "cu126" in arch["fix"] and "The arch lists of Windows wheels are not recorded" in arch["fix"]
 
 
@@ -347,15 +355,15 @@ def test_a_machine_without_any_gpu_says_no_gpu_is_usable_not_zero_checks_passed(
         no_driver(f)
         f["torch"].update(version="2.13.0+cpu", cuda=None, cuda_built=False, devices=[], smoke=[])
 
-    findings = doctor.diagnose(facts(laptop))
+    findings = diagnose(facts(laptop))
     assert severities(findings) == {"warn"}
-    assert doctor.headline(findings, {}) == "no GPU is usable in this environment, 2 warnings"
+    assert headline(findings, {}) == "no GPU is usable in this environment, 2 warnings"
 
 
 def test_facts_saved_by_version_1_are_judged_too():
     old = json.loads((FACTS / "h100-facts1.json").read_text())
-    assert doctor.facts_problem(old) is None
-    findings = doctor.diagnose(old)
+    assert facts_problem(old) is None
+    findings = diagnose(old)
     assert severities(findings) == {"pass"}
     assert by_id(findings, "smoke-test")[0]["title"] == "GPU 0 computes correctly"
 
@@ -365,13 +373,11 @@ def test_the_report_leaves_out_home_paths_and_the_user_name_unless_asked():
         f["python"]["executable"] = "/home/alice/.venvs/ml/bin/python"
         f["env"]["CUDA_HOME"] = "/home/alice/cuda"
 
-    redacted = doctor.redact(
-        doctor.report_document(facts(private), include_private=True), home="/home/alice", user="alice"
-    )
+    redacted = redact(report_document(facts(private), include_private=True), home="/home/alice", user="alice")
     text = json.dumps(redacted)
     assert "alice" not in text
     assert redacted["facts"]["python"]["executable"] == "~/.venvs/ml/bin/python"
-    kept = doctor.report_document(facts(private), include_private=True)
+    kept = report_document(facts(private), include_private=True)
     assert kept["facts"]["python"]["executable"] == "/home/alice/.venvs/ml/bin/python" and kept["redacted"] is False
 
 
@@ -379,8 +385,8 @@ def test_markdown_and_text_renderings_carry_every_verdict_and_fix():
     def cpu(f):
         f["torch"].update(version="2.13.0+cpu", cuda=None, cuda_built=False, devices=[], smoke=[])
 
-    document = doctor.report_document(facts(cpu))
-    markdown, text = doctor.to_markdown(document), doctor.to_text(document)
+    document = report_document(facts(cpu))
+    markdown, text = to_markdown(document), to_text(document)
     assert markdown.startswith("**GPU diagnostic: 1 problem to fix, 0 warnings**")
     assert "- ❌ **No CUDA in this torch build**" in markdown and "  - Fix: Install a CUDA build:" in markdown
     assert "FAIL  No CUDA in this torch build" in text and "      fix: Install a CUDA build:" in text

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from tornado.ioloop import PeriodicCallback
 
+from ..processes import KernelInfo, describe, running_kernels
 from .idle import IdleKernel, IdlePolicy
-from .processes import KernelInfo, describe, running_kernels
-from .usage import MemoryLimit, gpu_usage, kernel_memory
+from .limits import MemoryLimit, gpu_usage, kernel_memory
 
 if TYPE_CHECKING:
-    from .sampler import Sampler
+    from ..sampler import Sampler
 
 GiB = 1024**3
 
@@ -30,7 +30,7 @@ def _gib(size: int) -> str:
     return f"{size / GiB:.2f} GiB"
 
 
-class ClassroomWatcher:
+class SharedGPUsWatcher:
     def __init__(
         self,
         sampler: Sampler,
