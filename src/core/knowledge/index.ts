@@ -14,9 +14,6 @@ export interface ICapability {
   cc: string;
   arch: string;
   examples: string[];
-  bf16_native: boolean | string | null;
-  tf32: boolean | string | null;
-  fp8_scaled_mm: boolean | string | null;
 }
 
 type FeatureId = keyof typeof kb.features;
