@@ -112,6 +112,8 @@ export interface IProcessesReply extends IBackendSummary {
     index: number;
     processes: IGPUProcess[];
     others: { count: number; used_memory: number };
+    /** Why this GPU's process list could not be read (then the list is unknown, not empty). */
+    unavailable: string | null;
   }[];
 }
 
@@ -204,6 +206,18 @@ export type StreamMessage =
   | { type: 'ack'; action: string }
   | { type: 'error'; message: string };
 
+/**
+ * How the per-cell extension measures: "change" only reads torch's counters; "peak" resets
+ * torch's peak memory statistics before each cell (see kernel/cell_usage.py).
+ */
+export type CellUsageMode = 'change' | 'peak';
+
+export interface ICollectorOptions {
+  /** Cells that keep home paths and user names. */
+  includePrivate?: boolean;
+  cellUsage?: CellUsageMode;
+}
+
 /** GET collector: what the frontend runs in kernels that may not have this package. */
 export interface ICollectorReply {
   /** The collector (diagnose.py): the profile probe reads the driver with it. */
@@ -240,10 +254,19 @@ export class GPUScopeAPI {
 
   /**
    * The kernel-side Python: the collector's source (the profile probe reads the driver
-   * with it), the two forms of the diagnostic cell, and the per-cell usage extension.
+   * with it), the two forms of the diagnostic cell, and the per-cell usage extension's
+   * loader in the asked mode.
    */
-  collector(includePrivate = false): Promise<ICollectorReply> {
-    return this._get(includePrivate ? 'collector?include_private=true' : 'collector');
+  collector(options: ICollectorOptions = {}): Promise<ICollectorReply> {
+    const query = new URLSearchParams();
+    if (options.includePrivate) {
+      query.set('include_private', 'true');
+    }
+    if (options.cellUsage) {
+      query.set('cell_usage', options.cellUsage);
+    }
+    const search = query.toString();
+    return this._get(search ? `collector?${search}` : 'collector');
   }
 
   /** This user's GPU memory against the soft limit, and idle kernels holding memory. */

@@ -9,6 +9,7 @@ import type { ISessionContext } from '@jupyterlab/apputils';
 import type { ServerConnection } from '@jupyterlab/services';
 
 import type {
+  ICollectorOptions,
   ICollectorReply,
   IDevicesReply,
   IPolicy,
@@ -42,7 +43,7 @@ export interface IGPUScopeAPI {
   samples(since?: number): Promise<ISamplesReply>;
   processes(): Promise<IProcessesReply>;
   stats(): Promise<IStats>;
-  collector(includePrivate?: boolean): Promise<ICollectorReply>;
+  collector(options?: ICollectorOptions): Promise<ICollectorReply>;
   usage(): Promise<IUsageReply>;
   policy(): Promise<IPolicy>;
   keepKernel(kernelId: string): Promise<void>;

@@ -104,11 +104,15 @@ def describe(
     own_uid: int | None = None,
     uses_gpu: Callable[[int], bool] = has_gpu_open,
     recorded: bool = False,
+    unreadable: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     """The `processes` API body for the given NVML process lists.
 
     `recorded`: the lists come from a replay, so PIDs absent here are the recording's.
+    `unreadable`: device index -> why its list could not be read; such a GPU's entry
+    says so (`unavailable`) instead of passing for one that no process uses.
     """
+    unreadable = unreadable or {}
     own_uid = os.getuid() if own_uid is None else own_uid
     by_pid = _kernel_by_pid(kernels)
     all_pids = {p["pid"] for procs in gpu_processes.values() for p in procs if p.get("pid") is not None}
@@ -130,6 +134,7 @@ def describe(
                 "index": index,
                 "processes": listed,
                 "others": {"count": others_count, "used_memory": others_memory},
+                "unavailable": unreadable.get(index),
             }
         )
     return {

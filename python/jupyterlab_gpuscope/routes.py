@@ -124,6 +124,7 @@ class ProcessesHandler(_GPUScopeMixin, APIHandler):
                     kernels,
                     show_other_users=self.policy["show_other_users"],
                     recorded=not self.sampler.backend.live,
+                    unreadable=self.sampler.process_errors,
                 ),
             )
         )
@@ -189,10 +190,11 @@ class CollectorHandler(_GPUScopeMixin, APIHandler):
     """The kernel-side code, for the frontend to run in a kernel (the kernel's environment
     need not have this package): the collector (the profile probe reads the driver with
     it), the diagnostic cell in its short and self-contained forms, and the per-cell GPU
-    usage extension. ?include_private=true: cells that keep home paths and user names."""
+    usage extension. ?include_private=true: cells that keep home paths and user names;
+    ?cell_usage=peak: the per-cell extension in its peak mode."""
 
     auth_resource = AUTH_RESOURCE
-    query_params = ("include_private",)
+    query_params = ("include_private", "cell_usage")
 
     @web.authenticated
     @authorized
@@ -201,12 +203,15 @@ class CollectorHandler(_GPUScopeMixin, APIHandler):
         if flag not in ("true", "false"):
             raise web.HTTPError(400, f"include_private must be true or false, not {flag!r}.")
         include_private = flag == "true"
+        mode = self.get_query_argument("cell_usage", "change")
+        if mode not in CELL_USAGE_MODES:
+            raise web.HTTPError(400, f"cell_usage must be change or peak, not {mode!r}.")
         self.finish(
             json.dumps(
                 {
                     "source": _source("facts.py"),
                     "mime": facts.MIME,
-                    "cell_usage_loader": cell_usage_loader(),
+                    "cell_usage_loader": cell_usage_loader(mode),
                     "cells": {
                         "short": diagnostic_cell.short(include_private),
                         "self_contained": _self_contained_cell(include_private),
@@ -221,15 +226,19 @@ def _self_contained_cell(include_private: bool) -> str:
     return diagnostic_cell.self_contained(include_private)
 
 
-@functools.lru_cache(maxsize=1)
-def cell_usage_loader() -> str:
+CELL_USAGE_MODES = ("change", "peak")
+
+
+@functools.lru_cache(maxsize=2)
+def cell_usage_loader(mode: str = "change") -> str:
     """What the frontend runs silently in each Python kernel: the per-cell extension's
     source, loaded as a private module (the kernel's environment need not have this
-    package) and registered with the kernel's IPython."""
+    package) and registered with the kernel's IPython in the given mode ("peak" resets
+    torch's peak memory statistics before each cell; see kernel/cell_usage.py)."""
     return f"""def _gpuscope_load_cell_usage(source):
     namespace = {{"__name__": "gpuscope_cell_usage"}}
     exec(compile(source, "<gpuscope-cell-usage>", "exec"), namespace)
-    namespace["load_ipython_extension"](get_ipython())
+    namespace["load_ipython_extension"](get_ipython(), reset_peaks={mode == "peak"})
 _gpuscope_load_cell_usage({json.dumps(_source("cell_usage.py"))})
 del _gpuscope_load_cell_usage
 """

@@ -61,6 +61,7 @@ class Sampler:
         self._reopen_at: float | None = None
         self._latest: dict[str, Any] | None = None
         self._processes: dict[int, list[dict[str, Any]]] = {}
+        self._process_errors: dict[int, str] = {}
 
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpuscope-nvml")
         self._pending: Future | None = None
@@ -122,6 +123,11 @@ class Sampler:
     def processes(self) -> dict[int, list[dict[str, Any]]]:
         """Device index -> GPU processes, from the latest sample."""
         return self._processes
+
+    @property
+    def process_errors(self) -> dict[int, str]:
+        """Device index -> why its process list could not be read, from the latest sample."""
+        return self._process_errors
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -251,6 +257,7 @@ class Sampler:
         if retry and self.backend.retry_open:
             reason = f"{reason} (retrying every {self.reopen_seconds:g} s)"
         self._processes = {}
+        self._process_errors = {}
         self._set_status("unavailable", reason)
 
     def _set_status(self, status: str, reason: str | None) -> None:
@@ -272,4 +279,5 @@ class Sampler:
 
         self.buffer.append(serialise)
         self._processes = reading.processes
+        self._process_errors = reading.process_errors
         self._notify(payload[0])

@@ -8,6 +8,7 @@ import { formatSize } from '../core/explain/oom';
 import { followSettings } from '../ui/settings';
 import { IGPUMonitor, IGPUScopeAPI, TRANSLATION_DOMAIN } from '../tokens';
 import { CellUsageTracker } from './tracker';
+import { heaviness } from './usage';
 
 /**
  * Per-cell GPU usage: a line under each executed cell that used the GPU, and the
@@ -28,7 +29,7 @@ export const cellUsagePlugin: JupyterFrontEndPlugin<void> = {
     translator: ITranslator | null
   ) => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
-    const tracker = new CellUsageTracker(notebooks, api, monitor?.model ?? null);
+    const tracker = new CellUsageTracker(notebooks, api, monitor?.model ?? null, trans);
     if (monitor?.panel) {
       const section = heaviestCellsSection(tracker, notebooks, trans);
       monitor.panel.addSection(section.node);
@@ -42,6 +43,7 @@ export const cellUsagePlugin: JupyterFrontEndPlugin<void> = {
       composite => {
         tracker.enabled = composite.enabled !== false;
         tracker.saveInMetadata = composite.saveInMetadata === true;
+        tracker.mode = composite.measure === 'peak' ? 'peak' : 'change';
       },
       reason =>
         Notification.warning(
@@ -70,14 +72,14 @@ function heaviestCellsSection(
     if (!panel || !cells.length) {
       return;
     }
-    title.textContent = trans.__('Heaviest cells in %1 (peak GPU memory)', panel.context.localPath);
+    title.textContent = trans.__('Heaviest cells in %1 (GPU memory)', panel.context.localPath);
     list.replaceChildren(
       ...cells.map(({ cellIndex, usage }) => {
         const item = document.createElement('li');
         const link = document.createElement('button');
         link.type = 'button';
         link.className = 'jp-gpuscope-ProcessTable-open';
-        link.textContent = trans.__('Cell %1: %2', cellIndex + 1, formatSize(usage.peak));
+        link.textContent = trans.__('Cell %1: %2', cellIndex + 1, formatSize(heaviness(usage)));
         link.title = trans.__('Go to cell %1', cellIndex + 1);
         link.addEventListener('click', () => goToCell(panel, cellIndex));
         item.appendChild(link);

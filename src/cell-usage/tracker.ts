@@ -7,13 +7,17 @@ import type { CodeCell, ICellModel } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
+
+import type { CellUsageMode } from '../api';
 
 import { addUnderOutputs } from '../ui/cells';
 import { runSilently } from '../ui/silent';
 import {
   annotationDetails,
   annotationText,
+  heaviness,
   ICellRecord,
   ICellUsage,
   summarize,
@@ -33,7 +37,8 @@ export class CellUsageTracker {
   constructor(
     private _tracker: INotebookTracker,
     private _api: IGPUScopeAPI,
-    private _monitor: IMonitorModel | null
+    private _monitor: IMonitorModel | null,
+    private _trans: TranslationBundle
   ) {
     _tracker.widgetAdded.connect((_, panel) => this._watch(panel));
     _tracker.forEach(panel => this._watch(panel));
@@ -59,6 +64,22 @@ export class CellUsageTracker {
 
   saveInMetadata = false;
 
+  /** How kernels measure (the setting); a change reloads the extension in every kernel. */
+  get mode(): CellUsageMode {
+    return this._mode;
+  }
+
+  set mode(value: CellUsageMode) {
+    if (value === this._mode) {
+      return;
+    }
+    this._mode = value;
+    this._loaded = new WeakSet();
+    if (this._enabled) {
+      this._tracker.forEach(panel => void this._load(panel));
+    }
+  }
+
   /** The notebook's measured cells, largest peak first. */
   heaviest(panel: NotebookPanel, count = 5): IHeavyCell[] {
     const cells: IHeavyCell[] = [];
@@ -68,7 +89,7 @@ export class CellUsageTracker {
         cells.push({ cellIndex, usage });
       }
     });
-    return cells.sort((a, b) => b.usage.peak - a.usage.peak).slice(0, count);
+    return cells.sort((a, b) => heaviness(b.usage) - heaviness(a.usage)).slice(0, count);
   }
 
   private _watch(panel: NotebookPanel): void {
@@ -125,12 +146,16 @@ export class CellUsageTracker {
             );
         });
       }
-      this._source ??= (await this._api.collector()).cell_usage_loader;
-      if (typeof this._source !== 'string') {
-        this._source = null;
+      const mode = this._mode;
+      let loader = this._loaders.get(mode);
+      if (loader === undefined) {
+        loader = (await this._api.collector({ cellUsage: mode })).cell_usage_loader;
+        this._loaders.set(mode, loader);
+      }
+      if (typeof loader !== 'string') {
         return; // a server without the extension's kernel code
       }
-      await runSilently(kernel, this._source);
+      await runSilently(kernel, loader);
     } catch {
       this._loaded.delete(kernel); // try again at the next idle
     }
@@ -164,6 +189,7 @@ export class CellUsageTracker {
     if (this.saveInMetadata) {
       cell.model.setMetadata(METADATA_KEY, {
         peak_allocated: usage.peak,
+        mode: record.mode ?? 'peak',
         delta_allocated: usage.delta,
         utilization: usage.utilization,
         execution_count: usage.executionCount
@@ -171,8 +197,8 @@ export class CellUsageTracker {
     }
     const widget = new Widget();
     widget.addClass('jp-gpuscope-CellUsage');
-    widget.node.textContent = annotationText(usage);
-    widget.node.title = annotationDetails(usage);
+    widget.node.textContent = annotationText(usage, this._trans);
+    widget.node.title = annotationDetails(usage, record.mode ?? 'peak', this._trans);
     this._widgets.set(cell.model, widget);
     addUnderOutputs(cell, widget, () => this._widgets.get(cell.model) === widget);
     this._changed.emit(panel);
@@ -210,7 +236,8 @@ export class CellUsageTracker {
   }
 
   private _enabled = true;
-  private _source: string | null = null;
+  private _mode: CellUsageMode = 'change';
+  private _loaders = new Map<CellUsageMode, string>();
   private _loaded = new WeakSet<Kernel.IKernelConnection>();
   private _followed = new WeakSet<Kernel.IKernelConnection>();
   private _targets = new WeakSet<Kernel.IKernelConnection>();

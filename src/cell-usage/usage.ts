@@ -1,7 +1,10 @@
 /**
- * What one executed cell did on the GPU, from the kernel's record (kernel.py) and the
+ * What one executed cell did on the GPU, from the kernel's record (kernel/cell_usage.py) and the
  * server's utilisation samples over the cell's run time.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import type { CellUsageMode } from '../api';
 import { formatSize } from '../core/explain/oom';
 import type { IGPUHistory } from '../tokens';
 
@@ -9,10 +12,17 @@ import type { IGPUHistory } from '../tokens';
 export interface IDeviceUsage {
   index: number;
   uuid: string | null;
-  peak_allocated: number;
-  peak_reserved: number;
+  /**
+   * The cell's peak; null when it is unknown: in the "change" mode (torch's statistics not
+   * reset) a cell that stayed below an earlier high-water mark has no peak of its own.
+   */
+  peak_allocated: number | null;
+  peak_reserved: number | null;
   allocated_before: number;
   allocated_after: number;
+  /** Absent in records of gpuscope before 0.2. */
+  reserved_before?: number;
+  reserved_after?: number;
 }
 
 /** What the kernel sends after each cell while CUDA is initialised. */
@@ -21,6 +31,8 @@ export interface ICellRecord {
   /** Seconds since the epoch; null when CUDA started during the cell. */
   start: number | null;
   end: number;
+  /** How it measured (kernel/cell_usage.py); absent before 0.2, which always reset. */
+  mode?: CellUsageMode;
   devices: IDeviceUsage[];
 }
 
@@ -28,8 +40,8 @@ export interface ICellUsage {
   executionCount: number | null;
   /** The device this cell allocated most on. */
   device: IDeviceUsage;
-  /** Highest memory allocated during the cell. */
-  peak: number;
+  /** Highest memory allocated during the cell; null when unknown (see IDeviceUsage). */
+  peak: number | null;
   /** Memory allocated after the cell minus before it. */
   delta: number;
   seconds: number | null;
@@ -40,9 +52,23 @@ export interface ICellUsage {
   all: IDeviceUsage[];
 }
 
+/** The most memory the cell is known to have held on a device. */
+function highest(d: IDeviceUsage): number {
+  return d.peak_allocated ?? Math.max(d.allocated_before, d.allocated_after);
+}
+
 /** Whether a device's counters moved during the cell. */
 function touched(d: IDeviceUsage): boolean {
-  return d.peak_allocated > d.allocated_before || d.allocated_after !== d.allocated_before;
+  return (
+    (d.peak_allocated !== null && d.peak_allocated > d.allocated_before) ||
+    d.allocated_after !== d.allocated_before ||
+    (d.reserved_after ?? 0) !== (d.reserved_before ?? 0)
+  );
+}
+
+/** For ordering cells: the known peak, else what the cell left allocated. */
+export function heaviness(usage: ICellUsage): number {
+  return highest(usage.device);
 }
 
 /**
@@ -63,7 +89,7 @@ export function summarize(
     return null;
   }
   const device = used.reduce((a, b) =>
-    b.peak_allocated - b.allocated_before > a.peak_allocated - a.allocated_before ? b : a
+    highest(b) - b.allocated_before > highest(a) - a.allocated_before ? b : a
   );
   const util =
     record.start !== null && utilization ? utilization(device, record.start, record.end) : null;
@@ -80,11 +106,13 @@ export function summarize(
 }
 
 function validDevice(d: IDeviceUsage): boolean {
+  const bytes = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
   return (
     Number.isInteger(d?.index) &&
-    [d.peak_allocated, d.peak_reserved, d.allocated_before, d.allocated_after].every(
-      v => Number.isFinite(v) && v >= 0
-    )
+    bytes(d.allocated_before) &&
+    bytes(d.allocated_after) &&
+    [d.peak_allocated, d.peak_reserved].every(v => v === null || bytes(v)) &&
+    [d.reserved_before, d.reserved_after].every(v => v === undefined || bytes(v))
   );
 }
 
@@ -92,33 +120,63 @@ function signed(bytes: number): string {
   return `${bytes < 0 ? '−' : '+'}${formatSize(Math.abs(bytes))}`;
 }
 
-/** "GPU peak 3.20 GiB (+1.10 GiB) · util 94 %". */
-export function annotationText(usage: ICellUsage): string {
-  let text = `GPU peak ${formatSize(usage.peak)} (${signed(usage.delta)})`;
-  if (usage.utilization !== null) {
-    text += ` · util ${Math.round(usage.utilization)} %${usage.utilizationRecorded ? ' (replay)' : ''}`;
+/** "GPU peak 3.20 GiB (+1.10 GiB) · util 94 %", or "GPU +1.10 GiB, 3.20 GiB held". */
+export function annotationText(usage: ICellUsage, trans: TranslationBundle): string {
+  const memory =
+    usage.peak !== null
+      ? trans.__('GPU peak %1 (%2)', formatSize(usage.peak), signed(usage.delta))
+      : trans.__('GPU %1, %2 held', signed(usage.delta), formatSize(usage.device.allocated_after));
+  if (usage.utilization === null) {
+    return memory;
   }
-  return text;
+  const util = Math.round(usage.utilization);
+  return usage.utilizationRecorded
+    ? trans.__('%1 · util %2 % (replay)', memory, util)
+    : trans.__('%1 · util %2 %', memory, util);
 }
 
 /** The details behind the annotation, one fact per line. */
-export function annotationDetails(usage: ICellUsage): string {
-  const lines = usage.all.map(
-    d =>
-      `cuda:${d.index}: peak ${formatSize(d.peak_allocated)} allocated, ${formatSize(d.peak_reserved)} reserved by PyTorch; ` +
-      `${formatSize(d.allocated_before)} before, ${formatSize(d.allocated_after)} after`
-  );
+export function annotationDetails(
+  usage: ICellUsage,
+  mode: CellUsageMode,
+  trans: TranslationBundle
+): string {
+  const lines = usage.all.map(d => {
+    const held = trans.__(
+      '%1 allocated before, %2 after',
+      formatSize(d.allocated_before),
+      formatSize(d.allocated_after)
+    );
+    return d.peak_allocated !== null
+      ? trans.__(
+          'cuda:%1: peak %2 allocated, %3 reserved by PyTorch; %4',
+          d.index,
+          formatSize(d.peak_allocated),
+          d.peak_reserved === null ? trans.__('n/a') : formatSize(d.peak_reserved),
+          held
+        )
+      : trans.__('cuda:%1: %2', d.index, held);
+  });
   if (usage.seconds !== null) {
-    lines.push(`ran ${usage.seconds.toFixed(usage.seconds < 10 ? 2 : 0)} s`);
+    lines.push(trans.__('ran %1 s', usage.seconds.toFixed(usage.seconds < 10 ? 2 : 0)));
   }
   if (usage.utilization !== null) {
     lines.push(
       usage.utilizationRecorded
-        ? 'utilisation from the replayed recording the server plays, not from this GPU'
-        : 'utilisation: mean of the server’s samples while the cell ran'
+        ? trans.__('utilisation from the replayed recording the server plays, not from this GPU')
+        : trans.__('utilisation: mean of the server’s samples while the cell ran')
     );
   }
-  lines.push('Counts PyTorch’s allocator only (not other libraries’ memory).');
+  if (usage.peak === null) {
+    lines.push(
+      trans.__(
+        'No peak of its own: the cell stayed below an earlier peak, and torch’s peak statistics are left alone (Settings → Per-cell GPU usage → measure).'
+      )
+    );
+  } else if (mode === 'peak') {
+    lines.push(trans.__('torch’s peak memory statistics are reset before every cell.'));
+  }
+  lines.push(trans.__('Counts PyTorch’s allocator only (not other libraries’ memory).'));
   return lines.join('\n');
 }
 

@@ -71,7 +71,7 @@ export const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
       }
       try {
         const [{ cells }, hasGPUScope] = await Promise.all([
-          api.collector(includePrivate),
+          api.collector({ includePrivate }),
           kernelHasGPUScope(panel.sessionContext)
         ]);
         return {

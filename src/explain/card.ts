@@ -164,10 +164,18 @@ export class ExplainCard extends Widget {
         holders.gpus.join(', ')
       );
     }
-    if (!holders.rows.length && !holders.others.count) {
+    if (holders.unavailable) {
       element('p', 'jp-gpuscope-Explain-note', box).textContent = trans.__(
-        'The server sees no process holding memory there.'
+        'The server could not list the processes on this GPU (%1), so who holds its memory is unknown.',
+        holders.unavailable
       );
+    }
+    if (!holders.rows.length && !holders.others.count) {
+      if (!holders.unavailable) {
+        element('p', 'jp-gpuscope-Explain-note', box).textContent = trans.__(
+          'The server sees no process holding memory there.'
+        );
+      }
       return;
     }
     const table = element('table', 'jp-gpuscope-ProcessTable jp-gpuscope-Explain-holderTable', box);

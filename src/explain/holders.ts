@@ -27,6 +27,8 @@ export interface IHolders {
   rows: IHolder[];
   /** Other users' processes, counted but not described (as the server allows). */
   others: { count: number; usedMemory: number };
+  /** Why the process list of a GPU shown could not be read, or null. */
+  unavailable: string | null;
 }
 
 function holder(
@@ -83,6 +85,7 @@ export function holdersFor(
     others: {
       count: gpus.reduce((n, g) => n + g.others.count, 0),
       usedMemory: gpus.reduce((n, g) => n + g.others.used_memory, 0)
-    }
+    },
+    unavailable: gpus.find(g => g.unavailable)?.unavailable ?? null
   };
 }

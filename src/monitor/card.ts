@@ -285,6 +285,14 @@ export class GPUCard {
     if (reply.pid_namespace.note) {
       element('p', 'jp-gpuscope-Card-note', container).textContent = reply.pid_namespace.note;
     }
+    if (gpu?.unavailable) {
+      // An unreadable list is not an empty one.
+      element('p', 'jp-gpuscope-Card-empty', container).textContent = trans.__(
+        'The process list of this GPU could not be read: %1',
+        gpu.unavailable
+      );
+      return;
+    }
     if (!gpu || (gpu.processes.length === 0 && gpu.others.count === 0)) {
       element('p', 'jp-gpuscope-Card-empty', container).textContent = trans.__(
         'No process holds memory on this GPU.'

@@ -94,7 +94,7 @@ export class MonitorModel implements IMonitorModel {
     if (this._paused) {
       this._paused = false;
       this._send({ action: 'resume' });
-      void this._fillGap();
+      this._fillGapAfterPause();
       void this._processPoll.refresh();
       this._changed.emit();
     }
@@ -257,7 +257,7 @@ export class MonitorModel implements IMonitorModel {
       this._send({ action: 'pause' });
     } else if (!this._paused) {
       this._send({ action: 'resume' });
-      void this._fillGap();
+      this._fillGapAfterPause();
     }
   }
 
@@ -304,6 +304,14 @@ export class MonitorModel implements IMonitorModel {
     }
     const expected = Math.max(this._minInterval, this._devices?.interval_seconds ?? 0);
     return sample.time - (this._latest?.time ?? 0) > GAP_FACTOR * expected;
+  }
+
+  /**
+   * Fetch what the stream did not send while paused. If that fails, the charts show the
+   * span as a gap (they draw missing samples as one) and the stream goes on.
+   */
+  private _fillGapAfterPause(): void {
+    this._fillGap().catch(() => undefined);
   }
 
   private async _fillGap(): Promise<void> {

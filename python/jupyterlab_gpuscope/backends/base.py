@@ -39,6 +39,9 @@ class Reading:
     gpus: list[dict[str, Any]]
     # Device index -> [{"pid": int, "used_memory": int | None}]
     processes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # Device index -> why its process list could not be read (no permission, say): an
+    # empty list there means "unknown", not "no process".
+    process_errors: dict[int, str] = field(default_factory=dict)
 
 
 class Backend:

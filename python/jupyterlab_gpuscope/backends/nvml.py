@@ -121,17 +121,20 @@ class NvmlBackend(Backend):
     def read(self) -> Reading:
         gpus = []
         processes: dict[int, list[dict[str, Any]]] = {}
+        process_errors: dict[int, str] = {}
         for index, handle in enumerate(self._handles):
             try:
-                gpu, procs = self._read_device(index, handle)
+                gpu, procs, procs_error = self._read_device(index, handle)
             except _GpuLost as lost:
                 gpus.append(unreadable_gpu(index, "lost", str(lost)))
                 continue
             gpus.append(gpu)
             processes[index] = procs
-        return Reading(gpus=gpus, processes=processes)
+            if procs_error:
+                process_errors[index] = procs_error
+        return Reading(gpus=gpus, processes=processes, process_errors=process_errors)
 
-    def _read_device(self, index: int, handle: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _read_device(self, index: int, handle: Any) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
         nv = self._nvml
         values: dict[str, Any] = {}
         reasons: dict[str, str] = {}
@@ -181,8 +184,10 @@ class NvmlBackend(Backend):
             pynvml.NVML_VOLATILE_ECC,
             index=index,
         )
-        procs = field({}, {}, "processes", nv.nvmlDeviceGetComputeRunningProcesses, handle, index=index) or []
-        return gpu_entry(index, values, reasons), [{"pid": p.pid, "used_memory": p.usedGpuMemory} for p in procs]
+        procs_reason: dict[str, str] = {}
+        procs = field({}, procs_reason, "processes", nv.nvmlDeviceGetComputeRunningProcesses, handle, index=index)
+        listed = [{"pid": p.pid, "used_memory": p.usedGpuMemory} for p in procs or []]
+        return gpu_entry(index, values, reasons), listed, procs_reason.get("processes")
 
     def _static(self, index: int, handle: Any) -> dict[str, Any]:
         nv = self._nvml

@@ -4,16 +4,27 @@
 
 JupyterLab loads it by itself (a silent execution of this file's source, so the kernel's
 environment needs nothing installed). For every cell that runs while torch has CUDA
-initialised, it resets torch's peak memory statistics before the cell and reads them
-after, and sends one record to the frontend on the "gpuscope.cells" comm:
+initialised, it reads torch's caching-allocator counters before and after the cell and
+sends one record to the frontend on the "gpuscope.cells" comm:
 
-    {"execution_count": 12, "start": 1763800000.1, "end": 1763800002.4,
+    {"execution_count": 12, "start": 1763800000.1, "end": 1763800002.4, "mode": "change",
      "devices": [{"index": 0, "uuid": "...", "peak_allocated": ..., "peak_reserved": ...,
-                  "allocated_before": ..., "allocated_after": ...}]}
+                  "allocated_before": ..., "allocated_after": ...,
+                  "reserved_before": ..., "reserved_after": ...}]}
 
-It never imports torch, never initialises CUDA and never synchronises the device: it only
-reads the caching allocator's counters, which live on the host. Without torch, or before
-CUDA is initialised, a cell costs a dictionary lookup. Standard library only.
+Two modes, because torch has no public way to read a peak without resetting it:
+
+- "change" (the default) only reads. The peak is reported when the cell set a new
+  high-water mark (then torch's peak is this cell's); otherwise it is null, and the
+  change in allocated and reserved memory says what the cell left behind. Your own
+  torch.cuda.max_memory_allocated() keeps its meaning.
+- "peak" calls torch.cuda.reset_peak_memory_stats() before every cell, so every cell's
+  peak is exact, and torch's peak statistics then cover one cell at a time: a
+  max_memory_allocated() of your own no longer spans several cells.
+
+It never imports torch, never initialises CUDA and never synchronises the device: the
+counters live on the host. Without torch, or before CUDA is initialised, a cell costs a
+dictionary lookup. Standard library only.
 """
 
 from __future__ import annotations
@@ -29,8 +40,10 @@ KEEP = 100
 class CellGPUUsage:
     """The pre/post cell hooks and where their records go."""
 
-    def __init__(self, shell) -> None:
+    def __init__(self, shell, reset_peaks: bool = False) -> None:
         self.shell = shell
+        #: The "peak" mode: reset torch's peak statistics before each cell.
+        self.reset_peaks = reset_peaks
         self.records: list[dict] = []
         self._comm = None
         self._before: dict | None = None
@@ -44,37 +57,53 @@ class CellGPUUsage:
         if cuda is None:
             return
         stats = _devices_in_use(cuda)
-        for index in stats:
-            cuda.reset_peak_memory_stats(index)
-        self._before = {"start": time.time(), "allocated": {index: s[0] for index, s in stats.items()}}
+        if self.reset_peaks:
+            for index in stats:
+                cuda.reset_peak_memory_stats(index)
+        # (allocated, peak allocated, reserved, peak reserved) as the cell starts; after a
+        # reset the peaks equal the current values.
+        self._before = {
+            "start": time.time(),
+            "stats": {index: (s[0], s[0], s[2], s[2]) if self.reset_peaks else s for index, s in stats.items()},
+        }
 
     def post_run_cell(self, result=None) -> None:
         cuda = _initialised_cuda()
         if cuda is None:
             return  # no torch, or CUDA never started: nothing to say
-        before = self._before or {"start": None, "allocated": {}}
+        before = self._before or {"start": None, "stats": {}}
         self._before = None
         stats = _devices_in_use(cuda)
-        for index in before["allocated"]:
+        for index in before["stats"]:
             if index not in stats:
                 stats[index] = _stats(cuda, index)
+        devices = []
+        for index, (allocated, peak_allocated, reserved, peak_reserved) in sorted(stats.items()):
+            start = before["stats"].get(index)
+            if start is None:
+                # CUDA started in this cell (or the device was first used): the counters
+                # began with it, so their peaks are this cell's.
+                start = (0, -1, 0, -1)
+            devices.append(
+                {
+                    "index": index,
+                    "uuid": self._uuid(cuda, index),
+                    # A peak above the one the cell started with was reached in the cell;
+                    # otherwise the cell's own peak is unknown without a reset.
+                    "peak_allocated": peak_allocated if peak_allocated > start[1] or self.reset_peaks else None,
+                    "peak_reserved": peak_reserved if peak_reserved > start[3] or self.reset_peaks else None,
+                    "allocated_before": start[0],
+                    "allocated_after": allocated,
+                    "reserved_before": start[2],
+                    "reserved_after": reserved,
+                }
+            )
         record = {
             "execution_count": getattr(result, "execution_count", None),
             "start": before["start"],
             "end": time.time(),
-            "devices": [
-                {
-                    "index": index,
-                    "uuid": self._uuid(cuda, index),
-                    # Without a reset before the cell (CUDA started in it), the peak is
-                    # since CUDA started: this cell.
-                    "peak_allocated": peak_allocated,
-                    "peak_reserved": peak_reserved,
-                    "allocated_before": before["allocated"].get(index, 0),
-                    "allocated_after": allocated,
-                }
-                for index, (allocated, peak_allocated, _, peak_reserved) in sorted(stats.items())
-            ],
+            "mode": "peak" if self.reset_peaks else "change",
+            "devices": devices,
         }
         self._send(record)
 
@@ -151,10 +180,11 @@ def _devices_in_use(cuda) -> dict[int, tuple[int, int, int, int]]:
 _ATTRIBUTE = "_gpuscope_cell_usage"
 
 
-def load_ipython_extension(shell) -> None:
-    """Register the hooks (loading again replaces them, never doubles them)."""
+def load_ipython_extension(shell, reset_peaks: bool = False) -> None:
+    """Register the hooks (loading again replaces them, never doubles them). reset_peaks:
+    the "peak" mode (see the module's docstring); %load_ext gets the "change" mode."""
     unload_ipython_extension(shell)
-    usage = CellGPUUsage(shell)
+    usage = CellGPUUsage(shell, reset_peaks=reset_peaks)
     setattr(shell, _ATTRIBUTE, usage)
     shell.events.register("pre_run_cell", usage.pre_run_cell)
     shell.events.register("post_run_cell", usage.post_run_cell)

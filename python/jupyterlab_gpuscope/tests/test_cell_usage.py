@@ -16,8 +16,10 @@ from jupyterlab_gpuscope.routes import cell_usage_loader
 SOURCE = Path(cell_usage.__file__).read_text()
 TARGET = "gpuscope.cells"
 
-# What the frontend runs in each kernel: the collector route's cell_usage_loader.
+# What the frontend runs in each kernel: the collector route's cell_usage_loader, in
+# the default "change" mode and in the "peak" mode.
 LOADER = cell_usage_loader()
+PEAK_LOADER = cell_usage_loader("peak")
 
 # A stand-in for torch with CUDA initialised: counters on the host, as torch's allocator
 # keeps them, driven by `torch.cuda.allocate(n)` / `torch.cuda.free(n)`.
@@ -93,9 +95,9 @@ def test_cpu_torch_records_nothing_and_leaves_no_names(kernel):
     assert check["content"]["user_expressions"]["c"]["data"]["text/plain"] == "False"
 
 
-def test_a_cell_that_allocates_is_measured_and_sent_on_the_comm(kernel):
+def test_in_peak_mode_a_cell_that_allocates_is_measured_and_sent_on_the_comm(kernel):
     execute(kernel, FAKE_TORCH)
-    execute(kernel, LOADER, silent=True)
+    execute(kernel, PEAK_LOADER, silent=True)
     reply, comms = execute(
         kernel, "torch = __import__('sys').modules['torch']\ntorch.cuda.allocate(3 * 2**30)\ntorch.cuda.free(2 * 2**30)"
     )
@@ -111,13 +113,47 @@ def test_a_cell_that_allocates_is_measured_and_sent_on_the_comm(kernel):
             "peak_reserved": 3 * GiB,
             "allocated_before": 0,
             "allocated_after": 1 * GiB,
+            "reserved_before": 0,
+            "reserved_after": 3 * GiB,
         }
     ]
+    assert record["mode"] == "peak"
     # The next cell: the peak was reset to what was held, the comm is reused.
     reply, comms = execute(kernel, "torch.cuda.allocate(2**30)")
     assert [c.get("open") for c in comms] == [None]
     assert comms[0]["devices"][0]["allocated_before"] == GiB
     assert comms[0]["devices"][0]["peak_allocated"] == 2 * GiB
+
+
+def max_allocated(kernel) -> int:
+    """What a user's own cell reads from torch.cuda.max_memory_allocated()."""
+    execute(kernel, "measured = torch.cuda.max_memory_allocated(0)")
+    reply = kernel.execute_interactive("", user_expressions={"m": "measured"})
+    return int(reply["content"]["user_expressions"]["m"]["data"]["text/plain"])
+
+
+def test_by_default_torch_peak_statistics_are_left_as_the_user_set_them(kernel):
+    execute(kernel, FAKE_TORCH)
+    execute(kernel, LOADER, silent=True)
+    _, comms = execute(kernel, "torch = __import__('sys').modules['torch']\ntorch.cuda.allocate(3 * 2**30)")
+    [record] = [c for c in comms if "open" not in c]
+    assert record["mode"] == "change"
+    assert record["devices"][0]["peak_allocated"] == 3 * GiB  # a new high: the cell's own
+    # A cell that stays below the earlier high has no peak of its own: null, not a guess.
+    _, comms = execute(kernel, "torch.cuda.free(2 * 2**30)\ntorch.cuda.allocate(2**29)")
+    device = comms[0]["devices"][0]
+    assert device["peak_allocated"] is None
+    assert (device["allocated_before"], device["allocated_after"]) == (3 * GiB, GiB + GiB // 2)
+    # The user's own measurement across cells still spans both.
+    assert max_allocated(kernel) == 3 * GiB
+
+
+def test_the_peak_mode_resets_torch_peak_statistics_before_each_cell(kernel):
+    execute(kernel, FAKE_TORCH)
+    execute(kernel, PEAK_LOADER, silent=True)
+    execute(kernel, "torch = __import__('sys').modules['torch']\ntorch.cuda.allocate(3 * 2**30)")
+    execute(kernel, "torch.cuda.free(2 * 2**30)")
+    assert max_allocated(kernel) == GiB  # what the setting's description warns of
 
 
 def test_loading_twice_does_not_double_the_records(kernel):
@@ -182,6 +218,8 @@ def test_a_cell_that_starts_cuda_is_measured_from_zero():
             "peak_reserved": 2 * GiB,
             "allocated_before": 0,
             "allocated_after": GiB,
+            "reserved_before": 0,
+            "reserved_after": 2 * GiB,
         }
     ]
 
@@ -222,7 +260,7 @@ def test_torch_allocator_statistics_are_read_in_one_call_per_device():
             return types.SimpleNamespace(uuid="abc")
 
     cuda = Cuda()
-    usage = cell_usage.CellGPUUsage(Shell())
+    usage = cell_usage.CellGPUUsage(Shell(), reset_peaks=True)
     with torch_module(cuda):
         usage.pre_run_cell()
         cuda.current[0] = 2 * GiB
@@ -239,5 +277,7 @@ def test_torch_allocator_statistics_are_read_in_one_call_per_device():
             "peak_reserved": 4 * GiB,
             "allocated_before": GiB,
             "allocated_after": 2 * GiB,
+            "reserved_before": 2 * GiB,
+            "reserved_after": 4 * GiB,
         }
     ]

@@ -53,6 +53,20 @@ async def test_a_real_kernel_reported_by_nvml_is_shown_with_its_notebook(fake_nv
         await jp_fetch("api", "kernels", kernel_id, method="DELETE")
 
 
+async def test_a_process_list_nvml_refuses_says_why_instead_of_passing_for_empty(fake_nvml, get_json):
+    import pynvml
+
+    fake_nvml.fail("nvmlDeviceGetComputeRunningProcesses", pynvml.NVML_ERROR_NO_PERMISSION, device=0)
+    for _ in range(50):
+        body = await get_json("processes")
+        if body["gpus"] and body["gpus"][0]["unavailable"]:
+            break
+        await asyncio.sleep(0.1)
+    assert body["gpus"][0]["processes"] == []
+    assert "permission" in body["gpus"][0]["unavailable"].lower()
+    assert body["gpus"][1]["unavailable"] is None
+
+
 @pytest.fixture
 def child_process():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])

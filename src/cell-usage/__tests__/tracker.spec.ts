@@ -1,3 +1,4 @@
+import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { PanelLayout, Widget } from '@lumino/widgets';
 
@@ -39,7 +40,7 @@ function setUp(kernel: FakeKernel) {
   const api = {
     collector: async () => ({ source: '', mime: '', cell_usage_loader: 'EXTENSION_SOURCE' })
   } as unknown as IGPUScopeAPI;
-  const tracker = new CellUsageTracker(notebooks as never, api, null);
+  const tracker = new CellUsageTracker(notebooks as never, api, null, nullTranslator.load('test'));
   return { tracker, panel };
 }
 
@@ -159,6 +160,7 @@ describe('records from the kernel', () => {
     await deliver(tracker, kernel, record, 'req-2');
     expect(second.metadata.gpuscope).toEqual({
       peak_allocated: 2 * 2 ** 30,
+      mode: 'peak', // a record without a mode comes from a kernel that reset the peak
       delta_allocated: 2 ** 30,
       utilization: null,
       execution_count: 2

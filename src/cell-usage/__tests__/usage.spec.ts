@@ -1,3 +1,5 @@
+import { nullTranslator } from '@jupyterlab/translation';
+
 import {
   annotationDetails,
   annotationText,
@@ -7,6 +9,7 @@ import {
 } from '../usage';
 
 const GiB = 2 ** 30;
+const trans = nullTranslator.load('jupyterlab_gpuscope');
 
 function record(
   overrides: Partial<ICellRecord['devices'][0]> = {},
@@ -34,11 +37,11 @@ function record(
 describe('what a cell did on the GPU', () => {
   it('peak, change and utilisation in one short line', () => {
     const usage = summarize(record(), () => ({ value: 93.6, recorded: false }))!;
-    expect(annotationText(usage)).toBe('GPU peak 3.20 GiB (+1.10 GiB) · util 94 %');
-    expect(annotationDetails(usage)).toContain(
-      'cuda:0: peak 3.20 GiB allocated, 4.00 GiB reserved by PyTorch; 2.10 GiB before, 3.20 GiB after'
+    expect(annotationText(usage, trans)).toBe('GPU peak 3.20 GiB (+1.10 GiB) · util 94 %');
+    expect(annotationDetails(usage, 'peak', trans)).toContain(
+      'cuda:0: peak 3.20 GiB allocated, 4.00 GiB reserved by PyTorch; 2.10 GiB allocated before, 3.20 GiB after'
     );
-    expect(annotationDetails(usage)).toContain('ran 3.50 s');
+    expect(annotationDetails(usage, 'peak', trans)).toContain('ran 3.50 s');
   });
 
   it('freed memory shows as a negative change; no utilisation when none was sampled', () => {
@@ -46,13 +49,13 @@ describe('what a cell did on the GPU', () => {
       record({ peak_allocated: 2 * GiB, allocated_before: 2 * GiB, allocated_after: 0.5 * GiB }),
       () => null
     )!;
-    expect(annotationText(usage)).toBe('GPU peak 2.00 GiB (−1.50 GiB)');
+    expect(annotationText(usage, trans)).toBe('GPU peak 2.00 GiB (−1.50 GiB)');
   });
 
   it('utilisation from a replayed recording is labelled', () => {
     const usage = summarize(record(), () => ({ value: 50, recorded: true }))!;
-    expect(annotationText(usage)).toBe('GPU peak 3.20 GiB (+1.10 GiB) · util 50 % (replay)');
-    expect(annotationDetails(usage)).toContain('from the replayed recording');
+    expect(annotationText(usage, trans)).toBe('GPU peak 3.20 GiB (+1.10 GiB) · util 50 % (replay)');
+    expect(annotationDetails(usage, 'peak', trans)).toContain('from the replayed recording');
   });
 
   it('a cell that did not touch the GPU gets nothing', () => {
@@ -89,7 +92,7 @@ describe('what a cell did on the GPU', () => {
     );
     const usage = summarize(r)!;
     expect(usage.device.index).toBe(1);
-    expect(annotationText(usage)).toBe('GPU peak 6.00 GiB (+0 bytes)');
+    expect(annotationText(usage, trans)).toBe('GPU peak 6.00 GiB (+0 bytes)');
   });
 
   it('CUDA started in the cell: no start time, so no utilisation and no duration', () => {
@@ -123,11 +126,37 @@ describe('utilisation while a cell ran', () => {
   });
 });
 
+describe("a cell measured without resetting torch's peak statistics (the default)", () => {
+  it('below an earlier high it shows what it left allocated, never a made-up peak', () => {
+    const usage = summarize(
+      record(
+        {
+          peak_allocated: null,
+          peak_reserved: null,
+          allocated_before: 3 * GiB,
+          allocated_after: 1.5 * GiB
+        },
+        { mode: 'change' }
+      )
+    )!;
+    expect(usage.peak).toBeNull();
+    expect(annotationText(usage, trans)).toBe('GPU −1.50 GiB, 1.50 GiB held');
+    const details = annotationDetails(usage, 'change', trans);
+    expect(details).toContain('cuda:0: 3.00 GiB allocated before, 1.50 GiB after');
+    expect(details).toContain('No peak of its own');
+  });
+
+  it("a new high-water mark is the cell's own peak", () => {
+    const usage = summarize(record({}, { mode: 'change' }))!;
+    expect(annotationText(usage, trans)).toBe('GPU peak 3.20 GiB (+1.10 GiB)');
+  });
+});
+
 describe('records a real kernel sent on an H100 (scripts/device_cell_usage.py)', () => {
   const cells = require('./fixtures/h100-cells.json') as { code: string; records: ICellRecord[] }[];
   const lines = cells.map(cell => {
     const usage = summarize(cell.records[0]);
-    return usage ? annotationText(usage) : null;
+    return usage ? annotationText(usage, trans) : null;
   });
 
   it('small allocation (CUDA starts here), large allocation, freeing it, and a cell without GPU work', () => {

@@ -57,9 +57,10 @@ function processes(overrides: Partial<IProcessesReply> = {}): IProcessesReply {
             }
           }
         ].map(p => ({ ...p, note: null })) as IProcessesReply['gpus'][0]['processes'],
-        others: { count: 2, used_memory: 10 * GiB }
+        others: { count: 2, used_memory: 10 * GiB },
+        unavailable: null
       },
-      { index: 1, processes: [], others: { count: 0, used_memory: 0 } }
+      { index: 1, processes: [], others: { count: 0, used_memory: 0 }, unavailable: null }
     ],
     ...overrides
   };

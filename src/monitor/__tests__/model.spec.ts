@@ -129,6 +129,33 @@ describe('MonitorModel', () => {
     expect(model.history(0).time).toEqual([1001, 1002, 1003]);
   });
 
+  it('a failed catch-up on resume leaves a gap, not an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      api.history = [sample(1)];
+      await model.start();
+      api.socket.open();
+      model.pause();
+      api.fail = new Error('server restarting');
+      model.resume();
+      await flush();
+      // Node reports an unhandled rejection after the macrotask: wait for one (real timers).
+      await new Promise(resolve => jest.requireActual('timers').setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+      // The stream goes on: the next sample is drawn, the missed span stays a gap.
+      api.fail = null;
+      api.history = [sample(1), sample(5)];
+      api.socket.deliver(sample(5));
+      await flush();
+      expect(model.latest?.seq).toBe(5);
+      expect(model.connection).toBe('connected');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('asks the server to throttle to the update interval', async () => {
     await model.start();
     api.socket.open();
@@ -152,7 +179,9 @@ describe('MonitorModel', () => {
       ...devicesReply(),
       pid_namespace: { shared: true, note: null },
       show_other_users: false,
-      gpus: [{ index: 0, processes: [], others: { count: 1, used_memory: 1024 } }]
+      gpus: [
+        { index: 0, processes: [], others: { count: 1, used_memory: 1024 }, unavailable: null }
+      ]
     };
     await model.start();
     api.socket.open();

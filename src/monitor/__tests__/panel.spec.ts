@@ -118,7 +118,8 @@ describe('GPUPanel', () => {
               }
             }
           ],
-          others: { count: 2, used_memory: 20 * GiB }
+          others: { count: 2, used_memory: 20 * GiB },
+          unavailable: null
         }
       ]
     };
@@ -183,6 +184,29 @@ describe('GPUPanel', () => {
     card.dispose();
   });
 
+  it('says why a process list could not be read, instead of "no process"', () => {
+    const card = new GPUCard(0, trans, actions);
+    card.updateProcesses({
+      ...devicesReply(),
+      pid_namespace: { shared: true, note: null },
+      show_other_users: false,
+      gpus: [
+        {
+          index: 0,
+          processes: [],
+          others: { count: 0, used_memory: 0 },
+          unavailable: 'Insufficient Permissions (NO_PERMISSION)'
+        }
+      ]
+    });
+    const text = card.node.textContent ?? '';
+    expect(text).toContain(
+      'The process list of this GPU could not be read: Insufficient Permissions (NO_PERMISSION)'
+    );
+    expect(text).not.toContain('No process holds memory on this GPU.');
+    card.dispose();
+  });
+
   it('rebuilds a process table only when its rows change, and not out of view', () => {
     const card = new GPUCard(0, trans, actions);
     const reply = (used: number, pid = 4242): IProcessesReply => ({
@@ -204,7 +228,8 @@ describe('GPUPanel', () => {
               kernel: null
             }
           ],
-          others: { count: 0, used_memory: 0 }
+          others: { count: 0, used_memory: 0 },
+          unavailable: null
         }
       ]
     });

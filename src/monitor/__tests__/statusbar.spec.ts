@@ -93,7 +93,7 @@ describe('GPUStatusModel', () => {
       pid_namespace: { shared: true, note: null },
       show_other_users: false,
       gpus: [
-        { index: 0, processes: [], others: { count: 0, used_memory: 0 } },
+        { index: 0, processes: [], others: { count: 0, used_memory: 0 }, unavailable: null },
         {
           index: 1,
           processes: [
@@ -113,7 +113,8 @@ describe('GPUStatusModel', () => {
               }
             }
           ],
-          others: { count: 0, used_memory: 0 }
+          others: { count: 0, used_memory: 0 },
+          unavailable: null
         }
       ]
     };

@@ -107,6 +107,26 @@ describe('device profiles', () => {
     ).toBe(false);
   });
 
+  it("an A100 + T4 machine with the T4's uuid is profiled as the T4; an unknown uuid as no GPU", () => {
+    const mixed = {
+      ...h200x2,
+      devices: [
+        { index: 0, name: 'NVIDIA A100-SXM4-80GB', cc: '8.0', uuid: 'GPU-a100', mig: [] },
+        { index: 1, name: 'Tesla T4', cc: '7.5', uuid: 'GPU-7e4', mig: [] }
+      ]
+    };
+    expect(
+      profileFromProbe({ driver: mixed, cuda_visible_devices: 'GPU-7e4', torch: '2.11.0' })
+    ).toMatchObject({ hasGPU: true, cc: '7.5', name: 'Tesla T4', deviceCount: 1 });
+    const unknown = profileFromProbe({
+      driver: mixed,
+      cuda_visible_devices: 'GPU-ffff',
+      torch: '2.11.0'
+    });
+    expect(unknown).toMatchObject({ hasGPU: false, deviceCount: 0 });
+    expect(unknown.noGPUReason).toContain('GPU-ffff');
+  });
+
   it('from a target setting', () => {
     expect(profileForTarget('T4', 2)).toMatchObject({
       source: 'target',
