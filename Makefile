@@ -68,6 +68,10 @@ lint: node_modules/.installed
 
 test: lint-check test-python test-js test-ui
 
+# The README's images: the Galata tests with their screenshots written to docs/screenshots.
+screenshots: build $(VENV)/.torch chromium ui-tests/node_modules/.installed
+	cd ui-tests && GPUSCOPE_SCREENSHOTS=$(PWD)/docs/screenshots npx playwright test
+
 bench: build ui-tests/node_modules/.installed chromium
 	python bench/server_load.py
 	python bench/classroom_load.py

@@ -120,7 +120,7 @@ function lint(args: string[], io: IOutput): number {
       io.out(`${where}: ${f.severity} [${f.rule}] ${f.message}\n    fix: ${f.fix}`);
     }
     io.out(
-      `${results.length} finding(s), ${errors} error(s) for ${profile.name ?? 'a machine without a GPU'}${profile.cc ? ` (${profile.cc})` : ''}`
+      `${results.length} finding${results.length === 1 ? '' : 's'}, ${errors} error${errors === 1 ? '' : 's'} for ${profile.name ?? 'a machine without a GPU'}${profile.cc ? ` (${profile.cc})` : ''}`
     );
   }
   return unreadable ? EXIT.usage : errors ? EXIT.finding : EXIT.ok;

@@ -2,13 +2,14 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import { TRANSLATION_DOMAIN } from '../tokens';
 import { DIAGNOSTIC_MIME, DiagnosticReport, IDiagnosticBundle } from './report';
 
 /** Renders the diagnostic's output: the findings the kernel-side doctor put there. */
 class ReportRenderer extends Widget implements IRenderMime.IRenderer {
   constructor(options: IRenderMime.IRendererOptions) {
     super();
-    const trans = (options.translator ?? nullTranslator).load('jupyterlab_gpuscope');
+    const trans = (options.translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     this._report = new DiagnosticReport(trans);
     this.node.appendChild(this._report.node);
   }

@@ -190,7 +190,8 @@ export class DiagnosticReport extends Widget {
     element('div', 'jp-gpuscope-Finding-cause', body).textContent = finding.cause;
     if (finding.fix) {
       const fix = element('div', 'jp-gpuscope-Finding-fix', body);
-      element('span', 'jp-gpuscope-Finding-fixLabel', fix).textContent = trans.__('Fix:') + ' ';
+      element('span', 'jp-gpuscope-Finding-fixLabel', fix).textContent = trans.__('Fix:');
+      fix.append(' ');
       withCode(fix, finding.fix);
     }
     const sources = Array.isArray(finding.sources)

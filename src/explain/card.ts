@@ -79,7 +79,8 @@ export class ExplainCard extends Widget {
       }
     }
     const fix = element('p', 'jp-gpuscope-Explain-fix', item);
-    element('strong', '', fix).textContent = trans.__('Fix: ');
+    element('strong', '', fix).textContent = trans.__('Fix:');
+    fix.append(' ');
     withCode(fix, e.fix);
     if (e.context.commands.length) {
       const box = element('div', 'jp-gpuscope-Explain-commands', item);
@@ -196,7 +197,10 @@ export class ExplainCard extends Widget {
         what.textContent = row.label;
       }
       if (row.isFailingKernel) {
-        what.append(` ${trans.__('(this notebook)')}`);
+        // A space keeps the words apart for screen readers too; the note is its own message.
+        what.append(' ');
+        element('span', 'jp-gpuscope-Explain-thisNotebook', what).textContent =
+          trans.__('(this notebook)');
       }
       element('td', '', tr).textContent = row.pid === null ? '—' : String(row.pid);
       element('td', '', tr).textContent =

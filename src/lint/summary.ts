@@ -71,7 +71,10 @@ export class LintSummary extends Widget {
       withCode(message, finding.message);
       const fix = document.createElement('div');
       fix.className = 'jp-gpuscope-LintList-fix';
-      fix.append(trans.__('Fix:') + ' ');
+      const label = document.createElement('span');
+      label.className = 'jp-gpuscope-LintList-fixLabel';
+      label.textContent = trans.__('Fix:');
+      fix.append(label, ' ');
       withCode(fix, finding.fix);
       item.append(link, severity, message, fix);
       list.appendChild(item);
@@ -112,7 +115,11 @@ export class LintSummary extends Widget {
     this.node.textContent = !profile
       ? trans.__('GPU lint: …')
       : findings.length
-        ? trans.__('GPU: %1 error(s), %2 warning(s)', errors, others)
+        ? trans.__(
+            'GPU: %1, %2',
+            trans._n('%1 error', '%1 errors', errors),
+            trans._n('%1 warning', '%1 warnings', others)
+          )
         : trans.__('GPU: ✓');
     this.node.title = profile
       ? trans.__(

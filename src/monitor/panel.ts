@@ -41,7 +41,7 @@ export class GPUPanel extends Widget implements IGPUPanel {
     );
     const windowLabel = document.createElement('label');
     windowLabel.className = 'jp-gpuscope-Panel-window';
-    windowLabel.textContent = trans.__('History') + ' ';
+    windowLabel.textContent = trans.__('History');
     this._windowSelect = document.createElement('select');
     this._windowSelect.className = 'jp-mod-styled';
     for (const minutes of WINDOW_CHOICES) {

@@ -38,7 +38,6 @@ export class NudgeNotifier {
       ? remembered.filter((id): id is string => typeof id === 'string')
       : [];
     const seen = new Set(shown);
-    const replay = usage.live ? '' : ` ${this._trans.__('(replay readings)')}`;
 
     const current = new Set(usage.idle.map(idle => idle.nudge_id));
     for (const [nudgeId, toast] of this._open) {
@@ -54,7 +53,7 @@ export class NudgeNotifier {
       seen.add(idle.nudge_id);
       shown.push(idle.nudge_id);
       const toast = Notification.warning(
-        idleMessage(idle, usage.checked_at, units, this._trans) + replay,
+        this._labelled(usage, idleMessage(idle, usage.checked_at, units, this._trans)),
         {
           autoClose: false,
           actions: [
@@ -87,10 +86,10 @@ export class NudgeNotifier {
       }
     }
     this._write(SHOWN_KEY, shown.slice(-MAX_REMEMBERED));
-    this._notifyLimits(usage, units, replay);
+    this._notifyLimits(usage, units);
   }
 
-  private _notifyLimits(usage: IUsageReply, units: MemoryUnits, replay: string): void {
+  private _notifyLimits(usage: IUsageReply, units: MemoryUnits): void {
     const remembered = this._read(LIMIT_KEY);
     const states: Record<string, string> =
       remembered && typeof remembered === 'object' && !Array.isArray(remembered)
@@ -101,11 +100,16 @@ export class NudgeNotifier {
       const before = RANK[states[key] as IGPUShare['state']] ?? 0;
       if (RANK[gpu.state] > before) {
         const notify = gpu.state === 'over' ? Notification.error : Notification.warning;
-        notify(limitToast(gpu, units, this._trans) + replay, { autoClose: false });
+        notify(this._labelled(usage, limitToast(gpu, units, this._trans)), { autoClose: false });
       }
       states[key] = gpu.state;
     }
     this._write(LIMIT_KEY, states);
+  }
+
+  /** A message about readings from a recording says so. */
+  private _labelled(usage: IUsageReply, text: string): string {
+    return usage.live ? text : this._trans.__('%1 (replay readings)', text);
   }
 
   private _act(action: () => Promise<void>): void {

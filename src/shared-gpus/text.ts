@@ -37,16 +37,18 @@ export function idleMessage(
   units: MemoryUnits,
   trans: TranslationBundle
 ): string {
-  const text = trans.__(
-    '%1: idle %2, holding %3 of GPU memory others could use.',
-    fileName(idle.notebook_path, trans),
-    formatDuration(now - idle.idle_since, trans),
-    formatMemory(idle.used_memory, units)
-  );
-  if (idle.shutdown_at === null) {
-    return text;
-  }
-  return `${text} ${trans.__('Shut down in %1 unless you keep it.', formatDuration(idle.shutdown_at - now, trans))}`;
+  const notebook = fileName(idle.notebook_path, trans);
+  const idleFor = formatDuration(now - idle.idle_since, trans);
+  const held = formatMemory(idle.used_memory, units);
+  return idle.shutdown_at === null
+    ? trans.__('%1: idle %2, holding %3 of GPU memory others could use.', notebook, idleFor, held)
+    : trans.__(
+        '%1: idle %2, holding %3 of GPU memory others could use. Shut down in %4 unless you keep it.',
+        notebook,
+        idleFor,
+        held,
+        formatDuration(idle.shutdown_at - now, trans)
+      );
 }
 
 export function shutDownMessage(
@@ -81,15 +83,16 @@ export function limitMessage(gpu: IGPUShare, units: MemoryUnits, trans: Translat
   if (gpu.limit === null) {
     return trans.__('You hold %1 on GPU %2.', formatMemory(gpu.mine, units), gpu.index);
   }
-  const text = trans.__(
-    'You hold %1 of your %2 limit on GPU %3.',
-    formatMemory(gpu.mine, units),
-    formatMemory(gpu.limit, units),
-    gpu.index
-  );
+  const mine = formatMemory(gpu.mine, units);
+  const limit = formatMemory(gpu.limit, units);
   return gpu.state === 'over'
-    ? `${text} ${trans.__('That is over the limit your administrator set: free memory (del, torch.cuda.empty_cache()) or shut down kernels you no longer need.')}`
-    : text;
+    ? trans.__(
+        'You hold %1 of your %2 limit on GPU %3. That is over the limit your administrator set: free memory (del, torch.cuda.empty_cache()) or shut down kernels you no longer need.',
+        mine,
+        limit,
+        gpu.index
+      )
+    : trans.__('You hold %1 of your %2 limit on GPU %3.', mine, limit, gpu.index);
 }
 
 /**
@@ -106,11 +109,12 @@ export function usageLine(gpu: IGPUShare, units: MemoryUnits, trans: Translation
   if (gpu.others_count === 0) {
     return mine;
   }
-  const others = trans._n(
-    'Others hold %2 (%1 process).',
-    'Others hold %2 (%1 processes).',
+  // One message with the first sentence as a placeholder: translators order the two.
+  return trans._n(
+    '%2 Others hold %3 (%1 process).',
+    '%2 Others hold %3 (%1 processes).',
     gpu.others_count,
+    mine,
     formatMemory(gpu.others, units)
   );
-  return `${mine} ${others}`;
 }

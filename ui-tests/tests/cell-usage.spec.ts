@@ -1,7 +1,6 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
-
-const SCREENSHOTS = path.resolve(__dirname, '../screenshots');
+import { SCREENSHOTS } from './screenshots';
 
 // No GPU on CI: the kernel gets a stand-in for torch with CUDA "initialised" whose
 // allocator counters the cells drive (as in the pytest of the kernel extension). The

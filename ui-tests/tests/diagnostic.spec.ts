@@ -1,7 +1,6 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
-
-const SCREENSHOTS = path.resolve(__dirname, '../screenshots');
+import { SCREENSHOTS } from './screenshots';
 
 // Fire and forget: a command that opens a dialog resolves only when it closes.
 const run = (page: any, command: string) =>

@@ -1,7 +1,6 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
-
-const SCREENSHOTS = path.resolve(__dirname, '../screenshots');
+import { SCREENSHOTS } from './screenshots';
 
 // Real failure texts, as torch 2.11 (cu130) and NCCL 2.28.9 printed them on an H200 / H100
 // (src/core/explain/__tests__/fixtures): raised here by a kernel without a GPU.

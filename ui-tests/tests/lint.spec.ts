@@ -1,7 +1,6 @@
 import { expect, galata, test } from '@jupyterlab/galata';
 import * as path from 'path';
-
-const SCREENSHOTS = path.resolve(__dirname, '../screenshots');
+import { SCREENSHOTS } from './screenshots';
 
 /** The text under a lint range (syntax highlighting splits it into several spans). */
 async function rangeText(page: any, selector: string): Promise<string> {
@@ -27,7 +26,7 @@ test.describe('GPU capability warnings, linting as if for a T4', () => {
       .poll(() => rangeText(page, '.jp-Cell .cm-lintRange-warning'), { timeout: 10000 })
       .toBe('torch.bfloat16');
     const summary = page.locator('.jp-gpuscope-LintSummary');
-    await expect(summary).toHaveText('GPU: 0 error(s), 1 warning(s)', { timeout: 10000 });
+    await expect(summary).toHaveText('GPU: 0 errors, 1 warning', { timeout: 10000 });
     await range.first().hover();
     const tooltip = page.locator('.cm-tooltip-lint');
     await expect(tooltip).toContainText('bf16 needs compute capability 8.0 or newer; T4 is 7.5');
@@ -64,7 +63,7 @@ test.describe('GPU capability warnings, linting as if for a T4', () => {
       'x = torch.zeros(2, dtype=torch.bfloat16)\nwith sdpa_kernel(torch.nn.attention.SDPBackend.FLASH_ATTENTION):\n    pass'
     );
     const summary = page.locator('.jp-gpuscope-LintSummary');
-    await expect(summary).toHaveText('GPU: 0 error(s), 3 warning(s)', { timeout: 10000 });
+    await expect(summary).toHaveText('GPU: 0 errors, 3 warnings', { timeout: 10000 });
     await page.evaluate(
       () => ((window as any).jupyterapp.shell.currentWidget.content.activeCellIndex = 0)
     );
@@ -108,7 +107,7 @@ test.describe('GPU capability warnings for the kernel', () => {
     await page.notebook.createNew('cpu.ipynb');
     await page.notebook.setCell(0, 'code', 'import torch\nmodel = model.cuda()');
     const summary = page.locator('.jp-gpuscope-LintSummary');
-    await expect(summary).toHaveText('GPU: 1 error(s), 0 warning(s)', { timeout: 20000 });
+    await expect(summary).toHaveText('GPU: 1 error, 0 warnings', { timeout: 20000 });
     await expect(summary).toHaveAttribute('title', /kernel without a usable GPU \(kernel\)/);
     expect(await rangeText(page, '.jp-Cell .cm-lintRange-error')).toBe('cuda()');
   });

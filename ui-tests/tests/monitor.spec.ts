@@ -1,12 +1,12 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
+import { SCREENSHOTS } from './screenshots';
 
 const TRACE = path.resolve(
   __dirname,
   '../../python/jupyterlab_gpuscope/traces/h200-workload.jsonl'
 );
-const SCREENSHOTS = path.resolve(__dirname, '../screenshots');
 
 /** Every memory-used value of the recording, as the status bar prints it (GiB, 1 decimal). */
 function recordedMemoryTexts(): Set<string> {
@@ -165,9 +165,25 @@ test.describe('GPU monitor states', () => {
   });
 });
 
-test.describe('screenshots', () => {
+/** The relative luminance (0 dark … 1 light) of an element's background colour. */
+async function backgroundLuminance(locator: any): Promise<number> {
+  return locator.evaluate((node: Element) => {
+    let element: Element | null = node;
+    let color = 'rgba(0, 0, 0, 0)';
+    while (element && /rgba\(0, 0, 0, 0\)|transparent/.test(color)) {
+      color = getComputedStyle(element).backgroundColor;
+      element = element.parentElement;
+    }
+    const [r, g, b] = (color.match(/\d+(\.\d+)?/g) ?? ['0', '0', '0']).slice(0, 3).map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  });
+}
+
+test.describe('themes', () => {
   for (const theme of ['light', 'dark']) {
-    test(`status bar and panel, ${theme} theme`, async ({ page }) => {
+    test(`the panel and status bar follow the ${theme} theme, with a drawn chart`, async ({
+      page
+    }) => {
       if (theme === 'dark') {
         await page.theme.setDarkTheme();
       }
@@ -176,12 +192,19 @@ test.describe('screenshots', () => {
         .poll(
           async () =>
             Number(await panel.locator('.jp-gpuscope-Chart').first().getAttribute('data-points')),
-          {
-            timeout: 15000
-          }
+          { timeout: 15000 }
         )
         .toBeGreaterThanOrEqual(10);
-      fs.mkdirSync(SCREENSHOTS, { recursive: true });
+      // The panel takes the theme's colours (only var(--jp-*) in the stylesheet).
+      const luminance = await backgroundLuminance(panel);
+      if (theme === 'dark') {
+        expect(luminance).toBeLessThan(0.35);
+      } else {
+        expect(luminance).toBeGreaterThan(0.65);
+      }
+      const item = page.locator('.jp-gpuscope-StatusItem');
+      await expect(item).toBeVisible();
+      // The README's images (make screenshots writes them to docs/screenshots).
       await panel.screenshot({ path: path.join(SCREENSHOTS, `panel-${theme}.png`) });
       await page
         .locator('#jp-main-statusbar')

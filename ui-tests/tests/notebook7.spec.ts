@@ -6,8 +6,7 @@
  */
 import { expect, Page, test } from '@playwright/test';
 import * as path from 'path';
-
-const SCREENSHOTS = path.resolve(__dirname, '../screenshots');
+import { SCREENSHOTS } from './screenshots';
 
 /** Errors thrown by gpuscope's own code (Notebook 7.6 logs one of its own on load). */
 function watchErrors(page: Page): string[] {
@@ -81,7 +80,7 @@ test('a notebook: capability warnings in the toolbar and the editor, and the GPU
   await page.goto(`/notebooks/${name}`);
   // This machine's kernel has no GPU (its probe says so): device="cuda" is an error.
   const summary = page.locator('.jp-gpuscope-LintSummary');
-  await expect(summary).toHaveText('GPU: 1 error(s), 0 warning(s)', { timeout: 30000 });
+  await expect(summary).toHaveText('GPU: 1 error, 0 warnings', { timeout: 30000 });
   await expect(page.locator('.jp-Cell .cm-lintRange-error')).toHaveCount(1);
 
   const panel = await openPanelFromViewMenu(page);

@@ -1,5 +1,6 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
+import { SCREENSHOTS } from './screenshots';
 
 /*
  * Runs against the classroom server (jupyter_server_shared_gpus_config.py, port 8889):
@@ -8,7 +9,6 @@ import * as path from 'path';
  * the class lints for a T4.
  */
 
-const SCREENSHOTS = path.resolve(__dirname, '../screenshots');
 const warningToast = (page: any, text: string) =>
   page.locator('.jp-Notification-Toast-warning', { hasText: text });
 
@@ -114,7 +114,7 @@ test.describe('Shared GPUs (classroom server)', () => {
       'import torch\nx = torch.zeros(2, dtype=torch.bfloat16, device="cuda")'
     );
     const summary = page.locator('.jp-gpuscope-LintSummary');
-    await expect(summary).toHaveText('GPU: 0 error(s), 1 warning(s)', { timeout: 15000 });
+    await expect(summary).toHaveText('GPU: 0 errors, 1 warning', { timeout: 15000 });
     const title = await summary.getAttribute('title');
     expect(title).toContain('(7.5)');
     expect(title).toContain('set by your administrator');

@@ -33,6 +33,11 @@ def version():
         return globals().get("GPUSCOPE_VERSION", "unknown")
 
 
+def _count(number, noun):
+    """ "1 GPU", "2 GPUs": the findings are English, as the knowledge base is."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 class _Findings(list):
     def add(self, id, severity, title, cause, fix=None, source=(), device=None):
         finding = {
@@ -214,7 +219,7 @@ def diagnose(facts):
         findings.add(
             "cuda-available",
             "pass",
-            f"torch {torch['version']} sees {torch['device_count']} GPU(s) with CUDA {torch.get('cuda')}",
+            f"torch {torch['version']} sees {_count(torch['device_count'], 'GPU')} with CUDA {torch.get('cuda')}",
             "; ".join(
                 f"GPU {d['index']}: {d['name']}, compute capability {d['cc']}" for d in torch.get("devices") or []
             ),
@@ -224,7 +229,7 @@ def diagnose(facts):
             "no-gpu-in-torch",
             "fail",
             "torch sees no GPU",
-            f"torch.cuda.is_available() is {torch.get('cuda_available')}, with {torch.get('device_count', 0)} device(s), although the driver lists {len(driver.get('devices') or [])}.",
+            f"torch.cuda.is_available() is {torch.get('cuda_available')}, with {_count(torch.get('device_count', 0), 'device')}, although the driver lists {len(driver.get('devices') or [])}.",
             "Restart the kernel and run the diagnostic again; if it persists, check `nvidia-smi` in a terminal.",
         )
 
@@ -284,7 +289,7 @@ def _rocm(findings, torch):
         findings.add(
             "rocm",
             "pass",
-            f"torch {torch['version']} (ROCm, HIP {torch['hip']}) sees {count} AMD GPU(s)",
+            f"torch {torch['version']} (ROCm, HIP {torch['hip']}) sees {_count(count, 'AMD GPU')}",
             "On ROCm builds the torch.cuda API drives AMD GPUs; the NVIDIA driver checks do not apply. "
             + "; ".join(f"GPU {d['index']}: {d['name']}" for d in torch.get("devices") or []),
             None,
@@ -373,7 +378,7 @@ def _driver_findings(findings, facts):
         "driver",
         "pass",
         f"NVIDIA driver {driver.get('version')} (supports CUDA up to {driver.get('cuda_version')})",
-        f"{len(devices)} GPU(s): " + ", ".join(f"{d.get('name')} ({d.get('cc')})" for d in devices),
+        f"{_count(len(devices), 'GPU')}: " + ", ".join(f"{d.get('name')} ({d.get('cc')})" for d in devices),
     )
     cvd = (facts.get("env") or {}).get("CUDA_VISIBLE_DEVICES")
     for device in devices:
@@ -409,7 +414,7 @@ def _driver_findings(findings, facts):
         findings.add(
             "mig",
             "pass",
-            f"GPU {index} is split into {len(instances or [])} MIG instance(s)"
+            f"GPU {index} is split into {_count(len(instances or []), 'MIG instance')}"
             if instances is not None
             else f"MIG is on for GPU {index}",
             (f"Instances: {listed}. " if listed else "")
@@ -507,7 +512,7 @@ def _visible_devices(findings, facts):
         "cuda-visible-devices",
         "fail" if not seen["visible"] else "warn",
         f'CUDA_VISIBLE_DEVICES="{value}" names a GPU that does not exist',
-        f'"{seen["invalid"]}" is not one of this machine\'s {len(devices)} GPU(s) or their MIG instances, and CUDA ignores it and every entry after it'
+        f'"{seen["invalid"]}" is not one of this machine\'s {_count(len(devices), "GPU")} or their MIG instances, and CUDA ignores it and every entry after it'
         + (f" (only {kept} stay visible)." if kept else ", so no GPU is visible."),
         f"Use indices 0–{max(len(devices) - 1, 0)} or UUIDs from `nvidia-smi -L` (e.g. `CUDA_VISIBLE_DEVICES={example}`), then restart the kernel.",
         sources,

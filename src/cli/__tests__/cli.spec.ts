@@ -24,7 +24,7 @@ describe('gpuscope lint', () => {
   it('is quiet for a GPU that can run it, and two GPUs make index 1 valid', () => {
     const { code, out } = run(['lint', `${dir}/finetune.ipynb`, '--target', 'H100', '--gpus', '2']);
     expect(code).toBe(0);
-    expect(out).toBe('0 finding(s), 0 error(s) for H100 (9.0)');
+    expect(out).toBe('0 findings, 0 errors for H100 (9.0)');
   });
 
   it('a CPU-only torch build: every CUDA use is an error', () => {
@@ -102,7 +102,7 @@ describe('gpuscope lint on framework code, guards and names', () => {
     );
     expect(run(['lint', file, '--target', 'cpu'])).toMatchObject({
       code: 0,
-      out: '0 finding(s), 0 error(s) for a machine without a GPU'
+      out: '0 findings, 0 errors for a machine without a GPU'
     });
     fs.writeFileSync(file, 'import torch\ndevice = "cuda"\nmodel.to(device)\n');
     expect(run(['lint', file, '--target', 'cpu']).code).toBe(1);

@@ -159,13 +159,13 @@ export function contextFor(
       );
     } else if (facts.server?.hasGPU) {
       out.facts.push(
-        `The Jupyter server sees ${facts.server.deviceCount} GPU(s) (${facts.server.name ?? 'NVIDIA'}), so the GPU exists but this kernel cannot use it.`
+        `The Jupyter server sees ${gpus(facts.server.deviceCount)} (${facts.server.name ?? 'NVIDIA'}), so the GPU exists but this kernel cannot use it.`
       );
     }
   } else if (kind === 'device_count' && gpu) {
     out.facts.push(
       gpu.deviceCount > 0
-        ? `This kernel sees ${gpu.deviceCount} GPU(s): valid indices are 0 to ${gpu.deviceCount - 1}.`
+        ? `This kernel sees ${gpus(gpu.deviceCount)}: valid indices are 0 to ${gpu.deviceCount - 1}.`
         : 'This kernel sees no GPU.'
     );
   } else if (kind.startsWith('feature:') && gpu?.cc) {
@@ -214,4 +214,9 @@ function addOomAdvice(out: IContext, oom: IOomFacts): void {
     );
     out.commands.push('%env PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True');
   }
+}
+
+/** "1 GPU", "2 GPUs" (the explanations are English, as the knowledge base is). */
+function gpus(count: number): string {
+  return `${count} GPU${count === 1 ? '' : 's'}`;
 }

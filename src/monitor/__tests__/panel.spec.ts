@@ -5,7 +5,7 @@ import { GPUCard } from '../card';
 import { MonitorModel } from '../model';
 import { GPUPanel } from '../panel';
 import type { IProcessesReply } from '../../api';
-import { devicesReply, FakeAPI, GiB, gpu, sample } from '../../__tests__/fakes';
+import { devicesReply, FakeAPI, flush, GiB, gpu, sample } from '../../__tests__/fakes';
 
 // jsdom has no canvas: stand in for uPlot, keeping the data it is given.
 jest.mock('uplot', () =>
@@ -79,17 +79,37 @@ describe('GPUPanel', () => {
     expect(values[7].getAttribute('title')).toBe('not supported on this GPU');
   });
 
-  it('labels a replay and an unavailable backend in the banner', () => {
+  it('labels a replay and an unavailable backend in the banner', async () => {
     const banner = panel.node.querySelector('.jp-gpuscope-Panel-banner')!;
     expect(banner.textContent).toBe('Live · driver 580.159.04 · CUDA 13.0');
+    expect(banner.getAttribute('data-level')).toBe('info');
+    // The server switches to a recording: the model re-reads the devices on the status.
+    api.devicesReply = devicesReply({
+      backend: 'replay',
+      live: false,
+      source: {
+        kind: 'replay',
+        trace: 'h200-workload.jsonl',
+        description: 'Replay of a recording from 1× NVIDIA H200, not a live GPU',
+        duration_seconds: 720
+      }
+    });
+    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
+    await flush();
+    panel.updateNow();
+    expect(banner.textContent).toBe('Replay of a recording from 1× NVIDIA H200, not a live GPU');
+    expect(banner.getAttribute('data-level')).toBe('replay');
+    // Then the GPU goes: no cards, the reason in the banner.
     api.devicesReply = devicesReply({
       status: 'unavailable',
       reason: 'the GPU is lost',
       devices: []
     });
-    (model as any)._devices = api.devicesReply;
+    api.socket.deliver({ type: 'status', status: 'unavailable', reason: 'the GPU is lost' });
+    await flush();
     panel.updateNow();
     expect(banner.textContent).toBe('No GPU readings: the GPU is lost');
+    expect(banner.getAttribute('data-level')).toBe('warning');
     expect(panel.node.querySelectorAll('.jp-gpuscope-Card')).toHaveLength(0);
   });
 

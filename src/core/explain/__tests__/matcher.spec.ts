@@ -306,13 +306,13 @@ describe('what the kernel facts add', () => {
     const [e] = explainError(h200.cvd_empty.stderr, { kernel, server: H200x2 });
     expect(e.context.facts).toEqual([
       'The kernel\'s probe found that CUDA_VISIBLE_DEVICES="" hides every GPU.',
-      'The Jupyter server sees 2 GPU(s) (NVIDIA H200), so the GPU exists but this kernel cannot use it.'
+      'The Jupyter server sees 2 GPUs (NVIDIA H200), so the GPU exists but this kernel cannot use it.'
     ]);
   });
 
   it('a device index on a two-GPU machine', () => {
     const [e] = explainError(h200.device_index_out_of_range.stderr, { server: H200x2 });
-    expect(e.context.facts).toEqual(['This kernel sees 2 GPU(s): valid indices are 0 to 1.']);
+    expect(e.context.facts).toEqual(['This kernel sees 2 GPUs: valid indices are 0 to 1.']);
   });
 
   it('FlashAttention on a T4 says what the GPU is and what it needs', () => {
