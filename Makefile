@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 BACKEND ?= auto
 PORT ?= 8888
 
-.PHONY: lab test test-python test-js test-ui build setup chromium bench clean lint lint-check screenshots
+.PHONY: lab test test-python test-js test-ui test-oldest build setup chromium bench clean lint lint-check screenshots
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -54,7 +54,7 @@ test-ui: build $(VENV)/.torch chromium ui-tests/node_modules/.installed
 
 # The template's quality gates: eslint (with @jupyter/eslint-plugin), prettier, stylelint,
 # the browser-free core compiled without the DOM, no import cycles, and ruff for Python.
-PY_SOURCES := python bench scripts ui-tests/*.py
+PY_SOURCES := python bench scripts ui-tests/*.py ui-tests/oldest/*.py
 lint-check: node_modules/.installed
 	jlpm lint:check
 	ruff check $(PY_SOURCES)
@@ -66,7 +66,20 @@ lint: node_modules/.installed
 	ruff format $(PY_SOURCES)
 	ruff check --fix $(PY_SOURCES)
 
-test: lint-check test-python test-js test-ui
+# The oldest supported JupyterLab (4.2, see pyproject.toml) with the release wheel.
+VENV_OLDEST := .venv-jl42
+$(VENV_OLDEST)/.installed: pyproject.toml
+	test -x $(VENV_OLDEST)/bin/python || python3 -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/pip install -q --upgrade pip
+	$(VENV_OLDEST)/bin/pip install -q "jupyterlab==4.2.5"
+	touch $@
+
+test-oldest: build $(VENV_OLDEST)/.installed chromium ui-tests/node_modules/.installed
+	$(VENV_OLDEST)/bin/pip install -q --force-reinstall --no-deps "$$(python scripts/release_wheel.py dist)"
+	$(VENV_OLDEST)/bin/pip install -q "$$(ls dist/jupyterlab_gpuscope-*.whl)"
+	cd ui-tests && npx playwright test -c oldest/playwright.config.js
+
+test: lint-check test-python test-js test-ui test-oldest
 
 # The README's images: the Galata tests with their screenshots written to docs/screenshots.
 screenshots: build $(VENV)/.torch chromium ui-tests/node_modules/.installed
@@ -84,4 +97,4 @@ bench: build ui-tests/node_modules/.installed chromium
 	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
 
 clean:
-	rm -rf lib python/jupyterlab_gpuscope/labextension tsconfig.tsbuildinfo node_modules ui-tests/node_modules $(VENV)
+	rm -rf lib python/jupyterlab_gpuscope/labextension tsconfig.tsbuildinfo node_modules ui-tests/node_modules $(VENV) $(VENV_OLDEST) dist

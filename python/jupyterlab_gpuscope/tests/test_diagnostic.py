@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -275,15 +276,30 @@ def test_gpuscope_usage_errors_exit_2():
 
 
 @pytest.fixture(scope="module")
-def installed_wheel(tmp_path_factory):
-    """jupyterlab-gpuscope's wheel, built from this tree and installed in a fresh venv."""
-    where = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(ROOT), "-w", str(where)],
-        check=True,
-        capture_output=True,
-    )
-    [wheel] = where.glob("jupyterlab_gpuscope-*.whl")
+def release_wheel(tmp_path_factory):
+    """The wheel a release gets (scripts/release_wheel.py: the production build)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import release_wheel as release
+    finally:
+        sys.path.pop(0)
+    return release.build(tmp_path_factory.mktemp("wheel"))
+
+
+def test_a_release_wheel_carries_the_production_build(release_wheel):
+    names = zipfile.ZipFile(release_wheel).namelist()
+    labextension = [n for n in names if "/share/jupyter/labextensions/jupyterlab-gpuscope/" in n]
+    assert any("/static/remoteEntry." in n for n in labextension)
+    assert any(n.endswith("production-build.txt") for n in labextension)
+    assert not [n for n in labextension if n.endswith(".map") or n.endswith("build_log.json")]
+    assert sum(zipfile.ZipFile(release_wheel).getinfo(n).file_size for n in labextension) < 1_000_000
+
+
+@pytest.fixture(scope="module")
+def installed_wheel(release_wheel, tmp_path_factory):
+    """The release wheel installed in a fresh venv."""
+    where = tmp_path_factory.mktemp("venv")
+    wheel = release_wheel
     venv = where / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     # No dependencies: the diagnostic and the CLI need none, and this proves it.
