@@ -25,6 +25,6 @@ describe('the supported JupyterLab range', () => {
   it('starts at JupyterLab 4.2, as pyproject.toml says', () => {
     expect(pkg.dependencies['@jupyterlab/application']).toBe('^4.2.0');
     const pyproject = fs.readFileSync(path.join(__dirname, '../../pyproject.toml'), 'utf-8');
-    expect(pyproject).toContain('"jupyterlab>=4.2,<5"');
+    expect(pyproject).toContain('lab = ["jupyterlab>=4.2,<5"]');
   });
 });
