@@ -12,8 +12,8 @@
  *
  *   node bench/lint_speed.js
  */
-const { lintFile, notebookCells, analyze, collectImports, resolveTarget } = require('./bundle')(
-  "import './cli/parser'; export { lintFile, notebookCells } from './core/lint/files'; export { analyze, collectImports } from './core/lint/analyzer'; export { resolveTarget } from './core/knowledge';",
+const { lintFile, readNotebook, analyze, collectImports, resolveTarget } = require('./bundle')(
+  "import './cli/parser'; export { lintFile } from './core/lint/files'; export { readNotebook } from './core/notebook'; export { analyze, collectImports } from './core/lint/analyzer'; export { resolveTarget } from './core/knowledge';",
   'lint-speed-bench'
 );
 const { parser } = require('@lezer/python');
@@ -64,7 +64,7 @@ for (let i = 0; i < WARM; i++) lintFile('warm.ipynb', text, profile);
 // The peer, timed in the same rounds: Lezer parsing every code cell and nothing else, the
 // least any Lezer-based linter does. This machine's speed drifts between runs; the ratio
 // shows what the linter adds whatever the drift.
-const codeCells = notebookCells(text)
+const codeCells = readNotebook(text)
   .filter(cell => cell.code)
   .map(cell => cell.source);
 const full = [];

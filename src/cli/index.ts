@@ -16,7 +16,8 @@ import * as fs from 'fs';
 import { parseArgs } from 'util';
 
 import { explainError, IExplanation, toMarkdown } from '../core/explain/matcher';
-import { failureText, IOutputJSON } from '../core/explain/outputs';
+import { failureText } from '../core/explain/outputs';
+import { readNotebook } from '../core/notebook';
 import { lintFile } from '../core/lint/files';
 import './parser';
 import { profileForTarget } from '../core/profiles/targets';
@@ -171,17 +172,11 @@ function explainErrorCommand(args: string[], io: IOutput): number {
   return results.length ? EXIT.ok : EXIT.finding;
 }
 
-/** The failure text of each code cell with outputs (cells numbered from 1). */
+/** The failure text of each code cell with outputs. */
 function notebookSections(text: string): { cell: number; text: string }[] {
-  const notebook = JSON.parse(text) as { cells?: unknown };
-  if (!Array.isArray(notebook.cells)) {
-    throw new Error('not a notebook: it has no "cells" list');
-  }
-  return notebook.cells.flatMap((cell: { outputs?: unknown }, i: number) =>
-    Array.isArray(cell?.outputs)
-      ? [{ cell: i + 1, text: failureText(cell.outputs as IOutputJSON[]) }]
-      : []
-  );
+  return readNotebook(text)
+    .filter(cell => cell.outputs.length)
+    .map(cell => ({ cell: cell.number, text: failureText(cell.outputs) }));
 }
 
 const defaultOutput: IOutput = {

@@ -8,7 +8,7 @@ import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { addUnderOutputs } from '../ui/cells';
 import { ExplainCard, IExplainCardOptions } from './card';
 import { explainError, IExplainFacts, IExplanation, toMarkdown } from '../core/explain/matcher';
-import { failureText, IOutputJSON } from '../core/explain/outputs';
+import { failureText } from '../core/explain/outputs';
 
 /** Waiting after the last output change: a stream writes in many small pieces. */
 const SETTLE_MS = 150;
@@ -112,7 +112,7 @@ export class CellErrorExplainer {
   }
 
   private _check(panel: NotebookPanel, cell: CodeCell, force: boolean): IExplanation[] {
-    const text = failureText(cell.model.outputs.toJSON() as IOutputJSON[]);
+    const text = failureText(cell.model.outputs.toJSON());
     const found = this._enabled || force ? explainError(text, this._options.facts(panel)) : [];
     const shown = this._showWarnings || force ? found : found.filter(e => e.severity === 'error');
     if (!shown.length || (!force && this._dismissed.get(cell) === text)) {

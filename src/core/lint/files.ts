@@ -2,6 +2,7 @@
  * Linting whole files (for the CLI): a .py file is one source; a notebook is its code
  * cells, with the imports of every cell known to all of them (as in the kernel).
  */
+import { readNotebook } from '../notebook';
 import {
   analyze,
   collectDeviceNames,
@@ -20,7 +21,7 @@ export function lintFile(file: string, text: string, profile: IDeviceProfile): I
   if (!file.endsWith('.ipynb')) {
     return analyze(text, profile).map(f => ({ ...f, file, cell: null }));
   }
-  const cells = notebookCells(text);
+  const cells = readNotebook(text);
   // What one cell imports or binds to a device string, the others see (as in the kernel).
   const imports = new Map<string, string>();
   const deviceNames = new Map<string, string | null>();
@@ -31,13 +32,13 @@ export function lintFile(file: string, text: string, profile: IDeviceProfile): I
     }
   }
   const findings: IFileFinding[] = [];
-  cells.forEach((cell, i) => {
+  cells.forEach(cell => {
     if (cell.code) {
       findings.push(
         ...analyze(cell.source, profile, { imports, deviceNames }).map(f => ({
           ...f,
           file,
-          cell: i + 1
+          cell: cell.number
         }))
       );
     }
@@ -52,25 +53,4 @@ export function importLines(source: string): Map<string, string> {
     .filter(line => /^\s*(import|from)\s/.test(line))
     .join('\n');
   return lines ? collectImports(lines) : new Map();
-}
-
-/** The cells of a notebook file; a clear error for anything that is not one. */
-export function notebookCells(text: string): { code: boolean; source: string }[] {
-  let notebook: unknown;
-  try {
-    notebook = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`not a notebook: the file is not JSON (${(error as Error).message})`);
-  }
-  const cells = (notebook as { cells?: unknown })?.cells;
-  if (!Array.isArray(cells)) {
-    throw new Error('not a notebook: it has no "cells" list (nbformat 4 expected)');
-  }
-  return cells.map(cell => {
-    const source = (cell as { source?: unknown })?.source;
-    return {
-      code: (cell as { cell_type?: unknown })?.cell_type === 'code',
-      source: Array.isArray(source) ? source.join('') : typeof source === 'string' ? source : ''
-    };
-  });
 }
