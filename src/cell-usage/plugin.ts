@@ -6,6 +6,7 @@ import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/tran
 
 import { formatSize } from '../core/explain/oom';
 import { followSettings } from '../ui/settings';
+import type { CellUsageMode } from '../api';
 import { IGPUMonitor, IGPUScopeAPI, TRANSLATION_DOMAIN } from '../tokens';
 import { CellUsageTracker } from './tracker';
 import { heaviness } from './usage';
@@ -18,16 +19,16 @@ export const cellUsagePlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-gpuscope:cell-usage',
   description: 'Peak GPU memory and utilisation under every executed cell.',
   autoStart: true,
-  requires: [IGPUScopeAPI, INotebookTracker],
-  optional: [IGPUMonitor, ISettingRegistry, ITranslator],
-  activate: (
+  requires: [IGPUScopeAPI, INotebookTracker, ISettingRegistry],
+  optional: [IGPUMonitor, ITranslator],
+  activate: async (
     app: JupyterFrontEnd,
     api: IGPUScopeAPI,
     notebooks: INotebookTracker,
+    settingRegistry: ISettingRegistry,
     monitor: IGPUMonitor | null,
-    settingRegistry: ISettingRegistry | null,
     translator: ITranslator | null
-  ) => {
+  ): Promise<void> => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const tracker = new CellUsageTracker(notebooks, api, monitor?.model ?? null, trans);
     if (monitor?.panel) {
@@ -37,13 +38,13 @@ export const cellUsagePlugin: JupyterFrontEndPlugin<void> = {
       notebooks.currentChanged.connect(section.update);
       section.update();
     }
-    followSettings(
+    await followSettings(
       settingRegistry,
       cellUsagePlugin.id,
       composite => {
-        tracker.enabled = composite.enabled !== false;
         tracker.saveInMetadata = composite.saveInMetadata === true;
-        tracker.mode = composite.measure === 'peak' ? 'peak' : 'change';
+        tracker.mode = composite.measure as CellUsageMode;
+        tracker.enabled = composite.enabled === true;
       },
       reason =>
         Notification.warning(

@@ -235,7 +235,8 @@ export class CellUsageTracker {
     }
   }
 
-  private _enabled = true;
+  // Off until the plugin applies the settings (their defaults live in schema/cell-usage.json).
+  private _enabled = false;
   private _mode: CellUsageMode = 'change';
   private _loaders = new Map<CellUsageMode, string>();
   private _loaded = new WeakSet<Kernel.IKernelConnection>();

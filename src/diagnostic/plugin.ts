@@ -22,24 +22,25 @@ export const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-gpuscope:diagnostic',
   description: 'Insert or run a GPU environment diagnostic in the notebook kernel.',
   autoStart: true,
-  requires: [IGPUScopeAPI, INotebookTracker],
-  optional: [ISettingRegistry, ICommandPalette, ITranslator],
-  activate: (
+  requires: [IGPUScopeAPI, INotebookTracker, ISettingRegistry],
+  optional: [ICommandPalette, ITranslator],
+  activate: async (
     app: JupyterFrontEnd,
     api: IGPUScopeAPI,
     notebooks: INotebookTracker,
-    settingRegistry: ISettingRegistry | null,
+    settingRegistry: ISettingRegistry,
     palette: ICommandPalette | null,
     translator: ITranslator | null
-  ) => {
+  ): Promise<void> => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
-    let runAfterInsert = true;
+    // Read when a command runs; the schema (schema/diagnostic.json) holds the defaults.
+    let runAfterInsert = false;
     let includePrivate = false;
-    followSettings(
+    await followSettings(
       settingRegistry,
       diagnosticPlugin.id,
       composite => {
-        runAfterInsert = composite.runAfterInsert !== false;
+        runAfterInsert = composite.runAfterInsert === true;
         includePrivate = composite.includePrivate === true;
       },
       reason =>

@@ -161,8 +161,9 @@ export class CellErrorExplainer {
     });
   }
 
-  private _enabled = true;
-  private _showWarnings = true;
+  // Off until the plugin applies the settings (their defaults live in schema/explain.json).
+  private _enabled = false;
+  private _showWarnings = false;
   private _panels = new Set<NotebookPanel>();
   private _watched = new WeakSet<Cell>();
   private _pending = new Map<Cell, number>();

@@ -16,17 +16,17 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-gpuscope:explain',
   description: 'Explains CUDA errors under the cell that raised them, with the fix.',
   autoStart: true,
-  requires: [IGPUScopeAPI, IDeviceProfiles, INotebookTracker],
-  optional: [ISettingRegistry, ICommandPalette, ITranslator],
-  activate: (
+  requires: [IGPUScopeAPI, IDeviceProfiles, INotebookTracker, ISettingRegistry],
+  optional: [ICommandPalette, ITranslator],
+  activate: async (
     app: JupyterFrontEnd,
     api: IGPUScopeAPI,
     profiles: IDeviceProfiles,
     notebooks: INotebookTracker,
-    settingRegistry: ISettingRegistry | null,
+    settingRegistry: ISettingRegistry,
     palette: ICommandPalette | null,
     translator: ITranslator | null
-  ) => {
+  ): Promise<void> => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const explainer = new CellErrorExplainer({
       tracker: notebooks,
@@ -64,12 +64,12 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
       app.commands.notifyCommandChanged(CommandIDs.explainError)
     );
 
-    followSettings(
+    await followSettings(
       settingRegistry,
       explainPlugin.id,
       composite => {
-        explainer.enabled = composite.enabled !== false;
-        explainer.showWarnings = composite.showWarnings !== false;
+        explainer.enabled = composite.enabled === true;
+        explainer.showWarnings = composite.showWarnings === true;
       },
       reason =>
         Notification.warning(

@@ -26,20 +26,26 @@ export const lintPlugin: JupyterFrontEndPlugin<void> = {
   description:
     "Warns in the editor when code uses what the kernel's GPU or PyTorch build cannot do.",
   autoStart: true,
-  requires: [IDeviceProfiles, INotebookTracker, IEditorExtensionRegistry, IEditorLanguageRegistry],
-  optional: [ISettingRegistry, IToolbarWidgetRegistry, ICommandPalette, ITranslator, IGPUScopeAPI],
-  activate: (
+  requires: [
+    IDeviceProfiles,
+    INotebookTracker,
+    IEditorExtensionRegistry,
+    IEditorLanguageRegistry,
+    ISettingRegistry
+  ],
+  optional: [IToolbarWidgetRegistry, ICommandPalette, ITranslator, IGPUScopeAPI],
+  activate: async (
     app: JupyterFrontEnd,
     profiles: IDeviceProfiles,
     notebooks: INotebookTracker,
     editors: IEditorExtensionRegistry,
     languages: IEditorLanguageRegistry,
-    settingRegistry: ISettingRegistry | null,
+    settingRegistry: ISettingRegistry,
     toolbars: IToolbarWidgetRegistry | null,
     palette: ICommandPalette | null,
     translator: ITranslator | null,
     api: IGPUScopeAPI | null
-  ) => {
+  ): Promise<void> => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const linter = new NotebookLinter(notebooks, profiles);
     const summaries = new Set<LintSummary>();
@@ -93,13 +99,16 @@ export const lintPlugin: JupyterFrontEndPlugin<void> = {
     // The admin's target (c.GPUScope.lint_target) wins over the user's setting: settings
     // files cannot be locked, the server's configuration can.
     let policy: IPolicy | null = null;
-    let userSettings: Record<string, unknown> = {};
+    let userSettings: Record<string, unknown> | null = null; // until the settings load
     const applyTarget = () => {
+      if (!userSettings) {
+        return;
+      }
       const adminTarget = policy?.lint_target ?? '';
       const adminTorch = policy?.lint_target_torch ?? '';
-      const target = adminTarget || String(userSettings.target ?? '').trim();
-      const torch = adminTorch || String(userSettings.targetTorch ?? '').trim();
-      const gpus = Number(userSettings.targetGpuCount ?? 1);
+      const target = adminTarget || String(userSettings.target).trim();
+      const torch = adminTorch || String(userSettings.targetTorch).trim();
+      const gpus = Number(userSettings.targetGpuCount);
       let profile = target || torch ? profileForTarget(target, gpus, torch) : null;
       const problem =
         target && !profile
@@ -116,13 +125,13 @@ export const lintPlugin: JupyterFrontEndPlugin<void> = {
       }
       profiles.setTarget(profile, problem);
     };
-    followSettings(
+    await followSettings(
       settingRegistry,
       lintPlugin.id,
       composite => {
         userSettings = composite;
-        linter.enabled = composite.enabled !== false;
-        linter.disabled = new Set((composite.disabledRules as string[]) ?? []);
+        linter.enabled = composite.enabled === true;
+        linter.disabled = new Set(composite.disabledRules as string[]);
         applyTarget();
       },
       reason =>

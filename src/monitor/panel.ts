@@ -9,8 +9,6 @@ import type { MonitorModel } from './model';
 import { setAttr, setText } from '../ui/dom';
 import type { IGPUPanel, IThresholds, MemoryUnits } from '../tokens';
 
-export const WINDOW_CHOICES = [1, 5, 15, 60];
-
 /**
  * The GPU panel (a sidebar): a header with the source and controls, then one card per
  * GPU. It owns its DOM (uPlot charts), so it is a plain Lumino widget.
@@ -22,6 +20,8 @@ export class GPUPanel extends Widget implements IGPUPanel {
     this._model = model;
     this._trans = trans;
     this._actions = options.actions;
+    this._config = options.config;
+    this._windowMinutes = options.config.windowMinutes;
     this.addClass('jp-gpuscope-Panel');
     this.id = 'jp-gpuscope-panel';
     this.title.caption = trans.__('GPU monitor');
@@ -44,12 +44,14 @@ export class GPUPanel extends Widget implements IGPUPanel {
     windowLabel.textContent = trans.__('History');
     this._windowSelect = document.createElement('select');
     this._windowSelect.className = 'jp-mod-styled';
-    for (const minutes of WINDOW_CHOICES) {
+    this._windowChoices = options.windowChoices;
+    for (const minutes of options.windowChoices) {
       const option = document.createElement('option');
       option.value = String(minutes);
       option.textContent = trans._n('%1 minute', '%1 minutes', minutes);
       this._windowSelect.appendChild(option);
     }
+    this._windowSelect.value = String(this._windowMinutes);
     this._windowSelect.addEventListener('change', () => {
       this._windowMinutes = Number(this._windowSelect.value);
       options.onWindowChange?.(this._windowMinutes);
@@ -76,7 +78,7 @@ export class GPUPanel extends Widget implements IGPUPanel {
 
   configure(config: GPUPanel.IConfig): void {
     this._config = config;
-    if (WINDOW_CHOICES.includes(config.windowMinutes)) {
+    if (this._windowChoices.includes(config.windowMinutes)) {
       this._windowMinutes = config.windowMinutes;
       this._windowSelect.value = String(config.windowMinutes);
     }
@@ -248,12 +250,9 @@ export class GPUPanel extends Widget implements IGPUPanel {
   private _cardByNode = new Map<Element, GPUCard>();
   private _inView: IntersectionObserver | null = null;
   private _width = 0;
-  private _windowMinutes = 15;
-  private _config: GPUPanel.IConfig = {
-    units: 'GiB',
-    windowMinutes: 15,
-    thresholds: { memoryWarningPercent: 85, memoryCriticalPercent: 95, warnOnThrottle: true }
-  };
+  private _windowChoices: readonly number[];
+  private _windowMinutes: number;
+  private _config: GPUPanel.IConfig;
   private _frame = 0;
   private _themeDirty = true;
   private _watch: IDisposable | null = null;
@@ -264,6 +263,10 @@ export namespace GPUPanel {
     model: MonitorModel;
     trans: TranslationBundle;
     actions: ICardActions;
+    /** The settings to start with (the plugin applies later changes with configure()). */
+    config: IConfig;
+    /** The History choices, minutes (the schema's). */
+    windowChoices: readonly number[];
     onWindowChange?: (minutes: number) => void;
   }
 

@@ -28,7 +28,7 @@ import { shutDownKernel } from '../ui/kernels';
 import { followSettings } from '../ui/settings';
 import { MonitorModel } from './model';
 import { GPUPanel } from './panel';
-import { monitorConfig, withPolicy } from './settings';
+import { monitorConfig, windowChoicesOf, withPolicy } from './settings';
 import { GPUStatusItem, GPUStatusModel } from './statusbar';
 
 /**
@@ -38,32 +38,57 @@ export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
   id: 'jupyterlab-gpuscope:monitor',
   description: 'The GPU panel with history charts and processes, fed by one stream.',
   autoStart: true,
-  requires: [IGPUScopeAPI],
+  requires: [IGPUScopeAPI, ISettingRegistry],
   provides: IGPUMonitor,
-  optional: [
-    ISettingRegistry,
-    ICommandPalette,
-    IThemeManager,
-    ILabShell,
-    ILayoutRestorer,
-    ITranslator
-  ],
-  activate: (
+  optional: [ICommandPalette, IThemeManager, ILabShell, ILayoutRestorer, ITranslator],
+  activate: async (
     app: JupyterFrontEnd,
     api: IGPUScopeAPI,
-    settingRegistry: ISettingRegistry | null,
+    settingRegistry: ISettingRegistry,
     palette: ICommandPalette | null,
     themeManager: IThemeManager | null,
     labShell: ILabShell | null,
     restorer: ILayoutRestorer | null,
     translator: ITranslator | null
-  ): IGPUMonitor => {
+  ): Promise<IGPUMonitor> => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const model = new MonitorModel({ api });
-    let settings: ISettingRegistry.ISettings | null = null;
-    const panel = new GPUPanel({
+    let monitor: Private.Monitor | null = null;
+    let panel: GPUPanel | null = null;
+    let userSettings: ReadonlyPartialJSONObject = {};
+    let schema: ISettingRegistry.ISchema = { type: 'object' };
+    let policy: IPolicy | null = null;
+    const apply = () => {
+      const config = monitorConfig(withPolicy(userSettings, policy), schema);
+      model.setMinInterval(config.updateIntervalSeconds);
+      panel?.configure(Private.panelConfig(config));
+      monitor?.setConfig(config);
+      return config;
+    };
+    // The settings first: the panel and the status bar start with them (the schema holds
+    // every default).
+    const settings = await followSettings(
+      settingRegistry,
+      monitorPlugin.id,
+      (composite, loadedSchema) => {
+        userSettings = composite;
+        schema = loadedSchema;
+        apply();
+      },
+      reason =>
+        Notification.warning(
+          trans.__(
+            'GPU monitor settings could not be loaded (%1); using the defaults.',
+            String(reason)
+          )
+        )
+    );
+    const config = apply();
+    panel = new GPUPanel({
       model,
       trans,
+      config: Private.panelConfig(config),
+      windowChoices: windowChoicesOf(schema),
       actions: {
         openNotebook: path => void app.commands.execute('docmanager:open', { path }),
         shutDownKernel: (kernelId, path) =>
@@ -80,44 +105,17 @@ export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
     panel.title.icon = gpuIcon;
     app.shell.add(panel, 'right', { rank: 900 });
     restorer?.add(panel, panel.id);
-    themeManager?.themeChanged.connect(() => panel.refreshTheme());
-    const monitor = new Private.Monitor(model, panel, monitorConfig({}));
-
+    const shown = panel;
+    themeManager?.themeChanged.connect(() => shown.refreshTheme());
+    monitor = new Private.Monitor(model, panel, config);
     Private.addCommands(app, model, panel, labShell, palette, trans);
 
-    const apply = (config: IMonitorConfig) => {
-      model.setMinInterval(config.updateIntervalSeconds);
-      panel.configure({
-        units: config.memoryUnits,
-        windowMinutes: config.chartWindowMinutes,
-        thresholds: config.thresholds
-      });
-      monitor.setConfig(config);
-    };
-    let userSettings: ReadonlyPartialJSONObject = {};
-    let policy: IPolicy | null = null;
-    followSettings(
-      settingRegistry,
-      monitorPlugin.id,
-      (composite, loaded) => {
-        settings = loaded;
-        userSettings = composite;
-        apply(monitorConfig(withPolicy(composite, policy)));
-      },
-      reason =>
-        Notification.warning(
-          trans.__(
-            'GPU monitor settings could not be loaded (%1); using the defaults.',
-            String(reason)
-          )
-        )
-    );
     void api
       .policy()
       .then(reply => {
         policy = reply;
         if (reply.memory_warning_percent || reply.memory_critical_percent) {
-          apply(monitorConfig(withPolicy(userSettings, policy)));
+          apply();
         }
       })
       .catch(() => undefined); // an older server: the user's settings alone
@@ -147,15 +145,13 @@ export const statusBarPlugin: JupyterFrontEndPlugin<void> = {
       return; // e.g. a shell without a status bar
     }
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
-    const model = new GPUStatusModel(monitor.model, trans);
-    const configure = (config: IMonitorConfig) =>
-      model.configure({
-        content: config.statusBarContent,
-        units: config.memoryUnits,
-        thresholds: config.thresholds
-      });
-    configure(monitor.config);
-    monitor.configChanged.connect((_, config) => configure(config));
+    const statusConfig = (config: IMonitorConfig): GPUStatusModel.IConfig => ({
+      content: config.statusBarContent,
+      units: config.memoryUnits,
+      thresholds: config.thresholds
+    });
+    const model = new GPUStatusModel(monitor.model, trans, statusConfig(monitor.config));
+    monitor.configChanged.connect((_, config) => model.configure(statusConfig(config)));
     model.setSharedGPUs(shared);
     Private.followActiveKernel(model, monitor.model, notebooks);
 
@@ -193,6 +189,14 @@ namespace Private {
     }
 
     private _configChanged = new Signal<IGPUMonitor, IMonitorConfig>(this);
+  }
+
+  export function panelConfig(config: IMonitorConfig): GPUPanel.IConfig {
+    return {
+      units: config.memoryUnits,
+      windowMinutes: config.chartWindowMinutes,
+      thresholds: config.thresholds
+    };
   }
 
   export function reportFailure(trans: TranslationBundle, reason: unknown): void {

@@ -18,7 +18,8 @@ import type {
 export class GPUStatusModel extends VDomModel {
   constructor(
     readonly monitor: IMonitorModel,
-    private _trans: TranslationBundle
+    private _trans: TranslationBundle,
+    private _config: GPUStatusModel.IConfig
   ) {
     super();
     monitor.changed.connect(this._recompute, this);
@@ -167,7 +168,6 @@ export class GPUStatusModel extends VDomModel {
 
   private _kernelId: string | null = null;
   private _shared: ISharedGPUs | null = null;
-  private _config: GPUStatusModel.IConfig = GPUStatusModel.defaults;
   private _text = '';
   private _tooltip = '';
   private _level: GPUStatusModel['level'] = 'normal';
@@ -179,16 +179,6 @@ export namespace GPUStatusModel {
     units: MemoryUnits;
     thresholds: IThresholds;
   }
-
-  export const defaults: IConfig = {
-    content: 'utilization-and-memory',
-    units: 'GiB',
-    thresholds: {
-      memoryWarningPercent: 85,
-      memoryCriticalPercent: 95,
-      warnOnThrottle: true
-    }
-  };
 }
 
 /**

@@ -2,29 +2,13 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { PanelLayout, Widget } from '@lumino/widgets';
 
-import { flush } from '../../__tests__/fakes';
+import { FakeAPI, flush } from '../../__tests__/fakes';
+import { changeStatus, mockKernel, setStatus } from '../../__tests__/kernels';
 import { CellUsageTracker, COMM_TARGET } from '../tracker';
-import type { IGPUScopeAPI } from '../../tokens';
 
-/** A kernel connection as far as the tracker uses it. */
-class FakeKernel {
-  status = 'idle';
-  statusChanged = new Signal<FakeKernel, string>(this);
-  info = Promise.resolve({ language_info: { name: this.language } });
-  registerCommTarget = jest.fn();
-  executed: string[] = [];
-  constructor(private language = 'python') {}
-  requestExecute(content: { code: string; silent: boolean }) {
-    this.executed.push(content.code);
-    return { done: Promise.resolve() };
-  }
-  setStatus(status: string) {
-    this.status = status;
-    this.statusChanged.emit(status);
-  }
-}
+type MockKernel = ReturnType<typeof mockKernel>;
 
-function setUp(kernel: FakeKernel) {
+function setUp(kernel: MockKernel) {
   const panel = {
     sessionContext: {
       session: { kernel },
@@ -37,59 +21,66 @@ function setUp(kernel: FakeKernel) {
     widgetAdded: new Signal<unknown, unknown>({}),
     forEach: (f: (p: unknown) => void) => f(panel)
   };
-  const api = {
-    collector: async () => ({ source: '', mime: '', cell_usage_loader: 'EXTENSION_SOURCE' })
-  } as unknown as IGPUScopeAPI;
+  const api = new FakeAPI();
+  api.collectorReply = {
+    source: '',
+    mime: '',
+    cell_usage_loader: 'EXTENSION_SOURCE',
+    cells: { short: '', self_contained: '' }
+  };
   const tracker = new CellUsageTracker(notebooks as never, api, null, nullTranslator.load('test'));
+  tracker.enabled = true; // as the plugin does with the settings' default
   return { tracker, panel };
 }
 
-const loads = (kernel: FakeKernel) =>
-  kernel.executed.filter(code => code.includes('EXTENSION_SOURCE')).length;
+const executed = (kernel: MockKernel): string[] =>
+  (kernel.requestExecute as jest.Mock).mock.calls.map(([content]) => content.code);
+const loads = (kernel: MockKernel) =>
+  executed(kernel).filter(code => code.includes('EXTENSION_SOURCE')).length;
 
 describe('loading the kernel extension', () => {
   it('once per kernel start, with the comm target registered first', async () => {
-    const kernel = new FakeKernel();
+    const kernel = mockKernel();
     setUp(kernel);
     await flush();
     expect(kernel.registerCommTarget).toHaveBeenCalledWith(COMM_TARGET, expect.any(Function));
     expect(loads(kernel)).toBe(1);
-    kernel.setStatus('busy');
-    kernel.setStatus('idle');
+    changeStatus(kernel, 'busy');
+    changeStatus(kernel, 'idle');
     await flush();
     expect(loads(kernel)).toBe(1);
   });
 
   it('again after a restart (same connection), not while the kernel is still starting', async () => {
-    const kernel = new FakeKernel();
+    const kernel = mockKernel();
     setUp(kernel);
     await flush();
-    kernel.setStatus('restarting');
-    kernel.setStatus('starting');
+    changeStatus(kernel, 'restarting');
+    changeStatus(kernel, 'starting');
     await flush();
     expect(loads(kernel)).toBe(1);
-    kernel.setStatus('idle');
+    changeStatus(kernel, 'idle');
     await flush();
     expect(loads(kernel)).toBe(2);
     expect(kernel.registerCommTarget).toHaveBeenCalledTimes(1);
     // And after a crash (autorestart).
-    kernel.setStatus('autorestarting');
-    kernel.setStatus('idle');
+    changeStatus(kernel, 'autorestarting');
+    changeStatus(kernel, 'idle');
     await flush();
     expect(loads(kernel)).toBe(3);
   });
 
   it('not into a kernel of another language, and not when turned off', async () => {
-    const r = new FakeKernel('R');
+    const r = mockKernel('R');
     setUp(r);
     await flush();
-    expect(r.executed).toEqual([]);
+    expect(executed(r)).toEqual([]);
 
-    const kernel = new FakeKernel();
-    kernel.status = 'starting';
+    const kernel = mockKernel();
+    setStatus(kernel, 'starting');
     const { tracker } = setUp(kernel);
     tracker.enabled = false;
-    kernel.setStatus('idle');
+    changeStatus(kernel, 'idle');
     await flush();
     expect(loads(kernel)).toBe(0);
   });
@@ -115,7 +106,7 @@ describe('records from the kernel', () => {
 
   async function deliver(
     tracker: CellUsageTracker,
-    kernel: FakeKernel,
+    kernel: MockKernel,
     record: unknown,
     parentId: string
   ) {
@@ -143,7 +134,7 @@ describe('records from the kernel', () => {
   };
 
   it('go under the cell whose request they answer; saved in metadata only when asked', async () => {
-    const kernel = new FakeKernel();
+    const kernel = mockKernel();
     const { tracker, panel } = setUp(kernel);
     const [first, second] = [cellWith('req-1'), cellWith('req-2')];
     (panel.content.widgets as unknown[]).push(first, second);
@@ -172,7 +163,7 @@ describe('records from the kernel', () => {
   });
 
   it('a record for no known request, or a malformed one, changes nothing', async () => {
-    const kernel = new FakeKernel();
+    const kernel = mockKernel();
     const { tracker, panel } = setUp(kernel);
     const cell = cellWith('req-1');
     (panel.content.widgets as unknown[]).push(cell);

@@ -6,6 +6,8 @@ import { MonitorModel } from '../model';
 import { GPUPanel } from '../panel';
 import type { IProcessesReply } from '../../api';
 import { devicesReply, FakeAPI, flush, GiB, gpu, sample } from '../../__tests__/fakes';
+import { settingsSchema } from '../../__tests__/schemas';
+import { monitorConfig } from '../settings';
 
 // jsdom has no canvas: stand in for uPlot, keeping the data it is given.
 jest.mock('uplot', () =>
@@ -40,7 +42,18 @@ describe('GPUPanel', () => {
     model = new MonitorModel({ api: api, reconnectDelaysMs: [60000] });
     await model.start();
     api.socket.open();
-    panel = new GPUPanel({ model, trans, actions });
+    const config = monitorConfig({}, settingsSchema('monitor'));
+    panel = new GPUPanel({
+      model,
+      trans,
+      actions,
+      windowChoices: [1, 5, 15, 60],
+      config: {
+        units: config.memoryUnits,
+        windowMinutes: config.chartWindowMinutes,
+        thresholds: config.thresholds
+      }
+    });
     Widget.attach(panel, document.body);
     panel.updateNow();
   });

@@ -3,12 +3,12 @@
  * panel's History choice is saved as the chartWindowMinutes setting.
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
-import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { CommandRegistry } from '@lumino/commands';
-import { Signal } from '@lumino/signaling';
+import * as JSON5 from 'json5';
 import type { Widget } from '@lumino/widgets';
 
 import { FakeAPI, flush } from '../../__tests__/fakes';
+import { registryServing } from '../../__tests__/settings';
 import type { IGPUMonitor } from '../../tokens';
 import { monitorPlugin } from '../plugin';
 
@@ -19,23 +19,10 @@ function fakeApp(added: Widget[]): JupyterFrontEnd {
   } as unknown as JupyterFrontEnd;
 }
 
-function registryWith(composite: Record<string, unknown>) {
-  const saved: [string, unknown][] = [];
-  const settings = {
-    composite,
-    changed: new Signal<unknown, void>({}),
-    set: async (key: string, value: unknown) => {
-      saved.push([key, value]);
-    }
-  };
-  const registry = { load: async () => settings } as unknown as ISettingRegistry;
-  return { registry, saved };
-}
-
 describe('the monitor plugin', () => {
   it("saves the panel's History choice as the chartWindowMinutes setting", async () => {
     const added: Widget[] = [];
-    const { registry, saved } = registryWith({ chartWindowMinutes: 15 });
+    const { registry, saved } = registryServing('monitor');
     const api = new FakeAPI();
     const monitor = (await monitorPlugin.activate(
       fakeApp(added),
@@ -53,7 +40,8 @@ describe('the monitor plugin', () => {
     select.value = '60';
     select.dispatchEvent(new Event('change'));
     await flush();
-    expect(saved).toEqual([['chartWindowMinutes', 60]]);
+    // The registry writes the file with comments (JSON5), as JupyterLab keeps it.
+    expect(saved.map(raw => JSON5.parse(raw))).toEqual([{ chartWindowMinutes: 60 }]);
     monitor.model.dispose();
     added[0].dispose();
   });

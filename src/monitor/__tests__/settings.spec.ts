@@ -1,9 +1,16 @@
 import { usageReply } from '../../shared-gpus/__tests__/fixtures';
-import { monitorConfig, withPolicy } from '../settings';
+import { settingsSchema } from '../../__tests__/schemas';
+import { monitorConfig, windowChoicesOf, withPolicy } from '../settings';
+
+const schema = settingsSchema('monitor');
 
 describe('monitorConfig', () => {
+  it('takes its choices from the schema', () => {
+    expect(windowChoicesOf(schema)).toEqual([1, 5, 15, 60]);
+  });
+
   it('uses the schema defaults for an empty composite', () => {
-    expect(monitorConfig({})).toEqual({
+    expect(monitorConfig({}, schema)).toEqual({
       updateIntervalSeconds: 1,
       statusBarContent: 'utilization-and-memory',
       thresholds: { memoryWarningPercent: 85, memoryCriticalPercent: 95, warnOnThrottle: true },
@@ -13,13 +20,16 @@ describe('monitorConfig', () => {
   });
 
   it('falls back on values of the wrong type or out of range', () => {
-    const config = monitorConfig({
-      updateIntervalSeconds: 0.01,
-      statusBarContent: 'everything',
-      chartWindowMinutes: 7,
-      memoryUnits: 'bytes',
-      memoryWarningPercent: '90' as any
-    });
+    const config = monitorConfig(
+      {
+        updateIntervalSeconds: 0.01,
+        statusBarContent: 'everything',
+        chartWindowMinutes: 7,
+        memoryUnits: 'bytes',
+        memoryWarningPercent: '90' as any
+      },
+      schema
+    );
     expect(config.updateIntervalSeconds).toBe(1);
     expect(config.statusBarContent).toBe('utilization-and-memory');
     expect(config.chartWindowMinutes).toBe(15);
@@ -28,7 +38,7 @@ describe('monitorConfig', () => {
   });
 
   it('orders swapped thresholds', () => {
-    const config = monitorConfig({ memoryWarningPercent: 97, memoryCriticalPercent: 80 });
+    const config = monitorConfig({ memoryWarningPercent: 97, memoryCriticalPercent: 80 }, schema);
     expect(config.thresholds).toMatchObject({
       memoryWarningPercent: 80,
       memoryCriticalPercent: 97
@@ -44,14 +54,14 @@ describe('monitor settings with the server policy', () => {
       memory_warning_percent: 80,
       memory_critical_percent: 97
     };
-    const config = monitorConfig(withPolicy(user, policy));
+    const config = monitorConfig(withPolicy(user, policy), schema);
     expect(config.thresholds.memoryWarningPercent).toBe(80);
     expect(config.thresholds.memoryCriticalPercent).toBe(97);
     expect(config.chartWindowMinutes).toBe(5);
     // Not set on the server (null): the user's own.
     expect(
-      monitorConfig(withPolicy(user, usageReply().policy)).thresholds.memoryWarningPercent
+      monitorConfig(withPolicy(user, usageReply().policy), schema).thresholds.memoryWarningPercent
     ).toBe(60);
-    expect(monitorConfig(withPolicy(user, null)).thresholds.memoryCriticalPercent).toBe(70);
+    expect(monitorConfig(withPolicy(user, null), schema).thresholds.memoryCriticalPercent).toBe(70);
   });
 });

@@ -8,6 +8,16 @@ import { Widget } from '@lumino/widgets';
 import { GPUStatusItem, GPUStatusModel } from '../statusbar';
 import { share, usageReply } from '../../shared-gpus/__tests__/fixtures';
 import { devicesReply, FakeAPI, flush, GiB, gpu, sample } from '../../__tests__/fakes';
+import { settingsSchema } from '../../__tests__/schemas';
+import { monitorConfig } from '../settings';
+
+// The schema's defaults, as the plugin passes them.
+const DEFAULTS = monitorConfig({}, settingsSchema('monitor'));
+const STATUS_CONFIG = {
+  content: DEFAULTS.statusBarContent,
+  units: DEFAULTS.memoryUnits,
+  thresholds: DEFAULTS.thresholds
+};
 
 const trans = nullTranslator.load('test');
 
@@ -28,7 +38,7 @@ describe('GPUStatusModel', () => {
 
   it('shows utilisation and memory, details in the tooltip', async () => {
     api.history = [sample(1)];
-    status = new GPUStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
     await monitor.start();
     expect(status.text).toBe('GPU 0: 87% · 41.2/80 GiB');
     expect(status.tooltip).toContain('NVIDIA A100-SXM4-80GB (compute capability 8.0)');
@@ -49,7 +59,7 @@ describe('GPUStatusModel', () => {
       }
     });
     api.history = [sample(1, [gpu(0, { memory_used: 78 * GiB })])];
-    status = new GPUStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
     await monitor.start();
     expect(status.text).toBe('Replay · GPU 0: 87% · 78.0/80 GiB');
     expect(status.tooltip.split('\n')[0]).toBe(
@@ -65,7 +75,7 @@ describe('GPUStatusModel', () => {
       reason: 'NVML could not start: the NVIDIA driver is not loaded',
       devices: []
     });
-    status = new GPUStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
     await monitor.start();
     expect(status.text).toBe('No GPU');
     expect(status.tooltip).toBe(
@@ -75,7 +85,7 @@ describe('GPUStatusModel', () => {
 
   it('says offline when the server cannot be reached', async () => {
     api.fail = new Error('Failed to fetch');
-    status = new GPUStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
     await monitor.start();
     expect(status.text).toBe('GPU: offline');
     expect(status.tooltip).toContain('Failed to fetch');
@@ -118,7 +128,7 @@ describe('GPUStatusModel', () => {
         }
       ]
     };
-    status = new GPUStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
     await monitor.start();
     expect(status.text).toBe('GPU 0: 99% · 41.2/80 GiB +1');
     const watch = monitor.watchProcesses();
@@ -132,7 +142,7 @@ describe('GPUStatusModel', () => {
 
   it('emits stateChanged only when what it shows changes', async () => {
     api.history = [sample(1)];
-    status = new GPUStatusModel(monitor, trans);
+    status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
     await monitor.start();
     const changed = jest.fn();
     status.stateChanged.connect(changed);
@@ -149,7 +159,7 @@ describe('GPUStatusModel with a soft limit', () => {
     const api = new FakeAPI();
     const monitor = new MonitorModel({ api: api, reconnectDelaysMs: [60000] });
     api.history = [sample(1, [gpu(0, { memory_used: 10 * GiB })])];
-    const status = new GPUStatusModel(monitor, trans);
+    const status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
     await monitor.start();
     expect(status.level).toBe('normal');
     const shared = new SharedGPUsModel(api, trans);
@@ -193,7 +203,7 @@ describe('GPUStatusItem', () => {
     const api = new FakeAPI();
     const monitor = new MonitorModel({ api: api, reconnectDelaysMs: [60000] });
     api.history = [sample(1)];
-    const status = new GPUStatusModel(monitor, trans);
+    const status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
     await monitor.start();
     const open = jest.fn();
     const item = new GPUStatusItem(status, open);

@@ -1,5 +1,12 @@
-import { profileFromProbe } from '../../core/profiles/probe';
+import type { Kernel } from '@jupyterlab/services';
+import type { Signal } from '@lumino/signaling';
+
+import { FakeAPI, flush } from '../../__tests__/fakes';
+import { answer, kernelOf, sessionWithKernel } from '../../__tests__/kernels';
+import type { IDeviceProfile } from '../../core/lint/analyzer';
+import { PROBE_MIME, profileFromProbe } from '../../core/profiles/probe';
 import { profileForTarget } from '../../core/profiles/targets';
+import { ProfileStore } from '../store';
 
 const h200x2 = {
   available: true,
@@ -144,50 +151,51 @@ describe('device profiles', () => {
 });
 
 describe('kernel probes', () => {
-  const { Signal } = require('@lumino/signaling');
-  const { ProfileStore } = require('../store');
-  const { flush } = require('../../__tests__/fakes');
-
   it('probe again after a restart: a torch installed before restarting is seen', async () => {
-    let torch = '2.13.0+cpu';
-    let probes = 0;
-    const kernel = {
-      id: 'k1',
-      statusChanged: new Signal({}),
-      info: Promise.resolve({ language_info: { name: 'python' } }),
-      requestExecute() {
-        probes++;
-        const future: { onIOPub?: (msg: unknown) => void; done?: Promise<void> } = {};
-        const data = {
-          'application/vnd.gpuscope.probe+json': {
-            driver: {
-              available: true,
-              error: null,
-              devices: [{ index: 0, name: 'Tesla T4', cc: '7.5' }]
-            },
-            cuda_visible_devices: null,
-            torch
+    const session = sessionWithKernel();
+    const kernel = kernelOf(session);
+    const probeReply = (torch: string) => ({
+      iopub: [
+        {
+          msgType: 'display_data' as const,
+          content: {
+            metadata: {},
+            data: {
+              [PROBE_MIME]: {
+                driver: {
+                  available: true,
+                  error: null,
+                  devices: [{ index: 0, name: 'Tesla T4', cc: '7.5' }]
+                },
+                cuda_visible_devices: null,
+                torch
+              }
+            }
           }
-        };
-        future.done = Promise.resolve().then(() =>
-          future.onIOPub?.({ header: { msg_type: 'display_data' }, content: { data } })
-        );
-        return future;
-      }
+        }
+      ]
+    });
+    const probes = answer(kernel, probeReply('2.13.0+cpu'));
+    const api = new FakeAPI();
+    api.collectorReply = {
+      source: '',
+      mime: '',
+      cell_usage_loader: '',
+      cells: { short: '', self_contained: '' }
     };
-    const session = { session: { kernel } };
-    const store = new ProfileStore({ collector: async () => ({ source: '' }) });
+    const store = new ProfileStore(api);
     await store.probe(session);
     expect(store.kernelProfile(session)).toMatchObject({ hasGPU: false, torch: '2.13.0+cpu' });
     await store.probe(session);
-    expect(probes).toBe(1); // once per kernel start
+    expect(probes).toHaveBeenCalledTimes(1); // once per kernel start
 
-    torch = '2.11.0+cu130';
-    kernel.statusChanged.emit('restarting');
-    kernel.statusChanged.emit('idle');
+    answer(kernel, probeReply('2.11.0+cu130'));
+    const status = kernel.statusChanged as Signal<Kernel.IKernelConnection, Kernel.Status>;
+    status.emit('restarting');
+    status.emit('idle');
     await flush();
     await flush();
-    expect(probes).toBe(2);
+    expect(probes).toHaveBeenCalledTimes(2);
     expect(store.kernelProfile(session)).toMatchObject({
       hasGPU: true,
       cc: '7.5',
@@ -197,11 +205,16 @@ describe('kernel probes', () => {
 });
 
 describe('which profile a notebook is linted for', () => {
-  const { ProfileStore } = require('../store');
-  const H200 = { source: 'server', hasGPU: true, cc: '9.0', name: 'NVIDIA H200', deviceCount: 1 };
+  const H200: IDeviceProfile = {
+    source: 'server',
+    hasGPU: true,
+    cc: '9.0',
+    name: 'NVIDIA H200',
+    deviceCount: 1
+  };
 
   it("the server's GPUs stand in for a kernel not yet probed, but a recording never does", () => {
-    const store = new ProfileStore({ collector: async () => ({ source: '' }) });
+    const store = new ProfileStore(new FakeAPI());
     store.setServerProfile(H200);
     expect(store.profileFor(null)).toEqual(H200);
     store.setServerProfile({ ...H200, source: 'server (a recording)', recorded: true });
@@ -209,7 +222,7 @@ describe('which profile a notebook is linted for', () => {
   });
 
   it('an unknown lint target is a problem that stops linting, not a silent fallback', () => {
-    const store = new ProfileStore({ collector: async () => ({ source: '' }) });
+    const store = new ProfileStore(new FakeAPI());
     store.setServerProfile(H200);
     store.setTarget(null, 'GPU lint target "T5" is not a GPU gpuscope knows');
     expect(store.profileFor(null)).toBeNull();
