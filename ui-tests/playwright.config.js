@@ -6,6 +6,8 @@ const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 module.exports = {
   ...baseConfig,
+  // oldest/ has its own configuration (make test-oldest).
+  testDir: './tests',
   reporter: [['list'], ['html', { open: 'never' }]],
   retries: 0,
   use: {

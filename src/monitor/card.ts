@@ -2,16 +2,9 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { IDevice, IGPUProcess, IGPUSample, IProcessesReply } from '../api';
 import { IChartTheme, TimeChart } from './chart';
-import {
-  formatAmount,
-  formatPercent,
-  formatThroughput,
-  formatUsedOfTotal,
-  formatWatts,
-  gpuLevel,
-  throttleWords
-} from './format';
+import { formatPercent, formatThroughput, formatWatts, gpuLevel, throttleWords } from './format';
 import { element, setAttr, setText } from '../ui/dom';
+import { formatAmount, formatUsedOfTotal } from '../ui/memory';
 import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
 
 /** What a card needs from its panel to act on a process row. */

@@ -4,7 +4,7 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { IGPUShare, IUsageReply } from '../api';
-import { formatUsedOfTotal } from '../monitor/format';
+import { formatUsedOfTotal } from '../ui/memory';
 import { usageLine, worthALine } from './text';
 import type { IGPUScopeAPI, ISharedGPUs, IStatusContribution, MemoryUnits } from '../tokens';
 

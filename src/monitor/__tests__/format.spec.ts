@@ -1,12 +1,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
-import {
-  formatThroughput,
-  formatUsedOfTotal,
-  gpuLevel,
-  statusText,
-  throttleWords
-} from '../format';
+import { formatUsedOfTotal } from '../../ui/memory';
+import { formatThroughput, gpuLevel, statusText, throttleWords } from '../format';
 import { GiB, gpu } from '../../__tests__/fakes';
 
 const trans = nullTranslator.load('test');
