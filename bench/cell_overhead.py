@@ -18,7 +18,9 @@ from pathlib import Path
 
 from jupyter_client.manager import start_new_kernel
 
-SOURCE = (Path(__file__).resolve().parent.parent / "python" / "jupyterlab_gpuscope" / "kernel.py").read_text()
+SOURCE = (
+    Path(__file__).resolve().parent.parent / "python" / "jupyterlab_gpuscope" / "kernel" / "cell_usage.py"
+).read_text()
 LOAD = f"""
 _ns = {{"__name__": "gpuscope_cell_usage"}}
 exec(compile({json.dumps(SOURCE)}, "<gpuscope-cell-usage>", "exec"), _ns)

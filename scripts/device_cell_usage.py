@@ -13,12 +13,14 @@ from pathlib import Path
 
 from jupyter_client.manager import start_new_kernel
 
-SOURCE = (Path(__file__).resolve().parent.parent / "python" / "jupyterlab_gpuscope" / "kernel.py").read_text()
+SOURCE = (
+    Path(__file__).resolve().parent.parent / "python" / "jupyterlab_gpuscope" / "kernel" / "cell_usage.py"
+).read_text()
 LOADER = f"""
 def _gpuscope_load_cell_usage(source):
     namespace = {{"__name__": "gpuscope_cell_usage"}}
     exec(compile(source, "<gpuscope-cell-usage>", "exec"), namespace)
-    namespace["load_ipython_extension"](get_ipython())
+    namespace["load_ipython_extension"](get_ipython(), reset_peaks=True)  # the "peak" mode, as the fixture was recorded
 _gpuscope_load_cell_usage({json.dumps(SOURCE)})
 del _gpuscope_load_cell_usage
 """

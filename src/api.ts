@@ -220,7 +220,7 @@ export interface ICollectorOptions {
 
 /** GET collector: what the frontend runs in kernels that may not have this package. */
 export interface ICollectorReply {
-  /** The collector (diagnose.py): the profile probe reads the driver with it. */
+  /** The collector (kernel/facts.py): the profile probe reads the driver with it. */
   source: string;
   mime: string;
   /** What to run in a kernel to load the per-cell usage extension (its source inside). */

@@ -6,7 +6,7 @@ import { element, withCode } from '../ui/dom';
 import type { ISource } from '../core/knowledge';
 
 /**
- * What the diagnostic cell outputs (made by python/jupyterlab_gpuscope/doctor.py in the
+ * What the diagnostic cell outputs (made by python/jupyterlab_gpuscope/kernel/findings.py in the
  * kernel): the facts with their findings, so that the report reads the same in every
  * frontend. JupyterLab renders the findings it finds here and judges nothing itself.
  */

@@ -24,8 +24,8 @@ import {
   TRANSLATION_DOMAIN
 } from '../tokens';
 import { gpuIcon } from '../ui/icons';
-import { shutDownKernel } from '../ui/kernels';
 import { followSettings } from '../ui/settings';
+import { reportFailure, shutDownFromPanel } from './actions';
 import { MonitorModel } from './model';
 import { GPUPanel } from './panel';
 import { monitorConfig, windowChoicesOf, withPolicy } from './settings';
@@ -92,15 +92,13 @@ export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
       actions: {
         openNotebook: path => void app.commands.execute('docmanager:open', { path }),
         shutDownKernel: (kernelId, path) =>
-          void shutDownKernel(app, trans, kernelId, path)
-            .then(done => (done ? model.refreshProcesses() : undefined))
-            .catch(reason => Private.reportFailure(trans, reason))
+          void shutDownFromPanel(app, trans, model, kernelId, path)
       },
       // The History choice is a setting: it is kept for the next session.
       onWindowChange: minutes =>
         void settings
           ?.set('chartWindowMinutes', minutes)
-          .catch(reason => Private.reportFailure(trans, reason))
+          .catch(reason => reportFailure(trans, reason))
     });
     panel.title.icon = gpuIcon;
     app.shell.add(panel, 'right', { rank: 900 });
@@ -197,12 +195,6 @@ namespace Private {
       windowMinutes: config.chartWindowMinutes,
       thresholds: config.thresholds
     };
-  }
-
-  export function reportFailure(trans: TranslationBundle, reason: unknown): void {
-    Notification.error(
-      trans.__('The GPU action failed: %1', String((reason as Error)?.message ?? reason))
-    );
   }
 
   export function addCommands(

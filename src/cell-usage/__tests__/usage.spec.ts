@@ -126,6 +126,21 @@ describe('utilisation while a cell ran', () => {
   });
 });
 
+describe('the per-cell line is translated', () => {
+  it('goes through the translation bundle, as one message', () => {
+    const base = nullTranslator.load('jupyterlab_gpuscope');
+    const marked = {
+      ...base,
+      __: (message: string, ...args: unknown[]) => `«${base.__(message, ...(args as string[]))}»`
+    };
+    const usage = summarize(record(), () => ({ value: 50, recorded: false }))!;
+    // One message, with the memory part as a placeholder: ««GPU peak …» · util 50 %».
+    expect(annotationText(usage, marked)).toBe('««GPU peak 3.20 GiB (+1.10 GiB)» · util 50 %»');
+    const details = annotationDetails(usage, 'peak', marked).split('\n');
+    expect(details.every(line => line.startsWith('«'))).toBe(true);
+  });
+});
+
 describe("a cell measured without resetting torch's peak statistics (the default)", () => {
   it('below an earlier high it shows what it left allocated, never a made-up peak', () => {
     const usage = summarize(
