@@ -21,7 +21,6 @@ export default [
   cellUsagePlugin,
   sharedGPUsPlugin
 ];
-export { GPUScopeAPI } from './api';
 export * from './api';
 export * from './tokens';
 export { gpuIcon } from './ui/icons';
