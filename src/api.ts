@@ -105,8 +105,20 @@ export interface IGPUProcess {
   note: string | null;
 }
 
+/**
+ * Device memory in use minus what the processes NVML lists here hold: processes this
+ * server cannot see (another container on the same GPU; the driver hides them) and, where
+ * `includes_driver_reserve`, the driver's own reserve. Null (with the reason) when unknown.
+ */
+export interface IHeldOutside {
+  used_memory: number | null;
+  includes_driver_reserve: boolean;
+  reason: string | null;
+}
+
 export interface IProcessesReply extends IBackendSummary {
-  pid_namespace: { shared: boolean; note: string | null };
+  /** shared: NVML's PIDs are this server's; own: the server runs in its own PID namespace. */
+  pid_namespace: { shared: boolean; own: boolean; note: string | null };
   show_other_users: boolean;
   gpus: {
     index: number;
@@ -114,6 +126,8 @@ export interface IProcessesReply extends IBackendSummary {
     others: { count: number; used_memory: number };
     /** Why this GPU's process list could not be read (then the list is unknown, not empty). */
     unavailable: string | null;
+    /** Memory in use that no process listed here holds (processes.py's held_outside). */
+    outside: IHeldOutside;
   }[];
 }
 
@@ -154,6 +168,8 @@ export interface IGPUShare {
   others: number;
   others_count: number;
   memory_total: number | null;
+  /** Memory no process visible here holds (another container's); null: cannot tell. */
+  outside: number | null;
   limit: number | null;
   state: 'ok' | 'near' | 'over';
 }

@@ -96,6 +96,33 @@ def has_gpu_open(pid: int) -> bool:
     return False
 
 
+#: NVML's per-process figures leave out a few MiB per CUDA context (9 MiB for one process
+#: on an H200, driver 580.159.04): a smaller remainder is not memory held elsewhere.
+OUTSIDE_FLOOR = 64 * 2**20
+
+
+def held_outside(
+    memory_used: int | None, processes: list[dict[str, Any]], *, reserve_apart: bool, unreadable: str | None
+) -> dict[str, Any]:
+    """Device memory in use that none of the processes NVML lists here accounts for: held
+    by processes this server cannot see (another container or pod on the same GPU; the
+    driver hides them), or, where the driver does not report its reserve apart, by the
+    driver itself. Computed as memory used minus the listed processes' memory."""
+    unknown = {"used_memory": None, "includes_driver_reserve": not reserve_apart}
+    if unreadable:
+        return {**unknown, "reason": f"the GPU's process list could not be read ({unreadable})"}
+    if memory_used is None:
+        return {**unknown, "reason": "the GPU's memory in use is not known"}
+    if any(p.get("used_memory") is None for p in processes):
+        return {**unknown, "reason": "NVML gives no memory figure for some processes here"}
+    rest = memory_used - sum(p["used_memory"] for p in processes)
+    return {
+        "used_memory": rest if rest >= OUTSIDE_FLOOR else 0,
+        "includes_driver_reserve": not reserve_apart,
+        "reason": None,
+    }
+
+
 def describe(
     gpu_processes: dict[int, list[dict[str, Any]]],
     kernels: list[KernelInfo],
@@ -105,14 +132,19 @@ def describe(
     uses_gpu: Callable[[int], bool] = has_gpu_open,
     recorded: bool = False,
     unreadable: dict[int, str] | None = None,
+    memory_used: dict[int, int | None] | None = None,
+    reserve_apart: bool = False,
 ) -> dict[str, Any]:
     """The `processes` API body for the given NVML process lists.
 
     `recorded`: the lists come from a replay, so PIDs absent here are the recording's.
     `unreadable`: device index -> why its list could not be read; such a GPU's entry
     says so (`unavailable`) instead of passing for one that no process uses.
+    `memory_used`: device index -> its memory in use, for what is held outside this
+    server's view (`outside`); `reserve_apart`: that figure leaves out the driver's reserve.
     """
     unreadable = unreadable or {}
+    memory_used = memory_used or {}
     own_uid = os.getuid() if own_uid is None else own_uid
     by_pid = _kernel_by_pid(kernels)
     all_pids = {p["pid"] for procs in gpu_processes.values() for p in procs if p.get("pid") is not None}
@@ -135,11 +167,18 @@ def describe(
                 "processes": listed,
                 "others": {"count": others_count, "used_memory": others_memory},
                 "unavailable": unreadable.get(index),
+                "outside": held_outside(
+                    memory_used.get(index),
+                    gpu_processes[index],
+                    reserve_apart=reserve_apart,
+                    unreadable=unreadable.get(index),
+                ),
             }
         )
     return {
         "pid_namespace": {
             "shared": shared_namespace,
+            "own": in_own_pid_namespace(),
             "note": None
             if shared_namespace
             else "These processes were recorded on another machine (a replay): no owner is shown."
@@ -208,3 +247,32 @@ def _describe_one(
             "notebook_path": kernel.notebook_path,
         }
     return entry
+
+
+#: The inode of the initial PID namespace (PROC_PID_INIT_INO in the Linux kernel).
+_INIT_PID_NAMESPACE = 0xEFFFFFFC
+
+
+def in_own_pid_namespace() -> bool:
+    """Whether this server runs in a PID namespace of its own (a container, a pod, unshare):
+    then NVML may list PIDs of other namespaces, or hide their processes."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino != _INIT_PID_NAMESPACE
+    except OSError:
+        return False
+
+
+def processes_body(sampler: Any, kernels: list[KernelInfo], *, show_other_users: bool) -> dict[str, Any]:
+    """`describe` with what the sampler knows: its process lists and their errors, each
+    GPU's memory in use, and whether the readings are recorded. Blocking (psutil): run it
+    in an executor."""
+    latest = sampler.latest or {}
+    return describe(
+        sampler.processes,
+        kernels,
+        show_other_users=show_other_users,
+        recorded=not sampler.backend.live,
+        unreadable=sampler.process_errors,
+        memory_used={gpu["index"]: gpu.get("memory_used") for gpu in latest.get("gpus", [])},
+        reserve_apart=sampler.backend.memory_excludes_reserve,
+    )

@@ -20,7 +20,7 @@ from tornado import web, websocket
 
 from . import diagnostic_cell
 from .kernel import facts
-from .processes import describe, running_kernels
+from .processes import processes_body, running_kernels
 
 if TYPE_CHECKING:
     from .sampler import Sampler
@@ -119,13 +119,7 @@ class ProcessesHandler(_GPUScopeMixin, APIHandler):
         body.update(
             await loop.run_in_executor(
                 None,
-                lambda: describe(
-                    self.sampler.processes,
-                    kernels,
-                    show_other_users=self.policy["show_other_users"],
-                    recorded=not self.sampler.backend.live,
-                    unreadable=self.sampler.process_errors,
-                ),
+                lambda: processes_body(self.sampler, kernels, show_other_users=self.policy["show_other_users"]),
             )
         )
         self.finish(json.dumps(body))

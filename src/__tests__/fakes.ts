@@ -4,6 +4,7 @@ import type {
   ICollectorReply,
   IDevicesReply,
   IGPUSample,
+  IHeldOutside,
   IPolicy,
   IProcessesReply,
   ISample,
@@ -15,6 +16,13 @@ import type {
 import type { IGPUScopeAPI } from '../tokens';
 
 export const GiB = 2 ** 30;
+
+/** A GPU where all memory in use is held by the processes listed. */
+export const NOTHING_OUTSIDE: IHeldOutside = {
+  used_memory: 0,
+  includes_driver_reserve: false,
+  reason: null
+};
 
 export function gpu(index: number, overrides: Partial<IGPUSample> = {}): IGPUSample {
   return {

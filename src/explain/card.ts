@@ -13,6 +13,7 @@ import { holdersFor, IHolders } from './holders';
 import type { IExplanation } from '../core/explain/matcher';
 import { formatSize } from '../core/explain/oom';
 import { element, withCode } from '../ui/dom';
+import { outsideExplanation } from '../ui/outside';
 
 export interface IExplainCardOptions {
   explanations: IExplanation[];
@@ -171,7 +172,7 @@ export class ExplainCard extends Widget {
         holders.unavailable
       );
     }
-    if (!holders.rows.length && !holders.others.count) {
+    if (!holders.rows.length && !holders.others.count && !holders.outside) {
       if (!holders.unavailable) {
         element('p', 'jp-gpuscope-Explain-note', box).textContent = trans.__(
           'The server sees no process holding memory there.'
@@ -230,6 +231,15 @@ export class ExplainCard extends Widget {
       );
       element('td', '', tr).textContent = '—';
       element('td', '', tr).textContent = formatSize(holders.others.usedMemory);
+      element('td', '', tr);
+    }
+    if (holders.outside && holders.outsideHow) {
+      const tr = element('tr', 'jp-gpuscope-ProcessTable-outside', body);
+      const what = element('td', '', tr);
+      what.textContent = trans.__("Held outside this server's view");
+      what.title = outsideExplanation(holders.outsideHow, trans);
+      element('td', '', tr).textContent = '—';
+      element('td', '', tr).textContent = formatSize(holders.outside);
       element('td', '', tr);
     }
   }

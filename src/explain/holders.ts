@@ -4,7 +4,8 @@ import type { TranslationBundle } from '@jupyterlab/translation';
  * Who holds memory on the GPU a cell ran out of: the rows of the OOM card, from the
  * server's process list.
  */
-import type { IGPUProcess, IProcessesReply } from '../api';
+import type { IGPUProcess, IHeldOutside, IProcessesReply } from '../api';
+import { heldOutside } from '../ui/outside';
 
 export interface IHolder {
   label: string;
@@ -29,6 +30,10 @@ export interface IHolders {
   others: { count: number; usedMemory: number };
   /** Why the process list of a GPU shown could not be read, or null. */
   unavailable: string | null;
+  /** Memory held outside this server's view on the GPUs shown (bytes; 0: none known). */
+  outside: number;
+  /** How that was told (the first GPU's, for the tooltip). */
+  outsideHow: IHeldOutside | null;
 }
 
 function holder(
@@ -86,6 +91,8 @@ export function holdersFor(
       count: gpus.reduce((n, g) => n + g.others.count, 0),
       usedMemory: gpus.reduce((n, g) => n + g.others.used_memory, 0)
     },
-    unavailable: gpus.find(g => g.unavailable)?.unavailable ?? null
+    unavailable: gpus.find(g => g.unavailable)?.unavailable ?? null,
+    outside: gpus.reduce((n, g) => n + heldOutside(g), 0),
+    outsideHow: gpus.find(g => heldOutside(g))?.outside ?? null
   };
 }

@@ -4,6 +4,7 @@ import type { IDevice, IGPUProcess, IGPUSample, IProcessesReply } from '../api';
 import { IChartTheme, TimeChart } from './chart';
 import { formatPercent, formatThroughput, formatWatts, gpuLevel, throttleWords } from './format';
 import { element, setAttr, setText } from '../ui/dom';
+import { heldOutside, outsideExplanation } from '../ui/outside';
 import { formatAmount, formatUsedOfTotal } from '../ui/memory';
 import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
 
@@ -242,6 +243,7 @@ export class GPUCard {
         p.kernel?.notebook_path
       ]),
       gpu?.others.count,
+      Boolean(gpu && heldOutside(gpu)),
       this._units
     ]);
     if (rows !== this._processRows) {
@@ -251,7 +253,8 @@ export class GPUCard {
     if (gpu) {
       const memory = [
         ...gpu.processes.map(p => p.used_memory),
-        ...(gpu.others.count > 0 ? [gpu.others.used_memory] : [])
+        ...(gpu.others.count > 0 ? [gpu.others.used_memory] : []),
+        ...(heldOutside(gpu) ? [heldOutside(gpu)] : [])
       ];
       this._memoryCells.forEach((cell, i) => setText(cell, this._memoryText(memory[i])));
     }
@@ -286,7 +289,7 @@ export class GPUCard {
       );
       return;
     }
-    if (!gpu || (gpu.processes.length === 0 && gpu.others.count === 0)) {
+    if (!gpu || (gpu.processes.length === 0 && gpu.others.count === 0 && !heldOutside(gpu))) {
       element('p', 'jp-gpuscope-Card-empty', container).textContent = trans.__(
         'No process holds memory on this GPU.'
       );
@@ -318,6 +321,15 @@ export class GPUCard {
         '%1 processes of other users (details hidden by the server)',
         gpu.others.count
       );
+    }
+    if (heldOutside(gpu)) {
+      const row = element('tr', 'jp-gpuscope-ProcessTable-outside', body);
+      element('td', '', row).textContent = '—';
+      this._memoryCells.push(element('td', '', row));
+      const cell = element('td', '', row) as HTMLTableCellElement;
+      cell.colSpan = 3;
+      cell.textContent = trans.__("held outside this server's view");
+      cell.title = outsideExplanation(gpu.outside, trans);
     }
   }
 

@@ -5,7 +5,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import type { IGPUShare, IUsageReply } from '../api';
 import { formatUsedOfTotal } from '../ui/memory';
-import { usageLine, worthALine } from './text';
+import { outsideLine, usageLine, worthALine } from './text';
 import type { IGPUScopeAPI, ISharedGPUs, IStatusContribution, MemoryUnits } from '../tokens';
 
 /** Bounds on how often `usage` is polled: the server's check interval, within these. */
@@ -53,7 +53,10 @@ export class SharedGPUsModel implements ISharedGPUs {
     const contribution: IStatusContribution = {
       suffix: null,
       level: 'normal',
-      lines: shares.filter(worthALine).map(share => usageLine(share, units, trans))
+      lines: shares
+        .filter(worthALine)
+        .flatMap(share => [usageLine(share, units, trans), outsideLine(share, units, trans)])
+        .filter((line): line is string => line !== null)
     };
     const limited = shares.filter(share => share.limit !== null);
     if (limited.length) {

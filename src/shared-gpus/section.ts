@@ -3,7 +3,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { element } from '../ui/dom';
 import type { IUsageReply } from '../api';
 import type { INudgeActions } from './nudges';
-import { formatDuration, formatMemory, usageLine, worthALine } from './text';
+import { formatDuration, formatMemory, outsideLine, usageLine, worthALine } from './text';
 import type { MemoryUnits } from '../tokens';
 
 /**
@@ -40,6 +40,10 @@ export class UsageSection {
     for (const gpu of telling) {
       const row = element('li', `jp-gpuscope-Usage-gpu jp-mod-${gpu.state}`, rows);
       row.textContent = usageLine(gpu, units, trans);
+      const outside = outsideLine(gpu, units, trans);
+      if (outside) {
+        element('div', 'jp-gpuscope-Usage-outside', row).textContent = outside;
+      }
       if (gpu.limit !== null) {
         const bar = element('div', 'jp-gpuscope-Usage-bar', row);
         const fill = element('div', 'jp-gpuscope-Usage-barFill', bar);

@@ -95,12 +95,27 @@ export function limitMessage(gpu: IGPUShare, units: MemoryUnits, trans: Translat
     : trans.__('You hold %1 of your %2 limit on GPU %3.', mine, limit, gpu.index);
 }
 
+/** "2.5 GiB is held outside this server's view …", or null when none is known. */
+export function outsideLine(
+  gpu: IGPUShare,
+  units: MemoryUnits,
+  trans: TranslationBundle
+): string | null {
+  return gpu.outside
+    ? trans.__(
+        "%1 is held outside this server's view on GPU %2 (other containers or machines).",
+        formatMemory(gpu.outside, units),
+        gpu.index
+      )
+    : null;
+}
+
 /**
  * Whether a GPU's line says anything: memory held, other users' processes, or a limit. A
  * line of zeros per GPU would hide the one that matters.
  */
 export function worthALine(gpu: IGPUShare): boolean {
-  return gpu.mine > 0 || gpu.others_count > 0 || gpu.limit !== null;
+  return gpu.mine > 0 || gpu.others_count > 0 || gpu.limit !== null || Boolean(gpu.outside);
 }
 
 /** limitMessage, then the other users' total: "Others hold 23.1 GiB (3 processes)." */

@@ -52,6 +52,9 @@ class Backend:
     live = True
     #: False when retrying `open` can never succeed (the `none` backend).
     retry_open = True
+    #: True when the memory in use it reports leaves out the driver's own reserve (NVML's
+    #: memory v2): then used memory minus the listed processes is held by others.
+    memory_excludes_reserve = False
 
     def __init__(self) -> None:
         #: How many calls to the GPU library this backend has made (for `stats`).

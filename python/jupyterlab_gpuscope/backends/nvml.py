@@ -85,6 +85,7 @@ class NvmlBackend(Backend):
             raise BackendUnavailable(f"NVML could not start: {error}") from error
         self._unsupported = [set() for _ in self._handles]
         self._memory_version = self._probe_memory_v2()
+        self.memory_excludes_reserve = self._memory_version is not None
         system: dict[str, Any] = {}
         reasons: dict[str, str] = {}
         self._field(system, reasons, "driver_version", nv.nvmlSystemGetDriverVersion, index=None)

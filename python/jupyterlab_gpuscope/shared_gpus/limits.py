@@ -59,6 +59,9 @@ def gpu_usage(
                 "others": others,
                 "others_count": others_count,
                 "memory_total": total,
+                # Memory no process visible here holds (another container's, say): null
+                # when it cannot be told.
+                "outside": (gpu.get("outside") or {}).get("used_memory"),
                 "limit": gpu_limit,
                 "state": limit.state(mine, gpu_limit),
             }

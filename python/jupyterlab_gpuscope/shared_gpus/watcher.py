@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from tornado.ioloop import PeriodicCallback
 
-from ..processes import KernelInfo, describe, running_kernels
+from ..processes import KernelInfo, processes_body, running_kernels
 from .idle import IdleKernel, IdlePolicy
 from .limits import MemoryLimit, gpu_usage, kernel_memory
 
@@ -113,13 +113,9 @@ class SharedGPUsWatcher:
 
     async def _check(self) -> None:
         kernels = await running_kernels(self.kernel_manager, self.session_manager)
-        gpu_processes = self.sampler.processes
-        recorded = not self.sampler.backend.live
         loop = asyncio.get_running_loop()
         # Never with other users' details: only this user's processes are listed.
-        body = await loop.run_in_executor(
-            None, lambda: describe(gpu_processes, kernels, show_other_users=False, recorded=recorded)
-        )
+        body = await loop.run_in_executor(None, lambda: processes_body(self.sampler, kernels, show_other_users=False))
         held = kernel_memory(body)
         idle = self.idle.idle_kernels(kernels, held)
         self._log_new_nudges(idle)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
-from jupyterlab_gpuscope.processes import NOT_IN_NAMESPACE, UNVERIFIED, KernelInfo, describe
+from jupyterlab_gpuscope.processes import NOT_IN_NAMESPACE, UNVERIFIED, KernelInfo, describe, held_outside
 
 from .fake_nvml import GiB
 
@@ -168,3 +170,92 @@ async def test_a_kernel_still_starting_is_listed_without_its_unset_traits():
         None,
         None,
     )
+
+
+# ---- memory held outside this server's view ---------------------------------------------
+
+
+def test_memory_no_listed_process_holds_is_reported_as_held_outside():
+    listed = [{"pid": 1, "used_memory": 3 * GiB}, {"pid": 2, "used_memory": GiB}]
+    outside = held_outside(6.5 * GiB, listed, reserve_apart=True, unreadable=None)
+    assert outside == {"used_memory": 2.5 * GiB, "includes_driver_reserve": False, "reason": None}
+    # A CUDA context's few MiB that NVML's per-process figures leave out are not "outside".
+    assert held_outside(4 * GiB + 9 * 2**20, listed, reserve_apart=True, unreadable=None)["used_memory"] == 0
+    # Without NVML's memory v2 the driver's reserve is in "used": said, not hidden.
+    assert held_outside(6.5 * GiB, listed, reserve_apart=False, unreadable=None)["includes_driver_reserve"] is True
+
+
+def test_held_outside_is_unknown_rather_than_guessed():
+    listed = [{"pid": 1, "used_memory": None}]
+    assert held_outside(8 * GiB, listed, reserve_apart=True, unreadable=None)["used_memory"] is None
+    assert "no memory figure" in held_outside(8 * GiB, listed, reserve_apart=True, unreadable=None)["reason"]
+    refused = held_outside(8 * GiB, [], reserve_apart=True, unreadable="Insufficient Permissions")
+    assert refused["used_memory"] is None and "could not be read" in refused["reason"]
+    assert held_outside(None, [], reserve_apart=True, unreadable=None)["used_memory"] is None
+
+
+async def test_the_processes_and_usage_routes_count_memory_held_outside(fake_nvml, get_json):
+    import os
+
+    # NVML lists one process of this server (3 GiB) while the GPU has 5.5 GiB in use, as
+    # when another container's process (hidden by the driver) holds 2.5 GiB.
+    fake_nvml.processes[0] = [(os.getpid(), 3 * GiB)]
+    fake_nvml.memory_used[0] = int(5.5 * GiB)
+    for _ in range(50):
+        body = await get_json("processes")
+        if body["gpus"] and body["gpus"][0]["outside"]["used_memory"]:
+            break
+        await asyncio.sleep(0.1)
+    outside = body["gpus"][0]["outside"]
+    assert outside == {"used_memory": int(2.5 * GiB), "includes_driver_reserve": False, "reason": None}
+    assert body["gpus"][1]["outside"]["used_memory"] == GiB  # 1 GiB in use, nothing listed
+    usage = await get_json("usage")
+    assert usage["gpus"][0]["outside"] == int(2.5 * GiB)
+
+
+# ---- a real PID namespace (as in a container), made with unshare --------------------------
+
+NAMESPACE_PROBE = r"""
+import json, os, subprocess, sys, time
+sys.path.insert(0, sys.argv[1])
+from jupyterlab_gpuscope.processes import KernelInfo, describe
+GiB = 2**30
+kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+time.sleep(0.3)
+info = KernelInfo(id="k1", name="python3", pid=kernel.pid, execution_state="idle", notebook_path="a.ipynb")
+modes = {
+    # driver 580 (seen on an H200): PIDs translated, processes of other namespaces hidden
+    "translated": {0: [{"pid": kernel.pid, "used_memory": 3 * GiB}]},
+    # older drivers: host PIDs, which do not exist in this namespace
+    "host": {0: [{"pid": 4_000_000 + kernel.pid, "used_memory": 3 * GiB}]},
+}
+out = {}
+for mode, listed in modes.items():
+    body = describe(listed, [info], show_other_users=False, memory_used={0: int(5.5 * GiB)}, reserve_apart=True)
+    out[mode] = body
+kernel.kill()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare")
+def test_in_a_real_pid_namespace_kernels_are_named_and_outside_memory_counted():
+    package_parent = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", NAMESPACE_PROBE, package_parent],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    translated, host = out["translated"], out["host"]
+    # Translated PIDs: the kernel is named; the hidden 2.5 GiB is held outside the view.
+    assert translated["pid_namespace"]["own"] is True and translated["pid_namespace"]["shared"] is True
+    [proc] = translated["gpus"][0]["processes"]
+    assert proc["kernel"]["id"] == "k1" and proc["owner"] == "self"
+    assert translated["gpus"][0]["outside"]["used_memory"] == int(2.5 * GiB)
+    # Host PIDs: nothing here has that PID, so it is never given to the kernel (no guess).
+    assert host["pid_namespace"]["shared"] is False and "not visible" in host["pid_namespace"]["note"]
+    assert all(p["kernel"] is None for p in host["gpus"][0]["processes"])
+    assert host["gpus"][0]["others"]["count"] + len(host["gpus"][0]["processes"]) == 1

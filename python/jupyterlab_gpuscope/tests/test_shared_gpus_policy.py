@@ -132,6 +132,7 @@ def test_usage_adds_this_users_processes_and_only_totals_others():
         "others": 23 * GiB,
         "others_count": 2,
         "memory_total": 80 * GiB,
+        "outside": None,  # this body says nothing of memory held outside the view
         "limit": 4 * GiB,
         "state": "near",
     }

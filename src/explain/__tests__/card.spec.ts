@@ -2,7 +2,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import type { IProcessesReply } from '../../api';
-import { devicesReply, flush, GiB } from '../../__tests__/fakes';
+import { devicesReply, flush, GiB, NOTHING_OUTSIDE } from '../../__tests__/fakes';
 import { ExplainCard, IExplainCardOptions } from '../card';
 import { holdersFor } from '../holders';
 import { explainError } from '../../core/explain/matcher';
@@ -22,7 +22,7 @@ function processes(overrides: Partial<IProcessesReply> = {}): IProcessesReply {
   } = devicesReply();
   return {
     ...summary,
-    pid_namespace: { shared: true, note: null },
+    pid_namespace: { shared: true, own: false, note: null },
     show_other_users: false,
     gpus: [
       {
@@ -58,9 +58,16 @@ function processes(overrides: Partial<IProcessesReply> = {}): IProcessesReply {
           }
         ].map(p => ({ ...p, note: null })) as IProcessesReply['gpus'][0]['processes'],
         others: { count: 2, used_memory: 10 * GiB },
-        unavailable: null
+        unavailable: null,
+        outside: NOTHING_OUTSIDE
       },
-      { index: 1, processes: [], others: { count: 0, used_memory: 0 }, unavailable: null }
+      {
+        index: 1,
+        processes: [],
+        others: { count: 0, used_memory: 0 },
+        unavailable: null,
+        outside: NOTHING_OUTSIDE
+      }
     ],
     ...overrides
   };

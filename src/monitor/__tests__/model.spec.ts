@@ -1,5 +1,5 @@
 import { MonitorModel } from '../model';
-import { devicesReply, FakeAPI, flush, gpu, sample } from '../../__tests__/fakes';
+import { devicesReply, FakeAPI, flush, gpu, sample, NOTHING_OUTSIDE } from '../../__tests__/fakes';
 
 describe('MonitorModel', () => {
   let api: FakeAPI;
@@ -177,10 +177,16 @@ describe('MonitorModel', () => {
     api.history = [sample(1)];
     api.processesReply = {
       ...devicesReply(),
-      pid_namespace: { shared: true, note: null },
+      pid_namespace: { shared: true, own: false, note: null },
       show_other_users: false,
       gpus: [
-        { index: 0, processes: [], others: { count: 1, used_memory: 1024 }, unavailable: null }
+        {
+          index: 0,
+          processes: [],
+          others: { count: 1, used_memory: 1024 },
+          unavailable: null,
+          outside: NOTHING_OUTSIDE
+        }
       ]
     };
     await model.start();

@@ -5,7 +5,15 @@ import { GPUCard } from '../card';
 import { MonitorModel } from '../model';
 import { GPUPanel } from '../panel';
 import type { IProcessesReply } from '../../api';
-import { devicesReply, FakeAPI, flush, GiB, gpu, sample } from '../../__tests__/fakes';
+import {
+  devicesReply,
+  FakeAPI,
+  flush,
+  GiB,
+  gpu,
+  sample,
+  NOTHING_OUTSIDE
+} from '../../__tests__/fakes';
 import { settingsSchema } from '../../__tests__/schemas';
 import { monitorConfig } from '../settings';
 
@@ -129,7 +137,7 @@ describe('GPUPanel', () => {
   it('lists processes: kernels with their notebook and a shut-down action, others as a total', async () => {
     api.processesReply = {
       ...api.devicesReply,
-      pid_namespace: { shared: true, note: null },
+      pid_namespace: { shared: true, own: false, note: null },
       show_other_users: false,
       gpus: [
         {
@@ -152,7 +160,8 @@ describe('GPUPanel', () => {
             }
           ],
           others: { count: 2, used_memory: 20 * GiB },
-          unavailable: null
+          unavailable: null,
+          outside: NOTHING_OUTSIDE
         }
       ]
     };
@@ -221,14 +230,15 @@ describe('GPUPanel', () => {
     const card = new GPUCard(0, trans, actions);
     card.updateProcesses({
       ...devicesReply(),
-      pid_namespace: { shared: true, note: null },
+      pid_namespace: { shared: true, own: false, note: null },
       show_other_users: false,
       gpus: [
         {
           index: 0,
           processes: [],
           others: { count: 0, used_memory: 0 },
-          unavailable: 'Insufficient Permissions (NO_PERMISSION)'
+          unavailable: 'Insufficient Permissions (NO_PERMISSION)',
+          outside: NOTHING_OUTSIDE
         }
       ]
     });
@@ -244,7 +254,7 @@ describe('GPUPanel', () => {
     const card = new GPUCard(0, trans, actions);
     const reply = (used: number, pid = 4242): IProcessesReply => ({
       ...devicesReply(),
-      pid_namespace: { shared: true, note: null },
+      pid_namespace: { shared: true, own: false, note: null },
       show_other_users: false,
       gpus: [
         {
@@ -262,7 +272,8 @@ describe('GPUPanel', () => {
             }
           ],
           others: { count: 0, used_memory: 0 },
-          unavailable: null
+          unavailable: null,
+          outside: NOTHING_OUTSIDE
         }
       ]
     });

@@ -7,7 +7,15 @@ import { Widget } from '@lumino/widgets';
 
 import { GPUStatusItem, GPUStatusModel } from '../statusbar';
 import { share, usageReply } from '../../shared-gpus/__tests__/fixtures';
-import { devicesReply, FakeAPI, flush, GiB, gpu, sample } from '../../__tests__/fakes';
+import {
+  devicesReply,
+  FakeAPI,
+  flush,
+  GiB,
+  gpu,
+  sample,
+  NOTHING_OUTSIDE
+} from '../../__tests__/fakes';
 import { settingsSchema } from '../../__tests__/schemas';
 import { monitorConfig } from '../settings';
 
@@ -100,10 +108,16 @@ describe('GPUStatusModel', () => {
     ];
     api.processesReply = {
       ...two,
-      pid_namespace: { shared: true, note: null },
+      pid_namespace: { shared: true, own: false, note: null },
       show_other_users: false,
       gpus: [
-        { index: 0, processes: [], others: { count: 0, used_memory: 0 }, unavailable: null },
+        {
+          index: 0,
+          processes: [],
+          others: { count: 0, used_memory: 0 },
+          unavailable: null,
+          outside: NOTHING_OUTSIDE
+        },
         {
           index: 1,
           processes: [
@@ -124,7 +138,8 @@ describe('GPUStatusModel', () => {
             }
           ],
           others: { count: 0, used_memory: 0 },
-          unavailable: null
+          unavailable: null,
+          outside: NOTHING_OUTSIDE
         }
       ]
     };

@@ -10,6 +10,7 @@ export function share(overrides: Partial<IGPUShare> = {}): IGPUShare {
     others: 0,
     others_count: 0,
     memory_total: 80 * GiB,
+    outside: null,
     limit: null,
     state: 'ok',
     ...overrides
