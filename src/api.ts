@@ -43,7 +43,17 @@ export interface IDevice {
   unavailable: Unavailable;
 }
 
+/** Where the server runs (environment.py). */
+export interface IEnvironment {
+  container: 'docker' | 'podman' | 'kubernetes' | 'wsl' | null;
+  own_pid_namespace: boolean;
+  /** What NVML's PIDs are here. */
+  gpu_pids: 'shared' | 'translated' | 'host' | 'unknown' | 'recorded';
+}
+
 export interface IDevicesReply extends IBackendSummary {
+  /** Absent from servers before 0.2. */
+  environment?: IEnvironment;
   configured_backend: string;
   driver_version: string | null;
   cuda_driver_version: string | null;

@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import psutil
 
+from .environment import in_own_pid_namespace
+
 NOT_IN_NAMESPACE = (
     "this process is not visible from the server: it runs in another PID namespace "
     "(the server is probably in a container), so its owner cannot be shown"
@@ -247,19 +249,6 @@ def _describe_one(
             "notebook_path": kernel.notebook_path,
         }
     return entry
-
-
-#: The inode of the initial PID namespace (PROC_PID_INIT_INO in the Linux kernel).
-_INIT_PID_NAMESPACE = 0xEFFFFFFC
-
-
-def in_own_pid_namespace() -> bool:
-    """Whether this server runs in a PID namespace of its own (a container, a pod, unshare):
-    then NVML may list PIDs of other namespaces, or hide their processes."""
-    try:
-        return os.stat("/proc/self/ns/pid").st_ino != _INIT_PID_NAMESPACE
-    except OSError:
-        return False
 
 
 def processes_body(sampler: Any, kernels: list[KernelInfo], *, show_other_users: bool) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web, websocket
 
 from . import diagnostic_cell
+from .environment import environment
 from .kernel import facts
 from .processes import processes_body, running_kernels
 
@@ -82,8 +83,13 @@ class DevicesHandler(_GPUScopeMixin, APIHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.finish(json.dumps(self.sampler.status()))
+    async def get(self) -> None:
+        body = self.sampler.status()
+        loop = asyncio.get_running_loop()
+        body["environment"] = await loop.run_in_executor(
+            None, lambda: environment(self.sampler.processes, recorded=not self.sampler.backend.live)
+        )
+        self.finish(json.dumps(body))
 
 
 class SamplesHandler(_GPUScopeMixin, APIHandler):

@@ -5,6 +5,7 @@ import { Widget } from '@lumino/widgets';
 
 import { GPUCard, ICardActions } from './card';
 import { readTheme } from './chart';
+import type { IEnvironment } from '../api';
 import type { MonitorModel } from './model';
 import { setAttr, setText } from '../ui/dom';
 import type { IGPUPanel, IThresholds, MemoryUnits } from '../tokens';
@@ -182,6 +183,11 @@ export class GPUPanel extends Widget implements IGPUPanel {
     }
     setText(this._banner, banner);
     setAttr(this._banner, 'data-level', bannerLevel);
+    setAttr(
+      this._banner,
+      'title',
+      devices?.environment ? whereItRuns(devices.environment, trans) : ''
+    );
 
     const deviceList = devices?.status === 'ok' ? devices.devices : [];
     const wanted = new Set(deviceList.map(d => d.index));
@@ -275,4 +281,26 @@ export namespace GPUPanel {
     windowMinutes: number;
     thresholds: IThresholds;
   }
+}
+
+/** "In a Docker container, in its own PID namespace; NVML gives this namespace's PIDs." */
+function whereItRuns(environment: IEnvironment, trans: TranslationBundle): string {
+  const place = environment.container
+    ? trans.__('The server runs in a %1 container', environment.container)
+    : trans.__('The server runs outside any container gpuscope recognises');
+  const namespace = environment.own_pid_namespace
+    ? trans.__('in its own PID namespace')
+    : trans.__("in the host's PID namespace");
+  const pids: Record<IEnvironment['gpu_pids'], string> = {
+    shared: trans.__('NVML’s process IDs are the server’s own.'),
+    translated: trans.__(
+      'NVML gives this namespace’s process IDs; processes of other containers are hidden, their memory shows as held outside this server’s view.'
+    ),
+    host: trans.__(
+      'NVML gives host process IDs (an older driver): kernels cannot be matched to GPU processes by ID here.'
+    ),
+    unknown: trans.__('No GPU process yet tells how NVML numbers processes here.'),
+    recorded: trans.__('The processes come from a recording, not from this machine.')
+  };
+  return trans.__('%1, %2. %3', place, namespace, pids[environment.gpu_pids]);
 }

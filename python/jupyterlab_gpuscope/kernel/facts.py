@@ -149,7 +149,9 @@ def _read(path):
         return ""
 
 
-def _container_facts():
+def container_facts():
+    """Signs of a container (Docker, Podman, Kubernetes, WSL) and the /dev/nvidia* nodes in it:
+    the diagnostic reports them, and the server says where it runs (environment.py)."""
     cgroup = _read("/proc/self/cgroup")
     try:
         dev_nvidia = sorted(n for n in os.listdir("/dev") if n.startswith("nvidia"))
@@ -353,7 +355,7 @@ def collect():
             {name: os.environ.get(name) for name in _ENV_VARS},
             LD_LIBRARY_PATH="set" if os.environ.get("LD_LIBRARY_PATH") else None,
         ),
-        "container": _container_facts(),
+        "container": container_facts(),
         "driver": driver,
         "torch": torch_facts,
         "others": {"jax": _installed_version("jax"), "cupy": _installed_version("cupy")},

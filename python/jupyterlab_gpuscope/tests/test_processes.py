@@ -203,7 +203,7 @@ async def test_the_processes_and_usage_routes_count_memory_held_outside(fake_nvm
     fake_nvml.memory_used[0] = int(5.5 * GiB)
     for _ in range(50):
         body = await get_json("processes")
-        if body["gpus"] and body["gpus"][0]["outside"]["used_memory"]:
+        if body["gpus"] and body["gpus"][0]["processes"] and body["gpus"][0]["outside"]["used_memory"] != GiB:
             break
         await asyncio.sleep(0.1)
     outside = body["gpus"][0]["outside"]
@@ -218,6 +218,7 @@ async def test_the_processes_and_usage_routes_count_memory_held_outside(fake_nvm
 NAMESPACE_PROBE = r"""
 import json, os, subprocess, sys, time
 sys.path.insert(0, sys.argv[1])
+from jupyterlab_gpuscope.environment import environment
 from jupyterlab_gpuscope.processes import KernelInfo, describe
 GiB = 2**30
 kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
@@ -232,6 +233,7 @@ modes = {
 out = {}
 for mode, listed in modes.items():
     body = describe(listed, [info], show_other_users=False, memory_used={0: int(5.5 * GiB)}, reserve_apart=True)
+    body["environment"] = environment(listed)
     out[mode] = body
 kernel.kill()
 print(json.dumps(out))
@@ -255,7 +257,19 @@ def test_in_a_real_pid_namespace_kernels_are_named_and_outside_memory_counted():
     [proc] = translated["gpus"][0]["processes"]
     assert proc["kernel"]["id"] == "k1" and proc["owner"] == "self"
     assert translated["gpus"][0]["outside"]["used_memory"] == int(2.5 * GiB)
+    assert translated["environment"]["own_pid_namespace"] is True
+    assert translated["environment"]["gpu_pids"] == "translated"
     # Host PIDs: nothing here has that PID, so it is never given to the kernel (no guess).
     assert host["pid_namespace"]["shared"] is False and "not visible" in host["pid_namespace"]["note"]
+    assert host["environment"]["gpu_pids"] == "host"
     assert all(p["kernel"] is None for p in host["gpus"][0]["processes"])
     assert host["gpus"][0]["others"]["count"] + len(host["gpus"][0]["processes"]) == 1
+
+
+async def test_devices_say_where_the_server_runs(fake_nvml, jp_fetch):
+    body = json.loads((await jp_fetch("gpuscope", "api", "devices")).body)
+    env = body["environment"]
+    assert set(env) == {"container", "own_pid_namespace", "gpu_pids"}
+    assert env["container"] in (None, "docker", "podman", "kubernetes", "wsl")
+    # No GPU process yet: nothing to tell the PIDs by (or the host's own namespace).
+    assert env["gpu_pids"] in ("unknown", "shared")

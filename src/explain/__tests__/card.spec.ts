@@ -188,6 +188,21 @@ describe('which GPU the OOM card shows', () => {
     });
   });
 
+  it("counts memory held outside this server's view on the GPU shown", () => {
+    const reply = processes();
+    reply.gpus[0].outside = {
+      used_memory: 2.5 * GiB,
+      includes_driver_reserve: false,
+      reason: null
+    };
+    expect(holdersFor(reply, 'failing-kernel', 1, trans)).toMatchObject({
+      gpus: [0],
+      outside: 2.5 * GiB
+    });
+    // Another GPU's outside memory is not this one's.
+    expect(holdersFor(reply, 'unknown-kernel', 1, trans).outside).toBe(0);
+  });
+
   it('else the index from the message, else every GPU', () => {
     expect(holdersFor(processes(), 'unknown-kernel', 1, trans)).toMatchObject({
       gpus: [1],

@@ -134,6 +134,19 @@ describe('GPUPanel', () => {
     expect(panel.node.querySelectorAll('.jp-gpuscope-Card')).toHaveLength(0);
   });
 
+  it('says where the server runs in the banner tooltip', async () => {
+    api.devicesReply = devicesReply({
+      environment: { container: 'docker', own_pid_namespace: true, gpu_pids: 'host' }
+    });
+    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
+    await flush();
+    panel.updateNow();
+    const banner = panel.node.querySelector('.jp-gpuscope-Panel-banner')!;
+    expect(banner.getAttribute('title')).toBe(
+      'The server runs in a docker container, in its own PID namespace. NVML gives host process IDs (an older driver): kernels cannot be matched to GPU processes by ID here.'
+    );
+  });
+
   it('lists processes: kernels with their notebook and a shut-down action, others as a total', async () => {
     api.processesReply = {
       ...api.devicesReply,
@@ -223,6 +236,35 @@ describe('GPUPanel', () => {
     // The latest reading, not the first one missed.
     expect(text()).toBe('30.0/80 GiB');
     expect(card.node.querySelector('.jp-gpuscope-Chart')!.getAttribute('data-points')).toBe('2');
+    card.dispose();
+  });
+
+  it("shows memory held outside this server's view as its own row, with how it was told", () => {
+    const card = new GPUCard(0, trans, actions);
+    const reply = (outside: number): IProcessesReply => ({
+      ...devicesReply(),
+      pid_namespace: { shared: true, own: true, note: null },
+      show_other_users: false,
+      gpus: [
+        {
+          index: 0,
+          processes: [],
+          others: { count: 0, used_memory: 0 },
+          unavailable: null,
+          outside: { used_memory: outside, includes_driver_reserve: false, reason: null }
+        }
+      ]
+    });
+    card.updateProcesses(reply(2.5 * GiB));
+    const row = card.node.querySelector('.jp-gpuscope-ProcessTable-outside')!;
+    expect(row.textContent).toBe("—2.5 GiBheld outside this server's view");
+    expect(row.querySelector('td[title]')!.getAttribute('title')).toContain(
+      'such as those of other containers on the same GPU'
+    );
+    expect(card.node.textContent).not.toContain('No process holds memory on this GPU.');
+    // Nothing held outside and no process: the GPU is free.
+    card.updateProcesses(reply(0));
+    expect(card.node.textContent).toContain('No process holds memory on this GPU.');
     card.dispose();
   });
 

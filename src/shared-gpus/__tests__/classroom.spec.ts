@@ -281,6 +281,18 @@ describe('UsageSection', () => {
 const tick = () => new Promise(resolve => setTimeout(resolve, 50));
 
 describe('SharedGPUsModel', () => {
+  it("adds a status bar line for memory held outside this server's view", async () => {
+    const api = new FakeAPI();
+    api.usageReplies = [usageReply({ gpus: [share({ mine: GiB, outside: 2.5 * GiB })] })];
+    const model = new SharedGPUsModel(api, trans);
+    await new Promise(resolve => model.changed.connect(resolve));
+    expect(model.statusFor([0], 'GiB').lines).toEqual([
+      'You hold 1.0 GiB on GPU 0.',
+      "2.5 GiB is held outside this server's view on GPU 0 (other containers or machines)."
+    ]);
+    model.dispose();
+  });
+
   it('polls at the server check interval (within 2–60 s), as the reply says', async () => {
     jest.useFakeTimers();
     try {
