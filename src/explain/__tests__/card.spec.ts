@@ -180,6 +180,26 @@ describe('the explanation card', () => {
   });
 });
 
+describe('an out-of-memory card on an H200 shared with another container (recorded)', () => {
+  // scripts/device_shared_gpu.py: the server in its own PID namespace, two kernels (8 and
+  // 3 GiB) and a process outside it (2.5 GiB) that nvidia-smi lists and NVML hides here.
+  const recorded = require('./fixtures/h200-namespace.json');
+  const reply = recorded.processes as IProcessesReply;
+
+  it('names both kernels by notebook and counts the hidden process as held outside', () => {
+    const holders = holdersFor(reply, recorded.kernels['train.ipynb'].id, 0, trans);
+    expect(holders.rows.map(r => [r.label, Math.round((r.usedMemory ?? 0) / 2 ** 20)])).toEqual([
+      ['train.ipynb', 8710],
+      ['eval.ipynb', 3590]
+    ]);
+    // nvidia-smi's host view lists the outside process with 3078 MiB; NVML's figures here
+    // leave out about 20 MiB of the kernels' contexts, so a little more is "outside".
+    expect(Math.round(holders.outside / 2 ** 20)).toBe(3098);
+    expect(recorded.nvidia_smi.compute_apps_mib[0]).toMatch(/, 3078$/);
+    expect(holders.others.count).toBe(0);
+  });
+});
+
 describe('which GPU the OOM card shows', () => {
   it('the GPU where the failing kernel holds memory, whatever the message numbers it', () => {
     expect(holdersFor(processes(), 'failing-kernel', 1, trans)).toMatchObject({
