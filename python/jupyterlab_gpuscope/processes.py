@@ -104,13 +104,20 @@ OUTSIDE_FLOOR = 64 * 2**20
 
 
 def held_outside(
-    memory_used: int | None, processes: list[dict[str, Any]], *, reserve_apart: bool, unreadable: str | None
+    memory_used: int | None,
+    processes: list[dict[str, Any]],
+    *,
+    reserve_apart: bool,
+    unreadable: str | None,
+    recorded: bool = False,
 ) -> dict[str, Any]:
     """Device memory in use that none of the processes NVML lists here accounts for: held
     by processes this server cannot see (another container or pod on the same GPU; the
     driver hides them), or, where the driver does not report its reserve apart, by the
     driver itself. Computed as memory used minus the listed processes' memory."""
     unknown = {"used_memory": None, "includes_driver_reserve": not reserve_apart}
+    if recorded:
+        return {**unknown, "reason": "a recording: its memory and its processes need not be of one moment"}
     if unreadable:
         return {**unknown, "reason": f"the GPU's process list could not be read ({unreadable})"}
     if memory_used is None:
@@ -174,6 +181,7 @@ def describe(
                     gpu_processes[index],
                     reserve_apart=reserve_apart,
                     unreadable=unreadable.get(index),
+                    recorded=recorded,
                 ),
             }
         )

@@ -192,6 +192,8 @@ def test_held_outside_is_unknown_rather_than_guessed():
     refused = held_outside(8 * GiB, [], reserve_apart=True, unreadable="Insufficient Permissions")
     assert refused["used_memory"] is None and "could not be read" in refused["reason"]
     assert held_outside(None, [], reserve_apart=True, unreadable=None)["used_memory"] is None
+    # A replay's memory and processes are not one machine's moment: never "outside".
+    assert held_outside(8 * GiB, [], reserve_apart=True, unreadable=None, recorded=True)["used_memory"] is None
 
 
 async def test_the_processes_and_usage_routes_count_memory_held_outside(fake_nvml, get_json):
