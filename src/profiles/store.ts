@@ -11,6 +11,10 @@ import type { IDeviceProfile } from '../core/lint/analyzer';
 import { runSilently } from '../ui/silent';
 import type { IDeviceProfiles, IGPUScopeAPI } from '../tokens';
 
+/** How long a probe may wait for a busy kernel, and how often a kernel is asked. */
+const PROBE_WAIT_MS = 60000;
+const MAX_PROBE_ATTEMPTS = 3;
+
 /** Kernel profiles by kernel id, probed once per kernel start. */
 export class ProfileStore implements IDeviceProfiles {
   constructor(private _api: IGPUScopeAPI) {}
@@ -59,13 +63,12 @@ export class ProfileStore implements IDeviceProfiles {
     this._changed.emit();
   }
 
-  /** Probe a kernel (once per kernel id); Python kernels only. */
+  /** Probe a kernel (once per kernel start); Python kernels only. */
   async probe(session: ISessionContext): Promise<void> {
     const kernel = session.session?.kernel;
     if (!kernel || this._probed.has(kernel.id)) {
       return;
     }
-    this._probed.add(kernel.id);
     if (!this._watched.has(kernel)) {
       // A restart keeps the kernel id, but the environment may have changed (a new
       // torch installed before restarting): probe again once it is up.
@@ -73,11 +76,18 @@ export class ProfileStore implements IDeviceProfiles {
       kernel.statusChanged.connect((_, status) => {
         if (status === 'restarting' || status === 'autorestarting') {
           this._probed.delete(kernel.id);
+          this._attempts.delete(kernel.id);
         } else if (status === 'idle' && !this._probed.has(kernel.id)) {
           void this.probe(session).catch(() => undefined);
         }
       });
     }
+    // A kernel still starting (a notebook that just changed kernel) can lose the request:
+    // the watch above probes it once it is idle.
+    if (kernel.status !== 'idle' && kernel.status !== 'busy') {
+      return;
+    }
+    this._probed.add(kernel.id);
     const info = await kernel.info;
     if (info.language_info.name !== 'python') {
       return;
@@ -85,11 +95,19 @@ export class ProfileStore implements IDeviceProfiles {
     if (!this._source) {
       this._source = (await this._api.collector()).source;
     }
-    const run = await runSilently(kernel, probeCode(this._source));
+    const run = await runSilently(kernel, probeCode(this._source), { waitMs: PROBE_WAIT_MS });
     const data = run.displays.find(display => PROBE_MIME in display)?.[PROBE_MIME];
     if (data) {
       this._kernels.set(kernel.id, profileFromProbe(data as unknown as IProbe));
       this._changed.emit();
+      return;
+    }
+    // No answer (lost, or the kernel was busy past the wait): ask again at the next idle,
+    // a few times at most, so that a kernel where the probe fails is not asked forever.
+    const attempts = (this._attempts.get(kernel.id) ?? 0) + 1;
+    this._attempts.set(kernel.id, attempts);
+    if (attempts < MAX_PROBE_ATTEMPTS) {
+      this._probed.delete(kernel.id);
     }
   }
 
@@ -98,6 +116,7 @@ export class ProfileStore implements IDeviceProfiles {
   private _server: IDeviceProfile | null = null;
   private _kernels = new Map<string, IDeviceProfile>();
   private _probed = new Set<string>();
+  private _attempts = new Map<string, number>();
   private _watched = new WeakSet<object>();
   private _source: string | null = null;
   private _changed = new Signal<this, void>(this);

@@ -2,7 +2,7 @@ import type { Kernel } from '@jupyterlab/services';
 import type { Signal } from '@lumino/signaling';
 
 import { FakeAPI, flush } from '../../__tests__/fakes';
-import { answer, kernelOf, sessionWithKernel } from '../../__tests__/kernels';
+import { answer, kernelOf, sessionWithKernel, setStatus } from '../../__tests__/kernels';
 import type { IDeviceProfile } from '../../core/lint/analyzer';
 import { PROBE_MIME, profileFromProbe } from '../../core/profiles/probe';
 import { profileForTarget } from '../../core/profiles/targets';
@@ -201,6 +201,74 @@ describe('kernel probes', () => {
       cc: '7.5',
       torch: '2.11.0+cu130'
     });
+  });
+});
+
+describe('kernel probes, when the kernel is not ready', () => {
+  it('a kernel still starting is probed once it is idle, not lost', async () => {
+    const session = sessionWithKernel();
+    const kernel = kernelOf(session);
+    setStatus(kernel, 'starting');
+    const probes = answer(kernel, {
+      iopub: [
+        {
+          msgType: 'display_data',
+          content: {
+            metadata: {},
+            data: {
+              [PROBE_MIME]: {
+                driver: {
+                  available: true,
+                  error: null,
+                  devices: [{ index: 0, name: 'Tesla T4', cc: '7.5' }]
+                },
+                cuda_visible_devices: null,
+                torch: '2.11.0+cu130'
+              }
+            }
+          }
+        }
+      ]
+    });
+    const api = new FakeAPI();
+    api.collectorReply = {
+      source: '',
+      mime: '',
+      cell_usage_loader: '',
+      cells: { short: '', self_contained: '' }
+    };
+    const store = new ProfileStore(api);
+    await store.probe(session);
+    expect(probes).not.toHaveBeenCalled();
+    setStatus(kernel, 'idle');
+    (kernel.statusChanged as Signal<Kernel.IKernelConnection, Kernel.Status>).emit('idle');
+    await flush();
+    await flush();
+    expect(probes).toHaveBeenCalledTimes(1);
+    expect(store.kernelProfile(session)).toMatchObject({ hasGPU: true, cc: '7.5' });
+  });
+
+  it('a probe that gets no answer is asked again at the next idle, three times at most', async () => {
+    const session = sessionWithKernel();
+    const kernel = kernelOf(session);
+    const probes = answer(kernel, {}); // the run finishes without the probe's display
+    const api = new FakeAPI();
+    api.collectorReply = {
+      source: '',
+      mime: '',
+      cell_usage_loader: '',
+      cells: { short: '', self_contained: '' }
+    };
+    const store = new ProfileStore(api);
+    await store.probe(session);
+    const status = kernel.statusChanged as Signal<Kernel.IKernelConnection, Kernel.Status>;
+    for (let i = 0; i < 5; i++) {
+      status.emit('idle');
+      await flush();
+      await flush();
+    }
+    expect(probes).toHaveBeenCalledTimes(3);
+    expect(store.kernelProfile(session)).toBeNull();
   });
 });
 
