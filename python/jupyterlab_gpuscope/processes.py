@@ -53,7 +53,10 @@ async def running_kernels(kernel_manager: Any, session_manager: Any) -> list[Ker
             paths[kernel["id"]] = session.get("path")
     kernels = []
     for kernel_id in kernel_manager.list_kernel_ids():
-        manager = kernel_manager.get_kernel(kernel_id)
+        try:
+            manager = kernel_manager.get_kernel(kernel_id)
+        except KeyError:
+            continue  # shut down since it was listed (list_sessions above awaits)
         kernels.append(
             KernelInfo(
                 id=kernel_id,

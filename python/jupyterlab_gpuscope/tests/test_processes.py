@@ -275,3 +275,25 @@ async def test_devices_say_where_the_server_runs(fake_nvml, jp_fetch):
     assert env["container"] in (None, "docker", "podman", "kubernetes", "wsl")
     # No GPU process yet: nothing to tell the PIDs by (or the host's own namespace).
     assert env["gpu_pids"] in ("unknown", "shared")
+
+
+async def test_a_kernel_shut_down_while_being_listed_is_skipped_not_an_error():
+    from types import SimpleNamespace
+
+    from jupyterlab_gpuscope.processes import running_kernels
+
+    class Kernels:
+        def list_kernel_ids(self):
+            return ["gone", "k2"]
+
+        def get_kernel(self, kernel_id):
+            if kernel_id == "gone":
+                raise KeyError(kernel_id)  # as MultiKernelManager does for a removed kernel
+            return SimpleNamespace(kernel_name="python3", provisioner=SimpleNamespace(pid=42), execution_state="idle")
+
+    class Sessions:
+        async def list_sessions(self):
+            return [{"kernel": {"id": "k2"}, "path": "b.ipynb"}]
+
+    [kernel] = await running_kernels(Kernels(), Sessions())
+    assert (kernel.id, kernel.pid, kernel.notebook_path) == ("k2", 42, "b.ipynb")
