@@ -5,7 +5,7 @@ import { IChartTheme, TimeChart } from './chart';
 import { formatPercent, formatThroughput, formatWatts, gpuLevel, throttleWords } from './format';
 import { element, setAttr, setText } from '../ui/dom';
 import { heldOutside, outsideExplanation } from '../ui/outside';
-import { formatAmount, formatUsedOfTotal } from '../ui/memory';
+import { formatMemory, formatUsedOfTotal } from '../ui/memory';
 import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
 
 /** What a card needs from its panel to act on a process row. */
@@ -261,7 +261,7 @@ export class GPUCard {
   }
 
   private _memoryText(bytes: number | null): string {
-    return bytes === null ? 'n/a' : `${formatAmount(bytes, this._units)} ${this._units}`;
+    return bytes === null ? 'n/a' : formatMemory(bytes, this._units);
   }
 
   private _buildProcessTable(

@@ -3,7 +3,8 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { element } from '../ui/dom';
 import type { IUsageReply } from '../api';
 import type { INudgeActions } from './nudges';
-import { formatDuration, formatMemory, outsideLine, usageLine, worthALine } from './text';
+import { formatMemory } from '../ui/memory';
+import { formatDuration, outsideLine, usageLine, worthALine } from './text';
 import type { MemoryUnits } from '../tokens';
 
 /**

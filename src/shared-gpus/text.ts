@@ -1,14 +1,9 @@
 import { PathExt } from '@jupyterlab/coreutils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { formatAmount } from '../ui/memory';
+import { formatMemory } from '../ui/memory';
 import type { IGPUShare, IIdleKernel, IShutDownKernel } from '../api';
 import type { MemoryUnits } from '../tokens';
-
-/** "2.0 GiB". */
-export function formatMemory(bytes: number, units: MemoryUnits): string {
-  return `${formatAmount(bytes, units)} ${units}`;
-}
 
 /** "45 s", "31 min", "2 h 5 min". */
 export function formatDuration(seconds: number, trans: TranslationBundle): string {

@@ -9,6 +9,11 @@ export function formatAmount(bytes: number, units: MemoryUnits): string {
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
 }
 
+/** "2.0 GiB". */
+export function formatMemory(bytes: number, units: MemoryUnits): string {
+  return `${formatAmount(bytes, units)} ${units}`;
+}
+
 /** "41.2/80 GiB": the total shown without decimals when it is 10 or more. */
 export function formatUsedOfTotal(
   used: number | null,
