@@ -10,6 +10,7 @@ server's view"). Older drivers give host PIDs, which do not exist inside (nvidia
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -22,6 +23,7 @@ from .kernel.facts import container_facts
 _INIT_PID_NAMESPACE = 0xEFFFFFFC
 
 
+@functools.cache  # a process never changes its PID namespace
 def in_own_pid_namespace() -> bool:
     """Whether this server runs in a PID namespace of its own (a container, a pod, unshare)."""
     try:
@@ -39,6 +41,11 @@ def container_kind() -> str | None:
     return None
 
 
+def pids_exist_here(pids: Iterable[int]) -> bool:
+    """Whether every one of these PIDs is a process in this server's PID namespace."""
+    return all(psutil.pid_exists(pid) for pid in pids)
+
+
 def gpu_pid_mode(own_namespace: bool, gpu_pids: Iterable[int], *, recorded: bool = False) -> str:
     """What NVML's PIDs are here: "shared" (the server shares the host's PID namespace),
     "translated" (this namespace's own PIDs), "host" (PIDs that do not exist here: an older
@@ -51,7 +58,7 @@ def gpu_pid_mode(own_namespace: bool, gpu_pids: Iterable[int], *, recorded: bool
     pids = [pid for pid in gpu_pids if pid is not None]
     if not pids:
         return "unknown"
-    return "translated" if all(psutil.pid_exists(pid) for pid in pids) else "host"
+    return "translated" if pids_exist_here(pids) else "host"
 
 
 def environment(gpu_processes: dict[int, list[dict[str, Any]]], *, recorded: bool = False) -> dict[str, Any]:

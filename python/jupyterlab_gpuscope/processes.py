@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import psutil
 
-from .environment import in_own_pid_namespace
+from .environment import in_own_pid_namespace, pids_exist_here
 
 NOT_IN_NAMESPACE = (
     "this process is not visible from the server: it runs in another PID namespace "
@@ -160,7 +160,7 @@ def describe(
     own_uid = os.getuid() if own_uid is None else own_uid
     by_pid = _kernel_by_pid(kernels)
     all_pids = {p["pid"] for procs in gpu_processes.values() for p in procs if p.get("pid") is not None}
-    shared_namespace = all(psutil.pid_exists(pid) for pid in all_pids)
+    shared_namespace = pids_exist_here(all_pids)
     gpus = []
     for index in sorted(gpu_processes):
         listed, others_count, others_memory = [], 0, 0
