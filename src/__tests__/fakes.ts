@@ -89,6 +89,31 @@ export function devicesReply(overrides: Partial<IDevicesReply> = {}): IDevicesRe
   };
 }
 
+type GPUProcesses = IProcessesReply['gpus'][0];
+
+/**
+ * A `processes` reply for these GPUs (their index, processes, others, `unavailable` and
+ * `outside` defaulting to an empty, readable GPU), with the backend summary of `devices`.
+ */
+export function processesReply(
+  gpus: (Partial<GPUProcesses> & { index: number })[],
+  options: { devices?: IDevicesReply; ownPidNamespace?: boolean } = {}
+): IProcessesReply {
+  const { devices: _devices, ...summary } = options.devices ?? devicesReply();
+  return {
+    ...summary,
+    pid_namespace: { shared: true, own: options.ownPidNamespace ?? false, note: null },
+    show_other_users: false,
+    gpus: gpus.map(gpu => ({
+      processes: [],
+      others: { count: 0, used_memory: 0 },
+      unavailable: null,
+      outside: NOTHING_OUTSIDE,
+      ...gpu
+    }))
+  };
+}
+
 /** A WebSocket the test drives by hand. */
 export class FakeSocket {
   readyState = 0;

@@ -2,7 +2,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import type { IProcessesReply } from '../../api';
-import { devicesReply, flush, GiB, NOTHING_OUTSIDE } from '../../__tests__/fakes';
+import { flush, GiB, processesReply } from '../../__tests__/fakes';
 import { ExplainCard, IExplainCardOptions } from '../card';
 import { holdersFor } from '../holders';
 import { explainError } from '../../core/explain/matcher';
@@ -12,65 +12,44 @@ import h100 from '../../core/explain/__tests__/fixtures/observed-h100.json';
 const trans = nullTranslator.load('jupyterlab_gpuscope');
 
 function processes(overrides: Partial<IProcessesReply> = {}): IProcessesReply {
-  const {
-    devices: _devices,
-    configured_backend: _c,
-    driver_version: _d,
-    cuda_driver_version: _cd,
-    nvml_version: _n,
-    ...summary
-  } = devicesReply();
-  return {
-    ...summary,
-    pid_namespace: { shared: true, own: false, note: null },
-    show_other_users: false,
-    gpus: [
-      {
-        index: 0,
-        processes: [
-          {
-            pid: 4242,
-            used_memory: 2 * GiB,
-            owner: 'self',
-            username: 'me',
-            name: 'python',
-            cmdline: null,
-            kernel: {
-              id: 'idle-kernel',
-              name: 'python3',
-              execution_state: 'idle',
-              notebook_path: 'old/experiment.ipynb'
-            }
-          },
-          {
-            pid: 4343,
-            used_memory: 48 * GiB,
-            owner: 'self',
-            username: 'me',
-            name: 'python',
-            cmdline: null,
-            kernel: {
-              id: 'failing-kernel',
-              name: 'python3',
-              execution_state: 'busy',
-              notebook_path: 'train.ipynb'
-            }
+  const reply = processesReply([
+    {
+      index: 0,
+      processes: [
+        {
+          pid: 4242,
+          used_memory: 2 * GiB,
+          owner: 'self',
+          username: 'me',
+          name: 'python',
+          cmdline: null,
+          kernel: {
+            id: 'idle-kernel',
+            name: 'python3',
+            execution_state: 'idle',
+            notebook_path: 'old/experiment.ipynb'
           }
-        ].map(p => ({ ...p, note: null })) as IProcessesReply['gpus'][0]['processes'],
-        others: { count: 2, used_memory: 10 * GiB },
-        unavailable: null,
-        outside: NOTHING_OUTSIDE
-      },
-      {
-        index: 1,
-        processes: [],
-        others: { count: 0, used_memory: 0 },
-        unavailable: null,
-        outside: NOTHING_OUTSIDE
-      }
-    ],
-    ...overrides
-  };
+        },
+        {
+          pid: 4343,
+          used_memory: 48 * GiB,
+          owner: 'self',
+          username: 'me',
+          name: 'python',
+          cmdline: null,
+          kernel: {
+            id: 'failing-kernel',
+            name: 'python3',
+            execution_state: 'busy',
+            notebook_path: 'train.ipynb'
+          }
+        }
+      ].map(p => ({ ...p, note: null })) as IProcessesReply['gpus'][0]['processes'],
+      others: { count: 2, used_memory: 10 * GiB }
+    },
+    { index: 1 }
+  ]);
+  return { ...reply, ...overrides };
 }
 
 function card(text: string, overrides: Partial<IExplainCardOptions> = {}) {

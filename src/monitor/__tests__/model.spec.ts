@@ -1,5 +1,5 @@
 import { MonitorModel } from '../model';
-import { devicesReply, FakeAPI, flush, gpu, sample, NOTHING_OUTSIDE } from '../../__tests__/fakes';
+import { devicesReply, FakeAPI, flush, gpu, sample, processesReply } from '../../__tests__/fakes';
 
 describe('MonitorModel', () => {
   let api: FakeAPI;
@@ -175,20 +175,13 @@ describe('MonitorModel', () => {
 
   it('holds a polled process list for the next reading, so both are drawn in one frame', async () => {
     api.history = [sample(1)];
-    api.processesReply = {
-      ...devicesReply(),
-      pid_namespace: { shared: true, own: false, note: null },
-      show_other_users: false,
-      gpus: [
-        {
-          index: 0,
-          processes: [],
-          others: { count: 1, used_memory: 1024 },
-          unavailable: null,
-          outside: NOTHING_OUTSIDE
-        }
-      ]
-    };
+    api.processesReply = processesReply([
+      {
+        index: 0,
+        processes: [],
+        others: { count: 1, used_memory: 1024 }
+      }
+    ]);
     await model.start();
     api.socket.open();
     const order: string[] = [];

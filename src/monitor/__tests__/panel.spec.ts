@@ -12,7 +12,7 @@ import {
   GiB,
   gpu,
   sample,
-  NOTHING_OUTSIDE
+  processesReply
 } from '../../__tests__/fakes';
 import { settingsSchema } from '../../__tests__/schemas';
 import { monitorConfig } from '../settings';
@@ -148,11 +148,8 @@ describe('GPUPanel', () => {
   });
 
   it('lists processes: kernels with their notebook and a shut-down action, others as a total', async () => {
-    api.processesReply = {
-      ...api.devicesReply,
-      pid_namespace: { shared: true, own: false, note: null },
-      show_other_users: false,
-      gpus: [
+    api.processesReply = processesReply(
+      [
         {
           index: 0,
           processes: [
@@ -172,12 +169,11 @@ describe('GPUPanel', () => {
               }
             }
           ],
-          others: { count: 2, used_memory: 20 * GiB },
-          unavailable: null,
-          outside: NOTHING_OUTSIDE
+          others: { count: 2, used_memory: 20 * GiB }
         }
-      ]
-    };
+      ],
+      { devices: api.devicesReply }
+    );
     await model.refreshProcesses();
     const rows = panel.node.querySelectorAll('tbody tr');
     expect(rows).toHaveLength(2);
@@ -241,20 +237,19 @@ describe('GPUPanel', () => {
 
   it("shows memory held outside this server's view as its own row, with how it was told", () => {
     const card = new GPUCard(0, trans, actions);
-    const reply = (outside: number): IProcessesReply => ({
-      ...devicesReply(),
-      pid_namespace: { shared: true, own: true, note: null },
-      show_other_users: false,
-      gpus: [
-        {
-          index: 0,
-          processes: [],
-          others: { count: 0, used_memory: 0 },
-          unavailable: null,
-          outside: { used_memory: outside, includes_driver_reserve: false, reason: null }
-        }
-      ]
-    });
+    const reply = (outside: number): IProcessesReply =>
+      processesReply(
+        [
+          {
+            index: 0,
+            processes: [],
+            others: { count: 0, used_memory: 0 },
+            unavailable: null,
+            outside: { used_memory: outside, includes_driver_reserve: false, reason: null }
+          }
+        ],
+        { ownPidNamespace: true }
+      );
     card.updateProcesses(reply(2.5 * GiB));
     const row = card.node.querySelector('.jp-gpuscope-ProcessTable-outside')!;
     expect(row.textContent).toBe("—2.5 GiBheld outside this server's view");
@@ -270,20 +265,14 @@ describe('GPUPanel', () => {
 
   it('says why a process list could not be read, instead of "no process"', () => {
     const card = new GPUCard(0, trans, actions);
-    card.updateProcesses({
-      ...devicesReply(),
-      pid_namespace: { shared: true, own: false, note: null },
-      show_other_users: false,
-      gpus: [
+    card.updateProcesses(
+      processesReply([
         {
           index: 0,
-          processes: [],
-          others: { count: 0, used_memory: 0 },
-          unavailable: 'Insufficient Permissions (NO_PERMISSION)',
-          outside: NOTHING_OUTSIDE
+          unavailable: 'Insufficient Permissions (NO_PERMISSION)'
         }
-      ]
-    });
+      ])
+    );
     const text = card.node.textContent ?? '';
     expect(text).toContain(
       'The process list of this GPU could not be read: Insufficient Permissions (NO_PERMISSION)'
@@ -294,11 +283,8 @@ describe('GPUPanel', () => {
 
   it('rebuilds a process table only when its rows change, and not out of view', () => {
     const card = new GPUCard(0, trans, actions);
-    const reply = (used: number, pid = 4242): IProcessesReply => ({
-      ...devicesReply(),
-      pid_namespace: { shared: true, own: false, note: null },
-      show_other_users: false,
-      gpus: [
+    const reply = (used: number, pid = 4242): IProcessesReply =>
+      processesReply([
         {
           index: 0,
           processes: [
@@ -313,12 +299,9 @@ describe('GPUPanel', () => {
               kernel: null
             }
           ],
-          others: { count: 0, used_memory: 0 },
-          unavailable: null,
-          outside: NOTHING_OUTSIDE
+          others: { count: 0, used_memory: 0 }
         }
-      ]
-    });
+      ]);
     const table = () => card.node.querySelector('.jp-gpuscope-ProcessTable');
     const memory = () => card.node.querySelector('tbody td:nth-child(2)')!.textContent;
 

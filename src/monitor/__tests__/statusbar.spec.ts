@@ -14,7 +14,7 @@ import {
   GiB,
   gpu,
   sample,
-  NOTHING_OUTSIDE
+  processesReply
 } from '../../__tests__/fakes';
 import { settingsSchema } from '../../__tests__/schemas';
 import { monitorConfig } from '../settings';
@@ -106,17 +106,12 @@ describe('GPUStatusModel', () => {
     api.history = [
       sample(1, [gpu(0, { util_gpu: 99 }), gpu(1, { util_gpu: 3, memory_used: 10 * GiB })])
     ];
-    api.processesReply = {
-      ...two,
-      pid_namespace: { shared: true, own: false, note: null },
-      show_other_users: false,
-      gpus: [
+    api.processesReply = processesReply(
+      [
         {
           index: 0,
           processes: [],
-          others: { count: 0, used_memory: 0 },
-          unavailable: null,
-          outside: NOTHING_OUTSIDE
+          others: { count: 0, used_memory: 0 }
         },
         {
           index: 1,
@@ -137,12 +132,11 @@ describe('GPUStatusModel', () => {
               }
             }
           ],
-          others: { count: 0, used_memory: 0 },
-          unavailable: null,
-          outside: NOTHING_OUTSIDE
+          others: { count: 0, used_memory: 0 }
         }
-      ]
-    };
+      ],
+      { devices: two }
+    );
     status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
     await monitor.start();
     expect(status.text).toBe('GPU 0: 99% · 41.2/80 GiB +1');
