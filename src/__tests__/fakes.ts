@@ -114,6 +114,17 @@ export function processesReply(
   };
 }
 
+/** A `collector` reply: empty sources unless given. */
+export function collectorReply(overrides: Partial<ICollectorReply> = {}): ICollectorReply {
+  return {
+    source: '',
+    mime: '',
+    cell_usage_loader: '',
+    cells: { short: '', self_contained: '' },
+    ...overrides
+  };
+}
+
 /** A WebSocket the test drives by hand. */
 export class FakeSocket {
   readyState = 0;

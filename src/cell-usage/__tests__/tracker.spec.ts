@@ -2,7 +2,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { PanelLayout, Widget } from '@lumino/widgets';
 
-import { FakeAPI, flush } from '../../__tests__/fakes';
+import { collectorReply, FakeAPI, flush } from '../../__tests__/fakes';
 import { changeStatus, mockKernel, setStatus } from '../../__tests__/kernels';
 import { CellUsageTracker, COMM_TARGET } from '../tracker';
 
@@ -22,12 +22,7 @@ function setUp(kernel: MockKernel) {
     forEach: (f: (p: unknown) => void) => f(panel)
   };
   const api = new FakeAPI();
-  api.collectorReply = {
-    source: '',
-    mime: '',
-    cell_usage_loader: 'EXTENSION_SOURCE',
-    cells: { short: '', self_contained: '' }
-  };
+  api.collectorReply = collectorReply({ cell_usage_loader: 'EXTENSION_SOURCE' });
   const tracker = new CellUsageTracker(notebooks as never, api, null, nullTranslator.load('test'));
   tracker.enabled = true; // as the plugin does with the settings' default
   return { tracker, panel };

@@ -1,8 +1,12 @@
-import type { Kernel } from '@jupyterlab/services';
-import type { Signal } from '@lumino/signaling';
-
-import { FakeAPI, flush } from '../../__tests__/fakes';
-import { answer, kernelOf, sessionWithKernel, setStatus } from '../../__tests__/kernels';
+import { collectorReply, FakeAPI, flush } from '../../__tests__/fakes';
+import {
+  answer,
+  changeStatus,
+  IAnswer,
+  kernelOf,
+  sessionWithKernel,
+  setStatus
+} from '../../__tests__/kernels';
 import type { IDeviceProfile } from '../../core/lint/analyzer';
 import { PROBE_MIME, profileFromProbe } from '../../core/profiles/probe';
 import { profileForTarget } from '../../core/profiles/targets';
@@ -150,49 +154,52 @@ describe('device profiles', () => {
   });
 });
 
+/** What the probe displays in a kernel with one T4 and this torch. */
+function probeReply(torch: string): IAnswer {
+  return {
+    iopub: [
+      {
+        msgType: 'display_data',
+        content: {
+          metadata: {},
+          data: {
+            [PROBE_MIME]: {
+              driver: {
+                available: true,
+                error: null,
+                devices: [{ index: 0, name: 'Tesla T4', cc: '7.5' }]
+              },
+              cuda_visible_devices: null,
+              torch
+            }
+          }
+        }
+      }
+    ]
+  };
+}
+
+/** A profile store whose server serves the collector. */
+function probingStore(): ProfileStore {
+  const api = new FakeAPI();
+  api.collectorReply = collectorReply();
+  return new ProfileStore(api);
+}
+
 describe('kernel probes', () => {
   it('probe again after a restart: a torch installed before restarting is seen', async () => {
     const session = sessionWithKernel();
     const kernel = kernelOf(session);
-    const probeReply = (torch: string) => ({
-      iopub: [
-        {
-          msgType: 'display_data' as const,
-          content: {
-            metadata: {},
-            data: {
-              [PROBE_MIME]: {
-                driver: {
-                  available: true,
-                  error: null,
-                  devices: [{ index: 0, name: 'Tesla T4', cc: '7.5' }]
-                },
-                cuda_visible_devices: null,
-                torch
-              }
-            }
-          }
-        }
-      ]
-    });
     const probes = answer(kernel, probeReply('2.13.0+cpu'));
-    const api = new FakeAPI();
-    api.collectorReply = {
-      source: '',
-      mime: '',
-      cell_usage_loader: '',
-      cells: { short: '', self_contained: '' }
-    };
-    const store = new ProfileStore(api);
+    const store = probingStore();
     await store.probe(session);
     expect(store.kernelProfile(session)).toMatchObject({ hasGPU: false, torch: '2.13.0+cpu' });
     await store.probe(session);
     expect(probes).toHaveBeenCalledTimes(1); // once per kernel start
 
     answer(kernel, probeReply('2.11.0+cu130'));
-    const status = kernel.statusChanged as Signal<Kernel.IKernelConnection, Kernel.Status>;
-    status.emit('restarting');
-    status.emit('idle');
+    changeStatus(kernel, 'restarting');
+    changeStatus(kernel, 'idle');
     await flush();
     await flush();
     expect(probes).toHaveBeenCalledTimes(2);
@@ -209,39 +216,11 @@ describe('kernel probes, when the kernel is not ready', () => {
     const session = sessionWithKernel();
     const kernel = kernelOf(session);
     setStatus(kernel, 'starting');
-    const probes = answer(kernel, {
-      iopub: [
-        {
-          msgType: 'display_data',
-          content: {
-            metadata: {},
-            data: {
-              [PROBE_MIME]: {
-                driver: {
-                  available: true,
-                  error: null,
-                  devices: [{ index: 0, name: 'Tesla T4', cc: '7.5' }]
-                },
-                cuda_visible_devices: null,
-                torch: '2.11.0+cu130'
-              }
-            }
-          }
-        }
-      ]
-    });
-    const api = new FakeAPI();
-    api.collectorReply = {
-      source: '',
-      mime: '',
-      cell_usage_loader: '',
-      cells: { short: '', self_contained: '' }
-    };
-    const store = new ProfileStore(api);
+    const probes = answer(kernel, probeReply('2.11.0+cu130'));
+    const store = probingStore();
     await store.probe(session);
     expect(probes).not.toHaveBeenCalled();
-    setStatus(kernel, 'idle');
-    (kernel.statusChanged as Signal<Kernel.IKernelConnection, Kernel.Status>).emit('idle');
+    changeStatus(kernel, 'idle');
     await flush();
     await flush();
     expect(probes).toHaveBeenCalledTimes(1);
@@ -252,18 +231,10 @@ describe('kernel probes, when the kernel is not ready', () => {
     const session = sessionWithKernel();
     const kernel = kernelOf(session);
     const probes = answer(kernel, {}); // the run finishes without the probe's display
-    const api = new FakeAPI();
-    api.collectorReply = {
-      source: '',
-      mime: '',
-      cell_usage_loader: '',
-      cells: { short: '', self_contained: '' }
-    };
-    const store = new ProfileStore(api);
+    const store = probingStore();
     await store.probe(session);
-    const status = kernel.statusChanged as Signal<Kernel.IKernelConnection, Kernel.Status>;
     for (let i = 0; i < 5; i++) {
-      status.emit('idle');
+      changeStatus(kernel, 'idle');
       await flush();
       await flush();
     }
