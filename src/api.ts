@@ -113,6 +113,11 @@ export interface IGPUProcess {
   cmdline: string[] | null;
   kernel: IKernelRef | null;
   note: string | null;
+  /**
+   * Set when NVML's PID is not a process here (host PIDs) and the server tried to match it
+   * to a kernel by the kernel's evidence: matched (probably, with how) or not (why not).
+   */
+  attribution?: { probable: true; how: string } | { probable: false; why_not: string } | null;
 }
 
 /**
@@ -128,7 +133,13 @@ export interface IHeldOutside {
 
 export interface IProcessesReply extends IBackendSummary {
   /** shared: NVML's PIDs are this server's; own: the server runs in its own PID namespace. */
-  pid_namespace: { shared: boolean; own: boolean; note: string | null };
+  pid_namespace: {
+    shared: boolean;
+    own: boolean;
+    note: string | null;
+    /** Kernels that gave no evidence to match host PIDs by (the per-cell extension is off). */
+    kernels_without_evidence: string[];
+  };
   show_other_users: boolean;
   gpus: {
     index: number;

@@ -12,11 +12,14 @@ a PID is attributed only when the local process really has a GPU device open.
 from __future__ import annotations
 
 import os
+import pwd
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import psutil
 
+from .attribution import Candidate, DeviceEvidence, attribute, read_evidence
 from .environment import in_own_pid_namespace, pids_exist_here
 
 NOT_IN_NAMESPACE = (
@@ -42,6 +45,8 @@ class KernelInfo:
     #: When the kernel last sent or received a message (epoch seconds), as the server's
     #: own idle culler reads it.
     last_activity: float | None = None
+    #: Its connection file: its evidence for attribution.py lies beside it.
+    connection_file: str | None = None
 
 
 async def running_kernels(kernel_manager: Any, session_manager: Any) -> list[KernelInfo]:
@@ -65,6 +70,7 @@ async def running_kernels(kernel_manager: Any, session_manager: Any) -> list[Ker
                 execution_state=_attribute(manager, "execution_state"),
                 notebook_path=paths.get(kernel_id),
                 last_activity=_timestamp(_attribute(manager, "last_activity")),
+                connection_file=_attribute(manager, "connection_file") or None,
             )
         )
     return kernels
@@ -135,6 +141,10 @@ def held_outside(
     }
 
 
+def _kernel_evidence(kernel: KernelInfo) -> list[DeviceEvidence] | None:
+    return read_evidence(kernel.id, kernel.pid, kernel.connection_file)
+
+
 def describe(
     gpu_processes: dict[int, list[dict[str, Any]]],
     kernels: list[KernelInfo],
@@ -146,6 +156,10 @@ def describe(
     unreadable: dict[int, str] | None = None,
     memory_used: dict[int, int | None] | None = None,
     reserve_apart: bool = False,
+    appeared: dict[int, dict[int, tuple[float | None, float]]] | None = None,
+    gpu_uuids: dict[int, str | None] | None = None,
+    evidence_of: Callable[[KernelInfo], list[DeviceEvidence] | None] = _kernel_evidence,
+    now: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """The `processes` API body for the given NVML process lists.
 
@@ -154,6 +168,8 @@ def describe(
     says so (`unavailable`) instead of passing for one that no process uses.
     `memory_used`: device index -> its memory in use, for what is held outside this
     server's view (`outside`); `reserve_apart`: that figure leaves out the driver's reserve.
+    `appeared` (device index -> PID -> when it appeared, from the sampler), `gpu_uuids`
+    and `evidence_of` (a kernel's evidence): for PIDs that are the host's (attribution.py).
     """
     unreadable = unreadable or {}
     memory_used = memory_used or {}
@@ -161,16 +177,30 @@ def describe(
     by_pid = _kernel_by_pid(kernels)
     all_pids = {p["pid"] for procs in gpu_processes.values() for p in procs if p.get("pid") is not None}
     shared_namespace = pids_exist_here(all_pids)
+    described = {
+        index: [
+            _describe_one(proc, own_uid, by_pid, verify=None if shared_namespace else uses_gpu)
+            for proc in gpu_processes[index]
+        ]
+        for index in gpu_processes
+    }
+    without_evidence: list[str] = []
+    if recorded:
+        for entries in described.values():
+            for entry in entries:
+                if entry["note"] == NOT_IN_NAMESPACE:
+                    entry["note"] = RECORDED
+    elif not shared_namespace:
+        without_evidence = _attribute_host_pids(
+            described, kernels, own_uid, appeared or {}, gpu_uuids or {}, evidence_of, now()
+        )
     gpus = []
     for index in sorted(gpu_processes):
         listed, others_count, others_memory = [], 0, 0
-        for proc in gpu_processes[index]:
-            entry = _describe_one(proc, own_uid, by_pid, verify=None if shared_namespace else uses_gpu)
-            if recorded and entry["note"] == NOT_IN_NAMESPACE:
-                entry["note"] = RECORDED
+        for entry in described[index]:
             if entry["owner"] != "self" and not show_other_users:
                 others_count += 1
-                others_memory += proc.get("used_memory") or 0
+                others_memory += entry["used_memory"] or 0
                 continue
             listed.append(entry)
         gpus.append(
@@ -196,11 +226,94 @@ def describe(
             if shared_namespace
             else "These processes were recorded on another machine (a replay): no owner is shown."
             if recorded
-            else "Some GPU processes are not visible from this server (it runs in a container or "
-            "another PID namespace); their owners cannot be shown.",
+            else _hidden_note(without_evidence),
+            # This server's kernels that gave no evidence to match host PIDs by.
+            "kernels_without_evidence": without_evidence,
         },
         "show_other_users": show_other_users,
         "gpus": gpus,
+    }
+
+
+def _hidden_note(without_evidence: list[str]) -> str:
+    note = (
+        "Some GPU processes are not visible from this server (it runs in a container or another PID "
+        "namespace). Those that match one of this server's kernels, by when they appeared and by their "
+        "memory, are shown as probably that kernel's; the others' owners cannot be shown."
+    )
+    if without_evidence:
+        note += (
+            f" {len(without_evidence)} kernel(s) gave no evidence to match by (the per-cell GPU memory "
+            "extension is off there, or they have not used a GPU): whether they hold GPU memory cannot be told."
+        )
+    return note
+
+
+def _attribute_host_pids(
+    described: dict[int, list[dict[str, Any]]],
+    kernels: list[KernelInfo],
+    own_uid: int,
+    appeared: dict[int, dict[int, tuple[float | None, float]]],
+    gpu_uuids: dict[int, str | None],
+    evidence_of: Callable[[KernelInfo], list[DeviceEvidence] | None],
+    now: float,
+) -> list[str]:
+    """Give the entries no local process was found for to kernels, where attribution.py
+    finds a one-to-one match. Returns the ids of kernels that gave no evidence."""
+    unknown = {
+        (index, entry["pid"]): entry
+        for index, entries in described.items()
+        for entry in entries
+        if entry["note"] in (NOT_IN_NAMESPACE, UNVERIFIED) and entry["pid"] is not None
+    }
+    if not unknown:
+        return []
+    evidence, without = [], []
+    for kernel in kernels:
+        given = evidence_of(kernel)
+        if given is None:
+            without.append(kernel.id)
+        else:
+            evidence.extend(given)
+    candidates = []
+    for (index, pid), entry in unknown.items():
+        window = appeared.get(index, {}).get(pid)
+        if window is not None:
+            candidates.append(Candidate(index, pid, entry["used_memory"], window[0], window[1]))
+    matches, reasons = attribute(candidates, evidence, gpu_uuids, now)
+    kernels_by_id = {k.id: k for k in kernels}
+    for key, entry in unknown.items():
+        match = matches.get(key)
+        if match is None:
+            entry["attribution"] = {
+                "probable": False,
+                "why_not": reasons.get(key, "it was not seen appearing in NVML's list"),
+            }
+            continue
+        kernel = kernels_by_id[match.kernel_id]
+        entry.update(
+            owner="self",
+            username=_username(own_uid),
+            note=None,
+            kernel=_kernel_entry(kernel),
+            attribution={"probable": True, "how": match.how},
+        )
+    return without
+
+
+def _username(uid: int) -> str | None:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
+
+
+def _kernel_entry(kernel: KernelInfo) -> dict[str, Any]:
+    return {
+        "id": kernel.id,
+        "name": kernel.name,
+        "execution_state": kernel.execution_state,
+        "notebook_path": kernel.notebook_path,
     }
 
 
@@ -234,6 +347,8 @@ def _describe_one(
         "cmdline": None,
         "kernel": None,
         "note": None,
+        # How the owner was found when NVML's PID is not a process here (attribution.py).
+        "attribution": None,
     }
     try:
         local = psutil.Process(pid)
@@ -253,12 +368,7 @@ def _describe_one(
                 pass
     kernel = by_pid.get(pid)
     if kernel is not None and entry["owner"] == "self":
-        entry["kernel"] = {
-            "id": kernel.id,
-            "name": kernel.name,
-            "execution_state": kernel.execution_state,
-            "notebook_path": kernel.notebook_path,
-        }
+        entry["kernel"] = _kernel_entry(kernel)
     return entry
 
 
@@ -267,6 +377,7 @@ def processes_body(sampler: Any, kernels: list[KernelInfo], *, show_other_users:
     GPU's memory in use, and whether the readings are recorded. Blocking (psutil): run it
     in an executor."""
     latest = sampler.latest or {}
+    devices = sampler.status()["devices"]
     return describe(
         sampler.processes,
         kernels,
@@ -275,4 +386,6 @@ def processes_body(sampler: Any, kernels: list[KernelInfo], *, show_other_users:
         unreadable=sampler.process_errors,
         memory_used={gpu["index"]: gpu.get("memory_used") for gpu in latest.get("gpus", [])},
         reserve_apart=sampler.backend.memory_excludes_reserve,
+        appeared=sampler.appeared,
+        gpu_uuids={device["index"]: device.get("uuid") for device in devices},
     )

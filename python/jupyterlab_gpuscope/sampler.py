@@ -62,6 +62,10 @@ class Sampler:
         self._latest: dict[str, Any] | None = None
         self._processes: dict[int, list[dict[str, Any]]] = {}
         self._process_errors: dict[int, str] = {}
+        # Device index -> PID -> (the last reading it was absent from, the first it was
+        # in): when each GPU process appeared, for attribution.py.
+        self._appeared: dict[int, dict[int, tuple[float | None, float]]] = {}
+        self._listed_at: dict[int, float] = {}
 
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpuscope-nvml")
         self._pending: Future | None = None
@@ -123,6 +127,12 @@ class Sampler:
     def processes(self) -> dict[int, list[dict[str, Any]]]:
         """Device index -> GPU processes, from the latest sample."""
         return self._processes
+
+    @property
+    def appeared(self) -> dict[int, dict[int, tuple[float | None, float]]]:
+        """Device index -> PID -> when it appeared in NVML's list: after the first time
+        (None: before the first reading) and by the second (epoch seconds)."""
+        return self._appeared
 
     @property
     def process_errors(self) -> dict[int, str]:
@@ -280,4 +290,16 @@ class Sampler:
         self.buffer.append(serialise)
         self._processes = reading.processes
         self._process_errors = reading.process_errors
+        self._note_appearances(reading, now)
         self._notify(payload[0])
+
+    def _note_appearances(self, reading: Reading, now: float) -> None:
+        for index, procs in reading.processes.items():
+            if index in reading.process_errors:
+                continue  # an unread list says nothing of who came or went
+            before = self._appeared.get(index, {})
+            last = self._listed_at.get(index)
+            self._appeared[index] = {
+                p["pid"]: before.get(p["pid"], (last, now)) for p in procs if p.get("pid") is not None
+            }
+            self._listed_at[index] = now

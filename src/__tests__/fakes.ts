@@ -102,7 +102,12 @@ export function processesReply(
   const { devices: _devices, ...summary } = options.devices ?? devicesReply();
   return {
     ...summary,
-    pid_namespace: { shared: true, own: options.ownPidNamespace ?? false, note: null },
+    pid_namespace: {
+      shared: true,
+      own: options.ownPidNamespace ?? false,
+      note: null,
+      kernels_without_evidence: []
+    },
     show_other_users: false,
     gpus: gpus.map(gpu => ({
       processes: [],

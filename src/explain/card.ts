@@ -14,6 +14,7 @@ import type { IExplanation } from '../core/explain/matcher';
 import { formatSize } from '../core/explain/oom';
 import { element, withCode } from '../ui/dom';
 import { outsideExplanation } from '../ui/outside';
+import { markProbable } from '../ui/attribution';
 
 export interface IExplainCardOptions {
   explanations: IExplanation[];
@@ -197,6 +198,7 @@ export class ExplainCard extends Widget {
       } else {
         what.textContent = row.label;
       }
+      markProbable(what, row.probableHow, trans);
       if (row.isFailingKernel) {
         // A space keeps the words apart for screen readers too; the note is its own message.
         what.append(' ');

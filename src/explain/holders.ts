@@ -6,6 +6,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
  */
 import type { IGPUProcess, IHeldOutside, IProcessesReply } from '../api';
 import { heldOutside } from '../ui/outside';
+import { probableHow } from '../ui/attribution';
 
 export interface IHolder {
   label: string;
@@ -18,6 +19,8 @@ export interface IHolder {
   isFailingKernel: boolean;
   /** An idle kernel of this server other than the failing one: it may be shut down. */
   canShutDown: boolean;
+  /** Set when the process is only probably the kernel's (matched by evidence): how. */
+  probableHow: string | null;
 }
 
 export interface IHolders {
@@ -55,7 +58,8 @@ function holder(
     kernelId: kernel?.id ?? null,
     notebookPath: kernel?.notebook_path ?? null,
     isFailingKernel,
-    canShutDown: !!kernel && !isFailingKernel && kernel.execution_state === 'idle'
+    canShutDown: !!kernel && !isFailingKernel && kernel.execution_state === 'idle',
+    probableHow: probableHow(proc)
   };
 }
 

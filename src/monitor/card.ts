@@ -5,6 +5,7 @@ import { IChartTheme, TimeChart } from './chart';
 import { formatPercent, formatThroughput, formatWatts, gpuLevel, throttleWords } from './format';
 import { element, setAttr, setText } from '../ui/dom';
 import { heldOutside, outsideExplanation } from '../ui/outside';
+import { markProbable, probableHow, whyNotMatched } from '../ui/attribution';
 import { formatMemory, formatUsedOfTotal } from '../ui/memory';
 import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
 
@@ -237,6 +238,7 @@ export class GPUCard {
         p.pid,
         p.name,
         p.note,
+        p.attribution,
         p.cmdline,
         p.kernel?.id,
         p.kernel?.name,
@@ -355,8 +357,11 @@ export class GPUCard {
       link.addEventListener('click', () => this._actions.openNotebook(kernel.notebook_path!));
     } else {
       what.textContent = proc.name ?? trans.__('unknown');
-      what.title = proc.note ?? (proc.cmdline ?? []).join(' ');
+      what.title =
+        [proc.note, whyNotMatched(proc)].filter(Boolean).join(' ') ||
+        (proc.cmdline ?? []).join(' ');
     }
+    markProbable(what, probableHow(proc), trans);
     element('td', '', row).textContent = kernel?.name ?? '';
     const actions = element('td', '', row);
     if (kernel) {

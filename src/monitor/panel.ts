@@ -297,7 +297,7 @@ function whereItRuns(environment: IEnvironment, trans: TranslationBundle): strin
       'NVML gives this namespace’s process IDs; processes of other containers are hidden, their memory shows as held outside this server’s view.'
     ),
     host: trans.__(
-      'NVML gives host process IDs (an older driver): kernels cannot be matched to GPU processes by ID here.'
+      'NVML gives host process IDs (an older driver): kernels are matched to GPU processes by their own evidence (when their CUDA context appeared, what their allocators hold), only where the match is unambiguous.'
     ),
     unknown: trans.__('No GPU process yet tells how NVML numbers processes here.'),
     recorded: trans.__('The processes come from a recording, not from this machine.')

@@ -1,4 +1,5 @@
-"""Per-cell GPU memory, measured in the kernel: an IPython extension.
+"""Per-cell GPU memory, measured in the kernel, and the kernel's evidence of its own GPU
+memory for the server: an IPython extension.
 
     %load_ext jupyterlab_gpuscope.kernel
 
@@ -22,37 +23,52 @@ Two modes, because torch has no public way to read a peak without resetting it:
   peak is exact, and torch's peak statistics then cover one cell at a time: a
   max_memory_allocated() of your own no longer spans several cells.
 
+The evidence (ContextEvidence) is for the server on older drivers in containers, where
+NVML gives host PIDs the server cannot look up: it says when this kernel's CUDA context
+appeared on each device and what its allocators (torch, CuPy, JAX) hold there, in a
+file beside the kernel's connection file. The server matches NVML's processes to its
+kernels by it (attribution.py).
+
 It never imports torch, never initialises CUDA and never synchronises the device: the
-counters live on the host. Without torch, or before CUDA is initialised, a cell costs a
-dictionary lookup. Standard library only.
+counters live on the host. Without a GPU library, or before CUDA is initialised, a cell
+costs a few dictionary lookups. Standard library only.
 """
 
 from __future__ import annotations
 
+import atexit
+import json
+import os
 import sys
 import time
 
 COMM_TARGET = "gpuscope.cells"
 # Records kept in the kernel (the latest), also where no frontend listens.
 KEEP = 100
+#: The evidence file is the connection file's name with this prefix (not "kernel-*.json",
+#: which jupyter_client's find_connection_file would take for a kernel).
+EVIDENCE_PREFIX = "gpuscope-"
 
 
 class CellGPUUsage:
     """The pre/post cell hooks and where their records go."""
 
-    def __init__(self, shell, reset_peaks: bool = False) -> None:
+    def __init__(self, shell, reset_peaks: bool = False, evidence: ContextEvidence | None = None) -> None:
         self.shell = shell
         #: The "peak" mode: reset torch's peak statistics before each cell.
         self.reset_peaks = reset_peaks
         self.records: list[dict] = []
+        self.evidence = evidence if evidence is not None else ContextEvidence(_evidence_path())
         self._comm = None
         self._before: dict | None = None
+        self._cell_start: float | None = None
         self._uuids: dict[int, str | None] = {}
 
     # -- hooks -------------------------------------------------------------------------
 
     def pre_run_cell(self, info=None) -> None:
         self._before = None
+        self._cell_start = time.time()
         cuda = _initialised_cuda()
         if cuda is None:
             return
@@ -69,11 +85,14 @@ class CellGPUUsage:
 
     def post_run_cell(self, result=None) -> None:
         cuda = _initialised_cuda()
+        stats = _devices_in_use(cuda) if cuda is not None else {}
+        held = self.holdings(cuda, stats)
+        if held:
+            self.evidence.update(self._cell_start, time.time(), held)
         if cuda is None:
-            return  # no torch, or CUDA never started: nothing to say
+            return  # no torch, or CUDA never started: no record
         before = self._before or {"start": None, "stats": {}}
         self._before = None
-        stats = _devices_in_use(cuda)
         for index in before["stats"]:
             if index not in stats:
                 stats[index] = _stats(cuda, index)
@@ -107,6 +126,25 @@ class CellGPUUsage:
         }
         self._send(record)
 
+    def holdings(self, cuda, torch_stats: dict[int, tuple[int, int, int, int]]) -> dict[int, dict]:
+        """Per CUDA ordinal in use: its UUID and the bytes each loaded library's allocator
+        holds there (torch's from its statistics, read once per hook by the caller).
+        Libraries that have not started CUDA are not asked."""
+        held: dict[int, dict] = {}
+
+        def add(index: int, library: str, size: int, uuid: str | None = None) -> None:
+            device = held.setdefault(index, {"uuid": None, "bytes": {}})
+            device["uuid"] = device["uuid"] or uuid
+            device["bytes"][library] = size
+
+        for index, stats in torch_stats.items():
+            add(index, "torch", stats[2], self._uuid(cuda, index))
+        for index, size, uuid in _cupy_holdings():
+            add(index, "cupy", size, uuid)
+        for index, size in _jax_holdings():
+            add(index, "jax", size)
+        return held
+
     def _uuid(self, cuda, index: int) -> str | None:
         if index not in self._uuids:
             try:
@@ -134,6 +172,127 @@ class CellGPUUsage:
                     return None
             self._comm = create_comm(target_name=COMM_TARGET, data={"version": 1})
         return self._comm
+
+
+class ContextEvidence:
+    """When this kernel's CUDA context appeared on each device, and what its allocators hold
+    there: kept per CUDA ordinal and written (when it changes) for the server.
+
+    A context appears on a device between the start of the cell after which the device was
+    first seen in use (`context_after`) and the end of the first cell after which memory
+    was held there (`context_by`). Devices already in use when the extension loaded have no
+    `context_after`: their context appeared at some unknown earlier time."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.devices: dict[int, dict] = {}
+        self._written: str | None = None
+
+    def update(self, cell_start: float | None, cell_end: float, held: dict[int, dict]) -> None:
+        for index, device in held.items():
+            known = self.devices.get(index)
+            if known is None:
+                known = self.devices[index] = {
+                    "ordinal": index,
+                    "uuid": None,
+                    "context_after": cell_start,
+                    "context_by": None,
+                    "held": {},
+                }
+            known["uuid"] = known["uuid"] or device["uuid"]
+            known["held"] = device["bytes"]
+            if known["context_by"] is None and sum(device["bytes"].values()) > 0:
+                known["context_by"] = cell_end
+        self._write()
+
+    def _write(self) -> None:
+        if self.path is None:
+            return
+        text = json.dumps({"version": 1, "pid": os.getpid(), "devices": sorted(self.devices.values(), key=_ordinal)})
+        if text == self._written:
+            return
+        partial = f"{self.path}.partial"
+        try:
+            with open(partial, "w") as out:
+                out.write(text)
+            os.replace(partial, self.path)  # the server never reads half a file
+        except OSError:
+            return  # evidence is a help for the server, never a failure of the user's cell
+        if self._written is None:
+            atexit.register(_remove, self.path)
+        self._written = text
+
+
+def _ordinal(device: dict) -> int:
+    return device["ordinal"]
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _evidence_path() -> str | None:
+    """Where this kernel's evidence goes: beside its connection file, where the server
+    finds it from the kernel's connection file. None outside a running ipykernel."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        connection_file = get_connection_file()
+    except Exception:  # not in an ipykernel, or one without a connection file
+        return None
+    folder, name = os.path.split(connection_file)
+    return os.path.join(folder, EVIDENCE_PREFIX + name)
+
+
+def _cupy_holdings() -> list[tuple[int, int, str | None]]:
+    """(ordinal, bytes, uuid) of CuPy's default memory pool on its current device, when it
+    holds memory (so a CUDA context exists and asking starts nothing)."""
+    cupy = sys.modules.get("cupy")
+    if cupy is None:
+        return []
+    try:
+        size = int(cupy.get_default_memory_pool().total_bytes())
+        if size <= 0:
+            return []
+        index = int(cupy.cuda.runtime.getDevice())
+        uuid = cupy.cuda.runtime.getDeviceProperties(index).get("uuid")
+    except Exception:
+        return []
+    return [(index, size, _uuid_text(uuid))]
+
+
+def _jax_holdings() -> list[tuple[int, int]]:
+    """(ordinal, bytes) of every GPU device of JAX, once its backends are initialised (JAX
+    gives no device UUID: the ordinal is the CUDA one, named by torch or CuPy if loaded)."""
+    bridge = sys.modules.get("jax._src.xla_bridge")
+    jax = sys.modules.get("jax")
+    if bridge is None or jax is None:
+        return []
+    try:
+        started = bridge.backends_are_initialized() if hasattr(bridge, "backends_are_initialized") else bridge._backends
+        if not started:
+            return []
+        found = []
+        for device in jax.local_devices():
+            if device.platform != "gpu":
+                continue
+            stats = device.memory_stats() or {}
+            size = stats.get("pool_bytes") or stats.get("bytes_reserved") or stats.get("bytes_in_use") or 0
+            found.append((int(device.local_hardware_id), int(size)))
+        return found
+    except Exception:
+        return []
+
+
+def _uuid_text(uuid) -> str | None:
+    """A CUDA device UUID as text: CuPy gives the 16 raw bytes of cudaUUID_t."""
+    if isinstance(uuid, (bytes, bytearray)) and len(uuid) == 16:
+        h = uuid.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return uuid if isinstance(uuid, str) else None
 
 
 def _initialised_cuda():
@@ -183,8 +342,14 @@ _ATTRIBUTE = "_gpuscope_cell_usage"
 def load_ipython_extension(shell, reset_peaks: bool = False) -> None:
     """Register the hooks (loading again replaces them, never doubles them). reset_peaks:
     the "peak" mode (see the module's docstring); %load_ext gets the "change" mode."""
+    previous = getattr(shell, _ATTRIBUTE, None)
     unload_ipython_extension(shell)
-    usage = CellGPUUsage(shell, reset_peaks=reset_peaks)
+    # A reload keeps what is known of when the contexts appeared.
+    usage = CellGPUUsage(shell, reset_peaks=reset_peaks, evidence=previous.evidence if previous else None)
+    cuda = _initialised_cuda()
+    held = usage.holdings(cuda, _devices_in_use(cuda) if cuda is not None else {})
+    if held:  # devices already in use: their contexts appeared before now
+        usage.evidence.update(None, time.time(), held)
     setattr(shell, _ATTRIBUTE, usage)
     shell.events.register("pre_run_cell", usage.pre_run_cell)
     shell.events.register("post_run_cell", usage.post_run_cell)

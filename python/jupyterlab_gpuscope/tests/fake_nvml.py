@@ -22,6 +22,9 @@ class FakeNVML:
         self.memory_used = [1 * GiB] * gpus
         self.util = [0] * gpus
         self.processes: dict[int, list[tuple[int, int]]] = {i: [] for i in range(gpus)}
+        #: What nvmlDeviceGetProcessUtilization answers, per device: (pid, sm %). Some
+        #: drivers give host PIDs here while the process lists are translated (HAMi-core #112).
+        self.utilisation: dict[int, list[tuple[int, int]]] = {i: [] for i in range(gpus)}
         self.faults: dict[tuple[str, int | None], int] = {}
         self.hangs: dict[str, threading.Event] = {}
         self.lost: set[int] = set()
@@ -117,6 +120,10 @@ _ANSWERS = {
     "nvmlDeviceGetCurrentClocksEventReasons": lambda f, h: 0x4 | 0x20,
     "nvmlDeviceGetFanSpeed": lambda f, h: 30,
     "nvmlDeviceGetTotalEccErrors": lambda f, h, kind, counter: 0,
+    "nvmlDeviceGetProcessUtilization": lambda f, h, since: [
+        SimpleNamespace(pid=pid, smUtil=sm, memUtil=sm // 2, encUtil=0, decUtil=0, timeStamp=since + 1)
+        for pid, sm in f.utilisation.get(h.index, [])
+    ],
     "nvmlDeviceGetComputeRunningProcesses": lambda f, h: [
         SimpleNamespace(pid=pid, usedGpuMemory=mem) for pid, mem in f.processes.get(h.index, [])
     ],

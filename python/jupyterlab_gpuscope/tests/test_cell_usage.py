@@ -281,3 +281,45 @@ def test_torch_allocator_statistics_are_read_in_one_call_per_device():
             "reserved_after": 4 * GiB,
         }
     ]
+
+
+class EventsShell(Shell):
+    """A shell with IPython's event registry, for load_ipython_extension."""
+
+    def __init__(self) -> None:
+        from IPython.core.events import EventManager, available_events
+
+        self.events = EventManager(self, available_events)
+
+
+def test_devices_already_in_use_when_the_extension_loads_have_no_known_context_start():
+    """Loaded late (the setting turned on mid-session): the context appeared at some earlier,
+    unknown time, so the evidence says so instead of naming the load time; a reload keeps
+    what was known."""
+
+    class Cuda:
+        def is_initialized(self):
+            return True
+
+        def current_device(self):
+            return 0
+
+        def device_count(self):
+            return 1
+
+        def memory_reserved(self, i):
+            return 2 * GiB
+
+        memory_allocated = max_memory_allocated = max_memory_reserved = memory_reserved
+
+        def get_device_properties(self, i):
+            return types.SimpleNamespace(uuid="abc")
+
+    shell = EventsShell()
+    with torch_module(Cuda()):
+        cell_usage.load_ipython_extension(shell)
+        [device] = shell._gpuscope_cell_usage.evidence.devices.values()
+        assert device["context_after"] is None and device["context_by"] is not None
+        assert device["uuid"] == "abc" and device["held"] == {"torch": 2 * GiB}
+        cell_usage.load_ipython_extension(shell)
+        assert shell._gpuscope_cell_usage.evidence.devices[0] is device

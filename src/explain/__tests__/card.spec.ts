@@ -179,6 +179,43 @@ describe('an out-of-memory card on an H200 shared with another container (record
   });
 });
 
+describe('an out-of-memory card on a driver that gives host PIDs', () => {
+  const how = 'matched by when it appeared in NVML’s list and by its memory';
+  const reply = processesReply([
+    {
+      index: 0,
+      processes: [
+        {
+          pid: 4_100_001,
+          used_memory: 9 * GiB,
+          owner: 'self',
+          username: 'me',
+          name: null,
+          cmdline: null,
+          note: null,
+          kernel: {
+            id: 'idle-kernel',
+            name: 'python3',
+            execution_state: 'idle',
+            notebook_path: 'old.ipynb'
+          },
+          attribution: { probable: true, how }
+        }
+      ]
+    }
+  ]);
+
+  it('names the kernel matched by evidence, marked as probably its', async () => {
+    const [row] = holdersFor(reply, 'failing-kernel', 0, trans).rows;
+    expect(row).toMatchObject({ notebookPath: 'old.ipynb', probableHow: how, canShutDown: true });
+    const { node } = card(h100.oom_realistic.stderr, { processes: async () => reply });
+    await flush();
+    const mark = node.querySelector('.jp-gpuscope-ProcessTable-probable')!;
+    expect(mark.textContent).toBe('(probably)');
+    expect(mark.getAttribute('title')).toBe(how);
+  });
+});
+
 describe('which GPU the OOM card shows', () => {
   it('the GPU where the failing kernel holds memory, whatever the message numbers it', () => {
     expect(holdersFor(processes(), 'failing-kernel', 1, trans)).toMatchObject({

@@ -143,7 +143,7 @@ describe('GPUPanel', () => {
     panel.updateNow();
     const banner = panel.node.querySelector('.jp-gpuscope-Panel-banner')!;
     expect(banner.getAttribute('title')).toBe(
-      'The server runs in a docker container, in its own PID namespace. NVML gives host process IDs (an older driver): kernels cannot be matched to GPU processes by ID here.'
+      'The server runs in a docker container, in its own PID namespace. NVML gives host process IDs (an older driver): kernels are matched to GPU processes by their own evidence (when their CUDA context appeared, what their allocators hold), only where the match is unambiguous.'
     );
   });
 
@@ -186,6 +186,61 @@ describe('GPUPanel', () => {
     expect(actions.openNotebook).toHaveBeenCalledWith('train.ipynb');
     (rows[0].querySelector('.jp-gpuscope-ProcessTable-shutdown') as HTMLButtonElement).click();
     expect(actions.shutDownKernel).toHaveBeenCalledWith('k1', 'train.ipynb');
+  });
+
+  it('marks a process matched to a kernel by evidence as probably its, and says why another is not', async () => {
+    const how = 'matched by when it appeared in NVML’s list and by its memory';
+    const hostPid = (pid: number, memory: number) => ({
+      pid,
+      used_memory: memory,
+      username: null,
+      name: null,
+      cmdline: null
+    });
+    api.processesReply = processesReply(
+      [
+        {
+          index: 0,
+          processes: [
+            {
+              ...hostPid(4_100_001, 9 * GiB),
+              owner: 'self',
+              username: 'ann',
+              note: null,
+              kernel: {
+                id: 'k1',
+                name: 'python3',
+                execution_state: 'idle',
+                notebook_path: 'train.ipynb'
+              },
+              attribution: { probable: true, how }
+            },
+            {
+              ...hostPid(4_100_002, 3 * GiB),
+              owner: 'unknown',
+              note: 'this process is not visible from the server',
+              kernel: null,
+              attribution: { probable: false, why_not: 'no kernel of this server fits it' }
+            }
+          ]
+        }
+      ],
+      { devices: api.devicesReply }
+    );
+    await model.refreshProcesses();
+    const [matched, unmatched] = Array.from(panel.node.querySelectorAll('tbody tr'));
+    const mark = matched.querySelector('.jp-gpuscope-ProcessTable-probable')!;
+    expect(matched.querySelector('.jp-gpuscope-ProcessTable-open')!.textContent).toBe(
+      'train.ipynb'
+    );
+    expect(mark.textContent).toBe('(probably)');
+    expect(mark.getAttribute('title')).toBe(how);
+    expect(matched.querySelector('.jp-gpuscope-ProcessTable-shutdown')).not.toBeNull();
+    expect(unmatched.querySelector('.jp-gpuscope-ProcessTable-probable')).toBeNull();
+    expect(unmatched.querySelector('.jp-gpuscope-ProcessTable-shutdown')).toBeNull();
+    expect(unmatched.children[2].getAttribute('title')).toBe(
+      'this process is not visible from the server no kernel of this server fits it'
+    );
   });
 
   it('pauses and resumes from its button', () => {
