@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -303,3 +304,31 @@ def kernel_with_evidence_dir(tmp_path):
     yield client, tmp_path
     client.stop_channels()
     manager.shutdown_kernel(now=True)
+
+
+def test_on_recorded_h200_readings_host_pids_go_to_the_right_kernels_and_no_other(tmp_path):
+    """scripts/device_host_pids.py on a real H200: two kernels (8 GiB; 3 GiB and a matmul) and
+    a process that is no kernel (2.5 GiB, from before them); NVML's PIDs moved to stand for
+    host PIDs. The evidence files the kernels wrote are read back by the server's parser."""
+    recorded = json.loads((Path(__file__).parent / "fixtures" / "h200-host-pids.json").read_text())
+    offset = recorded["offset"]
+    kernels = []
+    for name, report in recorded["evidence"].items():
+        connection = tmp_path / f"kernel-{name}.json"
+        Path(evidence_path(str(connection))).write_text(json.dumps(report))
+        kernels.append(
+            KernelInfo(name, "python3", report["pid"], "idle", f"{name}.ipynb", connection_file=str(connection))
+        )
+    rows = recorded["rows"]
+    body = describe(
+        {0: [{"pid": r["pid"] + offset, "used_memory": int(r["nvml_used_mib"] * MiB)} for r in rows]},
+        kernels,
+        show_other_users=True,
+        uses_gpu=lambda pid: False,
+        appeared={0: {r["pid"] + offset: tuple(r["appeared"]) for r in rows}},
+        gpu_uuids={0: recorded["gpu_uuid"]},
+        now=lambda: max(r["appeared"][1] for r in rows) + 5,
+    )
+    attributed = {p["pid"] - offset: (p["kernel"] or {}).get("id") for p in body["gpus"][0]["processes"]}
+    truth = {r["pid"]: (None if r["true_owner"] == "not a kernel" else r["true_owner"]) for r in rows}
+    assert attributed == truth and sorted(filter(None, truth.values())) == ["eval", "train"]
