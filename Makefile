@@ -7,6 +7,8 @@ BIN := $(PWD)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 # Where readings come from in `make lab`: auto (NVML if present), nvml, replay or none.
 BACKEND ?= auto
+# With BACKEND=replay: a trace's path, or a bundled one's name (h200-mig-synthetic.jsonl: MIG).
+TRACE ?=
 PORT ?= 8888
 
 .PHONY: lab test test-python test-js test-ui test-oldest build setup chromium bench clean lint lint-check screenshots
@@ -35,7 +37,7 @@ ui-tests/node_modules/.installed: ui-tests/package.json ui-tests/package-lock.js
 	touch $@
 
 lab: build
-	jupyter lab --allow-root --no-browser --port=$(PORT) --GPUScope.backend=$(BACKEND)
+	jupyter lab --allow-root --no-browser --port=$(PORT) --GPUScope.backend=$(BACKEND) --GPUScope.replay_trace=$(TRACE)
 
 # The diagnostic's tests run the collector in a real kernel with PyTorch's CPU build
 # (on these machines `pip install torch==2.13.0` takes the CPU wheel kept on disk).

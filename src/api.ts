@@ -40,6 +40,32 @@ export interface IDevice {
   max_sm_clock: number | null;
   max_mem_clock: number | null;
   bus_id: string | null;
+  /** Its MIG devices when the GPU is in MIG mode (readings.py's mig_instance); absent before 0.2. */
+  mig_instances?: IMigInstance[];
+  unavailable: Unavailable;
+}
+
+/** A MIG device: a GPU instance with its compute instance, under its parent GPU. */
+export interface IMigInstance {
+  uuid: string | null;
+  name: string | null;
+  /** "3g.71gb": slices and memory. */
+  profile: string | null;
+  gpu_instance_id: number | null;
+  compute_instance_id: number | null;
+  memory_total: number | null;
+  multiprocessor_count: number | null;
+}
+
+/** One MIG instance's readings; sm/tensor/dram from NVML's GPM (Hopper and newer). */
+export interface IMigSample {
+  uuid: string | null;
+  gpu_instance_id: number | null;
+  memory_used: number | null;
+  memory_total: number | null;
+  sm_util: number | null;
+  tensor_util: number | null;
+  dram_util: number | null;
   unavailable: Unavailable;
 }
 
@@ -80,6 +106,8 @@ export interface IGPUSample {
   throttle_reasons: string[] | null;
   fan: number | null;
   ecc_uncorrected: number | null;
+  /** Its MIG instances' readings; null (or absent) when the GPU is not in MIG mode. */
+  mig?: IMigSample[] | null;
   unavailable: Unavailable;
 }
 
@@ -118,6 +146,9 @@ export interface IGPUProcess {
    * to a kernel by the kernel's evidence: matched (probably, with how) or not (why not).
    */
   attribution?: { probable: true; how: string } | { probable: false; why_not: string } | null;
+  /** The MIG instance it runs on; null when the GPU is not in MIG mode. */
+  gpu_instance_id?: number | null;
+  compute_instance_id?: number | null;
 }
 
 /**

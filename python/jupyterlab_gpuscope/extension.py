@@ -55,7 +55,11 @@ class GPUScope(ExtensionApp):
         When False their memory is still counted, as one 'others' total per GPU.""",
     )
     replay_trace = Unicode(
-        "", config=True, help="Path of a JSON-lines trace for the replay backend; empty: the bundled H200 recording."
+        "",
+        config=True,
+        help="""Path of a JSON-lines trace for the replay backend, or the name of one bundled with
+        the package (h200-workload.jsonl, h200x2-workload.jsonl, h200-mig-synthetic.jsonl);
+        empty: the bundled H200 recording.""",
     )
     call_timeout_seconds = Float(
         5.0, min=0.05, config=True, help="A GPU driver call that takes longer is reported as hung for that sample."

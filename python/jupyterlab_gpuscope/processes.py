@@ -197,17 +197,22 @@ def describe(
     gpus = []
     for index in sorted(gpu_processes):
         listed, others_count, others_memory = [], 0, 0
+        by_instance: dict[str, dict[str, int]] = {}
         for entry in described[index]:
             if entry["owner"] != "self" and not show_other_users:
                 others_count += 1
                 others_memory += entry["used_memory"] or 0
+                if entry["gpu_instance_id"] is not None:  # MIG: per instance too, for its limit
+                    hidden = by_instance.setdefault(str(entry["gpu_instance_id"]), {"count": 0, "used_memory": 0})
+                    hidden["count"] += 1
+                    hidden["used_memory"] += entry["used_memory"] or 0
                 continue
             listed.append(entry)
         gpus.append(
             {
                 "index": index,
                 "processes": listed,
-                "others": {"count": others_count, "used_memory": others_memory},
+                "others": {"count": others_count, "used_memory": others_memory, "by_instance": by_instance},
                 "unavailable": unreadable.get(index),
                 "outside": held_outside(
                     memory_used.get(index),
@@ -349,6 +354,9 @@ def _describe_one(
         "note": None,
         # How the owner was found when NVML's PID is not a process here (attribution.py).
         "attribution": None,
+        # The MIG instance it runs on (None when the GPU is not in MIG mode).
+        "gpu_instance_id": proc.get("gpu_instance_id"),
+        "compute_instance_id": proc.get("compute_instance_id"),
     }
     try:
         local = psutil.Process(pid)

@@ -7,6 +7,7 @@ all has `status` "lost" or "unavailable" and a `reason`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 SAMPLE_FIELDS = (
@@ -48,18 +49,41 @@ def throttle_reasons(mask: int | None) -> list[str] | None:
     return [name for bit, name in THROTTLE_REASONS.items() if mask & bit]
 
 
-def gpu_entry(index: int, values: dict[str, Any], unavailable: dict[str, str]) -> dict[str, Any]:
-    """A complete GPU entry: every field present, missing ones null with a reason."""
-    entry: dict[str, Any] = {"index": index, "status": "ok", "reason": None}
+# Per MIG instance, in a GPU entry's `mig` list (null when the GPU is not in MIG mode).
+MIG_SAMPLE_FIELDS = (
+    "memory_used",  # bytes
+    "memory_total",  # bytes
+    "sm_util",  # % of the instance's SMs busy (NVML GPM, Hopper and newer)
+    "tensor_util",  # % of time any tensor pipe was busy (GPM)
+    "dram_util",  # % of the instance's DRAM bandwidth (GPM)
+)
+
+
+def _complete(entry: dict[str, Any], fields: tuple[str, ...], values: dict[str, Any], unavailable: dict[str, str]):
     reasons = dict(unavailable)
-    for name in SAMPLE_FIELDS:
+    for name in fields:
         value = values.get(name)
         entry[name] = value
         if value is None and name not in reasons:
             reasons[name] = "not reported"
-    entry["throttle_reasons"] = throttle_reasons(entry["throttle"])
     entry["unavailable"] = reasons
     return entry
+
+
+def gpu_entry(
+    index: int, values: dict[str, Any], unavailable: dict[str, str], mig: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A complete GPU entry: every field present, missing ones null with a reason; `mig`:
+    its MIG instances' entries (mig_entry), None when it is not in MIG mode."""
+    entry = _complete({"index": index, "status": "ok", "reason": None}, SAMPLE_FIELDS, values, unavailable)
+    entry["throttle_reasons"] = throttle_reasons(entry["throttle"])
+    entry["mig"] = mig
+    return entry
+
+
+def mig_entry(uuid: str | None, gpu_instance_id: int | None, values: dict[str, Any], unavailable: dict[str, str]):
+    """One MIG instance's readings, named by its UUID and GPU instance id."""
+    return _complete({"uuid": uuid, "gpu_instance_id": gpu_instance_id}, MIG_SAMPLE_FIELDS, values, unavailable)
 
 
 def unreadable_gpu(index: int, status: str, reason: str) -> dict[str, Any]:
@@ -85,8 +109,10 @@ def device_entry(
     max_mem_clock: int | None,
     bus_id: str | None,
     unavailable: dict[str, str],
+    mig_instances: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The `devices` entry for one GPU, in the API's format."""
+    """The `devices` entry for one GPU, in the API's format. `mig_instances`: one
+    mig_instance() per MIG device, when the GPU is in MIG mode (else empty)."""
     return {
         "index": index,
         "status": "ok",
@@ -102,5 +128,33 @@ def device_entry(
         "max_sm_clock": max_sm_clock,
         "max_mem_clock": max_mem_clock,
         "bus_id": bus_id,
+        "mig_instances": mig_instances or [],
         "unavailable": unavailable,
+    }
+
+
+def mig_profile(name: str | None) -> str | None:
+    """The MIG profile in a MIG device's name: "NVIDIA H200 MIG 3g.71gb" -> "3g.71gb"."""
+    match = re.search(r"\b(\d+g\.\d+gb(?:\+\w+)?)\b", name or "")
+    return match.group(1) if match else None
+
+
+def mig_instance(
+    *,
+    uuid: str | None,
+    name: str | None,
+    gpu_instance_id: int | None,
+    compute_instance_id: int | None,
+    memory_total: int | None,
+    multiprocessor_count: int | None = None,
+) -> dict[str, Any]:
+    """The `devices` entry of one MIG device (a GPU instance with its compute instance)."""
+    return {
+        "uuid": uuid,
+        "name": name,
+        "profile": mig_profile(name),
+        "gpu_instance_id": gpu_instance_id,
+        "compute_instance_id": compute_instance_id,
+        "memory_total": memory_total,
+        "multiprocessor_count": multiprocessor_count,
     }

@@ -4,6 +4,7 @@ import type {
   ICollectorReply,
   IDevicesReply,
   IGPUSample,
+  IMigSample,
   IHeldOutside,
   IPolicy,
   IProcessesReply,
@@ -252,4 +253,49 @@ export async function flush(): Promise<void> {
   for (let i = 0; i < 5; i++) {
     await Promise.resolve();
   }
+}
+
+/**
+ * An H200 in MIG mode with a 3g.71gb and a 1g.18gb instance (profile sizes as a real H200's
+ * NVML gives them), for the MIG views: its devices reply and one sample.
+ */
+export function migMachine(): { devices: IDevicesReply; sample: ISample } {
+  const devices = devicesReply();
+  const instance = (gi: number, profile: string, mib: number, sms: number) => ({
+    uuid: `MIG-00000000-0000-4000-8000-0000000000${gi}`,
+    name: `NVIDIA H200 MIG ${profile}`,
+    profile,
+    gpu_instance_id: gi,
+    compute_instance_id: 0,
+    memory_total: mib * 2 ** 20,
+    multiprocessor_count: sms
+  });
+  devices.devices = [
+    {
+      ...devices.devices[0],
+      name: 'NVIDIA H200',
+      compute_capability: '9.0',
+      memory_total: 140 * GiB,
+      mig_mode: { current: true, pending: true },
+      mig_instances: [instance(2, '3g.71gb', 71424, 60), instance(13, '1g.18gb', 16384, 16)]
+    }
+  ];
+  const reading = (gi: number, used: number, total: number, sm: number | null): IMigSample => ({
+    uuid: `MIG-00000000-0000-4000-8000-0000000000${gi}`,
+    gpu_instance_id: gi,
+    memory_used: used,
+    memory_total: total,
+    sm_util: sm,
+    tensor_util: sm === null ? null : sm / 2,
+    dram_util: sm === null ? null : 10,
+    unavailable: sm === null ? { sm_util: 'n/a: no GPM', tensor_util: 'n/a: no GPM' } : {}
+  });
+  const parent = gpu(0, {
+    memory_used: 33 * GiB,
+    memory_total: 140 * GiB,
+    util_gpu: null,
+    mig: [reading(2, 30 * GiB, 71424 * 2 ** 20, 85), reading(13, 3 * GiB, 16 * GiB, 4)]
+  });
+  parent.unavailable = { util_gpu: 'not supported on this GPU' };
+  return { devices, sample: sample(1, [parent]) };
 }

@@ -1,11 +1,12 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IDevice, IGPUProcess, IGPUSample, IProcessesReply } from '../api';
+import type { IDevice, IGPUProcess, IGPUSample, IMigInstance, IProcessesReply } from '../api';
 import { IChartTheme, TimeChart } from './chart';
 import { formatPercent, formatThroughput, formatWatts, gpuLevel, throttleWords } from './format';
 import { element, setAttr, setText } from '../ui/dom';
 import { heldOutside, outsideExplanation } from '../ui/outside';
 import { markProbable, probableHow, whyNotMatched } from '../ui/attribution';
+import { instanceName } from '../ui/mig';
 import { formatMemory, formatUsedOfTotal } from '../ui/memory';
 import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
 
@@ -36,6 +37,8 @@ export class GPUCard {
     bar.setAttribute('role', 'meter');
     this._bar = bar;
     this._fields = element('dl', 'jp-gpuscope-Card-fields', this.node);
+    this._mig = element('table', 'jp-gpuscope-MigTable', this.node) as HTMLTableElement;
+    this._mig.hidden = true;
     const charts = element('div', 'jp-gpuscope-Card-charts', this.node);
     this._charts = {
       memory: new TimeChart({
@@ -200,8 +203,75 @@ export class GPUCard {
       [trans.__('Fan'), formatPercent(gpu?.fan ?? null), naReason(gpu, 'fan', trans)]
     ]);
 
+    this._renderMig(device?.mig_instances ?? [], gpu, units);
     this._updateCharts(history, windowStart, units);
     setText(this._memoryCaption, trans.__('Memory used (%1)', units));
+  }
+
+  /** The GPU's MIG instances, one row each: memory, and activity from GPM where there is. */
+  private _renderMig(
+    instances: IMigInstance[],
+    gpu: IGPUSample | undefined,
+    units: MemoryUnits
+  ): void {
+    const trans = this._trans;
+    this._instances = instances;
+    const rows = JSON.stringify(instances.map(i => i.uuid));
+    if (rows !== this._migRows) {
+      this._migRows = rows;
+      this._mig.replaceChildren();
+      this._mig.hidden = instances.length === 0;
+      if (instances.length) {
+        element('caption', '', this._mig).textContent = trans.__('MIG instances');
+        const head = element('tr', '', element('thead', '', this._mig));
+        for (const name of [
+          trans.__('Instance'),
+          trans.__('Memory'),
+          trans.__('SM'),
+          trans.__('Tensor')
+        ]) {
+          element('th', '', head).textContent = name;
+        }
+        const body = element('tbody', '', this._mig);
+        for (const _ of instances) {
+          const row = element('tr', '', body);
+          for (let i = 0; i < 4; i++) {
+            element('td', '', row);
+          }
+        }
+      }
+    }
+    const body = this._mig.tBodies[0];
+    instances.forEach((instance, n) => {
+      const reading = (gpu?.mig ?? []).find(m => m.uuid === instance.uuid);
+      const cells = body.rows[n].cells;
+      setText(cells[0], instance.profile ?? instance.name ?? trans.__('unknown'));
+      setAttr(
+        cells[0],
+        'title',
+        [
+          instanceName(instance, trans),
+          instance.uuid,
+          instance.multiprocessor_count !== null
+            ? trans.__('%1 SMs', instance.multiprocessor_count)
+            : null
+        ]
+          .filter(Boolean)
+          .join('\n')
+      );
+      setText(
+        cells[1],
+        formatUsedOfTotal(
+          reading?.memory_used ?? null,
+          reading?.memory_total ?? instance.memory_total,
+          units
+        )
+      );
+      setText(cells[2], formatPercent(reading?.sm_util ?? null));
+      setAttr(cells[2], 'title', reading?.unavailable.sm_util ?? '');
+      setText(cells[3], formatPercent(reading?.tensor_util ?? null));
+      setAttr(cells[3], 'title', reading?.unavailable.tensor_util ?? '');
+    });
   }
 
   private _updateCharts(history: IGPUHistory, windowStart: number, units: MemoryUnits): void {
@@ -239,6 +309,7 @@ export class GPUCard {
         p.name,
         p.note,
         p.attribution,
+        p.gpu_instance_id,
         p.cmdline,
         p.kernel?.id,
         p.kernel?.name,
@@ -362,7 +433,13 @@ export class GPUCard {
         (proc.cmdline ?? []).join(' ');
     }
     markProbable(what, probableHow(proc), trans);
-    element('td', '', row).textContent = kernel?.name ?? '';
+    const instance = this._instances.find(i => i.gpu_instance_id === proc.gpu_instance_id);
+    element('td', '', row).textContent = [
+      kernel?.name,
+      instance ? trans.__('MIG %1', instance.profile ?? '?') : null
+    ]
+      .filter(Boolean)
+      .join(' · ');
     const actions = element('td', '', row);
     if (kernel) {
       const button = element(
@@ -403,6 +480,9 @@ export class GPUCard {
   private _barFill: HTMLElement;
   private _barText: HTMLElement;
   private _fields: HTMLElement;
+  private _mig: HTMLTableElement;
+  private _migRows = '';
+  private _instances: IMigInstance[] = [];
   private _processes: HTMLElement;
   private _charts: Record<'memory' | 'utilization' | 'power', TimeChart>;
   private _units: MemoryUnits = 'GiB';

@@ -15,6 +15,7 @@ import { Signal } from '@lumino/signaling';
 import type { IPolicy } from '../api';
 import {
   CommandIDs,
+  IDeviceProfiles,
   IGPUMonitor,
   IGPUPanel,
   IGPUScopeAPI,
@@ -130,14 +131,15 @@ export const statusBarPlugin: JupyterFrontEndPlugin<void> = {
   description: 'GPU utilisation and memory in the status bar.',
   autoStart: true,
   requires: [IGPUMonitor],
-  optional: [IStatusBar, INotebookTracker, ITranslator, ISharedGPUs],
+  optional: [IStatusBar, INotebookTracker, ITranslator, ISharedGPUs, IDeviceProfiles],
   activate: (
     app: JupyterFrontEnd,
     monitor: IGPUMonitor,
     statusBar: IStatusBar | null,
     notebooks: INotebookTracker | null,
     translator: ITranslator | null,
-    shared: ISharedGPUs | null
+    shared: ISharedGPUs | null,
+    profiles: IDeviceProfiles | null
   ) => {
     if (!statusBar) {
       return; // e.g. a shell without a status bar
@@ -151,7 +153,7 @@ export const statusBarPlugin: JupyterFrontEndPlugin<void> = {
     const model = new GPUStatusModel(monitor.model, trans, statusConfig(monitor.config));
     monitor.configChanged.connect((_, config) => model.configure(statusConfig(config)));
     model.setSharedGPUs(shared);
-    Private.followActiveKernel(model, monitor.model, notebooks);
+    Private.followActiveKernel(model, monitor.model, notebooks, profiles);
 
     const item = new GPUStatusItem(model, () => void app.commands.execute(CommandIDs.openPanel));
     statusBar.registerStatusItem(statusBarPlugin.id, {
@@ -239,27 +241,33 @@ namespace Private {
   }
 
   /**
-   * Show the GPUs of the active notebook's kernel. Which GPU a kernel uses changes
-   * rarely: a slow process poll is enough, and only with more than one GPU to choose from.
+   * Show the GPUs (or the MIG instance) of the active notebook's kernel. Which GPU a
+   * kernel uses changes rarely: a slow process poll is enough, and only with more than one
+   * GPU or MIG instance to choose from. The kernel's CUDA_VISIBLE_DEVICES comes from its
+   * probe (the device profiles).
    */
   export function followActiveKernel(
     model: GPUStatusModel,
     monitor: IMonitorModel,
-    notebooks: INotebookTracker | null
+    notebooks: INotebookTracker | null,
+    profiles: IDeviceProfiles | null
   ): void {
     const STATUS_PROCESS_INTERVAL = 15000;
     let watch = monitor.watchProcesses(STATUS_PROCESS_INTERVAL);
     const follow = () => {
-      const session = notebooks?.currentWidget?.sessionContext.session;
-      model.setActiveKernel(session?.kernel?.id ?? null);
+      const context = notebooks?.currentWidget?.sessionContext ?? null;
+      const visible = profiles?.kernelProfile(context)?.visibleDevices ?? null;
+      model.setActiveKernel(context?.session?.kernel?.id ?? null, visible);
     };
+    profiles?.changed.connect(follow);
     notebooks?.currentChanged.connect((_, panel) => {
       follow();
       panel?.sessionContext.kernelChanged.connect(follow);
     });
     follow();
     monitor.changed.connect(() => {
-      const several = (monitor.devices?.devices.length ?? 0) > 1;
+      const devices = monitor.devices?.devices ?? [];
+      const several = devices.length > 1 || devices.some(d => (d.mig_instances ?? []).length > 0);
       if (!several && !watch.isDisposed) {
         watch.dispose();
       } else if (several && watch.isDisposed) {

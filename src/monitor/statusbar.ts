@@ -6,6 +6,8 @@ import { Widget } from '@lumino/widgets';
 import { element, setAttr, setText } from '../ui/dom';
 import type { IGPUSample } from '../api';
 import { formatPercent, formatWatts, gpuLevel, Level, statusText } from './format';
+import { formatUsedOfTotal } from '../ui/memory';
+import { IInstanceInView, instanceName, kernelInstance } from '../ui/mig';
 import type {
   IMonitorModel,
   ISharedGPUs,
@@ -39,9 +41,13 @@ export class GPUStatusModel extends VDomModel {
     return this._level;
   }
 
-  /** The kernel of the active notebook: its GPUs are the ones shown. */
-  setActiveKernel(kernelId: string | null): void {
+  /**
+   * The kernel of the active notebook: its GPUs are the ones shown, or its MIG instance
+   * (named by its CUDA_VISIBLE_DEVICES, `visibleDevices`, or by where its process runs).
+   */
+  setActiveKernel(kernelId: string | null, visibleDevices: string | null = null): void {
     this._kernelId = kernelId;
+    this._visibleDevices = kernelId ? visibleDevices : null;
     this._recompute();
   }
 
@@ -91,15 +97,26 @@ export class GPUStatusModel extends VDomModel {
       return [trans.__('No GPU'), trans.__('No GPU readings: %1', reason), 'none'];
     }
     const all = monitor.latest?.gpus ?? [];
-    const gpus = this._gpusInView(all);
     const { content, units, thresholds } = this._config;
-    let text = statusText(gpus, content, units, trans);
+    const instance = this._kernelId
+      ? kernelInstance(
+          devices.devices,
+          all,
+          this._visibleDevices,
+          monitor.processes,
+          this._kernelId
+        )
+      : null;
+    const gpus = instance ? [instance.gpu] : this._gpusInView(all);
+    let text = instance ? this._instanceText(instance) : statusText(gpus, content, units, trans);
     if (monitor.paused) {
       text = trans.__('%1 (paused)', text);
     }
-    const lines = gpus.map(gpu => this._gpuLine(gpu));
+    const lines = instance ? [this._instanceLine(instance)] : gpus.map(gpu => this._gpuLine(gpu));
     let level: GPUStatusModel['level'] = 'normal';
-    for (const gpu of gpus) {
+    // On a MIG instance, its own memory is what fills up.
+    const judged = instance ? [{ ...instance.gpu, ...this._instanceMemory(instance) }] : gpus;
+    for (const gpu of judged) {
       const l = gpuLevel(gpu, thresholds);
       if (l === 'critical' || (l === 'warning' && level === 'normal')) {
         level = l;
@@ -126,7 +143,9 @@ export class GPUStatusModel extends VDomModel {
         level = 'replay';
       }
     }
-    if (this._kernelId && gpus.length < all.length) {
+    if (instance) {
+      lines.push(trans.__("Showing the active notebook's MIG instance."));
+    } else if (this._kernelId && gpus.length < all.length) {
       lines.push(trans.__("Showing the active notebook's GPUs."));
     }
     lines.push(trans.__('Click to open the GPU panel.'));
@@ -145,6 +164,43 @@ export class GPUStatusModel extends VDomModel {
     );
     const mine = all.filter(g => used.has(g.index));
     return mine.length ? mine : all;
+  }
+
+  private _instanceMemory(view: IInstanceInView): Pick<IGPUSample, 'memory_used' | 'memory_total'> {
+    return {
+      memory_used: view.reading?.memory_used ?? null,
+      memory_total: view.reading?.memory_total ?? view.instance.memory_total
+    };
+  }
+
+  private _instanceText(view: IInstanceInView): string {
+    const trans = this._trans;
+    const { content, units } = this._config;
+    const memory = this._instanceMemory(view);
+    const parts: string[] = [];
+    if (content !== 'memory') {
+      parts.push(trans.__('SM %1', formatPercent(view.reading?.sm_util ?? null)));
+    }
+    if (content !== 'utilization') {
+      parts.push(formatUsedOfTotal(memory.memory_used, memory.memory_total, units));
+    }
+    return trans.__('MIG %1: %2', view.instance.profile ?? '?', parts.join(' · '));
+  }
+
+  private _instanceLine(view: IInstanceInView): string {
+    const trans = this._trans;
+    const memory = this._instanceMemory(view);
+    const reading = view.reading;
+    return trans.__(
+      'GPU %1 %2, %3: %4, SM %5, tensor %6 (%7)',
+      view.device.index,
+      view.device.name ?? trans.__('unknown GPU'),
+      instanceName(view.instance, trans),
+      formatUsedOfTotal(memory.memory_used, memory.memory_total, this._config.units),
+      formatPercent(reading?.sm_util ?? null),
+      formatPercent(reading?.tensor_util ?? null),
+      view.instance.uuid ?? trans.__('no UUID')
+    );
   }
 
   private _gpuLine(gpu: IGPUSample): string {
@@ -167,6 +223,7 @@ export class GPUStatusModel extends VDomModel {
   }
 
   private _kernelId: string | null = null;
+  private _visibleDevices: string | null = null;
   private _shared: ISharedGPUs | null = null;
   private _text = '';
   private _tooltip = '';

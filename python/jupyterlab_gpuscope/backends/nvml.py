@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pynvml
 
-from ..readings import device_entry, gpu_entry, unreadable_gpu
+from ..readings import device_entry, gpu_entry, mig_entry, mig_instance, unreadable_gpu
 from .base import Backend, BackendLost, BackendUnavailable, Reading, SystemInfo
 
 # Errors that mean the whole library or driver is gone, not one field.
@@ -53,6 +53,31 @@ class _GpuLost(Exception):
     pass
 
 
+#: NVML's "no instance" id in a process's gpuInstanceId / computeInstanceId (not in MIG mode).
+NO_INSTANCE = 0xFFFFFFFF
+
+#: GPM metrics read per MIG instance, by the sample field they fill (nvml.h nvmlGpmMetricId_t).
+GPM_FIELDS = {
+    "sm_util": pynvml.NVML_GPM_METRIC_SM_UTIL,
+    "tensor_util": pynvml.NVML_GPM_METRIC_ANY_TENSOR_UTIL,
+    "dram_util": pynvml.NVML_GPM_METRIC_DRAM_BW_UTIL,
+}
+GPM_NEEDS_HOPPER = (
+    "n/a: NVML gives no utilisation per MIG instance on this GPU; per-instance activity comes from "
+    "GPM metrics, which need Hopper or newer (A100 and A30 have none)"
+)
+
+
+class _MigDevice:
+    """One MIG device of a GPU in MIG mode: its handle, ids, and the last GPM sample."""
+
+    def __init__(self, handle: Any, uuid: str | None, gpu_instance_id: int | None) -> None:
+        self.handle = handle
+        self.uuid = uuid
+        self.gpu_instance_id = gpu_instance_id
+        self.gpm_sample: Any = None
+
+
 class NvmlBackend(Backend):
     name = "nvml"
     live = True
@@ -67,6 +92,9 @@ class NvmlBackend(Backend):
         # nvmlMemory_v2 when the driver has it: its `used` leaves out the memory the
         # driver reserves, as nvidia-smi does (v1 counts it as used).
         self._memory_version: int | None = None
+        # Device index -> its MIG devices (GPUs in MIG mode only), and whether GPM works there.
+        self._mig: dict[int, list[_MigDevice]] = {}
+        self._gpm: dict[int, str | None] = {}
 
     # ---- lifecycle -------------------------------------------------------------
 
@@ -109,6 +137,10 @@ class NvmlBackend(Backend):
         return pynvml.nvmlMemory_v2
 
     def close(self) -> None:
+        for devices in self._mig.values():
+            for mig in devices:
+                self._free_gpm(mig)
+        self._mig, self._gpm = {}, {}
         if self._open:
             self._open = False
             try:
@@ -187,8 +219,79 @@ class NvmlBackend(Backend):
         )
         procs_reason: dict[str, str] = {}
         procs = field({}, procs_reason, "processes", nv.nvmlDeviceGetComputeRunningProcesses, handle, index=index)
-        listed = [{"pid": p.pid, "used_memory": p.usedGpuMemory} for p in procs or []]
-        return gpu_entry(index, values, reasons), listed, procs_reason.get("processes")
+        listed = [
+            {
+                "pid": p.pid,
+                "used_memory": p.usedGpuMemory,
+                "gpu_instance_id": _instance_id(getattr(p, "gpuInstanceId", None)),
+                "compute_instance_id": _instance_id(getattr(p, "computeInstanceId", None)),
+            }
+            for p in procs or []
+        ]
+        mig = [self._read_mig(index, handle, m) for m in self._mig[index]] if index in self._mig else None
+        return gpu_entry(index, values, reasons, mig), listed, procs_reason.get("processes")
+
+    def _read_mig(self, index: int, parent: Any, mig: _MigDevice) -> dict[str, Any]:
+        """One MIG instance: its memory, and its activity from two GPM samples (the last
+        tick's and this one's), where the GPU has GPM."""
+        nv = self._nvml
+        values: dict[str, Any] = {}
+        reasons: dict[str, str] = {}
+        name = f"mig{mig.gpu_instance_id}"
+        # v1 for MIG devices: the v2 struct is documented for whole GPUs.
+        memory = self._field(values, reasons, name, nv.nvmlDeviceGetMemoryInfo, mig.handle, index=index)
+        if memory is not None:
+            values["memory_used"], values["memory_total"] = memory.used, memory.total
+        else:
+            reasons["memory_used"] = reasons["memory_total"] = reasons.pop(name)
+        why_not = self._gpm.get(index)
+        if why_not is None:
+            why_not = self._read_gpm(index, parent, mig, values)
+        if why_not is not None:
+            for field in GPM_FIELDS:
+                reasons[field] = why_not
+        return mig_entry(mig.uuid, mig.gpu_instance_id, values, reasons)
+
+    def _read_gpm(self, index: int, parent: Any, mig: _MigDevice, values: dict[str, Any]) -> str | None:
+        nv = self._nvml
+        try:
+            sample = self._call(nv.nvmlGpmSampleAlloc)
+            try:
+                self._call(nv.nvmlGpmMigSampleGet, parent, mig.gpu_instance_id, sample)
+            except Exception:
+                self._call(nv.nvmlGpmSampleFree, sample)
+                raise
+        except pynvml.NVMLError as error:
+            if error.value == pynvml.NVML_ERROR_GPU_IS_LOST:
+                raise _GpuLost(nvml_reason(error)) from error
+            return f"GPM could not be read: {nvml_reason(error)}"
+        previous, mig.gpm_sample = mig.gpm_sample, sample
+        if previous is None:
+            return "activity needs two GPM readings: shown from the next sample"
+        try:
+            request = nv.c_nvmlGpmMetricsGet_t()
+            request.version = nv.NVML_GPM_METRICS_GET_VERSION
+            request.numMetrics = len(GPM_FIELDS)
+            request.sample1, request.sample2 = previous, sample
+            for slot, metric in enumerate(GPM_FIELDS.values()):
+                request.metrics[slot].metricId = metric
+            self._call(nv.nvmlGpmMetricsGet, request)
+        except pynvml.NVMLError as error:
+            return f"GPM could not be read: {nvml_reason(error)}"
+        finally:
+            self._call(nv.nvmlGpmSampleFree, previous)
+        for slot, field in enumerate(GPM_FIELDS):
+            if request.metrics[slot].nvmlReturn == pynvml.NVML_SUCCESS:
+                values[field] = round(float(request.metrics[slot].value), 2)
+        return None
+
+    def _free_gpm(self, mig: _MigDevice) -> None:
+        if mig.gpm_sample is not None:
+            try:
+                self._nvml.nvmlGpmSampleFree(mig.gpm_sample)
+            except Exception:  # the driver may be gone already
+                pass
+            mig.gpm_sample = None
 
     def _static(self, index: int, handle: Any) -> dict[str, Any]:
         nv = self._nvml
@@ -218,6 +321,7 @@ class NvmlBackend(Backend):
                 index=index,
             )
             pci = self._field(values, reasons, "pci", nv.nvmlDeviceGetPciInfo, handle, index=index)
+            instances = self._open_mig(index, handle) if mig and mig[0] else []
         except _GpuLost as lost:
             return {"index": index, "status": "lost", "reason": str(lost), "unavailable": {}}
         rename = {"cc": "compute_capability", "memory": "memory_total", "mig": "mig_mode", "pci": "bus_id"}
@@ -238,7 +342,48 @@ class NvmlBackend(Backend):
             max_mem_clock=values.get("max_mem_clock"),
             bus_id=_text(pci.busId) if pci is not None else None,
             unavailable=reasons,
+            mig_instances=instances,
         )
+
+    def _open_mig(self, index: int, handle: Any) -> list[dict[str, Any]]:
+        """The MIG devices of a GPU in MIG mode (their `devices` entries); keeps their
+        handles for the readings, and whether GPM can measure them."""
+        nv = self._nvml
+        values: dict[str, Any] = {}
+        reasons: dict[str, str] = {}
+        slots = self._field(values, reasons, "mig_slots", nv.nvmlDeviceGetMaxMigDeviceCount, handle, index=index)
+        support = self._field(values, reasons, "gpm", nv.nvmlGpmQueryDeviceSupport, handle, index=index)
+        self._gpm[index] = None if support is not None and support.isSupportedDevice else GPM_NEEDS_HOPPER
+        devices, entries = [], []
+        for slot in range(slots or 0):
+            try:
+                mig = self._call(nv.nvmlDeviceGetMigDeviceHandleByIndex, handle, slot)
+            except pynvml.NVMLError as error:
+                if error.value == pynvml.NVML_ERROR_GPU_IS_LOST:
+                    raise _GpuLost(nvml_reason(error)) from error
+                continue  # an empty slot (NotFound)
+            info: dict[str, Any] = {}
+            self._field(info, reasons, "mig_name", nv.nvmlDeviceGetName, mig, index=index)
+            self._field(info, reasons, "mig_uuid", nv.nvmlDeviceGetUUID, mig, index=index)
+            self._field(info, reasons, "gi", nv.nvmlDeviceGetGpuInstanceId, mig, index=index)
+            self._field(info, reasons, "ci", nv.nvmlDeviceGetComputeInstanceId, mig, index=index)
+            self._field(info, reasons, "sms", nv.nvmlDeviceGetAttributes, mig, index=index)
+            memory = self._field(info, reasons, "mig_memory", nv.nvmlDeviceGetMemoryInfo, mig, index=index)
+            uuid = _text(info.get("mig_uuid"))
+            devices.append(_MigDevice(mig, uuid, info.get("gi")))
+            attributes = info.get("sms")
+            entries.append(
+                mig_instance(
+                    uuid=uuid,
+                    name=_text(info.get("mig_name")),
+                    gpu_instance_id=info.get("gi"),
+                    compute_instance_id=info.get("ci"),
+                    memory_total=memory.total if memory is not None else None,
+                    multiprocessor_count=getattr(attributes, "multiprocessorCount", None),
+                )
+            )
+        self._mig[index] = devices
+        return entries
 
     # ---- the one place NVML is called ----------------------------------------------
 
@@ -273,6 +418,10 @@ class NvmlBackend(Backend):
             return None
         values[name] = value
         return value
+
+
+def _instance_id(value: Any) -> int | None:
+    return value if isinstance(value, int) and value != NO_INSTANCE else None
 
 
 def _text(value: Any) -> str | None:

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from ..readings import SAMPLE_FIELDS, device_entry, gpu_entry
+from ..readings import MIG_SAMPLE_FIELDS, SAMPLE_FIELDS, device_entry, gpu_entry, mig_entry, mig_instance
 from .base import Backend, BackendUnavailable, Reading, SystemInfo
 
 DEFAULT_TRACE = "h200-workload.jsonl"
@@ -25,13 +25,21 @@ def bundled_trace(name: str) -> Path:
     return Path(str(resources.files("jupyterlab_gpuscope") / "traces" / name))
 
 
+def _trace_path(trace: str) -> Path:
+    """A path as given, or a bundled trace's name when no such file exists here."""
+    given = Path(trace)
+    if not given.exists() and given.name == trace and bundled_trace(trace).is_file():
+        return bundled_trace(trace)
+    return given
+
+
 class ReplayBackend(Backend):
     name = "replay"
     live = False
 
     def __init__(self, trace: str | Path = "", clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        self.path = Path(trace) if trace else bundled_trace(DEFAULT_TRACE)
+        self.path = _trace_path(str(trace)) if trace else bundled_trace(DEFAULT_TRACE)
         self._clock = clock
         self._times: list[float] = []
         self._frames: list[dict[str, Any]] = []
@@ -61,6 +69,12 @@ class ReplayBackend(Backend):
         self._start = self._clock()
         cuda = header.get("cuda_driver")
         gpus = header.get("devices", [])
+        synthetic = header.get("synthetic")
+        description = (
+            f"Replay of a synthetic trace ({synthetic}), not a recording and not a live GPU"
+            if synthetic
+            else f"Replay of a recording from {len(gpus)}× {_names(gpus)}, not a live GPU"
+        )
         return SystemInfo(
             driver_version=header.get("driver"),
             cuda_driver_version=f"{cuda // 1000}.{cuda % 1000 // 10}" if isinstance(cuda, int) else None,
@@ -69,7 +83,8 @@ class ReplayBackend(Backend):
             source={
                 "kind": "replay",
                 "trace": self.path.name,
-                "description": f"Replay of a recording from {len(gpus)}× {_names(gpus)}, not a live GPU",
+                "description": description,
+                "synthetic": bool(synthetic),
                 "duration_seconds": round(self._duration, 3),
             },
         )
@@ -82,16 +97,19 @@ class ReplayBackend(Backend):
         processes = {}
         for recorded in frame.get("gpus", []):
             index = recorded["index"]
-            values, reasons = {}, {}
-            for name in SAMPLE_FIELDS:
-                value = recorded.get(name)
-                if isinstance(value, dict) and "error" in value:
-                    reasons[name] = f"{_error_words(value['error'])} (as recorded)"
-                else:
-                    values[name] = value
-            gpus.append(gpu_entry(index, values, reasons))
+            values, reasons = _fields(recorded, SAMPLE_FIELDS)
+            mig = recorded.get("mig")
+            if mig is not None:
+                mig = [mig_entry(m.get("uuid"), m.get("gpu_instance_id"), *_fields(m, MIG_SAMPLE_FIELDS)) for m in mig]
+            gpus.append(gpu_entry(index, values, reasons, mig))
             processes[index] = [
-                {"pid": p.get("pid"), "used_memory": p.get("used_memory")} for p in recorded.get("processes", [])
+                {
+                    "pid": p.get("pid"),
+                    "used_memory": p.get("used_memory"),
+                    "gpu_instance_id": p.get("gpu_instance_id"),
+                    "compute_instance_id": p.get("compute_instance_id"),
+                }
+                for p in recorded.get("processes", [])
             ]
         return Reading(gpus=gpus, processes=processes)
 
@@ -100,6 +118,20 @@ class ReplayBackend(Backend):
         """The recorded workload phase now playing (for labels and tests)."""
         position = (self._clock() - self._start) % self._duration
         return self._frames[max(bisect.bisect_right(self._times, position) - 1, 0)].get("phase")
+
+
+def _fields(recorded: dict[str, Any], names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Values and reasons of one recorded entry; an error recorded for a field is its reason."""
+    values, reasons = {}, {}
+    for name in names:
+        value = recorded.get(name)
+        if isinstance(value, dict) and "error" in value:
+            reasons[name] = f"{_error_words(value['error'])} (as recorded)"
+        elif isinstance(value, dict) and "unavailable" in value:
+            reasons[name] = f"{value['unavailable']} (as recorded)"
+        else:
+            values[name] = value
+    return values, reasons
 
 
 def _device(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +149,17 @@ def _device(recorded: dict[str, Any]) -> dict[str, Any]:
         max_mem_clock=recorded.get("max_mem_clock"),
         bus_id=recorded.get("bus_id"),
         unavailable={},
+        mig_instances=[
+            mig_instance(
+                uuid=m.get("uuid"),
+                name=m.get("name"),
+                gpu_instance_id=m.get("gpu_instance_id"),
+                compute_instance_id=m.get("compute_instance_id"),
+                memory_total=m.get("memory_total"),
+                multiprocessor_count=m.get("multiprocessor_count"),
+            )
+            for m in recorded.get("mig_instances", [])
+        ],
     )
 
 

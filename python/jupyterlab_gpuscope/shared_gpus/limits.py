@@ -37,21 +37,56 @@ class MemoryLimit:
         return "near" if used >= self.warn_fraction * limit else "ok"
 
 
+_STATES = ("ok", "near", "over")
+
+
+def _shares(processes: list[dict[str, Any]], hidden: dict[str, int]) -> tuple[int, int, int]:
+    """(mine, others' memory, others' count): listed processes that are not this user's
+    (shown because the admin allows it) count as others, with the hidden ones."""
+    mine = sum(p["used_memory"] or 0 for p in processes if p["owner"] == "self")
+    others = hidden["used_memory"] + sum(p["used_memory"] or 0 for p in processes if p["owner"] != "self")
+    count = hidden["count"] + sum(1 for p in processes if p["owner"] != "self")
+    return mine, others, count
+
+
 def gpu_usage(
-    processes_body: dict[str, Any], totals: dict[int, int | None], limit: MemoryLimit
+    processes_body: dict[str, Any],
+    totals: dict[int, int | None],
+    limit: MemoryLimit,
+    mig_instances: dict[int, list[dict[str, Any]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per GPU: this user's memory, the others' total, the limit and its state."""
+    """Per GPU: this user's memory, the others' total, the limit and its state. On a GPU in
+    MIG mode (`mig_instances`: its `devices` entries) the limit applies per instance, to
+    the instance's memory: the GPU's state is its worst instance's."""
     usage = []
     for gpu in processes_body["gpus"]:
-        mine = sum(p["used_memory"] or 0 for p in gpu["processes"] if p["owner"] == "self")
-        # Listed processes that are not this user's (shown because the admin allows it)
-        # still count as others.
-        others = gpu["others"]["used_memory"] + sum(
-            p["used_memory"] or 0 for p in gpu["processes"] if p["owner"] != "self"
-        )
-        others_count = gpu["others"]["count"] + sum(1 for p in gpu["processes"] if p["owner"] != "self")
+        mine, others, others_count = _shares(gpu["processes"], gpu["others"])
         total = totals.get(gpu["index"])
         gpu_limit = limit.for_gpu(total)
+        state = limit.state(mine, gpu_limit)
+        instances = []
+        for instance in (mig_instances or {}).get(gpu["index"], []):
+            gi = instance["gpu_instance_id"]
+            hidden = gpu["others"].get("by_instance", {}).get(str(gi), {"count": 0, "used_memory": 0})
+            on_it = [p for p in gpu["processes"] if p.get("gpu_instance_id") == gi]
+            i_mine, i_others, i_count = _shares(on_it, hidden)
+            i_limit = limit.for_gpu(instance["memory_total"])
+            instances.append(
+                {
+                    "uuid": instance["uuid"],
+                    "profile": instance["profile"],
+                    "gpu_instance_id": gi,
+                    "mine": i_mine,
+                    "others": i_others,
+                    "others_count": i_count,
+                    "memory_total": instance["memory_total"],
+                    "limit": i_limit,
+                    "state": limit.state(i_mine, i_limit),
+                }
+            )
+        if instances:
+            gpu_limit = None  # per instance, not per GPU
+            state = max((i["state"] for i in instances), key=_STATES.index)
         usage.append(
             {
                 "index": gpu["index"],
@@ -63,7 +98,8 @@ def gpu_usage(
                 # when it cannot be told.
                 "outside": (gpu.get("outside") or {}).get("used_memory"),
                 "limit": gpu_limit,
-                "state": limit.state(mine, gpu_limit),
+                "state": state,
+                "instances": instances,
             }
         )
     return usage

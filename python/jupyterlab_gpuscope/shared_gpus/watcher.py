@@ -127,7 +127,7 @@ class SharedGPUsWatcher:
         self.kernels, self.kernel_memory = kernels, held
         self._snapshot = {
             "checked_at": round(self.clock(), 3),
-            "gpus": gpu_usage(body, self._memory_totals(), self.limit),
+            "gpus": gpu_usage(body, self._memory_totals(), self.limit, self._mig_instances()),
             "kernels": [
                 {
                     "id": k.id,
@@ -149,6 +149,9 @@ class SharedGPUsWatcher:
         if latest:
             return {gpu["index"]: gpu.get("memory_total") for gpu in latest["gpus"]}
         return {d["index"]: d.get("memory_total") for d in self.sampler.status()["devices"]}
+
+    def _mig_instances(self) -> dict[int, list[dict[str, Any]]]:
+        return {d["index"]: d.get("mig_instances") or [] for d in self.sampler.status()["devices"]}
 
     def _idle_entry(self, idle: IdleKernel) -> dict[str, Any]:
         return {

@@ -16,7 +16,27 @@ import pynvml
 GiB = 1024**3
 
 
+class _GpmMetric:
+    def __init__(self) -> None:
+        self.metricId = 0
+        self.nvmlReturn = 0
+        self.value = 0.0
+
+
+class _GpmMetricsGet:
+    """The fields of pynvml.c_nvmlGpmMetricsGet_t that NvmlBackend sets and reads."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.numMetrics = 0
+        self.sample1 = self.sample2 = None
+        self.metrics = [_GpmMetric() for _ in range(8)]
+
+
 class FakeNVML:
+    c_nvmlGpmMetricsGet_t = _GpmMetricsGet
+    NVML_GPM_METRICS_GET_VERSION = pynvml.NVML_GPM_METRICS_GET_VERSION
+
     def __init__(self, gpus: int = 1) -> None:
         self.count = gpus
         self.memory_used = [1 * GiB] * gpus
@@ -25,6 +45,11 @@ class FakeNVML:
         #: What nvmlDeviceGetProcessUtilization answers, per device: (pid, sm %). Some
         #: drivers give host PIDs here while the process lists are translated (HAMi-core #112).
         self.utilisation: dict[int, list[tuple[int, int]]] = {i: [] for i in range(gpus)}
+        #: MIG devices per GPU (a GPU listed here is in MIG mode): dicts with gi, ci,
+        #: profile, memory_total, memory_used, sms and gpm ({"sm_util": %, ...}).
+        self.mig: dict[int, list[dict[str, Any]]] = {}
+        #: False: a GPU without GPM (A100, A30), as nvmlGpmQueryDeviceSupport says.
+        self.gpm_supported = True
         self.faults: dict[tuple[str, int | None], int] = {}
         self.hangs: dict[str, threading.Event] = {}
         self.lost: set[int] = set()
@@ -84,6 +109,11 @@ RESERVED = 512 * 1024**2  # what the driver keeps for itself
 
 def _memory(fake: FakeNVML, h: SimpleNamespace, version: int | None = None) -> SimpleNamespace:
     """v2 reports `used` without the driver's reserve, as nvidia-smi does; v1 includes it."""
+    if getattr(h, "mig", None) is not None:
+        slot = _slot(fake, h)
+        return SimpleNamespace(
+            total=slot["memory_total"], used=slot["memory_used"], free=slot["memory_total"] - slot["memory_used"]
+        )
     total = 141 * GiB
     used = fake.memory_used[h.index]
     if version == pynvml.nvmlMemory_v2:
@@ -91,6 +121,44 @@ def _memory(fake: FakeNVML, h: SimpleNamespace, version: int | None = None) -> S
     if version is not None:
         raise pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
     return SimpleNamespace(total=total, used=used + RESERVED, free=total - used - RESERVED)
+
+
+def _slot(fake: FakeNVML, h: SimpleNamespace) -> dict[str, Any]:
+    return fake.mig[h.index][h.mig]
+
+
+def _mig_handle(fake: FakeNVML, h: SimpleNamespace, slot: int) -> SimpleNamespace:
+    if slot >= len(fake.mig.get(h.index, [])):
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
+    return SimpleNamespace(index=h.index, mig=slot)
+
+
+def _utilisation(fake: FakeNVML, h: SimpleNamespace) -> SimpleNamespace:
+    if fake.mig.get(h.index):  # as on a real GPU in MIG mode
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    return SimpleNamespace(gpu=fake.util[h.index], memory=fake.util[h.index] // 2)
+
+
+def _gpm_sample(fake: FakeNVML, h: SimpleNamespace, gpu_instance_id: int, sample: dict) -> None:
+    [slot] = [m for m in fake.mig.get(h.index, []) if m["gi"] == gpu_instance_id] or [None]
+    if slot is None:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+    sample["values"] = dict(slot.get("gpm", {}))
+
+
+_GPM_NAMES = {pynvml.NVML_GPM_METRIC_SM_UTIL: "sm_util", pynvml.NVML_GPM_METRIC_ANY_TENSOR_UTIL: "tensor_util"}
+_GPM_NAMES[pynvml.NVML_GPM_METRIC_DRAM_BW_UTIL] = "dram_util"
+
+
+def _gpm_metrics(fake: FakeNVML, request: _GpmMetricsGet) -> _GpmMetricsGet:
+    """The second sample's values stand for the activity between the two."""
+    if not (request.sample1 and request.sample2):
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+    for metric in request.metrics[: request.numMetrics]:
+        value = request.sample2["values"].get(_GPM_NAMES.get(metric.metricId))
+        metric.nvmlReturn = pynvml.NVML_SUCCESS if value is not None else pynvml.NVML_ERROR_NOT_SUPPORTED
+        metric.value = value or 0.0
+    return request
 
 
 _ANSWERS = {
@@ -101,17 +169,31 @@ _ANSWERS = {
     "nvmlSystemGetDriverVersion": lambda f: "580.159.04",
     "nvmlSystemGetCudaDriverVersion": lambda f: 13000,
     "nvmlSystemGetNVMLVersion": lambda f: "13.580.159.04",
-    "nvmlDeviceGetName": lambda f, h: "NVIDIA H200",
-    "nvmlDeviceGetUUID": lambda f, h: f"GPU-fake-{h.index}",
+    "nvmlDeviceGetName": lambda f, h: (
+        f"NVIDIA H200 MIG {_slot(f, h)['profile']}" if getattr(h, "mig", None) is not None else "NVIDIA H200"
+    ),
+    "nvmlDeviceGetUUID": lambda f, h: (
+        f"MIG-fake-{h.index}-{_slot(f, h)['gi']}" if getattr(h, "mig", None) is not None else f"GPU-fake-{h.index}"
+    ),
     "nvmlDeviceGetCudaComputeCapability": lambda f, h: (9, 0),
     "nvmlDeviceGetMemoryInfo": _memory,
     "nvmlDeviceGetEnforcedPowerLimit": lambda f, h: 700000,
-    "nvmlDeviceGetMigMode": lambda f, h: [0, 0],
+    "nvmlDeviceGetMigMode": lambda f, h: [1, 1] if f.mig.get(h.index) else [0, 0],
+    "nvmlDeviceGetMaxMigDeviceCount": lambda f, h: 7 if f.mig.get(h.index) else 0,
+    "nvmlDeviceGetMigDeviceHandleByIndex": _mig_handle,
+    "nvmlDeviceGetGpuInstanceId": lambda f, h: _slot(f, h)["gi"],
+    "nvmlDeviceGetComputeInstanceId": lambda f, h: _slot(f, h)["ci"],
+    "nvmlDeviceGetAttributes": lambda f, h: SimpleNamespace(multiprocessorCount=_slot(f, h)["sms"]),
+    "nvmlGpmQueryDeviceSupport": lambda f, h: SimpleNamespace(isSupportedDevice=int(f.gpm_supported)),
+    "nvmlGpmSampleAlloc": lambda f: {"values": None},
+    "nvmlGpmSampleFree": lambda f, sample: None,
+    "nvmlGpmMigSampleGet": _gpm_sample,
+    "nvmlGpmMetricsGet": _gpm_metrics,
     "nvmlDeviceGetMaxPcieLinkGeneration": lambda f, h: 5,
     "nvmlDeviceGetMaxPcieLinkWidth": lambda f, h: 16,
     "nvmlDeviceGetMaxClockInfo": lambda f, h, clock: 1980 if clock == pynvml.NVML_CLOCK_SM else 3201,
     "nvmlDeviceGetPciInfo": lambda f, h: SimpleNamespace(busId=f"00000000:00:0{6 + h.index}.0"),
-    "nvmlDeviceGetUtilizationRates": lambda f, h: SimpleNamespace(gpu=f.util[h.index], memory=f.util[h.index] // 2),
+    "nvmlDeviceGetUtilizationRates": _utilisation,
     "nvmlDeviceGetTemperature": lambda f, h, sensor: 41,
     "nvmlDeviceGetPowerUsage": lambda f, h: 123456,
     "nvmlDeviceGetClockInfo": lambda f, h, clock: 1755 if clock == pynvml.NVML_CLOCK_SM else 3201,
@@ -124,7 +206,14 @@ _ANSWERS = {
         SimpleNamespace(pid=pid, smUtil=sm, memUtil=sm // 2, encUtil=0, decUtil=0, timeStamp=since + 1)
         for pid, sm in f.utilisation.get(h.index, [])
     ],
+    # (pid, memory) or, on a GPU in MIG mode, (pid, memory, gpu instance, compute instance)
     "nvmlDeviceGetComputeRunningProcesses": lambda f, h: [
-        SimpleNamespace(pid=pid, usedGpuMemory=mem) for pid, mem in f.processes.get(h.index, [])
+        SimpleNamespace(
+            pid=entry[0],
+            usedGpuMemory=entry[1],
+            gpuInstanceId=entry[2] if len(entry) > 2 else 0xFFFFFFFF,
+            computeInstanceId=entry[3] if len(entry) > 3 else 0xFFFFFFFF,
+        )
+        for entry in f.processes.get(h.index, [])
     ],
 }

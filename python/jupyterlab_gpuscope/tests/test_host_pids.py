@@ -133,7 +133,7 @@ async def test_each_driver_kind_names_the_kernels_counts_the_others_and_nudges_t
             assert "appeared" in named["train.ipynb"]["attribution"]["how"]
             assert body["pid_namespace"]["shared"] is False
             # The other container's process is counted, never given to a kernel.
-            assert gpu["others"] == {"count": 1, "used_memory": OTHER_CONTAINER[1]}
+            assert gpu["others"] == {"count": 1, "used_memory": OTHER_CONTAINER[1], "by_instance": {}}
             assert gpu["outside"]["used_memory"] == 0
         else:
             assert all(p["attribution"] is None for p in named.values())  # looked up directly

@@ -103,7 +103,7 @@ def test_other_users_are_counted_but_not_described(child_process):
     body = describe(gpu_processes, [kernel_of_this_test()], show_other_users=False, own_uid=someone_else)
     gpu = body["gpus"][0]
     assert gpu["processes"] == []
-    assert gpu["others"] == {"count": 2, "used_memory": 3 * GiB}
+    assert gpu["others"] == {"count": 2, "used_memory": 3 * GiB, "by_instance": {}}
     text = json.dumps(body)
     assert str(child_process.pid) not in text and "sleep" not in text
 

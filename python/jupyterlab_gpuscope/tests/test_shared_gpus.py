@@ -251,7 +251,7 @@ async def test_no_endpoint_reveals_another_users_processes(
                 assert other_pid not in pids_in(json.loads(line)), route
 
     processes = json.loads(bodies["processes"])
-    assert processes["gpus"][0]["others"] == {"count": 1, "used_memory": 5 * GiB}
+    assert processes["gpus"][0]["others"] == {"count": 1, "used_memory": 5 * GiB, "by_instance": {}}
     [own] = processes["gpus"][0]["processes"]
     assert own["pid"] == pid and own["kernel"]["id"] == kernel_id
     usage = json.loads(bodies["usage"])

@@ -135,6 +135,7 @@ def test_usage_adds_this_users_processes_and_only_totals_others():
         "outside": None,  # this body says nothing of memory held outside the view
         "limit": 4 * GiB,
         "state": "near",
+        "instances": [],  # not in MIG mode
     }
     assert usage[1]["mine"] == 0 and usage[1]["state"] == "ok"
     assert kernel_memory(processes_body()) == {"k1": {0: 3 * GiB}}
@@ -186,3 +187,33 @@ async def test_a_failed_check_is_logged_with_its_traceback_but_not_once_the_serv
     assert [r.getMessage() for r in errors] == ["gpuscope: the shared-GPU check failed"]
     assert "closed database" in caplog.text  # the traceback is there for the first one
     assert caplog.records[-1].levelno == logging.DEBUG
+
+
+def test_on_a_gpu_in_mig_mode_the_limit_applies_to_each_instance_and_its_memory():
+    """A 25 % limit on an H200 in MIG mode: 17.4 GiB of a 3g.71gb slice, 4.4 GiB of a
+    1g.18gb one. 5 GiB on the small slice is over its limit though far under the GPU's."""
+    mine = {"pid": 10, "used_memory": 5 * GiB, "owner": "self", "kernel": {"id": "k1"}, "gpu_instance_id": 13}
+    body = {
+        "gpus": [
+            {
+                "index": 0,
+                "processes": [mine],
+                "others": {
+                    "count": 1,
+                    "used_memory": 30 * GiB,
+                    "by_instance": {"1": {"count": 1, "used_memory": 30 * GiB}},
+                },
+            }
+        ]
+    }
+    instances = {
+        0: [
+            {"uuid": "MIG-a", "profile": "3g.71gb", "gpu_instance_id": 1, "memory_total": 70 * GiB},
+            {"uuid": "MIG-b", "profile": "1g.18gb", "gpu_instance_id": 13, "memory_total": 16 * GiB},
+        ]
+    }
+    [gpu] = gpu_usage(body, {0: 141 * GiB}, MemoryLimit(limit_fraction=0.25), instances)
+    big, small = gpu["instances"]
+    assert (big["mine"], big["others"], big["others_count"], big["state"]) == (0, 30 * GiB, 1, "ok")
+    assert (small["mine"], small["limit"], small["state"]) == (5 * GiB, 4 * GiB, "over")
+    assert gpu["state"] == "over" and gpu["limit"] is None  # per instance, not per GPU

@@ -29,6 +29,12 @@ export interface IDeviceProfile {
   torchCuda?: string | null;
   /** True for GPUs from a recording (the replay backend): never taken for this machine's. */
   recorded?: boolean;
+  /** The memory of the GPU code runs on (bytes): a MIG slice's own, not its parent's. */
+  memoryTotal?: number | null;
+  /** The MIG instance code runs on, when CUDA_VISIBLE_DEVICES names one. */
+  mig?: { uuid: string; name: string | null } | null;
+  /** The kernel's CUDA_VISIBLE_DEVICES as set (null: unset), when probed. */
+  visibleDevices?: string | null;
 }
 
 export type LintSeverity = 'error' | 'warning' | 'info';

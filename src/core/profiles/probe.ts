@@ -60,7 +60,8 @@ export interface IProbe {
       name: string | null;
       cc: string | null;
       uuid?: string | null;
-      mig?: { uuid: string | null }[];
+      memory_total?: number | null;
+      mig?: { uuid: string | null; name?: string | null; memory_total?: number | null }[];
     }[];
   };
   cuda_visible_devices: string | null;
@@ -74,7 +75,11 @@ export interface IProbe {
 export function profileFromProbe(probe: IProbe): IDeviceProfile {
   const devices = probe.driver.available ? probe.driver.devices : [];
   const cvd = probe.cuda_visible_devices;
-  const visible = visibleDevices(cvd, devices).visible.map(v => devices[v.device]);
+  const resolved = visibleDevices(cvd, devices).visible;
+  const visible = resolved.map(v => devices[v.device]);
+  // On a MIG slice: the parent's compute capability, the slice's name and memory.
+  const migUuid = resolved[0]?.mig ?? null;
+  const slice = migUuid ? ((visible[0]?.mig ?? []).find(m => m.uuid === migUuid) ?? null) : null;
   const build = probe.torch_build ?? null;
   // version.py says it for any wheel; the "+cpu" suffix only for PyTorch's own index.
   const cpuBuild = build
@@ -91,7 +96,10 @@ export function profileFromProbe(probe: IProbe): IDeviceProfile {
     hasGPU,
     noGPUReason: hasGPU ? undefined : why,
     cc: visible[0]?.cc ?? null,
-    name: visible[0]?.name ?? null,
+    name: slice?.name ?? visible[0]?.name ?? null,
+    memoryTotal: (slice ? slice.memory_total : visible[0]?.memory_total) ?? null,
+    mig: slice && migUuid ? { uuid: migUuid, name: slice.name ?? null } : null,
+    visibleDevices: cvd,
     deviceCount: hasGPU ? visible.length : 0,
     torch: probe.torch,
     torchCuda: build?.cuda ?? null,

@@ -11,6 +11,7 @@ import {
   flush,
   GiB,
   gpu,
+  migMachine,
   sample,
   processesReply
 } from '../../__tests__/fakes';
@@ -241,6 +242,58 @@ describe('GPUPanel', () => {
     expect(unmatched.children[2].getAttribute('title')).toBe(
       'this process is not visible from the server no kernel of this server fits it'
     );
+  });
+
+  it('lists MIG instances under their GPU, with memory and GPM activity, and where each process runs', async () => {
+    const mig = migMachine();
+    api.devicesReply = mig.devices;
+    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
+    await flush();
+    api.socket.deliver({ ...mig.sample, seq: 2 });
+    panel.updateNow();
+    const table = panel.node.querySelector('.jp-gpuscope-MigTable') as HTMLTableElement;
+    expect(table.hidden).toBe(false);
+    expect(table.caption!.textContent).toBe('MIG instances');
+    const rows = Array.from(table.tBodies[0].rows).map(r =>
+      Array.from(r.cells).map(c => c.textContent)
+    );
+    expect(rows).toEqual([
+      ['3g.71gb', '30.0/70 GiB', '85%', '43%'],
+      ['1g.18gb', '3.0/16 GiB', '4%', '2%']
+    ]);
+    expect(table.tBodies[0].rows[1].cells[0].getAttribute('title')).toBe(
+      'MIG 1g.18gb (GPU instance 13, compute instance 0)\nMIG-00000000-0000-4000-8000-000000000013\n16 SMs'
+    );
+    api.processesReply = processesReply(
+      [
+        {
+          index: 0,
+          processes: [
+            {
+              pid: 7,
+              used_memory: 2 * GiB,
+              owner: 'self',
+              username: 'ann',
+              name: 'python',
+              cmdline: null,
+              note: null,
+              kernel: {
+                id: 'k1',
+                name: 'python3',
+                execution_state: 'idle',
+                notebook_path: 'a.ipynb'
+              },
+              gpu_instance_id: 13,
+              compute_instance_id: 0
+            }
+          ]
+        }
+      ],
+      { devices: mig.devices }
+    );
+    await model.refreshProcesses();
+    const [row] = Array.from(panel.node.querySelectorAll('.jp-gpuscope-ProcessTable tbody tr'));
+    expect(row.children[3].textContent).toBe('python3 · MIG 1g.18gb');
   });
 
   it('pauses and resumes from its button', () => {

@@ -13,6 +13,7 @@ import {
   flush,
   GiB,
   gpu,
+  migMachine,
   sample,
   processesReply
 } from '../../__tests__/fakes';
@@ -146,6 +147,64 @@ describe('GPUStatusModel', () => {
     status.setActiveKernel('k1');
     expect(status.text).toBe('GPU 1: 3% · 10.0/80 GiB');
     expect(status.tooltip).toContain("active notebook's GPUs");
+    watch.dispose();
+  });
+
+  it("shows the kernel's own MIG instance when its CUDA_VISIBLE_DEVICES names one", async () => {
+    const mig = migMachine();
+    api.devicesReply = mig.devices;
+    api.history = [mig.sample];
+    status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
+    await monitor.start();
+    expect(status.text).toBe('GPU 0: n/a · 33.0/140 GiB');
+    status.setActiveKernel('k1', 'MIG-00000000-0000-4000-8000-000000000013');
+    expect(status.text).toBe('MIG 1g.18gb: SM 4% · 3.0/16 GiB');
+    expect(status.tooltip).toContain(
+      'GPU 0 NVIDIA H200, MIG 1g.18gb (GPU instance 13, compute instance 0): 3.0/16 GiB, SM 4%, tensor 2%'
+    );
+    expect(status.tooltip).toContain("active notebook's MIG instance");
+    // Its memory, not the GPU's, sets the colour: 30 of 70 GiB is fine on the big slice,
+    // 3 of 16 on the small one too; a full small slice is critical.
+    expect(status.level).toBe('normal');
+    api.socket.open();
+    const full = migMachine().sample;
+    full.seq = 2;
+    full.gpus[0].mig![1].memory_used = 15.5 * GiB;
+    api.socket.deliver(full);
+    await flush();
+    expect(status.level).toBe('critical');
+    // Without a MIG UUID in CUDA_VISIBLE_DEVICES: the instance its process runs on.
+    api.processesReply = processesReply(
+      [
+        {
+          index: 0,
+          processes: [
+            {
+              pid: 42,
+              used_memory: 29 * GiB,
+              owner: 'self',
+              username: 'ann',
+              name: 'python',
+              cmdline: null,
+              note: null,
+              kernel: {
+                id: 'k2',
+                name: 'python3',
+                execution_state: 'busy',
+                notebook_path: 'b.ipynb'
+              },
+              gpu_instance_id: 2,
+              compute_instance_id: 0
+            }
+          ]
+        }
+      ],
+      { devices: mig.devices }
+    );
+    const watch = monitor.watchProcesses();
+    await monitor.refreshProcesses();
+    status.setActiveKernel('k2', null);
+    expect(status.text).toBe('MIG 3g.71gb: SM 85% · 30.0/70 GiB');
     watch.dispose();
   });
 

@@ -42,6 +42,40 @@ describe('device profiles', () => {
     ).toBe(1);
   });
 
+  it("from the kernel probe on a MIG slice: the parent's compute capability, the slice's memory", () => {
+    // The facts collector's MIG devices, as on an H200 split into 3g.71gb and 1g.18gb.
+    const mig = {
+      available: true,
+      error: null,
+      devices: [
+        {
+          index: 0,
+          name: 'NVIDIA H200',
+          cc: '9.0',
+          memory_total: 150754820096,
+          mig: [
+            { uuid: 'MIG-aaa', name: 'NVIDIA H200 MIG 3g.71gb', memory_total: 71424 * 2 ** 20 },
+            { uuid: 'MIG-bbb', name: 'NVIDIA H200 MIG 1g.18gb', memory_total: 16384 * 2 ** 20 }
+          ]
+        }
+      ]
+    };
+    expect(
+      profileFromProbe({ driver: mig, cuda_visible_devices: 'MIG-bbb', torch: '2.11.0+cu130' })
+    ).toMatchObject({
+      hasGPU: true,
+      cc: '9.0',
+      name: 'NVIDIA H200 MIG 1g.18gb',
+      memoryTotal: 16384 * 2 ** 20,
+      mig: { uuid: 'MIG-bbb', name: 'NVIDIA H200 MIG 1g.18gb' },
+      visibleDevices: 'MIG-bbb'
+    });
+    // The whole GPU: its own memory, no MIG instance.
+    expect(
+      profileFromProbe({ driver: mig, cuda_visible_devices: '0', torch: '2.11.0+cu130' })
+    ).toMatchObject({ memoryTotal: 150754820096, mig: null });
+  });
+
   it('from the kernel probe: no usable GPU, and why', () => {
     expect(
       profileFromProbe({ driver: h200x2, cuda_visible_devices: '', torch: '2.11.0' })
