@@ -233,7 +233,7 @@ export class GPUCard {
           element('th', '', head).textContent = name;
         }
         const body = element('tbody', '', this._mig);
-        for (const _ of instances) {
+        for (let n = 0; n < instances.length; n++) {
           const row = element('tr', '', body);
           for (let i = 0; i < 4; i++) {
             element('td', '', row);

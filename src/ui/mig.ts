@@ -46,7 +46,9 @@ export function kernelInstance(
     return null;
   }
   for (const gpu of processes.gpus) {
-    const proc = gpu.processes.find(p => p.kernel?.id === kernelId && p.gpu_instance_id != null);
+    const proc = gpu.processes.find(
+      p => p.kernel?.id === kernelId && typeof p.gpu_instance_id === 'number'
+    );
     if (proc) {
       return find(
         (device, instance) =>
