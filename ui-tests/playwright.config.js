@@ -30,11 +30,17 @@ module.exports = {
   },
   // The shared-GPU tests need a server configured as a classroom: a second server.
   projects: [
-    { name: 'default', testIgnore: /(shared-gpus|notebook7)\.spec\.ts/ },
+    { name: 'default', testIgnore: /(shared-gpus|notebook7|mig)\.spec\.ts/ },
     {
       name: 'shared-gpus',
       testMatch: /shared-gpus\.spec\.ts/,
       use: { baseURL: 'http://localhost:8889' }
+    },
+    // MIG: the synthetic MIG trace, kernels on one instance.
+    {
+      name: 'mig',
+      testMatch: /mig\.spec\.ts/,
+      use: { baseURL: 'http://localhost:8892' }
     },
     // Jupyter Notebook 7: the same extension in Notebook's shell.
     {
@@ -54,6 +60,12 @@ module.exports = {
     {
       command: 'jupyter lab --config jupyter_server_shared_gpus_config.py',
       url: 'http://localhost:8889/lab',
+      timeout: 120 * 1000,
+      reuseExistingServer: false
+    },
+    {
+      command: 'jupyter lab --config jupyter_server_mig_config.py',
+      url: 'http://localhost:8892/lab',
       timeout: 120 * 1000,
       reuseExistingServer: false
     },

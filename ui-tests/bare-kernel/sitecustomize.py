@@ -1,4 +1,5 @@
 """Makes jupyterlab_gpuscope (and JupyterLab, the server) unimportable in this kernel."""
+
 import sys
 
 HIDDEN = ("jupyterlab_gpuscope", "jupyterlab", "jupyter_server")
