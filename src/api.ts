@@ -272,6 +272,8 @@ export type StreamMessage =
   | (IBackendSummary & { type: 'hello'; last_seq: number })
   | { type: 'status'; status: IBackendSummary['status']; reason: string | null }
   | { type: 'ack'; action: string }
+  /** Pushed, after {"action": "processes", "on": true}, whenever the list changes. */
+  | { type: 'processes'; reply: IProcessesReply }
   | { type: 'error'; message: string };
 
 /**

@@ -105,8 +105,8 @@ export interface IMonitorModel extends IDisposable {
   history(index: number): IGPUHistory;
   pause(): void;
   resume(): void;
-  /** Poll processes while the returned handle lives (one poll, however many watch). */
-  watchProcesses(intervalMs?: number): IDisposable;
+  /** Receive process lists (pushed when they change) while the returned handle lives. */
+  watchProcesses(): IDisposable;
   /** Run `fn` with the next reading (or after `maxWaitMs`), to draw in one frame. */
   withNextReading(fn: () => void, maxWaitMs: number): void;
   refreshProcesses(): Promise<void>;

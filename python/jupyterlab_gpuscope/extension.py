@@ -12,6 +12,7 @@ from traitlets import Bool, Enum, Float, Int, Type, Unicode
 
 from . import metrics
 from .backends import Backend, NoneBackend, NvmlBackend, ReplayBackend
+from .process_join import ProcessJoin
 from .routes import route_handlers
 from .sampler import Sampler
 from .shared_gpus.idle import IdlePolicy
@@ -183,10 +184,14 @@ class GPUScope(ExtensionApp):
             reopen_seconds=self.reopen_seconds,
             log=self.log,
         )
+        policy = self.policy()
+        self.process_join = ProcessJoin(
+            self.sampler, self.serverapp.kernel_manager, self.serverapp.session_manager, policy=policy, log=self.log
+        )
         self.shared_gpus = SharedGPUsWatcher(
             self.sampler,
+            self.process_join,
             self.serverapp.kernel_manager,
-            self.serverapp.session_manager,
             limit=MemoryLimit(
                 self.user_memory_limit_bytes, self.user_memory_limit_fraction, self.user_memory_warn_fraction
             ),
@@ -198,7 +203,8 @@ class GPUScope(ExtensionApp):
         self.settings.update(
             gpuscope_sampler=self.sampler,
             gpuscope_watcher=self.shared_gpus,
-            gpuscope_policy=self.policy(),
+            gpuscope_join=self.process_join,
+            gpuscope_policy=policy,
         )
 
     def initialize_handlers(self) -> None:

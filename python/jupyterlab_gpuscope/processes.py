@@ -194,36 +194,23 @@ def describe(
         without_evidence = _attribute_host_pids(
             described, kernels, own_uid, appeared or {}, gpu_uuids or {}, evidence_of, now()
         )
-    gpus = []
-    for index in sorted(gpu_processes):
-        listed, others_count, others_memory = [], 0, 0
-        by_instance: dict[str, dict[str, int]] = {}
-        for entry in described[index]:
-            if entry["owner"] != "self" and not show_other_users:
-                others_count += 1
-                others_memory += entry["used_memory"] or 0
-                if entry["gpu_instance_id"] is not None:  # MIG: per instance too, for its limit
-                    hidden = by_instance.setdefault(str(entry["gpu_instance_id"]), {"count": 0, "used_memory": 0})
-                    hidden["count"] += 1
-                    hidden["used_memory"] += entry["used_memory"] or 0
-                continue
-            listed.append(entry)
-        gpus.append(
-            {
-                "index": index,
-                "processes": listed,
-                "others": {"count": others_count, "used_memory": others_memory, "by_instance": by_instance},
-                "unavailable": unreadable.get(index),
-                "outside": held_outside(
-                    memory_used.get(index),
-                    gpu_processes[index],
-                    reserve_apart=reserve_apart,
-                    unreadable=unreadable.get(index),
-                    recorded=recorded,
-                ),
-            }
-        )
-    return {
+    gpus = [
+        {
+            "index": index,
+            "processes": described[index],
+            "others": {"count": 0, "used_memory": 0, "by_instance": {}},
+            "unavailable": unreadable.get(index),
+            "outside": held_outside(
+                memory_used.get(index),
+                gpu_processes[index],
+                reserve_apart=reserve_apart,
+                unreadable=unreadable.get(index),
+                recorded=recorded,
+            ),
+        }
+        for index in sorted(gpu_processes)
+    ]
+    full = {
         "pid_namespace": {
             "shared": shared_namespace,
             "own": in_own_pid_namespace(),
@@ -235,9 +222,36 @@ def describe(
             # This server's kernels that gave no evidence to match host PIDs by.
             "kernels_without_evidence": without_evidence,
         },
-        "show_other_users": show_other_users,
+        "show_other_users": True,
         "gpus": gpus,
     }
+    return for_viewer(full, show_other_users)
+
+
+def for_viewer(body: dict[str, Any], show_other_users: bool) -> dict[str, Any]:
+    """The body as a viewer may see it: unless the admin allows it, processes that are not
+    this user's become one "others" total per GPU (and per MIG instance, for its limit).
+    Pure: the join is made once with everything, and each reader gets its view of it."""
+    if show_other_users or not body["show_other_users"]:
+        return body
+    gpus = []
+    for gpu in body["gpus"]:
+        listed, count, memory = [], 0, 0
+        by_instance: dict[str, dict[str, int]] = {}
+        for entry in gpu["processes"]:
+            if entry["owner"] == "self":
+                listed.append(entry)
+                continue
+            count += 1
+            memory += entry["used_memory"] or 0
+            if entry["gpu_instance_id"] is not None:
+                hidden = by_instance.setdefault(str(entry["gpu_instance_id"]), {"count": 0, "used_memory": 0})
+                hidden["count"] += 1
+                hidden["used_memory"] += entry["used_memory"] or 0
+        gpus.append(
+            {**gpu, "processes": listed, "others": {"count": count, "used_memory": memory, "by_instance": by_instance}}
+        )
+    return {**body, "show_other_users": False, "gpus": gpus}
 
 
 def _hidden_note(without_evidence: list[str]) -> str:

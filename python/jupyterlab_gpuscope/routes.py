@@ -21,9 +21,9 @@ from tornado import web, websocket
 from . import diagnostic_cell
 from .environment import environment
 from .kernel import facts
-from .processes import processes_body, running_kernels
 
 if TYPE_CHECKING:
+    from .process_join import ProcessJoin
     from .sampler import Sampler
     from .shared_gpus.watcher import SharedGPUsWatcher
 
@@ -72,10 +72,12 @@ class _GPUScopeMixin:
             if len(values) > 1:
                 raise web.HTTPError(400, f"Query parameter '{name}' was given {len(values)} times; give it once.")
 
+    @property
+    def join(self) -> ProcessJoin:
+        return self.settings["gpuscope_join"]  # type: ignore[attr-defined]
+
     def backend_summary(self) -> dict[str, Any]:
-        status = self.sampler.status()
-        keys = ("backend", "live", "source", "status", "reason", "run_id", "interval_seconds")
-        return {key: status[key] for key in keys}
+        return self.sampler.summary()
 
 
 class DevicesHandler(_GPUScopeMixin, APIHandler):
@@ -110,7 +112,7 @@ class SamplesHandler(_GPUScopeMixin, APIHandler):
         samples = self.sampler.samples_since(int(raw))
         # The samples are stored serialised: splice them in rather than re-encoding each.
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(head)[:-1].encode() + b',"samples":[' + b",".join(samples) + b"]}")
+        self.finish(_spliced(head, b'{"samples":[' + b",".join(samples) + b"]}"))
 
 
 class ProcessesHandler(_GPUScopeMixin, APIHandler):
@@ -119,16 +121,10 @@ class ProcessesHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        kernels = await running_kernels(self.kernel_manager, self.session_manager)
-        body = self.backend_summary()
-        loop = asyncio.get_running_loop()
-        body.update(
-            await loop.run_in_executor(
-                None,
-                lambda: processes_body(self.sampler, kernels, show_other_users=self.policy["show_other_users"]),
-            )
-        )
-        self.finish(json.dumps(body))
+        # The join of this sample, made once for every reader, and its view serialised once.
+        body = self.join.viewer_json(await self.join.latest())
+        self.set_header("Content-Type", "application/json")
+        self.finish(_spliced(self.backend_summary(), body))
 
 
 class StatsHandler(_GPUScopeMixin, APIHandler):
@@ -137,7 +133,10 @@ class StatsHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.finish(json.dumps(self.sampler.stats()))
+        join = self.join
+        self.finish(
+            json.dumps({**self.sampler.stats(), "process_joins": join.joins, "process_subscribers": join.subscribers})
+        )
 
 
 class UsageHandler(_GPUScopeMixin, APIHandler):
@@ -253,7 +252,9 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
     """Pushes every new sample, and backend status changes, to the client.
 
     Client messages (JSON): {"action": "pause"}, {"action": "resume"},
-    {"action": "throttle", "min_interval_seconds": N} (at most one sample per N s).
+    {"action": "throttle", "min_interval_seconds": N} (at most one sample per N s),
+    {"action": "processes", "on": true|false}: also push {"type": "processes", "reply": ...}
+    (the `processes` reply) whenever the process list changes.
     """
 
     auth_resource = AUTH_RESOURCE
@@ -289,6 +290,15 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
             self._paused = True
         elif action == "resume":
             self._paused = False
+        elif action == "processes":
+            on = request.get("on")
+            if not isinstance(on, bool):
+                self._send_error('"processes" needs "on": true or false.')
+                return
+            if on:
+                self.join.subscribe(self._on_processes)
+            else:
+                self.join.unsubscribe(self._on_processes)
         elif action == "throttle":
             value = request.get("min_interval_seconds")
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 3600:
@@ -296,12 +306,24 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
                 return
             self._min_interval = float(value)
         else:
-            self._send_error(f"Unknown action {action!r}: use pause, resume or throttle.")
+            self._send_error(f"Unknown action {action!r}: use pause, resume, throttle or processes.")
             return
         self.write_message(json.dumps({"type": "ack", "action": action}))
 
     def on_close(self) -> None:
         self.sampler.unsubscribe(self._on_payload)
+        self.join.unsubscribe(self._on_processes)
+
+    def _on_processes(self, payload: bytes) -> None:
+        """A new process list (process_join.py): the summary is spliced in here, as it is
+        this moment's."""
+        if self._paused:
+            return
+        reply = payload[len(b'{"type":"processes","reply":') : -1]
+        try:
+            self.write_message(b'{"type":"processes","reply":' + _spliced(self.backend_summary(), reply) + b"}")
+        except websocket.WebSocketClosedError:
+            self.join.unsubscribe(self._on_processes)
 
     def _on_payload(self, payload: bytes) -> None:
         if self._paused:
@@ -319,6 +341,12 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
 
     def _send_error(self, message: str) -> None:
         self.write_message(json.dumps({"type": "error", "message": message}))
+
+
+def _spliced(head: dict[str, Any], body: bytes) -> bytes:
+    """A JSON object of head's keys and body's (a serialised object), without re-encoding body."""
+    start = json.dumps(head)[:-1].encode()
+    return start + (b"," + body[1:] if body != b"{}" else b"}")
 
 
 def route_handlers() -> list[tuple[str, type]]:

@@ -116,6 +116,12 @@ class Sampler:
             "devices": system.devices if system else [],
         }
 
+    def summary(self) -> dict[str, Any]:
+        """Which backend, whether live, its status: the head of every reply."""
+        status = self.status()
+        keys = ("backend", "live", "source", "status", "reason", "run_id", "interval_seconds")
+        return {key: status[key] for key in keys}
+
     def samples_since(self, seq: int) -> list[bytes]:
         return self.buffer.since(seq)
 

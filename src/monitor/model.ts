@@ -1,5 +1,4 @@
 import { IDisposable } from '@lumino/disposable';
-import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { IDevicesReply, IProcessesReply, ISample, StreamMessage } from '../api';
@@ -19,12 +18,6 @@ export class MonitorModel implements IMonitorModel {
   constructor(options: MonitorModel.IOptions) {
     this._api = options.api;
     this._reconnectDelays = options.reconnectDelaysMs ?? [1000, 2000, 4000, 8000, 15000, 30000];
-    this._processPoll = new Poll({
-      factory: () => this._refreshProcesses(true),
-      frequency: { interval: 2000, backoff: true, max: 30000 },
-      standby: () => (this._processViewers.length === 0 || this._paused ? true : 'when-hidden'),
-      name: 'gpuscope:processes'
-    });
     this._onVisibility = () => this._visibilityChanged();
     document.addEventListener('visibilitychange', this._onVisibility);
   }
@@ -95,7 +88,7 @@ export class MonitorModel implements IMonitorModel {
       this._paused = false;
       this._send({ action: 'resume' });
       this._fillGapAfterPause();
-      void this._processPoll.refresh();
+      this._catchUpProcesses();
       this._changed.emit();
     }
   }
@@ -107,13 +100,15 @@ export class MonitorModel implements IMonitorModel {
   }
 
   /**
-   * Views that show processes register here; processes are polled only while at least
-   * one such view is shown, as often as the most eager of them asks (ms).
+   * Views that show processes register here. While at least one does, the server pushes
+   * the process list over the stream whenever it changes (its join is made once per
+   * sample for every viewer: process_join.py); nothing is polled.
    */
-  watchProcesses(intervalMs = 2000): IDisposable {
-    this._processViewers.push(intervalMs);
-    this._updateProcessPoll();
-    void this._processPoll.refresh();
+  watchProcesses(): IDisposable {
+    this._processViewers++;
+    if (this._processViewers === 1) {
+      this._send({ action: 'processes', on: true });
+    }
     let done = false;
     return {
       get isDisposed() {
@@ -122,8 +117,10 @@ export class MonitorModel implements IMonitorModel {
       dispose: () => {
         if (!done) {
           done = true;
-          this._processViewers.splice(this._processViewers.indexOf(intervalMs), 1);
-          this._updateProcessPoll();
+          this._processViewers--;
+          if (this._processViewers === 0) {
+            this._send({ action: 'processes', on: false });
+          }
         }
       }
     };
@@ -165,7 +162,6 @@ export class MonitorModel implements IMonitorModel {
     document.removeEventListener('visibilitychange', this._onVisibility);
     window.clearTimeout(this._reconnectTimer);
     this._held.forEach(timer => window.clearTimeout(timer));
-    this._processPoll.dispose();
     this._closeSocket();
     Signal.clearData(this);
   }
@@ -203,6 +199,9 @@ export class MonitorModel implements IMonitorModel {
       }
       if (this._paused || document.visibilityState === 'hidden') {
         this._send({ action: 'pause' });
+      }
+      if (this._processViewers > 0) {
+        this._send({ action: 'processes', on: true });
       }
       this._setConnection('connected', null);
     };
@@ -258,6 +257,7 @@ export class MonitorModel implements IMonitorModel {
     } else if (!this._paused) {
       this._send({ action: 'resume' });
       this._fillGapAfterPause();
+      this._catchUpProcesses();
     }
   }
 
@@ -272,6 +272,14 @@ export class MonitorModel implements IMonitorModel {
           return;
         }
         this._addSamples([message]);
+        break;
+      case 'processes':
+        // Pushed when the list changed: shown with the next reading, in its frame.
+        this._nextProcesses = message.reply;
+        this.withNextReading(
+          this._applyProcesses,
+          1000 * (this._devices?.interval_seconds ?? 1) * 2
+        );
         break;
       case 'hello':
         if (this._devices && message.run_id !== this._devices.run_id) {
@@ -367,27 +375,20 @@ export class MonitorModel implements IMonitorModel {
     }
   }
 
-  private _updateProcessPoll(): void {
-    const interval = Math.min(...this._processViewers, 60000);
-    if (interval !== this._processPoll.frequency.interval) {
-      this._processPoll.frequency = { interval, backoff: true, max: Math.max(30000, interval) };
+  /** A paused stream was sent no process changes: fetch the list if someone shows it. */
+  private _catchUpProcesses(): void {
+    if (this._processViewers > 0) {
+      void this._refreshProcesses().catch(() => undefined);
     }
   }
 
-  /**
-   * Fetch the process list. A polled list waits for the next reading (see
-   * withNextReading); one asked for (after a shut-down, say) is shown at once.
-   */
-  private async _refreshProcesses(polled = false): Promise<void> {
+  /** Fetch the process list now and show it at once (after a shut-down, say). */
+  private async _refreshProcesses(): Promise<void> {
     if (this._connection !== 'connected') {
       return;
     }
     this._nextProcesses = await this._api.processes();
-    if (polled) {
-      this.withNextReading(this._applyProcesses, this._processPoll.frequency.interval);
-    } else {
-      this._applyProcesses();
-    }
+    this._applyProcesses();
   }
 
   private _applyProcesses = (): void => {
@@ -425,8 +426,7 @@ export class MonitorModel implements IMonitorModel {
   private _attempt = 0;
   private _reconnectDelays: number[];
   private _reconnectTimer = 0;
-  private _processViewers: number[] = [];
-  private _processPoll: Poll;
+  private _processViewers = 0;
   private _onVisibility: () => void;
   private _isDisposed = false;
   private _changed = new Signal<this, void>(this);

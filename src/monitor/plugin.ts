@@ -241,10 +241,9 @@ namespace Private {
   }
 
   /**
-   * Show the GPUs (or the MIG instance) of the active notebook's kernel. Which GPU a
-   * kernel uses changes rarely: a slow process poll is enough, and only with more than one
-   * GPU or MIG instance to choose from. The kernel's CUDA_VISIBLE_DEVICES comes from its
-   * probe (the device profiles).
+   * Show the GPUs (or the MIG instance) of the active notebook's kernel, from the process
+   * lists the server pushes, only with more than one GPU or MIG instance to choose from.
+   * The kernel's CUDA_VISIBLE_DEVICES comes from its probe (the device profiles).
    */
   export function followActiveKernel(
     model: GPUStatusModel,
@@ -252,8 +251,7 @@ namespace Private {
     notebooks: INotebookTracker | null,
     profiles: IDeviceProfiles | null
   ): void {
-    const STATUS_PROCESS_INTERVAL = 15000;
-    let watch = monitor.watchProcesses(STATUS_PROCESS_INTERVAL);
+    let watch = monitor.watchProcesses();
     const follow = () => {
       const context = notebooks?.currentWidget?.sessionContext ?? null;
       const visible = profiles?.kernelProfile(context)?.visibleDevices ?? null;
@@ -271,7 +269,7 @@ namespace Private {
       if (!several && !watch.isDisposed) {
         watch.dispose();
       } else if (several && watch.isDisposed) {
-        watch = monitor.watchProcesses(STATUS_PROCESS_INTERVAL);
+        watch = monitor.watchProcesses();
       }
     });
   }

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from tornado.ioloop import PeriodicCallback
 
-from ..processes import KernelInfo, processes_body, running_kernels
+from ..processes import KernelInfo, for_viewer
 from .idle import IdleKernel, IdlePolicy
 from .limits import MemoryLimit, gpu_usage, kernel_memory
 
 if TYPE_CHECKING:
+    from ..process_join import ProcessJoin
     from ..sampler import Sampler
 
 GiB = 1024**3
@@ -34,8 +35,8 @@ class SharedGPUsWatcher:
     def __init__(
         self,
         sampler: Sampler,
+        join: ProcessJoin,
         kernel_manager: Any,
-        session_manager: Any,
         *,
         limit: MemoryLimit,
         idle: IdlePolicy,
@@ -44,8 +45,8 @@ class SharedGPUsWatcher:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.sampler = sampler
+        self.join = join
         self.kernel_manager = kernel_manager
-        self.session_manager = session_manager
         self.limit = limit
         self.idle = idle
         self.check_seconds = check_seconds
@@ -112,10 +113,10 @@ class SharedGPUsWatcher:
             await self._check()
 
     async def _check(self) -> None:
-        kernels = await running_kernels(self.kernel_manager, self.session_manager)
-        loop = asyncio.get_running_loop()
+        joined = await self.join.latest()  # shared with every other reader of this sample
+        kernels = joined.kernels
         # Never with other users' details: only this user's processes are listed.
-        body = await loop.run_in_executor(None, lambda: processes_body(self.sampler, kernels, show_other_users=False))
+        body = for_viewer(joined.body, show_other_users=False)
         held = kernel_memory(body)
         idle = self.idle.idle_kernels(kernels, held)
         self._log_new_nudges(idle)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 from jupyterlab_gpuscope.processes import KernelInfo
 from jupyterlab_gpuscope.shared_gpus.idle import IdlePolicy
 from jupyterlab_gpuscope.shared_gpus.limits import MemoryLimit, gpu_usage, kernel_memory
@@ -170,10 +172,13 @@ async def test_a_failed_check_is_logged_with_its_traceback_but_not_once_the_serv
     from jupyterlab_gpuscope.shared_gpus.watcher import SharedGPUsWatcher
 
     log = logging.getLogger("gpuscope-test")
+    from jupyterlab_gpuscope.process_join import ProcessJoin
+
+    sampler = types.SimpleNamespace(run_id="r", buffer=types.SimpleNamespace(last_seq=1))
     watcher = SharedGPUsWatcher(
-        sampler=None,
+        sampler=sampler,
+        join=ProcessJoin(sampler, None, _ClosedSessions(), policy={}),
         kernel_manager=None,
-        session_manager=_ClosedSessions(),
         limit=MemoryLimit(),
         idle=IdlePolicy(0, 0),
         check_seconds=5,

@@ -173,39 +173,51 @@ describe('MonitorModel', () => {
     expect(model.devices?.reason).toBe('GPU lost');
   });
 
-  it('holds a polled process list for the next reading, so both are drawn in one frame', async () => {
+  it('asks the stream for process lists while watched, and draws one with the next reading', async () => {
     api.history = [sample(1)];
-    api.processesReply = processesReply([
+    const reply = processesReply([
       {
         index: 0,
         processes: [],
         others: { count: 1, used_memory: 1024 }
       }
     ]);
+    api.processesReply = reply;
     await model.start();
     api.socket.open();
     const order: string[] = [];
     model.processesChanged.connect(() => order.push('processes'));
     model.changed.connect(() => order.push('reading'));
-    const watch = model.watchProcesses(2000);
-    await jest.advanceTimersByTimeAsync(100);
+    const watch = model.watchProcesses();
+    const second = model.watchProcesses();
+    // One request for however many views watch; nothing is polled.
+    expect(api.socket.sent.filter(m => m.action === 'processes')).toEqual([
+      { action: 'processes', on: true }
+    ]);
+    api.socket.deliver({ type: 'processes', reply });
     expect(order).toEqual([]);
     api.socket.deliver(sample(2));
     expect(order).toEqual(['processes', 'reading']);
-    expect(model.processes).toEqual(api.processesReply);
+    expect(model.processes).toEqual(reply);
 
-    // No reading within a poll interval (a stalled stream): the list is shown anyway.
+    // No reading within two intervals (a stalled stream): the list is shown anyway.
     order.length = 0;
-    await jest.advanceTimersByTimeAsync(2000); // the next poll
+    api.socket.deliver({ type: 'processes', reply });
+    await jest.advanceTimersByTimeAsync(1900);
     expect(order).toEqual([]);
-    await jest.advanceTimersByTimeAsync(2000);
+    await jest.advanceTimersByTimeAsync(200);
     expect(order).toEqual(['processes']);
 
-    // Asked for (after a shut-down, say), or paused: at once.
+    // Asked for (after a shut-down, say): at once.
     order.length = 0;
     await model.refreshProcesses();
     expect(order).toEqual(['processes']);
+    second.dispose();
     watch.dispose();
+    expect(api.socket.sent.filter(m => m.action === 'processes').pop()).toEqual({
+      action: 'processes',
+      on: false
+    });
   });
 
   it('runs what waits for the next reading once, with it; at once while paused', async () => {
