@@ -56,23 +56,23 @@ class ProcessJoin:
         self._pushing = False
         self._last_pushed: bytes | None = None
 
-    def _key_now(self) -> tuple[Any, ...]:
-        """What the join depends on: the sample, and which kernels run (a kernel shut down
-        since must not linger in the list until the next sample)."""
-        kernels = tuple(sorted(self.kernel_manager.list_kernel_ids())) if self.kernel_manager is not None else ()
-        return (self.sampler.run_id, self.sampler.buffer.last_seq, kernels)
-
     async def latest(self) -> Joined:
-        """The join of the latest sample and kernels: made now if it is not made or being made."""
-        key = self._key_now()
+        """The join of the latest sample and of the kernels as they are now (their list is
+        cheap, on the IOLoop): made if it is not made or being made. A kernel started, shut
+        down or changing state makes a new join, not a stale list until the next sample."""
+        kernels = await running_kernels(self.kernel_manager, self.session_manager)
+        key = (
+            self.sampler.run_id,
+            self.sampler.buffer.last_seq,
+            tuple((k.id, k.pid, k.execution_state, k.notebook_path) for k in kernels),
+        )
         task = self._task
         if key != self._key or task is None or (task.done() and task.exception() is not None):
             self._key = key
-            task = self._task = asyncio.ensure_future(self._join(key))
+            task = self._task = asyncio.ensure_future(self._join(key, kernels))
         return await asyncio.shield(task)
 
-    async def _join(self, key: tuple[Any, ...]) -> Joined:
-        kernels = await running_kernels(self.kernel_manager, self.session_manager)
+    async def _join(self, key: tuple[Any, ...], kernels: list[KernelInfo]) -> Joined:
         loop = asyncio.get_running_loop()
         self.joins += 1
         body = await loop.run_in_executor(None, lambda: processes_body(self.sampler, kernels, show_other_users=True))

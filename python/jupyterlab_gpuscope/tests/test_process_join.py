@@ -104,7 +104,8 @@ async def test_a_subscriber_gets_the_list_again_only_when_it_changes(fake_nvml, 
 
 async def test_a_kernel_shut_down_is_not_listed_from_a_join_made_before_it():
     """Within one sample the join is shared, but not across a change of kernels: after a
-    shut-down, the next reader gets a new join (the OOM card reloads right after one)."""
+    shut-down (the OOM card reloads right after one) or a change of state (idle nudges read
+    it), the next reader gets a new join."""
     from types import SimpleNamespace
 
     from jupyterlab_gpuscope.process_join import ProcessJoin
@@ -136,8 +137,11 @@ async def test_a_kernel_shut_down_is_not_listed_from_a_join_made_before_it():
     first = await join.latest()
     assert [k.id for k in first.kernels] == ["k1"]
     assert await join.latest() is first and join.joins == 1  # same sample, same kernels
+    kernels["k1"].execution_state = "busy"
+    busy = await join.latest()
+    assert busy is not first and busy.kernels[0].execution_state == "busy" and join.joins == 2
     del kernels["k1"]
     again = await join.latest()
-    assert again is not first and again.kernels == [] and join.joins == 2
+    assert again is not first and again.kernels == [] and join.joins == 3
     sampler.buffer.last_seq = 8
-    assert await join.latest() is not again and join.joins == 3  # a new sample
+    assert await join.latest() is not again and join.joins == 4  # a new sample
