@@ -25,6 +25,11 @@ SAMPLE_FIELDS = (
     "throttle",  # NVML clocks-event reason bitmask
     "fan",  # %
     "ecc_uncorrected",  # volatile uncorrected ECC errors
+    "nvlink_tx_kbs",  # KB/s over all NVLinks
+    "nvlink_rx_kbs",  # KB/s
+    "sm_util",  # % of SMs busy (NVML GPM, Hopper and newer), beside the classic util_gpu
+    "tensor_util",  # % of time any tensor pipe was busy (GPM)
+    "dram_util",  # % of DRAM bandwidth used (GPM)
 )
 
 # NVML clocks-event (throttle) reason bits, named for the API. Values from nvml.h
@@ -110,9 +115,13 @@ def device_entry(
     bus_id: str | None,
     unavailable: dict[str, str],
     mig_instances: list[dict[str, Any]] | None = None,
+    nvlink_links: int | None = None,
+    gpm_supported: bool | None = None,
 ) -> dict[str, Any]:
     """The `devices` entry for one GPU, in the API's format. `mig_instances`: one
-    mig_instance() per MIG device, when the GPU is in MIG mode (else empty)."""
+    mig_instance() per MIG device, when the GPU is in MIG mode (else empty);
+    `nvlink_links`: its active NVLinks; `gpm_supported`: whether NVML's GPM metrics
+    (SM, tensor, DRAM activity) can be read (None: unknown)."""
     return {
         "index": index,
         "status": "ok",
@@ -129,6 +138,8 @@ def device_entry(
         "max_mem_clock": max_mem_clock,
         "bus_id": bus_id,
         "mig_instances": mig_instances or [],
+        "nvlink_links": nvlink_links,
+        "gpm_supported": gpm_supported,
         "unavailable": unavailable,
     }
 

@@ -44,6 +44,7 @@ class Sampler:
         log: logging.Logger | None = None,
     ) -> None:
         self.backend = backend
+        backend.interval = interval
         self.configured = configured
         self.interval = interval
         self.call_timeout = call_timeout
@@ -114,6 +115,7 @@ class Sampler:
             "interval_seconds": self.interval,
             "run_id": self.run_id,
             "devices": system.devices if system else [],
+            "topology": system.topology if system else None,
         }
 
     def summary(self) -> dict[str, Any]:

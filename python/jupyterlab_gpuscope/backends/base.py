@@ -29,6 +29,8 @@ class SystemInfo:
     devices: list[dict[str, Any]]
     # Where the readings come from when they are not a live GPU (a replay), else None.
     source: dict[str, Any] | None = None
+    # How the GPUs are linked (backends/topology.py), or None when unknown.
+    topology: dict[str, Any] | None = None
 
 
 @dataclass
@@ -55,6 +57,8 @@ class Backend:
     #: True when the memory in use it reports leaves out the driver's own reserve (NVML's
     #: memory v2): then used memory minus the listed processes is held by others.
     memory_excludes_reserve = False
+    #: Seconds between reads (the sampler sets it): backends pace their slow fields by it.
+    interval = 1.0
 
     def __init__(self) -> None:
         #: How many calls to the GPU library this backend has made (for `stats`).

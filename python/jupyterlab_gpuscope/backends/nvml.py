@@ -8,6 +8,7 @@ not asked again until the backend reopens.
 
 from __future__ import annotations
 
+import time
 from types import ModuleType
 from typing import Any, Callable
 
@@ -15,6 +16,10 @@ import pynvml
 
 from ..readings import device_entry, gpu_entry, mig_entry, mig_instance, unreadable_gpu
 from .base import Backend, BackendLost, BackendUnavailable, Reading, SystemInfo
+from .cadence import SlowFieldCadence
+from .gpm import GPM_FIELDS, NEEDS_HOPPER, GpmReader
+from .gpm import GpuLost as GpmGpuLost
+from .topology import read_topology
 
 # Errors that mean the whole library or driver is gone, not one field.
 _FATAL = {
@@ -56,26 +61,33 @@ class _GpuLost(Exception):
 #: NVML's "no instance" id in a process's gpuInstanceId / computeInstanceId (not in MIG mode).
 NO_INSTANCE = 0xFFFFFFFF
 
-#: GPM metrics read per MIG instance, by the sample field they fill (nvml.h nvmlGpmMetricId_t).
-GPM_FIELDS = {
-    "sm_util": pynvml.NVML_GPM_METRIC_SM_UTIL,
-    "tensor_util": pynvml.NVML_GPM_METRIC_ANY_TENSOR_UTIL,
-    "dram_util": pynvml.NVML_GPM_METRIC_DRAM_BW_UTIL,
+#: NVLink data throughput counters (cumulative KiB, all links: scope UINT_MAX), as nvitop
+#: and nvdashboard read them.
+NVLINK_ALL_LINKS = 0xFFFFFFFF
+NVLINK_FIELDS = {
+    "nvlink_tx_kbs": pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX,
+    "nvlink_rx_kbs": pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX,
 }
-GPM_NEEDS_HOPPER = (
-    "n/a: NVML gives no utilisation per MIG instance on this GPU; per-instance activity comes from "
-    "GPM metrics, which need Hopper or newer (A100 and A30 have none)"
-)
+NO_NVLINK = "n/a: this GPU has no active NVLink (it talks over PCIe only)"
+_VALUE_ATTRIBUTE = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal"}
 
 
 class _MigDevice:
-    """One MIG device of a GPU in MIG mode: its handle, ids, and the last GPM sample."""
+    """One MIG device of a GPU in MIG mode: its handle and ids."""
 
     def __init__(self, handle: Any, uuid: str | None, gpu_instance_id: int | None) -> None:
         self.handle = handle
         self.uuid = uuid
         self.gpu_instance_id = gpu_instance_id
-        self.gpm_sample: Any = None
+
+
+class _Slow:
+    """One GPU's slow fields (cadence.py): the last values read, and NVLink's last counters."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.reasons: dict[str, str] = {}
+        self.nvlink: tuple[int, dict[str, int]] | None = None  # (timestamp µs, KiB per field)
 
 
 class NvmlBackend(Backend):
@@ -92,9 +104,15 @@ class NvmlBackend(Backend):
         # nvmlMemory_v2 when the driver has it: its `used` leaves out the memory the
         # driver reserves, as nvidia-smi does (v1 counts it as used).
         self._memory_version: int | None = None
-        # Device index -> its MIG devices (GPUs in MIG mode only), and whether GPM works there.
+        # Device index -> its MIG devices (GPUs in MIG mode only); why GPM cannot measure it
+        # (None: it can); its active NVLink count; its slow fields as last read.
         self._mig: dict[int, list[_MigDevice]] = {}
-        self._gpm: dict[int, str | None] = {}
+        self._gpm_missing: dict[int, str | None] = {}
+        self._nvlinks: dict[int, int] = {}
+        self._slow: dict[int, _Slow] = {}
+        self._gpm_reader = GpmReader(nvml, self._call)
+        self._cadence = SlowFieldCadence(self.interval)
+        self._ticks = 0
 
     # ---- lifecycle -------------------------------------------------------------
 
@@ -120,12 +138,26 @@ class NvmlBackend(Backend):
         self._field(system, reasons, "cuda_driver_version", nv.nvmlSystemGetCudaDriverVersion, index=None)
         self._field(system, reasons, "nvml_version", nv.nvmlSystemGetNVMLVersion, index=None)
         cuda = system.get("cuda_driver_version")
+        devices = [self._static(i, h) for i, h in enumerate(self._handles)]
         return SystemInfo(
             driver_version=_text(system.get("driver_version")),
             cuda_driver_version=f"{cuda // 1000}.{cuda % 1000 // 10}" if isinstance(cuda, int) else None,
             nvml_version=_text(system.get("nvml_version")),
-            devices=[self._static(i, h) for i, h in enumerate(self._handles)],
+            devices=devices,
+            topology=self._topology(devices),
         )
+
+    def _topology(self, devices: list[dict[str, Any]]) -> dict[str, Any] | None:
+        try:
+            return read_topology(
+                self._nvml,
+                self._call,
+                self._handles,
+                [d.get("bus_id") for d in devices],
+                [self._nvlinks.get(i, 0) for i in range(len(self._handles))],
+            )
+        except Exception:  # the links are a help; a driver that refuses them must not stop the sampler
+            return None
 
     def _probe_memory_v2(self) -> int | None:
         if not self._handles:
@@ -137,10 +169,8 @@ class NvmlBackend(Backend):
         return pynvml.nvmlMemory_v2
 
     def close(self) -> None:
-        for devices in self._mig.values():
-            for mig in devices:
-                self._free_gpm(mig)
-        self._mig, self._gpm = {}, {}
+        self._gpm_reader.close()
+        self._mig, self._gpm_missing, self._nvlinks, self._slow = {}, {}, {}, {}
         if self._open:
             self._open = False
             try:
@@ -152,6 +182,8 @@ class NvmlBackend(Backend):
     # ---- readings ----------------------------------------------------------------
 
     def read(self) -> Reading:
+        self._ticks += 1
+        self._cadence.interval = self.interval
         gpus = []
         processes: dict[int, list[dict[str, Any]]] = {}
         process_errors: dict[int, str] = {}
@@ -187,24 +219,7 @@ class NvmlBackend(Backend):
         field(values, reasons, "sm_clock", nv.nvmlDeviceGetClockInfo, handle, pynvml.NVML_CLOCK_SM, index=index)
         field(values, reasons, "mem_clock", nv.nvmlDeviceGetClockInfo, handle, pynvml.NVML_CLOCK_MEM, index=index)
         field(values, reasons, "pstate", nv.nvmlDeviceGetPerformanceState, handle, index=index)
-        field(
-            values,
-            reasons,
-            "pcie_tx_kbs",
-            nv.nvmlDeviceGetPcieThroughput,
-            handle,
-            pynvml.NVML_PCIE_UTIL_TX_BYTES,
-            index=index,
-        )
-        field(
-            values,
-            reasons,
-            "pcie_rx_kbs",
-            nv.nvmlDeviceGetPcieThroughput,
-            handle,
-            pynvml.NVML_PCIE_UTIL_RX_BYTES,
-            index=index,
-        )
+        self._slow_fields(index, handle, values, reasons)
         field(values, reasons, "throttle", nv.nvmlDeviceGetCurrentClocksEventReasons, handle, index=index)
         field(values, reasons, "fan", nv.nvmlDeviceGetFanSpeed, handle, index=index)
         field(
@@ -244,54 +259,77 @@ class NvmlBackend(Backend):
             values["memory_used"], values["memory_total"] = memory.used, memory.total
         else:
             reasons["memory_used"] = reasons["memory_total"] = reasons.pop(name)
-        why_not = self._gpm.get(index)
+        why_not = self._gpm_missing.get(index)
         if why_not is None:
-            why_not = self._read_gpm(index, parent, mig, values)
+            try:
+                why_not = self._gpm_reader.read(index, parent, mig.gpu_instance_id, values)
+            except GpmGpuLost as lost:
+                raise _GpuLost(str(lost)) from lost
         if why_not is not None:
-            for field in GPM_FIELDS:
-                reasons[field] = why_not
+            for name in GPM_FIELDS:
+                reasons[name] = why_not
         return mig_entry(mig.uuid, mig.gpu_instance_id, values, reasons)
 
-    def _read_gpm(self, index: int, parent: Any, mig: _MigDevice, values: dict[str, Any]) -> str | None:
-        nv = self._nvml
+    def _slow_fields(self, index: int, handle: Any, values: dict[str, Any], reasons: dict[str, str]) -> None:
+        """PCIe and NVLink throughput, and GPM activity: read when cadence.py says this GPU
+        is due, otherwise the values last read."""
+        slow = self._slow.setdefault(index, _Slow())
+        if self._cadence.due(self._ticks, index):
+            started = time.perf_counter()
+            slow.values, slow.reasons = {}, {}
+            nv = self._nvml
+            for name, counter in (
+                ("pcie_tx_kbs", pynvml.NVML_PCIE_UTIL_TX_BYTES),
+                ("pcie_rx_kbs", pynvml.NVML_PCIE_UTIL_RX_BYTES),
+            ):
+                self._field(
+                    slow.values, slow.reasons, name, nv.nvmlDeviceGetPcieThroughput, handle, counter, index=index
+                )
+            self._read_nvlink(index, handle, slow)
+            why_not = self._gpm_missing.get(index, NEEDS_HOPPER)
+            if why_not is None and index not in self._mig:  # MIG: per instance instead
+                try:
+                    why_not = self._gpm_reader.read(index, handle, None, slow.values)
+                except GpmGpuLost as lost:
+                    raise _GpuLost(str(lost)) from lost
+            if index in self._mig:
+                why_not = "in MIG mode: GPM activity is shown per MIG instance"
+            if why_not is not None:
+                for name in GPM_FIELDS:
+                    slow.reasons[name] = why_not
+            self._cadence.measured(index, time.perf_counter() - started)
+        values.update(slow.values)
+        reasons.update(slow.reasons)
+
+    def _read_nvlink(self, index: int, handle: Any, slow: _Slow) -> None:
+        """NVLink rx/tx (KiB/s) from NVML's cumulative counters, between two reads."""
+        if not self._nvlinks.get(index):
+            for name in NVLINK_FIELDS:
+                slow.reasons[name] = NO_NVLINK
+            return
         try:
-            sample = self._call(nv.nvmlGpmSampleAlloc)
-            try:
-                self._call(nv.nvmlGpmMigSampleGet, parent, mig.gpu_instance_id, sample)
-            except Exception:
-                self._call(nv.nvmlGpmSampleFree, sample)
-                raise
+            answer = self._call(
+                self._nvml.nvmlDeviceGetFieldValues, handle, [(f, NVLINK_ALL_LINKS) for f in NVLINK_FIELDS.values()]
+            )
         except pynvml.NVMLError as error:
             if error.value == pynvml.NVML_ERROR_GPU_IS_LOST:
                 raise _GpuLost(nvml_reason(error)) from error
-            return f"GPM could not be read: {nvml_reason(error)}"
-        previous, mig.gpm_sample = mig.gpm_sample, sample
-        if previous is None:
-            return "activity needs two GPM readings: shown from the next sample"
-        try:
-            request = nv.c_nvmlGpmMetricsGet_t()
-            request.version = nv.NVML_GPM_METRICS_GET_VERSION
-            request.numMetrics = len(GPM_FIELDS)
-            request.sample1, request.sample2 = previous, sample
-            for slot, metric in enumerate(GPM_FIELDS.values()):
-                request.metrics[slot].metricId = metric
-            self._call(nv.nvmlGpmMetricsGet, request)
-        except pynvml.NVMLError as error:
-            return f"GPM could not be read: {nvml_reason(error)}"
-        finally:
-            self._call(nv.nvmlGpmSampleFree, previous)
-        for slot, field in enumerate(GPM_FIELDS):
-            if request.metrics[slot].nvmlReturn == pynvml.NVML_SUCCESS:
-                values[field] = round(float(request.metrics[slot].value), 2)
-        return None
-
-    def _free_gpm(self, mig: _MigDevice) -> None:
-        if mig.gpm_sample is not None:
-            try:
-                self._nvml.nvmlGpmSampleFree(mig.gpm_sample)
-            except Exception:  # the driver may be gone already
-                pass
-            mig.gpm_sample = None
+            for name in NVLINK_FIELDS:
+                slow.reasons[name] = nvml_reason(error)
+            return
+        counters, stamp = {}, None
+        for name, value in zip(NVLINK_FIELDS, answer):
+            if value.nvmlReturn != pynvml.NVML_SUCCESS:
+                slow.reasons[name] = nvml_reason(pynvml.NVMLError(value.nvmlReturn))
+                continue
+            counters[name] = getattr(value.value, _VALUE_ATTRIBUTE.get(value.valueType, "ullVal"))
+            stamp = value.timestamp
+        previous, slow.nvlink = slow.nvlink, (stamp, counters) if stamp is not None else None
+        for name, count in counters.items():
+            if previous is None or name not in previous[1] or stamp <= previous[0]:
+                slow.reasons[name] = "throughput needs two readings: shown from the next one"
+            else:
+                slow.values[name] = round((count - previous[1][name]) * 1e6 / (stamp - previous[0]))
 
     def _static(self, index: int, handle: Any) -> dict[str, Any]:
         nv = self._nvml
@@ -322,6 +360,8 @@ class NvmlBackend(Backend):
             )
             pci = self._field(values, reasons, "pci", nv.nvmlDeviceGetPciInfo, handle, index=index)
             instances = self._open_mig(index, handle) if mig and mig[0] else []
+            self._gpm_missing[index] = None if self._gpm_reader.supported(handle) else NEEDS_HOPPER
+            self._nvlinks[index] = self._active_nvlinks(index, handle)
         except _GpuLost as lost:
             return {"index": index, "status": "lost", "reason": str(lost), "unavailable": {}}
         rename = {"cc": "compute_capability", "memory": "memory_total", "mig": "mig_mode", "pci": "bus_id"}
@@ -343,7 +383,24 @@ class NvmlBackend(Backend):
             bus_id=_text(pci.busId) if pci is not None else None,
             unavailable=reasons,
             mig_instances=instances,
+            nvlink_links=self._nvlinks.get(index),
+            gpm_supported=self._gpm_missing.get(index) is None,
         )
+
+    def _active_nvlinks(self, index: int, handle: Any) -> int:
+        """How many of the GPU's NVLinks are up (0 on a GPU without NVLink)."""
+        active = 0
+        for link in range(pynvml.NVML_NVLINK_MAX_LINKS):
+            try:
+                state = self._call(self._nvml.nvmlDeviceGetNvLinkState, handle, link)
+            except pynvml.NVMLError as error:
+                if error.value == pynvml.NVML_ERROR_GPU_IS_LOST:
+                    raise _GpuLost(nvml_reason(error)) from error
+                break  # NotSupported (no NVLink) or InvalidArgument (past the last link)
+            except Exception:  # a binding without the function
+                break
+            active += 1 if state else 0
+        return active
 
     def _open_mig(self, index: int, handle: Any) -> list[dict[str, Any]]:
         """The MIG devices of a GPU in MIG mode (their `devices` entries); keeps their
@@ -352,8 +409,6 @@ class NvmlBackend(Backend):
         values: dict[str, Any] = {}
         reasons: dict[str, str] = {}
         slots = self._field(values, reasons, "mig_slots", nv.nvmlDeviceGetMaxMigDeviceCount, handle, index=index)
-        support = self._field(values, reasons, "gpm", nv.nvmlGpmQueryDeviceSupport, handle, index=index)
-        self._gpm[index] = None if support is not None and support.isSupportedDevice else GPM_NEEDS_HOPPER
         devices, entries = [], []
         for slot in range(slots or 0):
             try:

@@ -80,6 +80,9 @@ class ReplayBackend(Backend):
             cuda_driver_version=f"{cuda // 1000}.{cuda % 1000 // 10}" if isinstance(cuda, int) else None,
             nvml_version=header.get("nvml"),
             devices=[_device(d) for d in gpus],
+            # Written into a trace from the machine's `nvidia-smi topo -m` where NVML's was not
+            # recorded: its `source` says so.
+            topology=header.get("topology"),
             source={
                 "kind": "replay",
                 "trace": self.path.name,
@@ -125,7 +128,9 @@ def _fields(recorded: dict[str, Any], names: tuple[str, ...]) -> tuple[dict[str,
     values, reasons = {}, {}
     for name in names:
         value = recorded.get(name)
-        if isinstance(value, dict) and "error" in value:
+        if name not in recorded:
+            reasons[name] = "not in this recording"
+        elif isinstance(value, dict) and "error" in value:
             reasons[name] = f"{_error_words(value['error'])} (as recorded)"
         elif isinstance(value, dict) and "unavailable" in value:
             reasons[name] = f"{value['unavailable']} (as recorded)"

@@ -50,6 +50,13 @@ class FakeNVML:
         self.mig: dict[int, list[dict[str, Any]]] = {}
         #: False: a GPU without GPM (A100, A30), as nvmlGpmQueryDeviceSupport says.
         self.gpm_supported = True
+        #: Whole-GPU GPM activity per device ({"sm_util": %, "tensor_util": %, "dram_util": %}).
+        self.gpm: dict[int, dict[str, float]] = {}
+        #: NVLink per device: {"links": active links, "tx_kib": n, "rx_kib": n} (cumulative
+        #: counters, as NVML keeps them); a device not here has no NVLink.
+        self.nvlink: dict[int, dict[str, int]] = {}
+        #: NVML's field-value clock (µs): one second passes between two reads.
+        self.field_clock_us = 0
         self.faults: dict[tuple[str, int | None], int] = {}
         self.hangs: dict[str, threading.Event] = {}
         self.lost: set[int] = set()
@@ -139,6 +146,43 @@ def _utilisation(fake: FakeNVML, h: SimpleNamespace) -> SimpleNamespace:
     return SimpleNamespace(gpu=fake.util[h.index], memory=fake.util[h.index] // 2)
 
 
+def _nvlink_state(fake: FakeNVML, h: SimpleNamespace, link: int) -> int:
+    links = fake.nvlink.get(h.index)
+    if links is None:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    if link >= links["links"]:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+    return 1
+
+
+def _field_values(fake: FakeNVML, h: SimpleNamespace, fields: list) -> list[SimpleNamespace]:
+    fake.field_clock_us += 1_000_000
+    counters = {
+        pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX: "tx_kib",
+        pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX: "rx_kib",
+    }
+    answer = []
+    for field in fields:
+        field_id = field[0] if isinstance(field, tuple) else field
+        links = fake.nvlink.get(h.index)
+        key = counters.get(field_id)
+        ok = links is not None and key is not None
+        answer.append(
+            SimpleNamespace(
+                fieldId=field_id,
+                nvmlReturn=pynvml.NVML_SUCCESS if ok else pynvml.NVML_ERROR_NOT_SUPPORTED,
+                valueType=3,
+                value=SimpleNamespace(ullVal=links[key] if ok else 0),
+                timestamp=fake.field_clock_us,
+            )
+        )
+    return answer
+
+
+def _gpm_gpu_sample(fake: FakeNVML, h: SimpleNamespace, sample: dict) -> None:
+    sample["values"] = dict(fake.gpm.get(h.index, {}))
+
+
 def _gpm_sample(fake: FakeNVML, h: SimpleNamespace, gpu_instance_id: int, sample: dict) -> None:
     [slot] = [m for m in fake.mig.get(h.index, []) if m["gi"] == gpu_instance_id] or [None]
     if slot is None:
@@ -188,6 +232,17 @@ _ANSWERS = {
     "nvmlGpmSampleAlloc": lambda f: {"values": None},
     "nvmlGpmSampleFree": lambda f, sample: None,
     "nvmlGpmMigSampleGet": _gpm_sample,
+    "nvmlGpmSampleGet": _gpm_gpu_sample,
+    "nvmlDeviceGetNvLinkState": _nvlink_state,
+    "nvmlDeviceGetFieldValues": _field_values,
+    # GPUs whose NVLinks are listed reach each other over all of them; else the PCIe root.
+    "nvmlDeviceGetNvLinkRemotePciInfo": lambda f, h, link: SimpleNamespace(
+        busId=f"00000000:00:0{6 + (1 - h.index if f.count == 2 else h.index)}.0"
+    ),
+    "nvmlDeviceGetTopologyCommonAncestor": lambda f, h1, h2: pynvml.NVML_TOPOLOGY_NODE,
+    "nvmlDeviceGetP2PStatus": lambda f, h1, h2, caps: pynvml.NVML_P2P_STATUS_OK,
+    "nvmlDeviceGetCpuAffinity": lambda f, h, words: [0xFFFF << (16 * h.index)] + [0] * (words - 1),
+    "nvmlDeviceGetNumaNodeId": lambda f, h: h.index,
     "nvmlGpmMetricsGet": _gpm_metrics,
     "nvmlDeviceGetMaxPcieLinkGeneration": lambda f, h: 5,
     "nvmlDeviceGetMaxPcieLinkWidth": lambda f, h: 16,

@@ -125,3 +125,15 @@ async def test_repeated_parameter_is_400(jp_fetch):
         await jp_fetch("gpuscope", "api", "samples", params=[("since", "1"), ("since", "2")])
     assert error.value.code == 400
     assert "given 2 times" in json.loads(error.value.response.body)["message"]
+
+
+def test_the_two_gpu_replay_has_the_topology_written_from_nvidia_smi_labelled_as_such():
+    from jupyterlab_gpuscope.backends import ReplayBackend
+    from jupyterlab_gpuscope.backends.replay import bundled_trace
+
+    backend = ReplayBackend(bundled_trace("h200x2-workload.jsonl"))
+    system = backend.open()
+    assert system.topology["links"] == [["X", "NV18"], ["NV18", "X"]]
+    assert "not recorded through NVML" in system.topology["source"]
+    gpu = backend.read().gpus[0]
+    assert gpu["nvlink_rx_kbs"] is None and gpu["unavailable"]["nvlink_rx_kbs"] == "not in this recording"

@@ -28,8 +28,12 @@ def test_healthy_reading_has_every_field():
     fake = FakeNVML(gpus=2)
     fake.memory_used[1] = 40 * GiB
     fake.util[1] = 87
+    fake.gpm[1] = {"sm_util": 61.5, "tensor_util": 40.0, "dram_util": 12.25}
+    fake.nvlink[1] = {"links": 18, "tx_kib": 0, "rx_kib": 0}
     sampler = make_sampler(fake)
     sampler.tick()
+    fake.nvlink[1] = {"links": 18, "tx_kib": 5_000_000, "rx_kib": 1_000_000}
+    sampler.tick()  # GPM and NVLink throughput are differences between two readings
     status = sampler.status()
     assert status["status"] == "ok" and status["live"] is True
     assert status["driver_version"] == "580.159.04"
@@ -38,7 +42,10 @@ def test_healthy_reading_has_every_field():
     gpu = last_sample(sampler)["gpus"][1]
     assert gpu["memory_used"] == 40 * GiB and gpu["util_gpu"] == 87
     assert gpu["throttle_reasons"] == ["sw_power_cap", "sw_thermal_slowdown"]
+    assert (gpu["sm_util"], gpu["tensor_util"], gpu["dram_util"]) == (61.5, 40.0, 12.25)
+    assert (gpu["nvlink_tx_kbs"], gpu["nvlink_rx_kbs"]) == (5_000_000, 1_000_000)  # KiB over 1 s
     assert gpu["unavailable"] == {}
+    assert status["devices"][1]["nvlink_links"] == 18 and status["devices"][1]["gpm_supported"] is True
 
 
 def test_memory_used_leaves_out_the_driver_reserve_like_nvidia_smi():
@@ -243,3 +250,60 @@ def test_replay_bad_trace_gives_reason(tmp_path):
 def test_capacity_follows_interval(interval):
     sampler = Sampler(NoneBackend(), configured="none", interval=interval, history_seconds=3600)
     assert sampler.buffer.capacity == int(3600 / interval)
+
+
+def test_a_gpu_without_nvlink_or_gpm_says_why_not_zero():
+    """The lent H200 is a PCIe card: no NVLink. A100-class GPUs have no GPM."""
+    fake = FakeNVML(gpus=1)
+    fake.gpm_supported = False
+    sampler = make_sampler(fake)
+    sampler.tick()
+    sampler.tick()
+    gpu = last_sample(sampler)["gpus"][0]
+    assert gpu["nvlink_rx_kbs"] is None and "no active NVLink" in gpu["unavailable"]["nvlink_rx_kbs"]
+    assert gpu["sm_util"] is None and "Hopper" in gpu["unavailable"]["sm_util"]
+    assert gpu["util_gpu"] == 0  # the classic figure is still there
+    device = sampler.status()["devices"][0]
+    assert device["nvlink_links"] == 0 and device["gpm_supported"] is False
+
+
+def test_slow_fields_are_read_less_often_when_they_would_take_over_a_quarter_of_the_interval():
+    """Eight GPUs whose PCIe reads take 40 ms each (as two 21 ms calls do on an H200): at a
+    1 s interval, each GPU reads them every other tick, half of the GPUs a tick."""
+    import time as clock
+
+    fake = FakeNVML(gpus=8)
+    slow = fake.__getattr__("nvmlDeviceGetPcieThroughput")
+
+    def pcie(*args):
+        clock.sleep(0.02)
+        return slow(*args)
+
+    fake.__dict__["nvmlDeviceGetPcieThroughput"] = pcie
+    sampler = make_sampler(fake, call_timeout=5.0)
+    for _ in range(4):
+        sampler.tick()
+    before = fake.calls_by_name["nvmlDeviceGetPcieThroughput"]
+    sampler.tick()
+    sampler.tick()
+    per_tick = (fake.calls_by_name["nvmlDeviceGetPcieThroughput"] - before) / 2
+    assert sampler.backend._cadence.period == 2
+    assert per_tick == 8  # 4 GPUs x 2 calls, not 16
+    # Between reads a GPU repeats its last values: no hole in the PCIe chart.
+    assert all(g["pcie_rx_kbs"] is not None for g in last_sample(sampler)["gpus"])
+
+
+def test_devices_give_the_topology_as_nvidia_smi_topo_prints_it():
+    """Two GPUs joined by 18 NVLinks (as the 2xH200 machine: NV18 both ways), one without."""
+    fake = FakeNVML(gpus=2)
+    fake.nvlink = {0: {"links": 18, "tx_kib": 0, "rx_kib": 0}, 1: {"links": 18, "tx_kib": 0, "rx_kib": 0}}
+    sampler = make_sampler(fake)
+    sampler.tick()
+    topology = sampler.status()["topology"]
+    assert topology["links"] == [["X", "NV18"], ["NV18", "X"]]
+    assert topology["p2p_read"] == [[None, True], [True, None]]
+    assert topology["affinity"] == [{"cpus": "0-15", "numa_node": 0}, {"cpus": "16-31", "numa_node": 1}]
+    plain = FakeNVML(gpus=2)
+    sampler = make_sampler(plain)
+    sampler.tick()
+    assert sampler.status()["topology"]["links"] == [["X", "NODE"], ["NODE", "X"]]
