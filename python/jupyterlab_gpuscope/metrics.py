@@ -26,6 +26,11 @@ DEVICE_GAUGES = (
     ("gpuscope_gpu_utilization_ratio", "Fraction of time a kernel ran on the GPU (0 to 1).", "util_gpu", 0.01),
     ("gpuscope_gpu_power_watts", "GPU power draw, in watts.", "power_mw", 0.001),
     ("gpuscope_gpu_temperature_celsius", "GPU temperature, in degrees Celsius.", "temp_c", 1),
+    ("gpuscope_gpu_sm_activity_ratio", "Fraction of the SMs busy (NVML GPM; Hopper and newer).", "sm_util", 0.01),
+    ("gpuscope_gpu_tensor_activity_ratio", "Fraction of time a tensor pipe was busy (GPM).", "tensor_util", 0.01),
+    ("gpuscope_gpu_dram_bandwidth_ratio", "Fraction of DRAM bandwidth used (GPM).", "dram_util", 0.01),
+    ("gpuscope_gpu_nvlink_rx_bytes_per_second", "NVLink receive throughput, all links.", "nvlink_rx_kbs", 1024),
+    ("gpuscope_gpu_nvlink_tx_bytes_per_second", "NVLink transmit throughput, all links.", "nvlink_tx_kbs", 1024),
 )
 
 

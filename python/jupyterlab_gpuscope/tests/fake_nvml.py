@@ -51,7 +51,9 @@ class FakeNVML:
         #: False: a GPU without GPM (A100, A30), as nvmlGpmQueryDeviceSupport says.
         self.gpm_supported = True
         #: Whole-GPU GPM activity per device ({"sm_util": %, "tensor_util": %, "dram_util": %}).
-        self.gpm: dict[int, dict[str, float]] = {}
+        self.gpm: dict[int, dict[str, float]] = {
+            i: {"sm_util": 0.0, "tensor_util": 0.0, "dram_util": 0.0} for i in range(gpus)
+        }
         #: NVLink per device: {"links": active links, "tx_kib": n, "rx_kib": n} (cumulative
         #: counters, as NVML keeps them); a device not here has no NVLink.
         self.nvlink: dict[int, dict[str, int]] = {}

@@ -174,6 +174,9 @@ async def test_metrics_serve_the_samplers_reading_and_kernel_series_only_when_en
     used = [line for line in text.splitlines() if line.startswith("gpuscope_gpu_memory_used_bytes{")]
     assert len(used) == 2 and 'gpu="0"' in used[0] and 'backend="nvml"' in used[0]
     assert "gpuscope_gpu_utilization_ratio{" in text and "gpuscope_gpu_power_watts{" in text
+    # GPM (the fake H200 has it, idle: 0 %) beside the classic figure; no NVLink: no series.
+    assert [line for line in text.splitlines() if line.startswith("gpuscope_gpu_sm_activity_ratio{")]
+    assert "gpuscope_gpu_nvlink_rx_bytes_per_second{" not in text
     assert "gpuscope_kernel_gpu_memory_bytes{" not in text and kernel_id not in text
 
     metrics._registered.per_kernel = True  # as with c.GPUScope.metrics_per_kernel = True
