@@ -42,7 +42,21 @@ export interface IDevice {
   bus_id: string | null;
   /** Its MIG devices when the GPU is in MIG mode (readings.py's mig_instance); absent before 0.2. */
   mig_instances?: IMigInstance[];
+  /** Active NVLinks (0: none); absent before 0.2. */
+  nvlink_links?: number | null;
+  /** Whether NVML's GPM activity (SM, tensor, DRAM) can be read. */
+  gpm_supported?: boolean | null;
   unavailable: Unavailable;
+}
+
+/** How the GPUs are linked (backends/topology.py), as nvidia-smi topo -m prints it. */
+export interface ITopology {
+  /** [i][j]: "X" (itself), "NV#", "PIX", "PXB", "PHB", "NODE", "SYS", or null (unknown). */
+  links: (string | null)[][];
+  p2p_read: (boolean | null)[][];
+  affinity: { cpus: string | null; numa_node: number | null }[];
+  /** "nvml", or where a replay's topology came from when it was not recorded. */
+  source: string;
 }
 
 /** A MIG device: a GPU instance with its compute instance, under its parent GPU. */
@@ -85,6 +99,8 @@ export interface IDevicesReply extends IBackendSummary {
   cuda_driver_version: string | null;
   nvml_version: string | null;
   devices: IDevice[];
+  /** How the GPUs are linked; null when unknown, absent before 0.2. */
+  topology?: ITopology | null;
 }
 
 export interface IGPUSample {
@@ -106,6 +122,13 @@ export interface IGPUSample {
   throttle_reasons: string[] | null;
   fan: number | null;
   ecc_uncorrected: number | null;
+  /** KB/s over all NVLinks; null with the reason where there is none. */
+  nvlink_tx_kbs?: number | null;
+  nvlink_rx_kbs?: number | null;
+  /** NVML GPM (Hopper and newer): % of SMs busy, of time a tensor pipe was, of DRAM bandwidth. */
+  sm_util?: number | null;
+  tensor_util?: number | null;
+  dram_util?: number | null;
   /** Its MIG instances' readings; null (or absent) when the GPU is not in MIG mode. */
   mig?: IMigSample[] | null;
   unavailable: Unavailable;

@@ -191,9 +191,24 @@ export class GPUCard {
         naReason(gpu, 'sm_clock', trans)
       ],
       [
+        trans.__('SM active (GPM)'),
+        formatPercent(gpu?.sm_util ?? null),
+        naReason(gpu, 'sm_util', trans)
+      ],
+      [
+        trans.__('Tensor / DRAM (GPM)'),
+        `${formatPercent(gpu?.tensor_util ?? null)} / ${formatPercent(gpu?.dram_util ?? null)}`,
+        naReason(gpu, 'tensor_util', trans)
+      ],
+      [
         trans.__('PCIe rx / tx'),
         `${formatThroughput(gpu?.pcie_rx_kbs ?? null)} / ${formatThroughput(gpu?.pcie_tx_kbs ?? null)}`,
         naReason(gpu, 'pcie_rx_kbs', trans)
+      ],
+      [
+        trans.__('NVLink rx / tx'),
+        `${formatThroughput(gpu?.nvlink_rx_kbs ?? null)} / ${formatThroughput(gpu?.nvlink_tx_kbs ?? null)}`,
+        naReason(gpu, 'nvlink_rx_kbs', trans)
       ],
       [
         trans.__('Throttling'),

@@ -5,7 +5,8 @@ import { Widget } from '@lumino/widgets';
 
 import { GPUCard, ICardActions } from './card';
 import { readTheme } from './chart';
-import type { IEnvironment } from '../api';
+import type { IDevicesReply, IEnvironment } from '../api';
+import { renderTopology } from './topology';
 import type { MonitorModel } from './model';
 import { setAttr, setText } from '../ui/dom';
 import type { IGPUPanel, IThresholds, MemoryUnits } from '../tokens';
@@ -63,7 +64,10 @@ export class GPUPanel extends Widget implements IGPUPanel {
     header.append(this._banner, controls);
     this._cards = document.createElement('div');
     this._cards.className = 'jp-gpuscope-Panel-cards';
-    this.node.append(header, this._cards);
+    this._topology = document.createElement('table');
+    this._topology.className = 'jp-gpuscope-Topology';
+    this._topology.hidden = true;
+    this.node.append(header, this._topology, this._cards);
     this.node.tabIndex = -1;
 
     model.changed.connect(this._scheduleUpdate, this);
@@ -189,6 +193,11 @@ export class GPUPanel extends Widget implements IGPUPanel {
       devices?.environment ? whereItRuns(devices.environment, trans) : ''
     );
 
+    if (devices !== this._topologyOf) {
+      // Static facts: drawn again only when the devices are read again.
+      this._topologyOf = devices;
+      renderTopology(this._topology, devices?.status === 'ok' ? devices.topology : null, trans);
+    }
     const deviceList = devices?.status === 'ok' ? devices.devices : [];
     const wanted = new Set(deviceList.map(d => d.index));
     for (const [index, card] of this._cardsByIndex) {
@@ -252,6 +261,8 @@ export class GPUPanel extends Widget implements IGPUPanel {
   private _pauseButton: HTMLButtonElement;
   private _windowSelect: HTMLSelectElement;
   private _cards: HTMLElement;
+  private _topology: HTMLTableElement;
+  private _topologyOf: IDevicesReply | null = null;
   private _cardsByIndex = new Map<number, GPUCard>();
   private _cardByNode = new Map<Element, GPUCard>();
   private _inView: IntersectionObserver | null = null;

@@ -89,16 +89,19 @@ describe('GPUPanel', () => {
       'Temperature',
       'Power',
       'SM clock',
+      'SM active (GPM)',
+      'Tensor / DRAM (GPM)',
       'PCIe rx / tx',
+      'NVLink rx / tx',
       'Throttling',
       'Fan'
     ]);
     const values = Array.from(card.querySelectorAll('dd'));
     expect(values[3].textContent).toBe('350 W / 400 W');
-    expect(values[6].textContent).toBe('power cap');
+    expect(values[9].textContent).toBe('power cap');
     // An unavailable field says n/a, with the server's reason on hover.
-    expect(values[7].textContent).toBe('n/a');
-    expect(values[7].getAttribute('title')).toBe('not supported on this GPU');
+    expect(values[10].textContent).toBe('n/a');
+    expect(values[10].getAttribute('title')).toBe('not supported on this GPU');
   });
 
   it('labels a replay and an unavailable backend in the banner', async () => {
@@ -294,6 +297,78 @@ describe('GPUPanel', () => {
     await model.refreshProcesses();
     const [row] = Array.from(panel.node.querySelectorAll('.jp-gpuscope-ProcessTable tbody tr'));
     expect(row.children[3].textContent).toBe('python3 · MIG 1g.18gb');
+  });
+
+  it('shows the GPU links of a two-GPU machine as nvidia-smi topo -m, with where they came from', async () => {
+    // The 2xH200 replay's header: its topology was written from nvidia-smi, not recorded.
+    const trace = require('fs')
+      .readFileSync(
+        require('path').resolve(
+          __dirname,
+          '../../../python/jupyterlab_gpuscope/traces/h200x2-workload.jsonl'
+        ),
+        'utf-8'
+      )
+      .split('\n')[0];
+    const two = devicesReply({ topology: JSON.parse(trace).topology });
+    two.devices = [two.devices[0], { ...two.devices[0], index: 1, uuid: 'GPU-1' }];
+    api.devicesReply = two;
+    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
+    await flush();
+    panel.updateNow();
+    const table = panel.node.querySelector('.jp-gpuscope-Topology') as HTMLTableElement;
+    expect(table.hidden).toBe(false);
+    expect(table.caption!.textContent).toContain('not recorded through NVML');
+    const rows = Array.from(table.tBodies[0].rows).map(r =>
+      Array.from(r.cells).map(c => c.textContent)
+    );
+    expect(rows).toEqual([
+      ['GPU 0', 'X', 'NV18', 'n/a', 'n/a'],
+      ['GPU 1', 'NV18', 'X', 'n/a', 'n/a']
+    ]);
+    expect(table.tBodies[0].rows[0].cells[2].getAttribute('title')).toBe(
+      '18 NVLinks between them; peer-to-peer reads: yes'
+    );
+    // One GPU: no matrix.
+    api.devicesReply = devicesReply();
+    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
+    await flush();
+    panel.updateNow();
+    expect(table.hidden).toBe(true);
+  });
+
+  it('shows GPM activity beside the classic utilisation, and NVLink as n/a with the reason', async () => {
+    api.socket.deliver(
+      sample(2, [
+        gpu(0, {
+          util_gpu: 100,
+          sm_util: 12.5,
+          tensor_util: 0,
+          dram_util: 3,
+          nvlink_rx_kbs: null,
+          nvlink_tx_kbs: null,
+          unavailable: {
+            nvlink_rx_kbs: 'n/a: this GPU has no active NVLink (it talks over PCIe only)'
+          }
+        })
+      ])
+    );
+    panel.updateNow();
+    const fields = Array.from(panel.node.querySelectorAll('.jp-gpuscope-Card-fields dt')).map(
+      dt => [
+        dt.textContent,
+        dt.nextElementSibling!.textContent,
+        dt.nextElementSibling!.getAttribute('title')
+      ]
+    );
+    expect(fields).toContainEqual(['Utilisation', '100%', '']);
+    expect(fields).toContainEqual(['SM active (GPM)', '13%', '']);
+    expect(fields).toContainEqual(['Tensor / DRAM (GPM)', '0% / 3%', '']);
+    expect(fields).toContainEqual([
+      'NVLink rx / tx',
+      'n/a / n/a',
+      'n/a: this GPU has no active NVLink (it talks over PCIe only)'
+    ]);
   });
 
   it('pauses and resumes from its button', () => {
