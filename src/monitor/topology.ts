@@ -76,10 +76,10 @@ export function renderTopology(
             );
     });
     const affinity = topology.affinity[i];
-    element('td', '', tr).textContent = affinity?.cpus ?? 'n/a';
+    element('td', '', tr).textContent = affinity?.cpus ?? trans.__('n/a');
     element('td', '', tr).textContent =
       affinity?.numa_node === null || affinity?.numa_node === undefined
-        ? 'n/a'
+        ? trans.__('n/a')
         : String(affinity.numa_node);
   });
 }
