@@ -212,6 +212,7 @@ class Sampler:
                 return
         system = self._system
         assert system is not None
+        self.backend.watched = bool(self._subscribers)  # read across threads: a hint, not a contract
         started = time.perf_counter()
         try:
             reading = self._call(self.backend.read)

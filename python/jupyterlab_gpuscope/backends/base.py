@@ -59,6 +59,8 @@ class Backend:
     memory_excludes_reserve = False
     #: Seconds between reads (the sampler sets it): backends pace their slow fields by it.
     interval = 1.0
+    #: Whether anyone watches the readings now (a stream is open; the sampler sets it).
+    watched = True
 
     def __init__(self) -> None:
         #: How many calls to the GPU library this backend has made (for `stats`).

@@ -6,6 +6,10 @@ the interval: with their measured cost per GPU, each GPU reads them every `perio
 the GPUs staggered so each tick carries its share. One H200 (~45 ms) reads them every tick
 at 1 s; eight read them every second tick (four GPUs a tick). Between reads a GPU's
 samples repeat the last values read.
+
+While no one watches (no stream open), they are read every IDLE_SECONDS at most: PCIe's
+calls cost ~3 ms of CPU a tick on an H200, most of an idle server's sampling cost, for
+figures no one sees (the charts do not keep them; /metrics then gets values that old).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import math
 
 #: The share of the sampling interval the slow fields may take per tick.
 BUDGET_FRACTION = 0.25
+#: How often the slow fields are read while no one watches.
+IDLE_SECONDS = 10.0
 
 
 class SlowFieldCadence:
@@ -25,8 +31,9 @@ class SlowFieldCadence:
         #: Ticks between two reads of one GPU's slow fields.
         self.period = 1
 
-    def due(self, tick: int, index: int) -> bool:
-        return index not in self.costs or (tick + index) % self.period == 0
+    def due(self, tick: int, index: int, watched: bool = True) -> bool:
+        period = self.period if watched else max(self.period, math.ceil(IDLE_SECONDS / max(self.interval, 1e-3)))
+        return index not in self.costs or (tick + index) % period == 0
 
     def measured(self, index: int, seconds: float) -> None:
         previous = self.costs.get(index)

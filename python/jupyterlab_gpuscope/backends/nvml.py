@@ -274,7 +274,7 @@ class NvmlBackend(Backend):
         """PCIe and NVLink throughput, and GPM activity: read when cadence.py says this GPU
         is due, otherwise the values last read."""
         slow = self._slow.setdefault(index, _Slow())
-        if self._cadence.due(self._ticks, index):
+        if self._cadence.due(self._ticks, index, self.watched):
             started = time.perf_counter()
             slow.values, slow.reasons = {}, {}
             nv = self._nvml

@@ -31,6 +31,7 @@ def test_healthy_reading_has_every_field():
     fake.gpm[1] = {"sm_util": 61.5, "tensor_util": 40.0, "dram_util": 12.25}
     fake.nvlink[1] = {"links": 18, "tx_kib": 0, "rx_kib": 0}
     sampler = make_sampler(fake)
+    sampler.subscribe(lambda payload: None)  # someone watches: every field every tick
     sampler.tick()
     fake.nvlink[1] = {"links": 18, "tx_kib": 5_000_000, "rx_kib": 1_000_000}
     sampler.tick()  # GPM and NVLink throughput are differences between two readings
@@ -257,6 +258,7 @@ def test_a_gpu_without_nvlink_or_gpm_says_why_not_zero():
     fake = FakeNVML(gpus=1)
     fake.gpm_supported = False
     sampler = make_sampler(fake)
+    sampler.subscribe(lambda payload: None)
     sampler.tick()
     sampler.tick()
     gpu = last_sample(sampler)["gpus"][0]
@@ -281,6 +283,7 @@ def test_slow_fields_are_read_less_often_when_they_would_take_over_a_quarter_of_
 
     fake.__dict__["nvmlDeviceGetPcieThroughput"] = pcie
     sampler = make_sampler(fake, call_timeout=5.0)
+    sampler.subscribe(lambda payload: None)  # someone watches
     for _ in range(4):
         sampler.tick()
     before = fake.calls_by_name["nvmlDeviceGetPcieThroughput"]
@@ -307,3 +310,19 @@ def test_devices_give_the_topology_as_nvidia_smi_topo_prints_it():
     sampler = make_sampler(plain)
     sampler.tick()
     assert sampler.status()["topology"]["links"] == [["X", "NODE"], ["NODE", "X"]]
+
+
+def test_while_no_one_watches_the_slow_fields_are_read_every_ten_seconds_only():
+    fake = FakeNVML(gpus=1)
+    sampler = make_sampler(fake)
+    viewer = lambda payload: None  # noqa: E731
+    sampler.subscribe(viewer)
+    for _ in range(3):
+        sampler.tick()
+    assert fake.calls_by_name["nvmlDeviceGetPcieThroughput"] == 6  # two calls every tick
+    sampler.unsubscribe(viewer)
+    before = fake.calls_by_name["nvmlDeviceGetPcieThroughput"]
+    for _ in range(20):
+        sampler.tick()
+    assert fake.calls_by_name["nvmlDeviceGetPcieThroughput"] - before == 2 * 2  # twice in 20 s
+    assert last_sample(sampler)["gpus"][0]["pcie_rx_kbs"] is not None  # the last value read
