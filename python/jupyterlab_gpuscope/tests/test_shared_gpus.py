@@ -164,12 +164,17 @@ async def test_keep_refuses_bad_requests(jp_fetch):
 
 
 async def test_metrics_serve_the_samplers_reading_and_kernel_series_only_when_enabled(
-    fake_nvml, start_session, jp_fetch, get_json
+    fake_nvml, start_session, jp_fetch, jp_ws_fetch, get_json
 ):
     kernel_id, pid = await start_session()
     fake_nvml.processes[0] = [(pid, 3 * GiB)]
+    # A viewer: the slow fields (GPM among them) are then read every sample, not every 10 s.
+    stream = await jp_ws_fetch("gpuscope", "api", "stream")
+    for _ in range(3):
+        await stream.read_message()  # the hello, then two samples: GPM needs two readings
     await usage_when(get_json, lambda b: b["kernels"])
     text = (await jp_fetch("metrics")).body.decode()
+    stream.close()
     assert 'gpuscope_backend_live{backend="nvml"} 1.0' in text
     used = [line for line in text.splitlines() if line.startswith("gpuscope_gpu_memory_used_bytes{")]
     assert len(used) == 2 and 'gpu="0"' in used[0] and 'backend="nvml"' in used[0]
