@@ -84,6 +84,9 @@ export interface IGPUHistory {
   memoryUsed: (number | null)[];
   utilization: (number | null)[];
   powerWatts: (number | null)[];
+  /** rx + tx, KB/s (null where unknown: a recording without it, no NVLink). */
+  pcieKBs: (number | null)[];
+  nvlinkKBs: (number | null)[];
 }
 
 /** The connection to the server as the user should see it. */

@@ -51,7 +51,17 @@ export class GPUCard {
         yRange: [0, 100],
         format: v => `${v}%`
       }),
-      power: new TimeChart({ label: trans.__('Power'), format: v => `${v} W` })
+      power: new TimeChart({ label: trans.__('Power'), format: v => `${v} W` }),
+      pcie: new TimeChart({
+        label: trans.__('PCIe rx + tx'),
+        format: v => `${+v.toFixed(1)}`,
+        scale: 1e6
+      }),
+      nvlink: new TimeChart({
+        label: trans.__('NVLink rx + tx'),
+        format: v => `${+v.toFixed(1)}`,
+        scale: 1e6
+      })
     };
     for (const [key, chart] of Object.entries(this._charts)) {
       const figure = element('figure', 'jp-gpuscope-Card-chart', charts);
@@ -59,11 +69,18 @@ export class GPUCard {
       caption.textContent = {
         memory: trans.__('Memory used'),
         utilization: trans.__('Utilisation'),
-        power: trans.__('Power')
+        power: trans.__('Power'),
+        pcie: trans.__('PCIe rx + tx (GB/s)'),
+        nvlink: trans.__('NVLink rx + tx (GB/s)')
       }[key]!;
       figure.appendChild(chart.node);
       if (key === 'memory') {
         this._memoryCaption = caption;
+      }
+      if (key === 'nvlink') {
+        // Beside PCIe, on GPUs with NVLink only.
+        this._nvlinkFigure = figure;
+        figure.hidden = true;
       }
     }
     this._processes = element('div', 'jp-gpuscope-Card-processes', this.node);
@@ -219,6 +236,10 @@ export class GPUCard {
     ]);
 
     this._renderMig(device?.mig_instances ?? [], gpu, units);
+    const hasNvlink = (device?.nvlink_links ?? 0) > 0;
+    if (this._nvlinkFigure.hidden === hasNvlink) {
+      this._nvlinkFigure.hidden = !hasNvlink;
+    }
     this._updateCharts(history, windowStart, units);
     setText(this._memoryCaption, trans.__('Memory used (%1)', units));
   }
@@ -298,10 +319,14 @@ export class GPUCard {
     const end = history.time[history.time.length - 1] ?? windowStart;
     // A window longer than the history so far starts at the first sample, not in blank.
     const start = Math.max(windowStart, history.time[0] ?? windowStart);
-    const { memory, utilization, power } = this._charts;
+    const { memory, utilization, power, pcie, nvlink } = this._charts;
     memory.setData(history.time, history.memoryUsed, start, end);
     utilization.setData(history.time, history.utilization, start, end);
     power.setData(history.time, history.powerWatts, start, end);
+    pcie.setData(history.time, history.pcieKBs, start, end);
+    if (!this._nvlinkFigure.hidden) {
+      nvlink.setData(history.time, history.nvlinkKBs, start, end);
+    }
   }
 
   /**
@@ -496,10 +521,11 @@ export class GPUCard {
   private _barText: HTMLElement;
   private _fields: HTMLElement;
   private _mig: HTMLTableElement;
+  private _nvlinkFigure!: HTMLElement;
   private _migRows = '';
   private _instances: IMigInstance[] = [];
   private _processes: HTMLElement;
-  private _charts: Record<'memory' | 'utilization' | 'power', TimeChart>;
+  private _charts: Record<'memory' | 'utilization' | 'power' | 'pcie' | 'nvlink', TimeChart>;
   private _units: MemoryUnits = 'GiB';
   private _memoryCaption!: HTMLElement;
   private _inView = true;

@@ -64,7 +64,14 @@ export class MonitorModel implements IMonitorModel {
   history(index: number): IGPUHistory {
     let history = this._history.get(index);
     if (!history) {
-      history = { time: [], memoryUsed: [], utilization: [], powerWatts: [] };
+      history = {
+        time: [],
+        memoryUsed: [],
+        utilization: [],
+        powerWatts: [],
+        pcieKBs: [],
+        nvlinkKBs: []
+      };
       this._history.set(index, history);
     }
     return history;
@@ -349,6 +356,8 @@ export class MonitorModel implements IMonitorModel {
         history.memoryUsed.push(gpu.memory_used);
         history.utilization.push(gpu.util_gpu);
         history.powerWatts.push(gpu.power_mw === null ? null : gpu.power_mw / 1000);
+        history.pcieKBs.push(both(gpu.pcie_rx_kbs, gpu.pcie_tx_kbs));
+        history.nvlinkKBs.push(both(gpu.nvlink_rx_kbs, gpu.nvlink_tx_kbs));
       }
       added = true;
     }
@@ -371,6 +380,8 @@ export class MonitorModel implements IMonitorModel {
         history.memoryUsed.splice(0, drop);
         history.utilization.splice(0, drop);
         history.powerWatts.splice(0, drop);
+        history.pcieKBs.splice(0, drop);
+        history.nvlinkKBs.splice(0, drop);
       }
     }
   }
@@ -431,6 +442,11 @@ export class MonitorModel implements IMonitorModel {
   private _isDisposed = false;
   private _changed = new Signal<this, void>(this);
   private _processesChanged = new Signal<this, void>(this);
+}
+
+/** rx + tx, or null when either is unknown (a sum of one direction would mislead). */
+function both(rx: number | null | undefined, tx: number | null | undefined): number | null {
+  return typeof rx === 'number' && typeof tx === 'number' ? rx + tx : null;
 }
 
 export namespace MonitorModel {

@@ -53,7 +53,8 @@ test.describe('GPU monitor on the replay backend', () => {
     await expect(cards.first().locator('.jp-gpuscope-Card-title')).toHaveText(
       'GPU 0 · NVIDIA H200 · compute capability 9.0'
     );
-    await expect(cards.first().locator('.uplot')).toHaveCount(3);
+    // Memory, utilisation, power and PCIe; NVLink's chart stays hidden (the H200 has none).
+    await expect(cards.first().locator('figure:visible .uplot')).toHaveCount(4);
     // The H200 has no fan reading: "n/a" with the reason on hover.
     const fan = cards.first().locator('dd.jp-mod-unavailable').last();
     await expect(fan).toHaveText('n/a');

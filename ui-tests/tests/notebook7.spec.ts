@@ -38,7 +38,7 @@ test('the file browser page: the GPU panel opens from the View menu, marked as a
   await expect(panel.locator('.jp-gpuscope-Card-title')).toHaveText(
     'GPU 0 · NVIDIA H200 · compute capability 9.0'
   );
-  await expect(panel.locator('.jp-gpuscope-Chart canvas')).toHaveCount(3);
+  await expect(panel.locator('figure:visible .jp-gpuscope-Chart canvas')).toHaveCount(4);
   // The card fits in Notebook's sidebar, at the window's right edge: nothing cut off.
   const overflow = await panel.evaluate(
     node =>

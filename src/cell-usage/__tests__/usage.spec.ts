@@ -114,7 +114,9 @@ describe('utilisation while a cell ran', () => {
     time: [998, 999, 1000, 1001, 1002, 1003, 1004],
     utilization: [5, 5, 80, 90, null, 100, 7],
     memoryUsed: [],
-    powerWatts: []
+    powerWatts: [],
+    pcieKBs: [],
+    nvlinkKBs: []
   };
 
   it('the mean of the samples in the run, and the one after it', () => {

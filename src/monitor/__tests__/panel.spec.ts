@@ -72,7 +72,7 @@ describe('GPUPanel', () => {
     model.dispose();
   });
 
-  it('renders one card per GPU with its fields and three charts', () => {
+  it('renders one card per GPU with its fields and its charts (NVLink only where it has NVLink)', () => {
     const cards = panel.node.querySelectorAll('.jp-gpuscope-Card');
     expect(cards).toHaveLength(1);
     const card = cards[0];
@@ -81,7 +81,11 @@ describe('GPUPanel', () => {
     );
     expect(card.querySelector('.jp-gpuscope-Card-memoryText')!.textContent).toBe('70.0/80 GiB');
     expect(card.classList).toContain('jp-mod-warning');
-    expect(card.querySelectorAll('.uplot')).toHaveLength(3);
+    expect(card.querySelectorAll('.uplot')).toHaveLength(5);
+    const shown = Array.from(card.querySelectorAll('figure'))
+      .filter(f => !f.hidden)
+      .map(f => f.querySelector('figcaption')!.textContent);
+    expect(shown).toEqual(['Memory used (GiB)', 'Utilisation', 'Power', 'PCIe rx + tx (GB/s)']);
     const fields = Array.from(card.querySelectorAll('dt')).map(dt => dt.textContent);
     expect(fields).toEqual([
       'Utilisation',
@@ -371,6 +375,22 @@ describe('GPUPanel', () => {
     ]);
   });
 
+  it('charts NVLink beside PCIe on a GPU with NVLink', async () => {
+    const linked = devicesReply();
+    linked.devices = [{ ...linked.devices[0], nvlink_links: 18 }];
+    api.devicesReply = linked;
+    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
+    await flush();
+    api.socket.deliver(sample(2, [gpu(0, { nvlink_rx_kbs: 4e6, nvlink_tx_kbs: 5e6 })]));
+    panel.updateNow();
+    const figure = Array.from(panel.node.querySelectorAll('figure')).find(
+      f => f.querySelector('figcaption')!.textContent === 'NVLink rx + tx (GB/s)'
+    )!;
+    expect(figure.hidden).toBe(false);
+    expect(model.history(0).nvlinkKBs.slice(-1)).toEqual([9e6]);
+    expect((figure.querySelector('.jp-gpuscope-Chart') as HTMLElement).dataset.points).toBe('2');
+  });
+
   it('pauses and resumes from its button', () => {
     const button = panel.node.querySelector('.jp-gpuscope-Panel-pause') as HTMLButtonElement;
     expect(button.textContent).toBe('Pause');
@@ -395,7 +415,9 @@ describe('GPUPanel', () => {
       time: [1, 2],
       memoryUsed: [GiB, 2 * GiB],
       utilization: [10, 20],
-      powerWatts: [100, 120]
+      powerWatts: [100, 120],
+      pcieKBs: [1000, 2000],
+      nvlinkKBs: [null, null]
     };
     const update = (used: number) =>
       card.update({ ...device, index: 1 }, gpu(1, { memory_used: used * GiB }), history, 0, 'GiB', {
