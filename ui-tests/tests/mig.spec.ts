@@ -41,7 +41,8 @@ test.describe('MIG instances on the synthetic MIG replay', () => {
     // The process table says where the kernel's process runs.
     await page.evaluate(() => (window as any).jupyterapp.commands.execute('gpuscope:open-panel'));
     await expect(page.locator('.jp-gpuscope-ProcessTable tbody tr').first()).toContainText(
-      'MIG 1g.18gb'
+      'MIG 1g.18gb',
+      { timeout: 15000 }
     );
   });
 });
