@@ -88,6 +88,10 @@ def _driver_facts(progress=None):
             if progress is not None:
                 progress["step"] = f"reading GPU {index} through NVML"
             facts["devices"].append(_driver_device(nvml, index))
+        if count.value > 1:
+            if progress is not None:
+                progress["step"] = "reading how the GPUs are linked"
+            facts["links"] = _links(nvml, count.value)
         facts["available"] = True
     finally:
         nvml.nvmlShutdown()
@@ -120,6 +124,66 @@ def _driver_device(nvml, index):
         if current.value:
             device["mig"] = _mig_instances(nvml, handle)
     return device
+
+
+class _PciInfo(ctypes.Structure):
+    """nvmlPciInfo_t (nvml.h)."""
+
+    _fields_ = [
+        ("busIdLegacy", ctypes.c_char * 16),
+        ("domain", ctypes.c_uint),
+        ("bus", ctypes.c_uint),
+        ("device", ctypes.c_uint),
+        ("pciDeviceId", ctypes.c_uint),
+        ("pciSubSystemId", ctypes.c_uint),
+        ("busId", ctypes.c_char * 32),
+    ]
+
+
+# nvmlGpuTopologyLevel_t -> the words of `nvidia-smi topo -m` (INTERNAL: one board, one switch).
+_TOPOLOGY_WORDS = {0: "PIX", 10: "PIX", 20: "PXB", 30: "PHB", 40: "NODE", 50: "SYS"}
+_NVLINK_MAX_LINKS = 18  # NVML_NVLINK_MAX_LINKS of the drivers in use (H100/H200: 18)
+
+
+def _links(nvml, count):
+    """Per pair of GPUs (i < j): the link as `nvidia-smi topo -m` names it (NV# for # NVLinks,
+    else PIX/PXB/PHB/NODE/SYS) and whether peer-to-peer reads work. Multi-GPU training
+    problems (slow all-reduce, P2P hangs) often start here."""
+    handles, buses = [], []
+    for index in range(count):
+        handle = ctypes.c_void_p()
+        nvml.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(handle))
+        pci = _PciInfo()
+        buses.append(
+            pci.busId.decode().lower() if nvml.nvmlDeviceGetPciInfo_v3(handle, ctypes.byref(pci)) == 0 else None
+        )
+        handles.append(handle)
+    nvlinks = {}
+    for i, handle in enumerate(handles):
+        for link in range(_NVLINK_MAX_LINKS):
+            active = ctypes.c_int()
+            if nvml.nvmlDeviceGetNvLinkState(handle, link, ctypes.byref(active)) != 0:
+                break
+            remote = _PciInfo()
+            if active.value and nvml.nvmlDeviceGetNvLinkRemotePciInfo_v2(handle, link, ctypes.byref(remote)) == 0:
+                peer = remote.busId.decode().lower()
+                for j, bus in enumerate(buses):
+                    if bus and bus[-12:] == peer[-12:]:
+                        nvlinks[(i, j)] = nvlinks.get((i, j), 0) + 1
+    pairs = []
+    for i in range(count):
+        for j in range(i + 1, count):
+            level, status = ctypes.c_int(), ctypes.c_int()
+            word = None
+            if nvlinks.get((i, j)):
+                word = f"NV{nvlinks[(i, j)]}"
+            elif nvml.nvmlDeviceGetTopologyCommonAncestor(handles[i], handles[j], ctypes.byref(level)) == 0:
+                word = _TOPOLOGY_WORDS.get(level.value)
+            p2p = None
+            if nvml.nvmlDeviceGetP2PStatus(handles[i], handles[j], 0, ctypes.byref(status)) == 0:
+                p2p = status.value == 0  # NVML_P2P_STATUS_OK, for reads
+            pairs.append({"gpus": [i, j], "link": word, "p2p_read": p2p})
+    return pairs
 
 
 def _mig_instances(nvml, handle):

@@ -374,11 +374,23 @@ def _no_driver(findings, facts, torch):
 def _driver_findings(findings, facts):
     driver = facts["driver"]
     devices = driver.get("devices") or []
+    links = driver.get("links") or []
     findings.add(
         "driver",
         "pass",
         f"NVIDIA driver {driver.get('version')} (supports CUDA up to {driver.get('cuda_version')})",
-        f"{_count(len(devices), 'GPU')}: " + ", ".join(f"{d.get('name')} ({d.get('cc')})" for d in devices),
+        f"{_count(len(devices), 'GPU')}: "
+        + ", ".join(f"{d.get('name')} ({d.get('cc')})" for d in devices)
+        + (
+            ". GPU links (as `nvidia-smi topo -m`): "
+            + ", ".join(
+                f"GPU {p['gpus'][0]}–GPU {p['gpus'][1]} {p.get('link') or 'unknown'}"
+                + {True: " (peer-to-peer: yes)", False: " (peer-to-peer: no)", None: ""}[p.get("p2p_read")]
+                for p in links
+            )
+            if links
+            else ""
+        ),
     )
     cvd = (facts.get("env") or {}).get("CUDA_VISIBLE_DEVICES")
     for device in devices:

@@ -391,3 +391,60 @@ def test_markdown_and_text_renderings_carry_every_verdict_and_fix():
     assert "- ❌ **No CUDA in this torch build**" in markdown and "  - Fix: Install a CUDA build:" in markdown
     assert "FAIL  No CUDA in this torch build" in text and "      fix: Install a CUDA build:" in text
     assert f"jupyterlab-gpuscope {document['gpuscope']} (knowledge base {document['kb']})" in text
+
+
+def test_on_a_multi_gpu_machine_the_report_gives_the_gpu_links_as_facts():
+    """Multi-GPU training problems often start with the links: the diagnostic states them
+    (as `nvidia-smi topo -m` names them), without judging them."""
+
+    def two_linked(f):
+        f["driver"]["devices"].append({**f["driver"]["devices"][0], "index": 1})
+        f["driver"]["links"] = [{"gpus": [0, 1], "link": "NV18", "p2p_read": True}]
+
+    [driver] = by_id(diagnose(facts(two_linked)), "driver")
+    assert driver["severity"] == "pass"
+    assert "GPU links (as `nvidia-smi topo -m`): GPU 0–GPU 1 NV18 (peer-to-peer: yes)" in driver["cause"]
+    [single] = by_id(diagnose(facts()), "driver")
+    assert "GPU links" not in single["cause"]
+
+
+class _CtypesNVML:
+    """Answers the libnvidia-ml calls _links makes, through ctypes byref arguments: two GPUs,
+    joined by `nvlinks` NVLinks (0: none, then on two NUMA nodes)."""
+
+    def __init__(self, nvlinks: int) -> None:
+        self.nvlinks = nvlinks
+
+    def nvmlDeviceGetHandleByIndex_v2(self, index, ref):
+        ref._obj.value = index + 1
+        return 0
+
+    def nvmlDeviceGetPciInfo_v3(self, handle, ref):
+        ref._obj.busId = f"00000000:{0x18 + handle.value:02X}:00.0".encode()
+        return 0
+
+    def nvmlDeviceGetNvLinkState(self, handle, link, ref):
+        if link >= self.nvlinks:
+            return 3  # NVML_ERROR_NOT_SUPPORTED
+        ref._obj.value = 1
+        return 0
+
+    def nvmlDeviceGetNvLinkRemotePciInfo_v2(self, handle, link, ref):
+        peer = 2 if handle.value == 1 else 1
+        ref._obj.busId = f"00000000:{0x18 + peer:02X}:00.0".encode()
+        return 0
+
+    def nvmlDeviceGetTopologyCommonAncestor(self, a, b, ref):
+        ref._obj.value = 50  # NVML_TOPOLOGY_SYSTEM
+        return 0
+
+    def nvmlDeviceGetP2PStatus(self, a, b, caps, ref):
+        ref._obj.value = 0 if self.nvlinks else 4  # OK, or NVML_P2P_STATUS_NOT_SUPPORTED
+        return 0
+
+
+def test_the_collector_reads_the_gpu_links_through_libnvidia_ml():
+    from jupyterlab_gpuscope.kernel.facts import _links
+
+    assert _links(_CtypesNVML(nvlinks=18), 2) == [{"gpus": [0, 1], "link": "NV18", "p2p_read": True}]
+    assert _links(_CtypesNVML(nvlinks=0), 2) == [{"gpus": [0, 1], "link": "SYS", "p2p_read": False}]
