@@ -82,7 +82,7 @@ class ReplayBackend(Backend):
             devices=[_device(d) for d in gpus],
             # Written into a trace from the machine's `nvidia-smi topo -m` where NVML's was not
             # recorded: its `source` says so.
-            topology=header.get("topology"),
+            topology=_topology(header.get("topology"), len(gpus)),
             source={
                 "kind": "replay",
                 "trace": self.path.name,
@@ -121,6 +121,16 @@ class ReplayBackend(Backend):
         """The recorded workload phase now playing (for labels and tests)."""
         position = (self._clock() - self._start) % self._duration
         return self._frames[max(bisect.bisect_right(self._times, position) - 1, 0)].get("phase")
+
+
+def _topology(recorded: Any, count: int) -> dict[str, Any] | None:
+    """A trace's topology, if it is one for its GPUs (a square of that size), else None."""
+    if not isinstance(recorded, dict):
+        return None
+    links = recorded.get("links")
+    if not isinstance(links, list) or len(links) != count or any(len(row) != count for row in links):
+        return None
+    return recorded
 
 
 def _fields(recorded: dict[str, Any], names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, str]]:
