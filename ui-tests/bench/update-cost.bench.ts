@@ -133,7 +133,7 @@ test('main-thread time per update, 8 GPUs', async ({ page }) => {
         perUpdate(closed.get('status bar')!, closed.get('paused')!)
       ),
       row(
-        'GPU panel open: 8 cards, 24 charts',
+        'GPU panel open: 8 cards, 4 charts each',
         perUpdate(open.get('status bar')!, open.get('paused')!)
       ),
       '',
