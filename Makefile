@@ -95,6 +95,7 @@ bench: build ui-tests/node_modules/.installed chromium
 	node bench/lint_quality.js
 	python bench/cell_overhead.py
 	cd ui-tests && npx playwright test -c bench/playwright.config.js update-cost
+	cd ui-tests && npx playwright test -c bench/startup.config.js
 	jlpm build  # frontend_size.py left a production build; back to the development one
 	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
 

@@ -255,6 +255,10 @@ export class GPUCard {
     const rows = JSON.stringify(instances.map(i => i.uuid));
     if (rows !== this._migRows) {
       this._migRows = rows;
+      if (this._processReply) {
+        // A process list drawn before the instances were known: name them now.
+        this._renderProcesses(this._processReply);
+      }
       this._mig.replaceChildren();
       this._mig.hidden = instances.length === 0;
       if (instances.length) {
@@ -338,8 +342,9 @@ export class GPUCard {
   }
 
   private _renderProcesses(reply: IProcessesReply | null): void {
+    this._processReply = reply;
     const gpu = reply?.gpus.find(g => g.index === this.index);
-    // Polled every few seconds, while processes' memory moves all the time: the table is
+    // Pushed when it changes, while processes' memory moves all the time: the table is
     // rebuilt only when its rows change; otherwise only memory texts that changed are set.
     const rows = JSON.stringify([
       reply === null,
@@ -357,7 +362,9 @@ export class GPUCard {
       ]),
       gpu?.others.count,
       Boolean(gpu && heldOutside(gpu)),
-      this._units
+      this._units,
+      // The instance column names the MIG instances the readings list.
+      this._instances.map(i => i.profile)
     ]);
     if (rows !== this._processRows) {
       this._processRows = rows;
@@ -524,6 +531,7 @@ export class GPUCard {
   private _nvlinkFigure!: HTMLElement;
   private _migRows = '';
   private _instances: IMigInstance[] = [];
+  private _processReply: IProcessesReply | null = null;
   private _processes: HTMLElement;
   private _charts: Record<'memory' | 'utilization' | 'power' | 'pcie' | 'nvlink', TimeChart>;
   private _units: MemoryUnits = 'GiB';

@@ -391,6 +391,43 @@ describe('GPUPanel', () => {
     expect((figure.querySelector('.jp-gpuscope-Chart') as HTMLElement).dataset.points).toBe('2');
   });
 
+  it("names a process's MIG instance even when the list came before the instances", async () => {
+    const mig = migMachine();
+    api.processesReply = processesReply([
+      {
+        index: 0,
+        processes: [
+          {
+            pid: 7,
+            used_memory: GiB,
+            owner: 'self',
+            username: 'ann',
+            name: 'python',
+            cmdline: null,
+            note: null,
+            kernel: {
+              id: 'k1',
+              name: 'python3',
+              execution_state: 'idle',
+              notebook_path: 'a.ipynb'
+            },
+            gpu_instance_id: 2,
+            compute_instance_id: 0
+          }
+        ]
+      }
+    ]);
+    await model.refreshProcesses();
+    panel.updateNow();
+    api.devicesReply = mig.devices;
+    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
+    await flush();
+    api.socket.deliver({ ...mig.sample, seq: 2 });
+    panel.updateNow();
+    const [row] = Array.from(panel.node.querySelectorAll('.jp-gpuscope-ProcessTable tbody tr'));
+    expect(row.children[3].textContent).toBe('python3 · MIG 3g.71gb');
+  });
+
   it('pauses and resumes from its button', () => {
     const button = panel.node.querySelector('.jp-gpuscope-Panel-pause') as HTMLButtonElement;
     expect(button.textContent).toBe('Pause');
