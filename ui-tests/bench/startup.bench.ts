@@ -51,7 +51,7 @@ test('JupyterLab startup with and without gpuscope', async ({ browser }) => {
   const withMs = median(times.with);
   const withoutMs = median(times.without);
   console.log(
-    `\nJupyterLab startup to app.restored, medians of ${ROUNDS} alternating rounds (fresh contexts)\n\n` +
+    `\nJupyterLab startup to app.restored, medians of ${ROUNDS} alternating rounds (warm browser cache)\n\n` +
       '| JupyterLab | startup ms |\n|---|---|\n' +
       `| without gpuscope | ${withoutMs.toFixed(0)} |\n| with gpuscope | ${withMs.toFixed(0)} |\n\n` +
       `with / without: ${(withMs / withoutMs).toFixed(3)} (target <= 1.05)\n`
