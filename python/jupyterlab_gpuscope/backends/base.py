@@ -17,6 +17,11 @@ class BackendLost(BackendUnavailable):
     """A backend that was open lost its source (driver unloaded, library gone)."""
 
 
+class GpuLost(Exception):
+    """One GPU fell off the bus (or needs a reset) while it was read: that GPU's reading is
+    lost, not the backend. Raised and caught inside a backend's read."""
+
+
 @dataclass
 class SystemInfo:
     """Static facts, read once when a backend opens."""

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import pynvml
 
+from .base import GpuLost
+
 #: The sample fields GPM fills, by nvml.h's nvmlGpmMetricId_t.
 GPM_FIELDS = {
     "sm_util": pynvml.NVML_GPM_METRIC_SM_UTIL,
@@ -24,10 +26,6 @@ NEEDS_HOPPER = (
     "utilisation is all this GPU gives"
 )
 FIRST_SAMPLE = "activity needs two GPM readings: shown from the next one"
-
-
-class GpuLost(Exception):
-    """The GPU fell off the bus while GPM was read."""
 
 
 class GpmReader:

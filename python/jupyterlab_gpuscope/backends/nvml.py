@@ -15,10 +15,9 @@ from typing import Any, Callable
 import pynvml
 
 from ..readings import device_entry, gpu_entry, mig_entry, mig_instance, unreadable_gpu
-from .base import Backend, BackendLost, BackendUnavailable, Reading, SystemInfo
+from .base import Backend, BackendLost, BackendUnavailable, GpuLost, Reading, SystemInfo
 from .cadence import SlowFieldCadence
 from .gpm import GPM_FIELDS, NEEDS_HOPPER, GpmReader
-from .gpm import GpuLost as GpmGpuLost
 from .topology import read_topology
 
 # Errors that mean the whole library or driver is gone, not one field.
@@ -52,10 +51,6 @@ def nvml_reason(error: BaseException) -> str:
         except Exception:  # nvmlErrorString itself can fail when the library is gone
             return f"NVML error {error.value}"
     return f"{type(error).__name__}: {error}"
-
-
-class _GpuLost(Exception):
-    pass
 
 
 #: NVML's "no instance" id in a process's gpuInstanceId / computeInstanceId (not in MIG mode).
@@ -190,7 +185,7 @@ class NvmlBackend(Backend):
         for index, handle in enumerate(self._handles):
             try:
                 gpu, procs, procs_error = self._read_device(index, handle)
-            except _GpuLost as lost:
+            except GpuLost as lost:
                 gpus.append(unreadable_gpu(index, "lost", str(lost)))
                 continue
             gpus.append(gpu)
@@ -261,10 +256,7 @@ class NvmlBackend(Backend):
             reasons["memory_used"] = reasons["memory_total"] = reasons.pop(name)
         why_not = self._gpm_missing.get(index)
         if why_not is None:
-            try:
-                why_not = self._gpm_reader.read(index, parent, mig.gpu_instance_id, values)
-            except GpmGpuLost as lost:
-                raise _GpuLost(str(lost)) from lost
+            why_not = self._gpm_reader.read(index, parent, mig.gpu_instance_id, values)
         if why_not is not None:
             for name in GPM_FIELDS:
                 reasons[name] = why_not
@@ -288,10 +280,7 @@ class NvmlBackend(Backend):
             self._read_nvlink(index, handle, slow)
             why_not = self._gpm_missing.get(index, NEEDS_HOPPER)
             if why_not is None and index not in self._mig:  # MIG: per instance instead
-                try:
-                    why_not = self._gpm_reader.read(index, handle, None, slow.values)
-                except GpmGpuLost as lost:
-                    raise _GpuLost(str(lost)) from lost
+                why_not = self._gpm_reader.read(index, handle, None, slow.values)
             if index in self._mig:
                 why_not = "in MIG mode: GPM activity is shown per MIG instance"
             if why_not is not None:
@@ -313,7 +302,7 @@ class NvmlBackend(Backend):
             )
         except pynvml.NVMLError as error:
             if error.value == pynvml.NVML_ERROR_GPU_IS_LOST:
-                raise _GpuLost(nvml_reason(error)) from error
+                raise GpuLost(nvml_reason(error)) from error
             for name in NVLINK_FIELDS:
                 slow.reasons[name] = nvml_reason(error)
             return
@@ -362,7 +351,7 @@ class NvmlBackend(Backend):
             instances = self._open_mig(index, handle) if mig and mig[0] else []
             self._gpm_missing[index] = None if self._gpm_reader.supported(handle) else NEEDS_HOPPER
             self._nvlinks[index] = self._active_nvlinks(index, handle)
-        except _GpuLost as lost:
+        except GpuLost as lost:
             return {"index": index, "status": "lost", "reason": str(lost), "unavailable": {}}
         rename = {"cc": "compute_capability", "memory": "memory_total", "mig": "mig_mode", "pci": "bus_id"}
         for old, new in rename.items():
@@ -395,7 +384,7 @@ class NvmlBackend(Backend):
                 state = self._call(self._nvml.nvmlDeviceGetNvLinkState, handle, link)
             except pynvml.NVMLError as error:
                 if error.value == pynvml.NVML_ERROR_GPU_IS_LOST:
-                    raise _GpuLost(nvml_reason(error)) from error
+                    raise GpuLost(nvml_reason(error)) from error
                 break  # NotSupported (no NVLink) or InvalidArgument (past the last link)
             except Exception:  # a binding without the function
                 break
@@ -415,7 +404,7 @@ class NvmlBackend(Backend):
                 mig = self._call(nv.nvmlDeviceGetMigDeviceHandleByIndex, handle, slot)
             except pynvml.NVMLError as error:
                 if error.value == pynvml.NVML_ERROR_GPU_IS_LOST:
-                    raise _GpuLost(nvml_reason(error)) from error
+                    raise GpuLost(nvml_reason(error)) from error
                 continue  # an empty slot (NotFound)
             info: dict[str, Any] = {}
             self._field(info, reasons, "mig_name", nv.nvmlDeviceGetName, mig, index=index)
@@ -451,7 +440,7 @@ class NvmlBackend(Backend):
     ) -> Any:
         """Call fn; store its value in values[name] or a reason in reasons[name].
 
-        Raises _GpuLost for GPU-is-lost, BackendLost when the driver is gone.
+        Raises GpuLost for GPU-is-lost, BackendLost when the driver is gone.
         """
         skip = self._unsupported[index] if index is not None else set()
         if name in skip:
@@ -461,7 +450,7 @@ class NvmlBackend(Backend):
             value = self._call(fn, *args)
         except pynvml.NVMLError as error:
             if error.value == pynvml.NVML_ERROR_GPU_IS_LOST:
-                raise _GpuLost(nvml_reason(error)) from error
+                raise GpuLost(nvml_reason(error)) from error
             if error.value in _FATAL:
                 raise BackendLost(f"NVML stopped working: {nvml_reason(error)}") from error
             if error.value == pynvml.NVML_ERROR_NOT_SUPPORTED:

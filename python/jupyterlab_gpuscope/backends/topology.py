@@ -11,16 +11,9 @@ from typing import Any, Callable
 
 import pynvml
 
-# nvmlGpuTopologyLevel_t -> nvidia-smi's words. INTERNAL (two GPUs on one board) has no
-# word of its own in `topo -m`; such GPUs share the board's PCIe switch, as PIX says.
-PCIE_LEVELS = {
-    pynvml.NVML_TOPOLOGY_INTERNAL: "PIX",
-    pynvml.NVML_TOPOLOGY_SINGLE: "PIX",
-    pynvml.NVML_TOPOLOGY_MULTIPLE: "PXB",
-    pynvml.NVML_TOPOLOGY_HOSTBRIDGE: "PHB",
-    pynvml.NVML_TOPOLOGY_NODE: "NODE",
-    pynvml.NVML_TOPOLOGY_SYSTEM: "SYS",
-}
+# The words for the PCIe levels, shared with the diagnostic's facts collector.
+from ..kernel.facts import TOPOLOGY_WORDS, pci_bus_key
+
 #: nvmlGpuP2PCapsIndex_t's READ (pynvml spells the constant as a one-element tuple).
 P2P_READ = 0
 
@@ -42,7 +35,7 @@ def read_topology(
                 links[i][j] = f"NV{peers[j]}"
             else:
                 try:
-                    links[i][j] = PCIE_LEVELS.get(
+                    links[i][j] = TOPOLOGY_WORDS.get(
                         call(nvml.nvmlDeviceGetTopologyCommonAncestor, handles[i], handles[j])
                     )
                 except Exception:  # not supported (a VM, say): unknown, not guessed
@@ -66,20 +59,15 @@ def _nvlink_peers(
 ) -> dict[int, int]:
     """GPU index -> how many of this GPU's NVLinks reach it."""
     peers: dict[int, int] = {}
-    wanted = {_bus(b): j for j, b in enumerate(bus_ids) if b}
+    wanted = {pci_bus_key(b): j for j, b in enumerate(bus_ids) if b}
     for link in range(active):
         try:
-            remote = _bus(call(nvml.nvmlDeviceGetNvLinkRemotePciInfo, handle, link).busId)
+            remote = pci_bus_key(call(nvml.nvmlDeviceGetNvLinkRemotePciInfo, handle, link).busId)
         except Exception:
             continue
         if remote in wanted:
             peers[wanted[remote]] = peers.get(wanted[remote], 0) + 1
     return peers
-
-
-def _bus(bus_id: Any) -> str:
-    text = bus_id.decode() if isinstance(bus_id, bytes) else str(bus_id)
-    return text.strip().lower()[-12:]  # NVML pads the domain to 8 digits in some fields
 
 
 def _affinity(nvml: Any, call: Callable[..., Any], handle: Any, bus_id: str | None) -> dict[str, Any]:
@@ -102,7 +90,7 @@ def _sysfs_numa_node(bus_id: str | None) -> int | None:
     if not bus_id:
         return None
     try:
-        with open(f"/sys/bus/pci/devices/{_bus(bus_id)}/numa_node") as source:
+        with open(f"/sys/bus/pci/devices/{pci_bus_key(bus_id)}/numa_node") as source:
             return int(source.read().strip())
     except (OSError, ValueError):
         return None

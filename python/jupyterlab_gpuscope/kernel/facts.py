@@ -140,8 +140,19 @@ class _PciInfo(ctypes.Structure):
     ]
 
 
-# nvmlGpuTopologyLevel_t -> the words of `nvidia-smi topo -m` (INTERNAL: one board, one switch).
-_TOPOLOGY_WORDS = {0: "PIX", 10: "PIX", 20: "PXB", 30: "PHB", 40: "NODE", 50: "SYS"}
+# nvmlGpuTopologyLevel_t -> the words of `nvidia-smi topo -m`. INTERNAL (0: two GPUs on one
+# board) has no word of its own there; such GPUs share the board's PCIe switch, as PIX says.
+# The server's topology (backends/topology.py) names links with this table too.
+TOPOLOGY_WORDS = {0: "PIX", 10: "PIX", 20: "PXB", 30: "PHB", 40: "NODE", 50: "SYS"}
+
+
+def pci_bus_key(bus_id):
+    """A PCI bus id as one form, "0000:18:00.0" (sysfs's): NVML pads the domain to 8 digits
+    in some fields and gives bytes or text."""
+    text = bus_id.decode() if isinstance(bus_id, bytes) else str(bus_id)
+    return text.strip().lower()[-12:]
+
+
 _NVLINK_MAX_LINKS = 18  # NVML_NVLINK_MAX_LINKS of the drivers in use (H100/H200: 18)
 
 
@@ -154,9 +165,7 @@ def _links(nvml, count):
         handle = ctypes.c_void_p()
         nvml.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(handle))
         pci = _PciInfo()
-        buses.append(
-            pci.busId.decode().lower() if nvml.nvmlDeviceGetPciInfo_v3(handle, ctypes.byref(pci)) == 0 else None
-        )
+        buses.append(pci_bus_key(pci.busId) if nvml.nvmlDeviceGetPciInfo_v3(handle, ctypes.byref(pci)) == 0 else None)
         handles.append(handle)
     nvlinks = {}
     for i, handle in enumerate(handles):
@@ -166,9 +175,9 @@ def _links(nvml, count):
                 break
             remote = _PciInfo()
             if active.value and nvml.nvmlDeviceGetNvLinkRemotePciInfo_v2(handle, link, ctypes.byref(remote)) == 0:
-                peer = remote.busId.decode().lower()
+                peer = pci_bus_key(remote.busId)
                 for j, bus in enumerate(buses):
-                    if bus and bus[-12:] == peer[-12:]:
+                    if bus == peer:
                         nvlinks[(i, j)] = nvlinks.get((i, j), 0) + 1
     pairs = []
     for i in range(count):
@@ -178,7 +187,7 @@ def _links(nvml, count):
             if nvlinks.get((i, j)):
                 word = f"NV{nvlinks[(i, j)]}"
             elif nvml.nvmlDeviceGetTopologyCommonAncestor(handles[i], handles[j], ctypes.byref(level)) == 0:
-                word = _TOPOLOGY_WORDS.get(level.value)
+                word = TOPOLOGY_WORDS.get(level.value)
             p2p = None
             if nvml.nvmlDeviceGetP2PStatus(handles[i], handles[j], 0, ctypes.byref(status)) == 0:
                 p2p = status.value == 0  # NVML_P2P_STATUS_OK, for reads
