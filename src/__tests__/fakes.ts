@@ -3,7 +3,9 @@ import { ServerConnection } from '@jupyterlab/services';
 import type {
   ICollectorReply,
   IDevicesReply,
+  IGPUProcess,
   IGPUSample,
+  IKernelRef,
   IMigSample,
   IHeldOutside,
   IPolicy,
@@ -118,6 +120,30 @@ export function processesReply(
       ...gpu
     }))
   };
+}
+
+/** One process of a `processes` reply: this user's python process, no kernel, unless given. */
+export function gpuProcess(overrides: Partial<IGPUProcess> = {}): IGPUProcess {
+  return {
+    pid: 4242,
+    used_memory: GiB,
+    owner: 'self',
+    username: 'ann',
+    name: 'python',
+    cmdline: null,
+    note: null,
+    kernel: null,
+    ...overrides
+  };
+}
+
+/** This server's python3 kernel of a notebook, as a process entry names it. */
+export function kernelRef(
+  id: string,
+  notebookPath: string | null,
+  executionState = 'idle'
+): IKernelRef {
+  return { id, name: 'python3', execution_state: executionState, notebook_path: notebookPath };
 }
 
 /** A `collector` reply: empty sources unless given. */

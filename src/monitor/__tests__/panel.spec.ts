@@ -11,6 +11,8 @@ import {
   flush,
   GiB,
   gpu,
+  gpuProcess,
+  kernelRef,
   migMachine,
   sample,
   processesReply
@@ -161,21 +163,7 @@ describe('GPUPanel', () => {
         {
           index: 0,
           processes: [
-            {
-              pid: 4242,
-              used_memory: 3 * GiB,
-              owner: 'self',
-              username: 'ann',
-              name: 'python',
-              cmdline: null,
-              note: null,
-              kernel: {
-                id: 'k1',
-                name: 'python3',
-                execution_state: 'busy',
-                notebook_path: 'train.ipynb'
-              }
-            }
+            gpuProcess({ used_memory: 3 * GiB, kernel: kernelRef('k1', 'train.ipynb', 'busy') })
           ],
           others: { count: 2, used_memory: 20 * GiB }
         }
@@ -276,23 +264,13 @@ describe('GPUPanel', () => {
         {
           index: 0,
           processes: [
-            {
+            gpuProcess({
               pid: 7,
               used_memory: 2 * GiB,
-              owner: 'self',
-              username: 'ann',
-              name: 'python',
-              cmdline: null,
-              note: null,
-              kernel: {
-                id: 'k1',
-                name: 'python3',
-                execution_state: 'idle',
-                notebook_path: 'a.ipynb'
-              },
+              kernel: kernelRef('k1', 'a.ipynb'),
               gpu_instance_id: 13,
               compute_instance_id: 0
-            }
+            })
           ]
         }
       ],
@@ -397,23 +375,12 @@ describe('GPUPanel', () => {
       {
         index: 0,
         processes: [
-          {
+          gpuProcess({
             pid: 7,
-            used_memory: GiB,
-            owner: 'self',
-            username: 'ann',
-            name: 'python',
-            cmdline: null,
-            note: null,
-            kernel: {
-              id: 'k1',
-              name: 'python3',
-              execution_state: 'idle',
-              notebook_path: 'a.ipynb'
-            },
+            kernel: kernelRef('k1', 'a.ipynb'),
             gpu_instance_id: 2,
             compute_instance_id: 0
-          }
+          })
         ]
       }
     ]);
@@ -529,18 +496,7 @@ describe('GPUPanel', () => {
       processesReply([
         {
           index: 0,
-          processes: [
-            {
-              pid,
-              used_memory: used,
-              owner: 'self',
-              username: 'ann',
-              name: 'python',
-              cmdline: null,
-              note: null,
-              kernel: null
-            }
-          ],
+          processes: [gpuProcess({ pid, used_memory: used })],
           others: { count: 0, used_memory: 0 }
         }
       ]);

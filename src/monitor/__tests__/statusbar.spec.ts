@@ -13,6 +13,8 @@ import {
   flush,
   GiB,
   gpu,
+  gpuProcess,
+  kernelRef,
   migMachine,
   sample,
   processesReply
@@ -116,23 +118,7 @@ describe('GPUStatusModel', () => {
         },
         {
           index: 1,
-          processes: [
-            {
-              pid: 42,
-              used_memory: GiB,
-              owner: 'self',
-              username: 'ann',
-              name: 'python',
-              cmdline: null,
-              note: null,
-              kernel: {
-                id: 'k1',
-                name: 'python3',
-                execution_state: 'idle',
-                notebook_path: 'a.ipynb'
-              }
-            }
-          ],
+          processes: [gpuProcess({ pid: 42, kernel: kernelRef('k1', 'a.ipynb') })],
           others: { count: 0, used_memory: 0 }
         }
       ],
@@ -179,23 +165,13 @@ describe('GPUStatusModel', () => {
         {
           index: 0,
           processes: [
-            {
+            gpuProcess({
               pid: 42,
               used_memory: 29 * GiB,
-              owner: 'self',
-              username: 'ann',
-              name: 'python',
-              cmdline: null,
-              note: null,
-              kernel: {
-                id: 'k2',
-                name: 'python3',
-                execution_state: 'busy',
-                notebook_path: 'b.ipynb'
-              },
+              kernel: kernelRef('k2', 'b.ipynb', 'busy'),
               gpu_instance_id: 2,
               compute_instance_id: 0
-            }
+            })
           ]
         }
       ],
