@@ -57,6 +57,24 @@ def get_json(jp_fetch):
 
 
 @pytest.fixture
+def start_notebook(jp_fetch, jp_serverapp):
+    """Starts a notebook session's kernel as JupyterLab does: (kernel id, its PID). The
+    server fixture shuts its kernels down at the end of the test."""
+
+    async def start(path: str) -> tuple[str, int]:
+        response = await jp_fetch(
+            "api",
+            "sessions",
+            method="POST",
+            body=json.dumps({"path": path, "type": "notebook", "kernel": {"name": "python3"}}),
+        )
+        kernel_id = json.loads(response.body)["kernel"]["id"]
+        return kernel_id, jp_serverapp.kernel_manager.get_kernel(kernel_id).provisioner.pid
+
+    return start
+
+
+@pytest.fixture
 def wait_for_samples(get_json):
     async def wait(count: int = 1, timeout: float = 10.0) -> dict:
         deadline = asyncio.get_running_loop().time() + timeout

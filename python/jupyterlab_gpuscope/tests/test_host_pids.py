@@ -47,22 +47,17 @@ def gpuscope(jp_serverapp):
 TORCH = FAKE_TORCH.replace("bcc1dfc1-2d22-b7fe-0cb8-970918da4ec7", "fake-0")
 
 
-async def start_notebook(jp_fetch, jp_serverapp, path: str):
-    response = await jp_fetch(
-        "api",
-        "sessions",
-        method="POST",
-        body=json.dumps({"path": path, "type": "notebook", "kernel": {"name": "python3"}}),
-    )
-    kernel_id = json.loads(response.body)["kernel"]["id"]
-    manager = jp_serverapp.kernel_manager.get_kernel(kernel_id)
-    client = manager.client()
+async def start_with_extension(start_notebook, jp_serverapp, path: str):
+    """A notebook's kernel with the per-cell extension and the torch stand-in loaded:
+    (kernel id, PID, a client of it)."""
+    kernel_id, pid = await start_notebook(path)
+    client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
     client.start_channels()
     await client.wait_for_ready(timeout=60)
     for code in (cell_usage_loader(), TORCH):  # loaded at start, as the frontend does
         reply = await client.execute_interactive(code, silent=True, timeout=60)
         assert reply["content"]["status"] == "ok", reply["content"]
-    return kernel_id, manager.provisioner.pid, client
+    return kernel_id, pid, client
 
 
 async def allocate(client, size: int) -> None:
@@ -89,7 +84,7 @@ def by_notebook(body: dict) -> dict[str, dict]:
 
 @pytest.mark.parametrize("mode", ["translated", "host", "mixed"])
 async def test_each_driver_kind_names_the_kernels_counts_the_others_and_nudges_the_idle(
-    mode, fake_nvml, gpuscope, jp_fetch, jp_serverapp, get_json
+    mode, fake_nvml, gpuscope, jp_fetch, jp_serverapp, get_json, start_notebook
 ):
     """translated: PIDs are this namespace's, other containers' processes hidden (driver 580 on
     an H200). host: every PID is the host's. mixed: process lists translated, per-process
@@ -109,9 +104,9 @@ async def test_each_driver_kind_names_the_kernels_counts_the_others_and_nudges_t
     show(listed)
     clients = []
     try:
-        train, train_pid, client = await start_notebook(jp_fetch, jp_serverapp, "train.ipynb")
+        train, train_pid, client = await start_with_extension(start_notebook, jp_serverapp, "train.ipynb")
         clients.append(client)
-        evaluate, eval_pid, client2 = await start_notebook(jp_fetch, jp_serverapp, "eval.ipynb")
+        evaluate, eval_pid, client2 = await start_with_extension(start_notebook, jp_serverapp, "eval.ipynb")
         clients.append(client2)
         await allocate(client, 8 * GiB)
         listed.append((gpu_pid(train_pid), 8 * GiB + CONTEXT))  # its context appears in NVML
@@ -173,17 +168,10 @@ async def test_each_driver_kind_names_the_kernels_counts_the_others_and_nudges_t
             client.stop_channels()
 
 
-async def test_with_host_pids_a_kernel_without_evidence_is_not_guessed(fake_nvml, jp_fetch, jp_serverapp, get_json):
+async def test_with_host_pids_a_kernel_without_evidence_is_not_guessed(fake_nvml, start_notebook, get_json):
     """The per-cell extension is off in the kernel: nothing to match by, so its process is
     not given to it, and the server says it cannot tell."""
-    response = await jp_fetch(
-        "api",
-        "sessions",
-        method="POST",
-        body=json.dumps({"path": "plain.ipynb", "type": "notebook", "kernel": {"name": "python3"}}),
-    )
-    kernel_id = json.loads(response.body)["kernel"]["id"]
-    pid = jp_serverapp.kernel_manager.get_kernel(kernel_id).provisioner.pid
+    kernel_id, pid = await start_notebook("plain.ipynb")
     fake_nvml.processes[0] = [(pid + HOST_PID_OFFSET, 3 * GiB)]
     body = await body_when(
         get_json, "processes", lambda b: b["gpus"] and b["gpus"][0]["others"]["count"] + len(b["gpus"][0]["processes"])

@@ -109,16 +109,9 @@ def mig_nvml(monkeypatch):
 
 
 async def test_the_routes_serve_instances_processes_per_instance_and_limits_per_instance(
-    mig_nvml, get_json, jp_fetch, jp_serverapp
+    mig_nvml, get_json, start_notebook
 ):
-    response = await jp_fetch(
-        "api",
-        "sessions",
-        method="POST",
-        body=json.dumps({"path": "slice.ipynb", "type": "notebook", "kernel": {"name": "python3"}}),
-    )
-    kernel_id = json.loads(response.body)["kernel"]["id"]
-    pid = jp_serverapp.kernel_manager.get_kernel(kernel_id).provisioner.pid
+    kernel_id, pid = await start_notebook("slice.ipynb")
     # The kernel runs on the 1g.18gb slice and holds 5 GiB: over a 25 % limit of that slice.
     mig_nvml.processes[0] = [(pid, 5 * GiB, 13, 0)]
     devices = await get_json("devices")

@@ -18,16 +18,9 @@ def gpuscope_config():
 
 
 async def test_fifty_subscribers_and_fifty_pollers_share_one_join_per_sample(
-    fake_nvml, jp_fetch, jp_ws_fetch, jp_serverapp, get_json
+    fake_nvml, jp_ws_fetch, get_json, start_notebook
 ):
-    response = await jp_fetch(
-        "api",
-        "sessions",
-        method="POST",
-        body=json.dumps({"path": "a.ipynb", "type": "notebook", "kernel": {"name": "python3"}}),
-    )
-    kernel_id = json.loads(response.body)["kernel"]["id"]
-    pid = jp_serverapp.kernel_manager.get_kernel(kernel_id).provisioner.pid
+    kernel_id, pid = await start_notebook("a.ipynb")
     fake_nvml.processes[0] = [(pid, 3 * GiB)]
     for _ in range(100):
         if (await get_json("processes"))["gpus"][0]["processes"]:

@@ -24,16 +24,9 @@ def gpuscope_config():
     return {"backend": "nvml", "interval_seconds": 0.25}
 
 
-async def test_a_real_kernel_reported_by_nvml_is_shown_with_its_notebook(fake_nvml, jp_fetch, jp_serverapp, get_json):
-    response = await jp_fetch(
-        "api",
-        "sessions",
-        method="POST",
-        body=json.dumps({"path": "train/gpu.ipynb", "type": "notebook", "kernel": {"name": "python3"}}),
-    )
-    kernel_id = json.loads(response.body)["kernel"]["id"]
+async def test_a_real_kernel_reported_by_nvml_is_shown_with_its_notebook(fake_nvml, jp_fetch, start_notebook, get_json):
+    kernel_id, pid = await start_notebook("train/gpu.ipynb")
     try:
-        pid = jp_serverapp.kernel_manager.get_kernel(kernel_id).provisioner.pid
         fake_nvml.processes[1] = [(pid, 3 * GiB)]
         for _ in range(50):
             body = await get_json("processes")

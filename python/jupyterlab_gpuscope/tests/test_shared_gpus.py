@@ -42,21 +42,9 @@ def gpuscope(jp_serverapp):
 
 
 @pytest.fixture
-def start_session(jp_fetch, jp_serverapp):
-    """Starts a notebook session's kernel: (kernel id, its PID). The server fixture shuts
-    its kernels down at the end of the test."""
-
-    async def start() -> tuple[str, int]:
-        response = await jp_fetch(
-            "api",
-            "sessions",
-            method="POST",
-            body=json.dumps({"path": NOTEBOOK, "type": "notebook", "kernel": {"name": "python3"}}),
-        )
-        kernel_id = json.loads(response.body)["kernel"]["id"]
-        return kernel_id, jp_serverapp.kernel_manager.get_kernel(kernel_id).provisioner.pid
-
-    return start
+def start_session(start_notebook):
+    """Starts a kernel of the class notebook: (kernel id, its PID)."""
+    return lambda: start_notebook(NOTEBOOK)
 
 
 async def usage_when(get_json, condition, timeout: float = 10.0, check=None) -> dict:
