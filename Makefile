@@ -26,6 +26,9 @@ node_modules/.installed: $(VENV)/.installed package.json yarn.lock
 build: node_modules/.installed
 	jlpm build
 	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
+	# pip copies the built frontend into the environment; a link instead serves every later
+	# build (the benchmarks' production one too) without installing again.
+	jupyter labextension develop --overwrite .
 
 setup: build
 
@@ -90,14 +93,13 @@ screenshots: build $(VENV)/.torch chromium ui-tests/node_modules/.installed
 bench: build ui-tests/node_modules/.installed chromium
 	python bench/server_load.py
 	python bench/classroom_load.py
-	python bench/frontend_size.py
+	python bench/frontend_size.py  # leaves the production build, which the browser benchmarks load
 	node bench/lint_speed.js
 	node bench/lint_quality.js
 	python bench/cell_overhead.py
 	cd ui-tests && npx playwright test -c bench/playwright.config.js update-cost
 	cd ui-tests && npx playwright test -c bench/startup.config.js
 	jlpm build  # frontend_size.py left a production build; back to the development one
-	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
 
 clean:
 	rm -rf lib python/jupyterlab_gpuscope/labextension tsconfig.tsbuildinfo node_modules ui-tests/node_modules $(VENV) $(VENV_OLDEST) dist

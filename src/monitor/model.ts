@@ -283,10 +283,7 @@ export class MonitorModel implements IMonitorModel {
       case 'processes':
         // Pushed when the list changed: shown with the next reading, in its frame.
         this._nextProcesses = message.reply;
-        this.withNextReading(
-          this._applyProcesses,
-          1000 * (this._devices?.interval_seconds ?? 1) * 2
-        );
+        this.withNextReading(this._applyProcesses, 2000 * this._streamInterval());
         break;
       case 'hello':
         if (this._devices && message.run_id !== this._devices.run_id) {
@@ -317,8 +314,12 @@ export class MonitorModel implements IMonitorModel {
     if (this._lastSeq === 0 || sample.seq <= this._lastSeq + 1) {
       return false;
     }
-    const expected = Math.max(this._minInterval, this._devices?.interval_seconds ?? 0);
-    return sample.time - (this._latest?.time ?? 0) > GAP_FACTOR * expected;
+    return sample.time - (this._latest?.time ?? 0) > GAP_FACTOR * this._streamInterval();
+  }
+
+  /** Seconds between the readings the stream sends: the server's interval or our throttle. */
+  private _streamInterval(): number {
+    return Math.max(this._minInterval, this._devices?.interval_seconds ?? 1);
   }
 
   /**

@@ -220,6 +220,25 @@ describe('MonitorModel', () => {
     });
   });
 
+  it('a pushed process list waits for the next reading of a throttled stream, not the sampler tick', async () => {
+    // The server samples every 0.25 s; the panel asked for a reading a second. A list
+    // shown 0.5 s after its push would cost the browser a frame of its own per update.
+    api.devicesReply = devicesReply({ interval_seconds: 0.25 });
+    api.history = [sample(1, [gpu(0)], 1000)];
+    await model.start();
+    api.socket.open();
+    model.setMinInterval(1);
+    const order: string[] = [];
+    model.processesChanged.connect(() => order.push('processes'));
+    model.changed.connect(() => order.push('reading'));
+    model.watchProcesses();
+    api.socket.deliver({ type: 'processes', reply: processesReply([]) });
+    await jest.advanceTimersByTimeAsync(900);
+    expect(order).toEqual([]);
+    api.socket.deliver(sample(5, [gpu(0)], 1001));
+    expect(order).toEqual(['processes', 'reading']);
+  });
+
   it('runs what waits for the next reading once, with it; at once while paused', async () => {
     api.history = [sample(1)];
     await model.start();
