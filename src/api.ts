@@ -328,8 +328,20 @@ export interface ICollectorReply {
 export class GPUScopeAPI {
   constructor(readonly serverSettings: ServerConnection.ISettings) {}
 
+  /** The GPUs and their static facts. Callers that ask while a request is on its way share
+   * it (several plugins ask at startup); a later call asks the server again. */
   devices(): Promise<IDevicesReply> {
-    return this._get('devices');
+    if (!this._devices) {
+      const request = this._get<IDevicesReply>('devices');
+      this._devices = request;
+      const done = () => {
+        if (this._devices === request) {
+          this._devices = null;
+        }
+      };
+      request.then(done, done);
+    }
+    return this._devices;
   }
 
   /** Samples after `since` (the whole history when omitted). */
@@ -398,6 +410,7 @@ export class GPUScopeAPI {
     return socket;
   }
 
+  private _devices: Promise<IDevicesReply> | null = null;
   private _policy: Promise<IPolicy> | null = null;
 
   private async _get<T>(path: string): Promise<T> {

@@ -50,4 +50,23 @@ describe('GPUScopeAPI', () => {
     await api.keepKernel('k1');
     expect(calls[calls.length - 1]).toMatch(/\/gpuscope\/api\/keep/);
   });
+
+  it('shares one devices request between plugins asking at once, and asks again later', async () => {
+    const { settings, calls } = settingsAnswering(200, { status: 'ok', devices: [] });
+    const api = new GPUScopeAPI(settings);
+    const devicesCalls = () => calls.filter(url => url.includes('/gpuscope/api/devices')).length;
+    await Promise.all([api.devices(), api.devices(), api.devices()]);
+    expect(devicesCalls()).toBe(1);
+    // Devices change (a lost GPU, a driver back): a later call reads them again.
+    await api.devices();
+    expect(devicesCalls()).toBe(2);
+  });
+
+  it('asks again for devices after a failed request', async () => {
+    const { settings, calls } = settingsAnswering(500, { message: 'boom' });
+    const api = new GPUScopeAPI(settings);
+    await expect(api.devices()).rejects.toThrow();
+    await expect(api.devices()).rejects.toThrow();
+    expect(calls.filter(url => url.includes('/gpuscope/api/devices'))).toHaveLength(2);
+  });
 });

@@ -142,12 +142,15 @@ export const lintPlugin: JupyterFrontEndPlugin<void> = {
           )
         )
     );
-    void api
-      ?.policy()
+    // After JupyterLab's startup, whose requests ours would delay at the server.
+    void app.restored
+      .then(() => api?.policy())
       .then(reply => {
-        policy = reply;
-        if (reply.lint_target || reply.lint_target_torch) {
-          applyTarget();
+        if (reply) {
+          policy = reply;
+          if (reply.lint_target || reply.lint_target_torch) {
+            applyTarget();
+          }
         }
       })
       .catch(() => undefined); // an older server: the user's settings alone

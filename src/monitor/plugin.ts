@@ -109,16 +109,19 @@ export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
     monitor = new Private.Monitor(model, panel, config);
     Private.addCommands(app, model, panel, labShell, palette, trans);
 
-    void api
-      .policy()
-      .then(reply => {
-        policy = reply;
-        if (reply.memory_warning_percent || reply.memory_critical_percent) {
-          apply();
-        }
-      })
-      .catch(() => undefined); // an older server: the user's settings alone
-    void model.start();
+    // After JupyterLab's startup, whose requests ours would delay at the server.
+    void app.restored.then(() => {
+      void model.start();
+      api
+        .policy()
+        .then(reply => {
+          policy = reply;
+          if (reply.memory_warning_percent || reply.memory_critical_percent) {
+            apply();
+          }
+        })
+        .catch(() => undefined); // an older server: the user's settings alone
+    });
     return monitor;
   }
 };

@@ -20,9 +20,9 @@ export const profilesPlugin: JupyterFrontEndPlugin<IDeviceProfiles> = {
     notebooks: INotebookTracker
   ): IDeviceProfiles => {
     const profiles = new ProfileStore(api);
-    // The server's GPUs, until a kernel says more.
-    void api
-      .devices()
+    // The server's GPUs, until a kernel says more (asked after startup, as every request).
+    void app.restored
+      .then(() => api.devices())
       .then(devices => {
         const first = devices.devices[0];
         profiles.setServerProfile(

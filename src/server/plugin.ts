@@ -17,15 +17,19 @@ export const serverPlugin: JupyterFrontEndPlugin<IGPUScopeAPI> = {
   activate: (app: JupyterFrontEnd, translator: ITranslator | null): IGPUScopeAPI => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const api = new GPUScopeAPI(app.serviceManager.serverSettings);
-    api.devices().catch(reason => {
-      Notification.error(
-        trans.__(
-          'GPU monitor: the gpuscope server extension did not answer (%1). Is it installed and enabled?',
-          String(reason?.message ?? reason)
-        ),
-        { autoClose: false }
-      );
-    });
+    // gpuscope's requests wait until JupyterLab has restored its layout: sent earlier, they
+    // queue at the server with JupyterLab's own and make its startup slower.
+    void app.restored.then(() =>
+      api.devices().catch(reason => {
+        Notification.error(
+          trans.__(
+            'GPU monitor: the gpuscope server extension did not answer (%1). Is it installed and enabled?',
+            String(reason?.message ?? reason)
+          ),
+          { autoClose: false }
+        );
+      })
+    );
     return api;
   }
 };

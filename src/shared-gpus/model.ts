@@ -25,8 +25,14 @@ export class SharedGPUsModel implements ISharedGPUs {
       factory: () => this._fetch(),
       frequency: { interval: 5000, backoff: true, max: MAX_INTERVAL_MS },
       standby: 'when-hidden',
-      name: 'gpuscope:usage'
+      name: 'gpuscope:usage',
+      auto: false
     });
+  }
+
+  /** Start polling (the plugin does after JupyterLab's startup). */
+  start(): void {
+    void this._poll.start();
   }
 
   get changed(): ISignal<this, void> {

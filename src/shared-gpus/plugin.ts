@@ -27,6 +27,8 @@ export const sharedGPUsPlugin: JupyterFrontEndPlugin<ISharedGPUs> = {
   ) => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const model = new SharedGPUsModel(api, trans);
+    // After JupyterLab's startup, whose requests ours would delay at the server.
+    void app.restored.then(() => model.start());
     const reportFailure = (error: unknown): void => {
       Notification.error(
         trans.__('The GPU action failed: %1', String((error as Error)?.message ?? error))

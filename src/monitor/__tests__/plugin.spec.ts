@@ -15,6 +15,7 @@ import { monitorPlugin } from '../plugin';
 function fakeApp(added: Widget[]): JupyterFrontEnd {
   return {
     commands: new CommandRegistry(),
+    restored: Promise.resolve(),
     shell: { add: (widget: Widget) => added.push(widget), activateById: () => undefined }
   } as unknown as JupyterFrontEnd;
 }

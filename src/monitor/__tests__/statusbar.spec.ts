@@ -207,6 +207,7 @@ describe('GPUStatusModel with a soft limit', () => {
     await monitor.start();
     expect(status.level).toBe('normal');
     const shared = new SharedGPUsModel(api, trans);
+    shared.start();
     status.setSharedGPUs(shared);
     const usageIs = async (reply: IUsageReply) => {
       api.usageReplies = [reply];

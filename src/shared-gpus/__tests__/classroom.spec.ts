@@ -285,6 +285,7 @@ describe('SharedGPUsModel', () => {
     const api = new FakeAPI();
     api.usageReplies = [usageReply({ gpus: [share({ mine: GiB, outside: 2.5 * GiB })] })];
     const model = new SharedGPUsModel(api, trans);
+    model.start();
     await new Promise(resolve => model.changed.connect(resolve));
     expect(model.statusFor([0], 'GiB').lines).toEqual([
       'You hold 1.0 GiB on GPU 0.',
@@ -293,12 +294,30 @@ describe('SharedGPUsModel', () => {
     model.dispose();
   });
 
+  it('asks the server for nothing until started (the plugin starts it after JupyterLab has)', async () => {
+    jest.useFakeTimers();
+    try {
+      const api = new FakeAPI();
+      api.usageReplies = [usageReply()];
+      const model = new SharedGPUsModel(api, trans);
+      await jest.advanceTimersByTimeAsync(10000);
+      expect(api.usageCalls).toBe(0);
+      model.start();
+      await jest.advanceTimersByTimeAsync(100);
+      expect(api.usageCalls).toBe(1);
+      model.dispose();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('polls at the server check interval (within 2–60 s), as the reply says', async () => {
     jest.useFakeTimers();
     try {
       const api = new FakeAPI();
       api.usageReplies = [usageReply({ policy: { ...usageReply().policy, check_seconds: 3 } })];
       const model = new SharedGPUsModel(api, trans);
+      model.start();
       await jest.advanceTimersByTimeAsync(100);
       expect(api.usageCalls).toBe(1);
       // 3 s later the next poll, not at the 5 s it started with.
@@ -308,11 +327,12 @@ describe('SharedGPUsModel', () => {
       expect(api.usageCalls).toBe(2);
       // A server asking for 0.5 s gets the 2 s floor.
       api.usageReplies = [usageReply({ policy: { ...usageReply().policy, check_seconds: 0.5 } })];
+      // That reply comes with the poll at 6 s: the next one is 2 s later, none before.
       await jest.advanceTimersByTimeAsync(3000);
       const calls = api.usageCalls;
-      await jest.advanceTimersByTimeAsync(1900);
+      await jest.advanceTimersByTimeAsync(1500);
       expect(api.usageCalls).toBe(calls);
-      await jest.advanceTimersByTimeAsync(200);
+      await jest.advanceTimersByTimeAsync(600);
       expect(api.usageCalls).toBe(calls + 1);
       model.dispose();
     } finally {
@@ -324,6 +344,7 @@ describe('SharedGPUsModel', () => {
     const api = new FakeAPI();
     api.usageReplies = [usageReply({ idle: [idleKernel()] })];
     const model = new SharedGPUsModel(api, trans);
+    model.start();
     await new Promise(resolve => model.changed.connect(resolve));
     expect(model.usage?.idle).toHaveLength(1);
     api.usageReplies = [usageReply({ idle: [] })];
@@ -336,6 +357,7 @@ describe('SharedGPUsModel', () => {
     const api = new FakeAPI();
     api.usageReplies = [usageReply()];
     const model = new SharedGPUsModel(api, trans);
+    model.start();
     await new Promise(resolve => model.changed.connect(resolve));
     api.usageReplies = [
       await ServerConnection.ResponseError.create(new Response('{}', { status: 404 }))
