@@ -68,7 +68,10 @@ def needed_knowledge():
     walk(part)
     for keys in part["failure_sources"].values():
         cited.update(keys)
-    part["sources"] = {key: text for key, text in kb["sources"].items() if key in cited}
+    # A source's title and link are what a reader follows; its note is for maintainers.
+    part["sources"] = {
+        key: {"title": source["title"], "url": source["url"]} for key, source in kb["sources"].items() if key in cited
+    }
     return part
 
 

@@ -3,7 +3,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { element, withCode } from '../ui/dom';
-import type { ISource } from '../core/knowledge';
+import { appendSources, ISourceLike, listedSources } from '../ui/sources';
 
 /**
  * What the diagnostic cell outputs (made by python/jupyterlab_gpuscope/kernel/findings.py in the
@@ -22,7 +22,7 @@ export interface IFinding {
   cause: string;
   /** The exact fix, prose with commands in `backticks`. */
   fix: string | null;
-  sources: ISource[];
+  sources: ISourceLike[];
   device?: number;
 }
 
@@ -194,9 +194,7 @@ export class DiagnosticReport extends Widget {
       fix.append(' ');
       withCode(fix, finding.fix);
     }
-    const sources = Array.isArray(finding.sources)
-      ? finding.sources.filter(s => s && typeof s.text === 'string')
-      : [];
+    const sources = listedSources(finding.sources);
     if (sources.length) {
       const details = element('details', 'jp-gpuscope-Finding-sources', body);
       element('summary', '', details).textContent = trans._n(
@@ -204,10 +202,7 @@ export class DiagnosticReport extends Widget {
         '%1 sources',
         sources.length
       );
-      const ul = element('ul', '', details);
-      for (const source of sources) {
-        element('li', '', ul).textContent = source.text;
-      }
+      appendSources(element('ul', '', details), sources);
     }
   }
 }

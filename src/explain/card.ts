@@ -13,6 +13,7 @@ import { holdersFor, IHolders } from './holders';
 import type { IExplanation } from '../core/explain/matcher';
 import { formatSize } from '../core/explain/oom';
 import { element, withCode } from '../ui/dom';
+import { appendSources } from '../ui/sources';
 import { outsideExplanation } from '../ui/outside';
 import { markProbable } from '../ui/attribution';
 
@@ -104,10 +105,7 @@ export class ExplainCard extends Widget {
     if (e.sources.length) {
       const details = element('details', 'jp-gpuscope-Explain-sources', item);
       element('summary', '', details).textContent = trans.__('Sources (%1)', e.sources.length);
-      const list = element('ul', '', details);
-      for (const source of e.sources) {
-        element('li', '', list).textContent = `${source.key}: ${source.text}`;
-      }
+      appendSources(element('ul', '', details), e.sources);
     }
     return item;
   }

@@ -762,6 +762,8 @@ def to_markdown(document):
         lines.append(f"- {_ICON[f['severity']]} **{f['title']}**: {f['cause']}")
         if f.get("fix"):
             lines.append(f"  - Fix: {f['fix']}")
+        if f.get("sources"):
+            lines.append(f"  - Sources: {'; '.join(_markdown_source(s) for s in f['sources'])}")
     lines += ["", f"<sub>{_footer(document)}</sub>"]
     return "\n".join(lines)
 
@@ -774,7 +776,13 @@ def to_text(document):
         lines.append(f"      {f['cause']}")
         if f.get("fix"):
             lines.append(f"      fix: {f['fix']}")
-        if f.get("sources"):
-            lines.append(f"      sources: {', '.join(s['key'] for s in f['sources'])}")
+        for s in f.get("sources") or []:
+            lines.append(f"      source: {s['title']}" + (f" <{s['url']}>" if s.get("url") else ""))
     lines += ["", _footer(document)]
     return "\n".join(lines)
+
+
+def _markdown_source(source):
+    """[title](url), or the title alone for a source with no public page."""
+    title = re.sub(r"([\\`*_\[\]])", r"\\\1", source["title"])
+    return f"[{title}]({source['url']})" if source.get("url") else title

@@ -30,13 +30,14 @@ def use_data(kb):
 
 
 def sources(keys):
-    """[{"key", "text"}] for the source keys that exist, in order, without repeats."""
+    """[{"key", "title", "url"}] for the source keys that exist, in order, without repeats
+    (url is None for a source with no public page, such as a log quoted in a search index)."""
     known = data()["sources"]
     seen = []
     for key in keys:
         if key in known and key not in seen:
             seen.append(key)
-    return [{"key": key, "text": known[key]} for key in seen]
+    return [{"key": key, "title": known[key]["title"], "url": known[key].get("url")} for key in seen]
 
 
 def cc_value(cc):

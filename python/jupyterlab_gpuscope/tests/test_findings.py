@@ -393,6 +393,31 @@ def test_markdown_and_text_renderings_carry_every_verdict_and_fix():
     assert f"jupyterlab-gpuscope {document['gpuscope']} (knowledge base {document['kb']})" in text
 
 
+def test_every_rendering_names_sources_by_title_with_their_pages_never_by_key():
+    def cpu(f):
+        f["torch"].update(version="2.13.0+cpu", cuda=None, cuda_built=False, devices=[], smoke=[])
+
+    document = report_document(facts(cpu))
+    [finding] = by_id(document["findings"], "cpu-only-wheel")
+    assert finding["sources"] and all(set(s) == {"key", "title", "url"} for s in finding["sources"])
+    markdown, text = to_markdown(document), to_text(document)
+    for source in finding["sources"]:
+        assert source["key"] not in markdown and source["key"] not in text
+        if source["url"]:
+            assert f"]({source['url']})" in markdown and f"<{source['url']}>" in text
+        assert source["title"] in text
+
+
+def test_every_source_of_the_knowledge_base_has_a_title_and_an_https_page_or_none():
+    from jupyterlab_gpuscope.kernel import knowledge
+
+    known = knowledge.data()["sources"]
+    assert all(len(s["title"]) >= 10 and (s["url"] is None or s["url"].startswith("https://")) for s in known.values())
+    # Most can be followed: only logs seen in a search index and this project's own
+    # recordings have no page.
+    assert sum(1 for s in known.values() if s["url"] is None) <= 10
+
+
 def test_on_a_multi_gpu_machine_the_report_gives_the_gpu_links_as_facts():
     """Multi-GPU training problems often start with the links: the diagnostic states them
     (as `nvidia-smi topo -m` names them), without judging them."""

@@ -2,7 +2,7 @@
  * Recognise GPU failures in error text (a traceback, a stderr stream) by the signatures
  * in the knowledge base, and explain them with what is known about the kernel.
  */
-import { errorSignatures, IErrorSignature, ISource, sources } from '../knowledge';
+import { errorSignatures, IErrorSignature, ISource, markdownSource, sources } from '../knowledge';
 import { contextFor, IContext, IExplainFacts } from './context';
 
 export type { IExplainFacts } from './context';
@@ -148,7 +148,7 @@ export function toMarkdown(e: IExplanation): string {
     lines.push('', `- ${tip}`);
   }
   if (e.sources.length) {
-    lines.push('', `Sources: ${e.sources.map(s => s.key).join(', ')}`);
+    lines.push('', `Sources: ${e.sources.map(markdownSource).join('; ')}`);
   }
   return lines.join('\n');
 }

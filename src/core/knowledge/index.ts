@@ -5,9 +5,12 @@
  */
 import kb from './kb.json';
 
+/** A source of the knowledge base: what a reader can follow (its note is for maintainers). */
 export interface ISource {
   key: string;
-  text: string;
+  title: string;
+  /** Its public page; null for one that has none (a log quoted in a search index). */
+  url: string | null;
 }
 
 export interface ICapability {
@@ -26,8 +29,14 @@ export function ccValue(cc: string): number {
 
 /** The sources behind keys, in the order given. */
 export function sources(keys: string[]): ISource[] {
-  const all = kb.sources as Record<string, string>;
-  return keys.filter(k => k in all).map(key => ({ key, text: all[key] }));
+  const all = kb.sources as Record<string, { title: string; url: string | null }>;
+  return keys.filter(k => k in all).map(key => ({ key, title: all[key].title, url: all[key].url }));
+}
+
+/** "[title](url)", or the title alone for a source with no public page. */
+export function markdownSource(source: ISource): string {
+  const title = source.title.replace(/([\\`*_[\]])/g, '\\$1');
+  return source.url ? `[${title}](${source.url})` : title;
 }
 
 export function capability(cc: string): ICapability | undefined {

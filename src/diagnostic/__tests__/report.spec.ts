@@ -51,6 +51,58 @@ describe('the diagnostic report renders what the kernel judged', () => {
     );
   });
 
+  it("lists each finding's sources by title, linked to their pages; an address that is not http(s) stays text", () => {
+    const edited = JSON.parse(JSON.stringify(h200));
+    edited.findings = [
+      {
+        id: 'x',
+        severity: 'warn',
+        title: 'With sources',
+        cause: 'because',
+        fix: null,
+        sources: [
+          {
+            key: 'a',
+            title: 'PyTorch docs: CUDA semantics',
+            url: 'https://docs.pytorch.org/docs/stable/notes/cuda.html'
+          },
+          { key: 'b', title: "A user's log", url: null },
+          { key: 'c', title: 'Crafted', url: 'javascript:alert(1)' }
+        ]
+      }
+    ];
+    const report = render({ [DIAGNOSTIC_MIME]: edited });
+    const items = Array.from(report.node.querySelectorAll('.jp-gpuscope-Finding-sources li'));
+    expect(items.map(li => li.textContent)).toEqual([
+      'PyTorch docs: CUDA semantics',
+      "A user's log",
+      'Crafted'
+    ]);
+    const links = Array.from(
+      report.node.querySelectorAll<HTMLAnchorElement>('.jp-gpuscope-Finding-sources a')
+    );
+    expect(links.map(a => a.href)).toEqual([
+      'https://docs.pytorch.org/docs/stable/notes/cuda.html'
+    ]);
+    expect(links[0].rel).toBe('noopener noreferrer');
+  });
+
+  it('a report saved with the older sources (a note, no title) still lists them', () => {
+    const old = JSON.parse(JSON.stringify(h200));
+    old.findings = [
+      {
+        id: 'x',
+        severity: 'warn',
+        title: 'Old',
+        cause: 'c',
+        fix: null,
+        sources: [{ key: 'k', text: 'a note' }]
+      }
+    ];
+    const report = render({ [DIAGNOSTIC_MIME]: old });
+    expect(text(report, '.jp-gpuscope-Finding-sources li')).toEqual(['a note']);
+  });
+
   it('Copy as Markdown is offered only with the Markdown the output carries', () => {
     expect(
       render({ [DIAGNOSTIC_MIME]: h200, 'text/markdown': 'md' }).node.querySelector(

@@ -105,6 +105,22 @@ describe('the explanation card', () => {
     expect(node.querySelector('.jp-gpuscope-Explain-holders')).toBeNull();
   });
 
+  it('lists the sources by title, each linked to its page where it has one', () => {
+    const text =
+      'torch.AcceleratorError: CUDA error: device-side assert triggered\n/pytorch/IndexKernel.cu:111: Assertion `index < sizes[i]` failed.';
+    const { node } = card(text);
+    const [explanation] = explainError(text);
+    const items = Array.from(node.querySelectorAll('.jp-gpuscope-Explain-sources li'));
+    expect(items.map(li => li.textContent)).toEqual(explanation.sources.map(s => s.title));
+    // Titles, not the knowledge base's keys or maintainers' notes.
+    expect(items.map(li => li.textContent)).not.toContain(explanation.sources[0].key);
+    const links = Array.from(
+      node.querySelectorAll<HTMLAnchorElement>('.jp-gpuscope-Explain-sources a')
+    ).map(a => a.getAttribute('href'));
+    expect(links).toEqual(explanation.sources.filter(s => s.url).map(s => s.url));
+    expect(links.length).toBeGreaterThan(0);
+  });
+
   it('dismiss and "Add to notebook" call back', () => {
     const { node, calls } = card('RuntimeError: No CUDA GPUs are available');
     click(node.querySelector('.jp-gpuscope-Explain-addNote'));
