@@ -40,27 +40,38 @@ export class GPUCard {
     this._mig = element('table', 'jp-gpuscope-MigTable', this.node) as HTMLTableElement;
     this._mig.hidden = true;
     const charts = element('div', 'jp-gpuscope-Card-charts', this.node);
+    const summary =
+      (label: string, format: (value: number) => string) => (shown: TimeChart.IShown) =>
+        chartSummary(label, format, shown, trans);
     this._charts = {
       memory: new TimeChart({
         label: trans.__('Memory used'),
         format: v => `${+v.toFixed(1)}`,
-        scale: 2 ** 30
+        scale: 2 ** 30,
+        summary: summary(trans.__('Memory used'), v => formatMemory(v, this._units))
       }),
       utilization: new TimeChart({
         label: trans.__('Utilisation'),
         yRange: [0, 100],
-        format: v => `${v}%`
+        format: v => `${v}%`,
+        summary: summary(trans.__('Utilisation'), formatPercent)
       }),
-      power: new TimeChart({ label: trans.__('Power'), format: v => `${v} W` }),
+      power: new TimeChart({
+        label: trans.__('Power'),
+        format: v => `${v} W`,
+        summary: summary(trans.__('Power'), v => formatWatts(v * 1000))
+      }),
       pcie: new TimeChart({
         label: trans.__('PCIe rx + tx'),
         format: v => `${+v.toFixed(1)}`,
-        scale: 1e6
+        scale: 1e6,
+        summary: summary(trans.__('PCIe rx + tx'), formatThroughput)
       }),
       nvlink: new TimeChart({
         label: trans.__('NVLink rx + tx'),
         format: v => `${+v.toFixed(1)}`,
-        scale: 1e6
+        scale: 1e6,
+        summary: summary(trans.__('NVLink rx + tx'), formatThroughput)
       })
     };
     for (const [key, chart] of Object.entries(this._charts)) {
@@ -555,4 +566,36 @@ function naReason(
     return trans.__('no reading yet');
   }
   return gpu.unavailable[field as string] ?? gpu.reason ?? null;
+}
+
+/**
+ * A chart's text alternative: "Utilisation: 87% now, between 12% and 99% over the last
+ * 15 minutes". Read by screen readers in place of the canvas.
+ */
+export function chartSummary(
+  label: string,
+  format: (value: number) => string,
+  shown: TimeChart.IShown,
+  trans: TranslationBundle
+): string {
+  const seconds = Math.round(shown.seconds);
+  const span =
+    seconds < 90
+      ? trans._n('%1 second', '%1 seconds', seconds)
+      : trans._n('%1 minute', '%1 minutes', Math.round(seconds / 60));
+  const { latest, min, max } = shown;
+  if (latest === null || min === null || max === null) {
+    return trans.__('%1: no reading in the last %2', label, span);
+  }
+  if (min === max) {
+    return trans.__('%1: %2, unchanged over the last %3', label, format(latest), span);
+  }
+  return trans.__(
+    '%1: %2 now, between %3 and %4 over the last %5',
+    label,
+    format(latest),
+    format(min),
+    format(max),
+    span
+  );
 }

@@ -45,6 +45,8 @@ export class TimeChart {
     this.node.className = 'jp-gpuscope-Chart';
     this.node.setAttribute('role', 'img');
     this.node.setAttribute('aria-label', options.label);
+    // Reachable by Tab: its name says what it shows, for those who cannot see it.
+    this.node.tabIndex = 0;
   }
 
   readonly node: HTMLDivElement;
@@ -104,11 +106,29 @@ export class TimeChart {
     this._data = [time, values as number[]];
     this._range = [from, to];
     let inWindow = 0;
+    let latest: number | null = null;
+    let min = Infinity;
+    let max = -Infinity;
     for (let i = time.length - 1; i >= 0 && time[i] >= from; i--) {
       inWindow++;
+      const value = values[i];
+      if (typeof value === 'number') {
+        latest ??= value;
+        min = Math.min(min, value);
+        max = Math.max(max, value);
+      }
     }
     // The point count is visible to tests and assistive tech without reading the canvas.
     this.node.dataset.points = String(inWindow);
+    const summary = this._options.summary?.({
+      latest,
+      min: latest === null ? null : min,
+      max: latest === null ? null : max,
+      seconds: Math.max(to - from, 0)
+    });
+    if (summary && this.node.getAttribute('aria-label') !== summary) {
+      this.node.setAttribute('aria-label', summary);
+    }
     if (
       this._plot &&
       movesAPixel(
@@ -181,5 +201,17 @@ export namespace TimeChart {
     /** Data units per display unit (2**30 for bytes shown as GiB). */
     scale?: number;
     height?: number;
+    /** The chart's text alternative from what it shows (the label alone without it). */
+    summary?: (shown: IShown) => string;
+  }
+
+  /** What a chart shows: its newest value and the range over the window, in data units
+   * (null when the window holds no reading). */
+  export interface IShown {
+    latest: number | null;
+    min: number | null;
+    max: number | null;
+    /** How long the window is. */
+    seconds: number;
   }
 }

@@ -26,7 +26,10 @@ export class GPUPanel extends Widget implements IGPUPanel {
     this._windowMinutes = options.config.windowMinutes;
     this.addClass('jp-gpuscope-Panel');
     this.id = 'jp-gpuscope-panel';
-    this.title.caption = trans.__('GPU monitor');
+    // One name for the panel everywhere: its tab, its command, the View menu, the README.
+    this.title.caption = trans.__('GPU Monitor');
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', trans.__('GPU Monitor'));
 
     const header = document.createElement('header');
     header.className = 'jp-gpuscope-Panel-header';
@@ -61,6 +64,7 @@ export class GPUPanel extends Widget implements IGPUPanel {
     });
     windowLabel.appendChild(this._windowSelect);
     controls.append(this._pauseButton, windowLabel);
+    this._controls = controls;
     header.append(this._banner, controls);
     this._cards = document.createElement('div');
     this._cards.className = 'jp-gpuscope-Panel-cards';
@@ -69,6 +73,14 @@ export class GPUPanel extends Widget implements IGPUPanel {
     this._topology.hidden = true;
     this.node.append(header, this._topology, this._cards);
     this.node.tabIndex = -1;
+    this.node.addEventListener('keydown', event => {
+      if (event.key === 'Escape' && this._returnFocus) {
+        event.preventDefault();
+        const back = this._returnFocus;
+        this._returnFocus = null;
+        back();
+      }
+    });
 
     model.changed.connect(this._scheduleUpdate, this);
     model.processesChanged.connect(this._updateProcesses, this);
@@ -88,6 +100,11 @@ export class GPUPanel extends Widget implements IGPUPanel {
       this._windowSelect.value = String(config.windowMinutes);
     }
     this._scheduleUpdate();
+  }
+
+  /** What Escape inside the panel does: give focus back to where the panel was opened from. */
+  setReturnFocus(back: (() => void) | null): void {
+    this._returnFocus = back;
   }
 
   /** A section of another feature, shown between the header and the cards. */
@@ -121,6 +138,14 @@ export class GPUPanel extends Widget implements IGPUPanel {
     cancelAnimationFrame(this._frame);
     this._frame = 0;
     this._render();
+  }
+
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    // Opened (its command, its tab): focus goes into it, so Tab walks its controls.
+    if (!this.node.contains(document.activeElement)) {
+      this.node.focus();
+    }
   }
 
   protected onAfterShow(msg: Message): void {
@@ -184,6 +209,12 @@ export class GPUPanel extends Widget implements IGPUPanel {
     }
     if (model.paused) {
       banner = trans.__('Paused · %1', banner);
+    }
+    // Pause and History do something only while GPUs are read: not offline, not without a GPU.
+    const readable =
+      model.connection !== 'offline' && devices?.status === 'ok' && devices.devices.length > 0;
+    if (this._controls.hidden === readable) {
+      this._controls.hidden = !readable;
     }
     setText(this._banner, banner);
     setAttr(this._banner, 'data-level', bannerLevel);
@@ -258,6 +289,7 @@ export class GPUPanel extends Widget implements IGPUPanel {
   private _trans: TranslationBundle;
   private _actions: ICardActions;
   private _banner: HTMLElement;
+  private _controls: HTMLElement;
   private _pauseButton: HTMLButtonElement;
   private _windowSelect: HTMLSelectElement;
   private _cards: HTMLElement;
@@ -273,6 +305,7 @@ export class GPUPanel extends Widget implements IGPUPanel {
   private _frame = 0;
   private _themeDirty = true;
   private _watch: IDisposable | null = null;
+  private _returnFocus: (() => void) | null = null;
 }
 
 export namespace GPUPanel {

@@ -194,6 +194,19 @@ namespace Private {
     private _configChanged = new Signal<IGPUMonitor, IMonitorConfig>(this);
   }
 
+  /**
+   * Where Escape in the panel should send focus back: the element that had it, or, when
+   * the command came from the palette or a menu (which close), the main area's widget.
+   */
+  export function whereFocusWas(app: JupyterFrontEnd): (() => void) | null {
+    const active = document.activeElement as HTMLElement | null;
+    if (active && active !== document.body && !active.closest('.lm-CommandPalette, .lm-Menu')) {
+      return () => active.focus();
+    }
+    const widget = app.shell.currentWidget;
+    return widget ? () => app.shell.activateById(widget.id) : null;
+  }
+
   export function panelConfig(config: IMonitorConfig): GPUPanel.IConfig {
     return {
       units: config.memoryUnits,
@@ -211,11 +224,12 @@ namespace Private {
     trans: TranslationBundle
   ): void {
     app.commands.addCommand(CommandIDs.openPanel, {
-      label: trans.__('Open GPU Panel'),
+      label: trans.__('Open GPU Monitor'),
       caption: trans.__('Show GPU utilisation, memory, history and processes'),
       icon: gpuIcon,
       describedBy: { args: { type: 'object', properties: {} } },
       execute: () => {
+        panel.setReturnFocus(whereFocusWas(app));
         if (labShell && !panel.isVisible) {
           labShell.expandRight();
         }

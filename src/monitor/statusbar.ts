@@ -70,8 +70,21 @@ export class GPUStatusModel extends VDomModel {
     super.dispose();
   }
 
+  /**
+   * What a screen reader should be told: set when the state turns bad (a threshold, the
+   * server gone, the GPU gone) and when it recovers, never for readings that merely move
+   * (the item's own text changes every second, so it is no live region).
+   */
+  get announcement(): string {
+    return this._announcement;
+  }
+
   private _recompute(): void {
     const [text, tooltip, level] = this._describe();
+    if (level !== this._level) {
+      this._announce(level, text, tooltip);
+    }
+    this._connectedOnce ||= this.monitor.connection === 'connected';
     if (text !== this._text || tooltip !== this._tooltip || level !== this._level) {
       this._text = text;
       this._tooltip = tooltip;
@@ -148,7 +161,7 @@ export class GPUStatusModel extends VDomModel {
     } else if (this._kernelId && gpus.length < all.length) {
       lines.push(trans.__("Showing the active notebook's GPUs."));
     }
-    lines.push(trans.__('Click to open the GPU panel.'));
+    lines.push(trans.__('Click to open the GPU Monitor.'));
     return [text, lines.join('\n'), level];
   }
 
@@ -225,9 +238,35 @@ export class GPUStatusModel extends VDomModel {
   private _kernelId: string | null = null;
   private _visibleDevices: string | null = null;
   private _shared: ISharedGPUs | null = null;
+  private _announce(level: GPUStatusModel['level'], text: string, tooltip: string): void {
+    const trans = this._trans;
+    const bad: Partial<Record<GPUStatusModel['level'], string>> = {
+      warning: trans.__('GPU warning: %1', text),
+      critical: trans.__('GPU critical: %1', text),
+      offline: trans.__('The GPU monitor cannot reach the server; retrying.'),
+      none: tooltip
+    };
+    // "GPU: …" while connecting shares the offline level: only a real failure is news.
+    const offline = this.monitor.connection === 'offline';
+    const news = level === 'offline' && !offline ? undefined : bad[level];
+    if (!this._connectedOnce && !offline) {
+      return; // the first readings are no news
+    }
+    if (news) {
+      this._announcement = news;
+      this._alarmed = true;
+    } else if (this._alarmed) {
+      this._announcement = trans.__('GPU back to normal: %1', text);
+      this._alarmed = false;
+    }
+  }
+
   private _text = '';
   private _tooltip = '';
   private _level: GPUStatusModel['level'] = 'normal';
+  private _announcement = '';
+  private _alarmed = false;
+  private _connectedOnce = false;
 }
 
 export namespace GPUStatusModel {
@@ -255,17 +294,23 @@ export class GPUStatusItem extends Widget {
     this.node.setAttribute('role', 'button');
     this.node.tabIndex = 0;
     this._text = element('span', 'jp-StatusBar-TextItem', this.node);
+    // Outside the item: a button's content is not read as a live region.
+    this._live = document.createElement('div');
+    this._live.className = 'jp-gpuscope-StatusItem-live';
+    this._live.setAttribute('role', 'status');
     model.stateChanged.connect(this._render, this);
     this._render();
   }
 
   dispose(): void {
     this.model.stateChanged.disconnect(this._render, this);
+    this._live.remove();
     super.dispose();
   }
 
   protected onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
+    document.body.appendChild(this._live);
     this.node.addEventListener('click', this._onClick);
     this.node.addEventListener('keydown', this._onKey);
   }
@@ -273,12 +318,14 @@ export class GPUStatusItem extends Widget {
   protected onBeforeDetach(msg: Message): void {
     this.node.removeEventListener('click', this._onClick);
     this.node.removeEventListener('keydown', this._onKey);
+    this._live.remove();
     super.onBeforeDetach(msg);
   }
 
   private _render(): void {
     const model = this.model;
     setText(this._text, model.text);
+    setText(this._live, model.announcement);
     // Only on change: a new title re-runs the browser's accessibility name computation.
     setAttr(this.node, 'title', model.tooltip);
     for (const level of ['normal', 'warning', 'critical', 'replay', 'offline', 'none']) {
@@ -294,4 +341,5 @@ export class GPUStatusItem extends Widget {
   };
 
   private _text: HTMLElement;
+  private _live: HTMLElement;
 }

@@ -151,6 +151,9 @@ test.describe('GPU monitor states', () => {
     const panel = await openPanel(page);
     await expect(panel.locator('.jp-gpuscope-Panel-banner')).toContainText('no NVIDIA driver');
     await expect(panel.locator('.jp-gpuscope-Card')).toHaveCount(0);
+    // Nothing to pause and no history to choose: no controls that do nothing.
+    await expect(panel.locator('.jp-gpuscope-Panel-controls')).toBeHidden();
+    await expect(panel.getByRole('button', { name: 'Pause' })).toBeHidden();
   });
 
   test('server unreachable: shows offline, then recovers by itself', async ({ page }) => {
@@ -160,9 +163,15 @@ test.describe('GPU monitor states', () => {
     const item = statusItem(page);
     await expect(item).toHaveText('GPU: offline', { timeout: 15000 });
     await expect(item).toHaveAttribute('title', /cannot reach the server/);
+    const panel = await openPanel(page);
+    await expect(panel.locator('.jp-gpuscope-Panel-banner')).toContainText(
+      'Cannot reach the server'
+    );
+    await expect(panel.locator('.jp-gpuscope-Panel-controls')).toBeHidden();
     await page.unroute(/\/gpuscope\/api\//);
     await page.routeWebSocket(/\/gpuscope\/api\/stream/, ws => ws.connectToServer());
     await expect(item).toHaveText(/^Replay · GPU 0/, { timeout: 20000 });
+    await expect(panel.locator('.jp-gpuscope-Panel-controls')).toBeVisible();
   });
 });
 

@@ -21,7 +21,7 @@ function watchErrors(page: Page): string[] {
 
 async function openPanelFromViewMenu(page: Page) {
   await page.locator('.lm-MenuBar-itemLabel', { hasText: /^View$/ }).click();
-  await page.locator('.lm-Menu-itemLabel', { hasText: /^Open GPU Panel$/ }).click();
+  await page.locator('.lm-Menu-itemLabel', { hasText: /^Open GPU Monitor$/ }).click();
   const panel = page.locator('#jp-gpuscope-panel');
   await expect(panel).toBeVisible();
   return panel;

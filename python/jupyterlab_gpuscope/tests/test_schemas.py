@@ -92,3 +92,21 @@ def test_the_report_collected_here_validates():
     from jupyterlab_gpuscope.kernel import facts
 
     assert errors("report.schema.json", findings.report_document(facts.collect())) == []
+
+
+def test_no_shortcut_of_gpuscope_takes_a_key_jupyterlab_already_binds():
+    """Accel Shift G was JupyterLab's "find previous": in a notebook the panel never opened."""
+    import sys
+
+    def keys(folder: Path) -> dict[str, str]:
+        bound = {}
+        for schema in folder.rglob("*.json"):
+            for shortcut in json.loads(schema.read_text()).get("jupyter.lab.shortcuts", []):
+                for key in shortcut.get("keys", []):
+                    bound[" ".join(sorted(key.split()))] = shortcut["command"]
+        return bound
+
+    jupyterlab = keys(Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas" / "@jupyterlab")
+    ours = keys(ROOT / "schema")
+    assert len(jupyterlab) > 50 and ours
+    assert {key: (command, jupyterlab[key]) for key, command in ours.items() if key in jupyterlab} == {}

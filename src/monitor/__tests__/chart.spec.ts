@@ -1,4 +1,8 @@
-import { movesAPixel } from '../chart';
+import { nullTranslator } from '@jupyterlab/translation';
+
+import { chartSummary } from '../card';
+import { movesAPixel, TimeChart } from '../chart';
+import { formatPercent } from '../format';
 
 describe('when a history chart is redrawn', () => {
   // A 15-minute window over 300 px: 3 s per pixel.
@@ -29,5 +33,49 @@ describe('when a history chart is redrawn', () => {
 
   it('when the chart has no width yet', () => {
     expect(movesAPixel([0, window15], 1, window15 + 1, 0)).toBe(true);
+  });
+});
+
+describe("a history chart's text alternative", () => {
+  const trans = nullTranslator.load('test');
+  const utilisation = () =>
+    new TimeChart({
+      label: 'Utilisation',
+      format: v => `${v}%`,
+      summary: shown => chartSummary('Utilisation', formatPercent, shown, trans)
+    });
+
+  it('follows the data: the newest value and the range over the window', () => {
+    const chart = utilisation();
+    const time = [100, 160, 220, 280, 340, 1000];
+    const values = [95, 12, null, 99, 40, 87];
+    chart.setData(time, values, 100, 1000);
+    expect(chart.node.getAttribute('role')).toBe('img');
+    expect(chart.node.getAttribute('aria-label')).toBe(
+      'Utilisation: 87% now, between 12% and 99% over the last 15 minutes'
+    );
+    // A new reading, and the window moves past the oldest one (95 %).
+    time.push(1001);
+    values.push(20);
+    chart.setData(time, values, 150, 1001);
+    expect(chart.node.getAttribute('aria-label')).toBe(
+      'Utilisation: 20% now, between 12% and 99% over the last 14 minutes'
+    );
+  });
+
+  it('says when the window holds no reading, and when nothing changed', () => {
+    const chart = utilisation();
+    chart.setData([10, 20], [null, null], 0, 30);
+    expect(chart.node.getAttribute('aria-label')).toBe(
+      'Utilisation: no reading in the last 30 seconds'
+    );
+    chart.setData([10, 20], [50, 50], 0, 30);
+    expect(chart.node.getAttribute('aria-label')).toBe(
+      'Utilisation: 50%, unchanged over the last 30 seconds'
+    );
+  });
+
+  it('can be reached with Tab', () => {
+    expect(utilisation().node.tabIndex).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { MessageLoop } from '@lumino/messaging';
 import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
@@ -142,6 +143,49 @@ describe('GPUPanel', () => {
     expect(banner.textContent).toBe('No GPU readings: the GPU is lost');
     expect(banner.getAttribute('data-level')).toBe('warning');
     expect(panel.node.querySelectorAll('.jp-gpuscope-Card')).toHaveLength(0);
+  });
+
+  it('offers Pause and History only while GPUs are read: not without a GPU, not offline', async () => {
+    const controls = panel.node.querySelector<HTMLElement>('.jp-gpuscope-Panel-controls')!;
+    expect(controls.hidden).toBe(false);
+    api.devicesReply = devicesReply({
+      status: 'unavailable',
+      reason: 'no NVIDIA driver',
+      devices: []
+    });
+    api.socket.deliver({ type: 'status', status: 'unavailable', reason: 'no NVIDIA driver' });
+    await flush();
+    panel.updateNow();
+    expect(controls.hidden).toBe(true);
+    expect(panel.node.querySelector('.jp-gpuscope-Panel-banner')!.textContent).toBe(
+      'No GPU readings: no NVIDIA driver'
+    );
+    api.devicesReply = devicesReply();
+    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
+    await flush();
+    panel.updateNow();
+    expect(controls.hidden).toBe(false);
+    // The server goes away: nothing to pause until it is back.
+    api.socket.drop();
+    panel.updateNow();
+    expect(model.connection).toBe('offline');
+    expect(controls.hidden).toBe(true);
+  });
+
+  it('takes focus when opened, and Escape gives it back to where it was opened from', () => {
+    const before = document.createElement('button');
+    document.body.appendChild(before);
+    before.focus();
+    panel.setReturnFocus(() => before.focus());
+    // What the shell's activateById sends.
+    MessageLoop.sendMessage(panel, Widget.Msg.ActivateRequest);
+    expect(document.activeElement).toBe(panel.node);
+    expect(panel.node.getAttribute('aria-label')).toBe('GPU Monitor');
+    panel.node
+      .querySelector('button')!
+      .dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    expect(document.activeElement).toBe(before);
+    before.remove();
   });
 
   it('says where the server runs in the banner tooltip', async () => {

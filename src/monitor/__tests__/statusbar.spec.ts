@@ -94,6 +94,23 @@ describe('GPUStatusModel', () => {
     );
   });
 
+  it('announces a state turning bad and recovering, never the readings that merely move', async () => {
+    api.history = [sample(1)];
+    status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
+    await monitor.start();
+    api.socket.open();
+    expect(status.announcement).toBe(''); // the first readings are no news
+    api.socket.deliver(sample(2, [gpu(0, { util_gpu: 12 })]));
+    expect(status.announcement).toBe('');
+    api.socket.deliver(sample(3, [gpu(0, { memory_used: 79 * GiB })]));
+    expect(status.level).toBe('critical');
+    expect(status.announcement).toBe('GPU critical: GPU 0: 87% · 79.0/80 GiB');
+    api.socket.deliver(sample(4, [gpu(0)]));
+    expect(status.announcement).toBe('GPU back to normal: GPU 0: 87% · 41.2/80 GiB');
+    api.socket.drop();
+    expect(status.announcement).toBe('The GPU monitor cannot reach the server; retrying.');
+  });
+
   it('says offline when the server cannot be reached', async () => {
     api.fail = new Error('Failed to fetch');
     status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);

@@ -1,0 +1,249 @@
+import AxeBuilder from '@axe-core/playwright';
+import { expect, galata, test } from '@jupyterlab/galata';
+
+// Fire and forget: a command that opens a dialog resolves only when it closes.
+const run = (page: any, command: string) =>
+  page.evaluate((id: string) => {
+    void (window as any).jupyterapp.commands.execute(id);
+  }, command);
+
+/** axe-core's serious and critical violations inside the given parts of the page. */
+async function seriousViolations(
+  page: any,
+  selectors: string[],
+  contrastChecked = true
+): Promise<string[]> {
+  // Galata's page is a proxy: axe drives the real page behind it.
+  let builder = new AxeBuilder({ page: page.context().pages()[0] });
+  for (const selector of selectors) {
+    builder = builder.include(selector);
+  }
+  const { violations, passes, incomplete } = await builder.analyze();
+  if (
+    contrastChecked &&
+    !passes.some(rule => rule.id === 'color-contrast' && rule.nodes.length > 0)
+  ) {
+    throw new Error(
+      `axe checked no text contrast in ${selectors.join(', ')}: ${JSON.stringify(
+        incomplete.map(r => [r.id, r.nodes.map(n => n.target.join(' '))])
+      )}`
+    );
+  }
+  return violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`);
+}
+
+const NO_KERNEL_IMAGE = `raise RuntimeError("""CUDA error: no kernel image is available for execution on the device
+CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below might be incorrect.
+For debugging consider passing CUDA_LAUNCH_BLOCKING=1""")`;
+
+test.describe('accessibility (axe-core)', () => {
+  for (const theme of ['light', 'dark']) {
+    test(`no serious violations in the panel, status bar item, report, explanation and warnings (${theme})`, async ({
+      page
+    }) => {
+      test.setTimeout(180000);
+      if (theme === 'dark') {
+        await page.theme.setDarkTheme();
+      }
+      await page.notebook.createNew(`a11y-${theme}.ipynb`);
+      // A warning for the list (cuda:3 on the replay's one GPU), an error for its card.
+      await page.notebook.setCell(0, 'code', 'import torch\nx = torch.zeros(2).to("cuda:3")');
+      await page.notebook.addCell('code', NO_KERNEL_IMAGE);
+      await page.notebook.runCell(1);
+      await expect(page.locator('.jp-gpuscope-Explain')).toBeVisible({ timeout: 30000 });
+      await page.notebook.selectCells(1);
+      await run(page, 'gpuscope:insert-diagnostic');
+      await expect(page.locator('.jp-gpuscope-Report')).toBeVisible({ timeout: 60000 });
+      await page
+        .locator('.jp-gpuscope-Report .jp-gpuscope-Finding-sources summary')
+        .first()
+        .click();
+      const summary = page.locator('.jp-gpuscope-LintSummary');
+      await expect(summary).toContainText('GPU:', { timeout: 10000 });
+      await summary.click();
+      await expect(page.locator('.jp-gpuscope-LintList')).toBeVisible();
+      // axe finds no text to check for contrast in JupyterLab's modal dialogs (its
+      // colour-contrast rule is inapplicable there); the list's other rules still run.
+      const lists = await seriousViolations(page, ['.jp-gpuscope-LintList'], false);
+      await page.keyboard.press('Escape');
+      await page.evaluate(() => (window as any).jupyterapp.commands.execute('gpuscope:open-panel'));
+      await expect(page.locator('#jp-gpuscope-panel .jp-gpuscope-Card')).toHaveCount(1);
+      await expect
+        .poll(
+          async () =>
+            Number(
+              await page
+                .locator('#jp-gpuscope-panel .jp-gpuscope-Chart')
+                .first()
+                .getAttribute('data-points')
+            ),
+          { timeout: 15000 }
+        )
+        .toBeGreaterThan(2);
+      const rest = await seriousViolations(page, [
+        '#jp-gpuscope-panel',
+        '.jp-gpuscope-StatusItem',
+        '.jp-gpuscope-Report',
+        '.jp-gpuscope-Explain'
+      ]);
+      expect([...lists, ...rest]).toEqual([]);
+    });
+  }
+});
+
+/**
+ * WCAG contrast of an element's text against the first opaque background behind it, from
+ * the computed colours (rgb() or, for color-mix(), color(srgb ...)).
+ */
+async function textContrast(locator: any): Promise<number> {
+  return locator.evaluate((node: Element) => {
+    const channels = (css: string): number[] => {
+      const srgb = css.match(/color\(srgb ([\d.]+) ([\d.]+) ([\d.]+)(?: \/ ([\d.]+))?\)/);
+      if (srgb) {
+        return [
+          +srgb[1] * 255,
+          +srgb[2] * 255,
+          +srgb[3] * 255,
+          srgb[4] === undefined ? 1 : +srgb[4]
+        ];
+      }
+      const [r, g, b, a] = (css.match(/[\d.]+/g) ?? ['0', '0', '0', '0']).map(Number);
+      return [r, g, b, a === undefined ? 1 : a];
+    };
+    const luminance = ([r, g, b]: number[]) => {
+      const linear = (c: number) => {
+        const v = c / 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    };
+    const text = channels(getComputedStyle(node).color);
+    let element: Element | null = node;
+    let background = [255, 255, 255, 0];
+    while (element && background[3] < 1) {
+      background = channels(getComputedStyle(element).backgroundColor);
+      element = element.parentElement;
+    }
+    const [lighter, darker] = [luminance(text), luminance(background)].sort((a, b) => b - a);
+    return (lighter + 0.05) / (darker + 0.05);
+  });
+}
+
+// The replay's GPU holds about a quarter of its memory: these thresholds put it in each state.
+const LEVELS = {
+  warning: { memoryWarningPercent: 1, memoryCriticalPercent: 99 },
+  critical: { memoryWarningPercent: 1, memoryCriticalPercent: 2 }
+};
+const THEMES = ['JupyterLab Light', 'JupyterLab Dark', 'JupyterLab Dark High Contrast'];
+
+for (const [level, thresholds] of Object.entries(LEVELS)) {
+  test.describe(`the ${level} colours`, () => {
+    test.use({
+      mockSettings: { ...galata.DEFAULT_SETTINGS, 'jupyterlab-gpuscope:monitor': thresholds }
+    });
+    for (const theme of THEMES) {
+      test(`pass WCAG AA contrast in ${theme}`, async ({ page }) => {
+        await page.theme.setTheme(theme);
+        const item = page.locator(`.jp-gpuscope-StatusItem.jp-mod-${level}`);
+        await expect(item).toBeVisible({ timeout: 15000 });
+        // The status bar's text in the level's colour: axe cannot tell its background (the
+        // item is its own layer), so the ratio is computed here.
+        expect(await textContrast(item.locator('.jp-StatusBar-TextItem'))).toBeGreaterThanOrEqual(
+          4.5
+        );
+        await page.evaluate(() =>
+          (window as any).jupyterapp.commands.execute('gpuscope:open-panel')
+        );
+        await expect(
+          page.locator(`#jp-gpuscope-panel .jp-gpuscope-Card.jp-mod-${level}`)
+        ).toHaveCount(1);
+        expect(
+          await seriousViolations(page, ['#jp-gpuscope-panel', '.jp-gpuscope-StatusItem'])
+        ).toEqual([]);
+      });
+    }
+  });
+}
+
+test.describe('keyboard only', () => {
+  const panelHasFocus = (page: any) =>
+    page.evaluate(() =>
+      Boolean(document.querySelector('#jp-gpuscope-panel')?.contains(document.activeElement))
+    );
+
+  /** Tab until the focused element matches, at most `limit` times. */
+  async function tabTo(page: any, matches: (el: Element) => boolean, limit = 60) {
+    for (let i = 0; i < limit; i++) {
+      await page.keyboard.press('Tab');
+      const found = await page.evaluate((source: string) => {
+        const el = document.activeElement;
+        return !!el && new Function('el', `return (${source})(el)`)(el);
+      }, matches.toString());
+      if (found) {
+        return;
+      }
+    }
+    throw new Error('not reached by Tab');
+  }
+
+  test('Accel Shift Alt G moves focus into the panel, and Escape gives it back', async ({
+    page
+  }) => {
+    await page.notebook.createNew('keys.ipynb');
+    await page.notebook.enterCellEditingMode(0);
+    await page.keyboard.press('ControlOrMeta+Shift+Alt+G');
+    await expect(page.locator('#jp-gpuscope-panel')).toBeVisible();
+    await expect.poll(() => panelHasFocus(page)).toBe(true);
+    // Its controls and charts come next in the tab order, in the panel's order.
+    await page.keyboard.press('Tab');
+    await expect(page.locator('#jp-gpuscope-panel .jp-gpuscope-Panel-pause')).toBeFocused();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => panelHasFocus(page)).toBe(false);
+    await expect(
+      page.locator('.jp-Notebook .jp-Cell').first().locator('.cm-content')
+    ).toBeFocused();
+  });
+
+  test('open a notebook from the process table, and shut its kernel down, by keyboard', async ({
+    page
+  }) => {
+    // Not renamed: Galata renames a new notebook behind the session's back, which would
+    // leave the session (and so the table) with the old name.
+    await page.notebook.createNew();
+    await page.notebook.setCell(0, 'code', 'x = 1');
+    await page.notebook.runCell(0);
+    await page.keyboard.press('ControlOrMeta+Shift+Alt+G');
+    const row = page.locator('#jp-gpuscope-panel tbody tr', { hasText: 'python3' });
+    await expect(row).toBeVisible({ timeout: 15000 });
+    await expect.poll(() => panelHasFocus(page)).toBe(true);
+    // A launcher in front; the table's notebook name is a button: Enter brings the
+    // notebook back.
+    const notebookPath = (await row
+      .getByRole('button', { name: /\.ipynb$/ })
+      .textContent()) as string;
+    await page.evaluate(() => {
+      void (window as any).jupyterapp.commands.execute('launcher:create');
+    });
+    await expect(page.locator('.jp-Launcher:visible')).toHaveCount(1);
+    await page.keyboard.press('ControlOrMeta+Shift+Alt+G');
+    await expect.poll(() => panelHasFocus(page)).toBe(true);
+    await tabTo(page, el => el.tagName === 'BUTTON' && /\.ipynb$/.test(el.textContent ?? ''));
+    await page.keyboard.press('Enter');
+    await expect
+      .poll(() =>
+        page.evaluate(() => (window as any).jupyterapp.shell.currentWidget?.context?.path)
+      )
+      .toBe(notebookPath);
+    await page.keyboard.press('ControlOrMeta+Shift+Alt+G');
+    await expect.poll(() => panelHasFocus(page)).toBe(true);
+    await tabTo(page, el => el.tagName === 'BUTTON' && el.textContent === 'Shut down kernel');
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('Shut down the kernel of');
+    await expect(dialog.getByRole('button', { name: 'Shut Down' })).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(row).toHaveCount(0, { timeout: 15000 });
+  });
+});
