@@ -245,6 +245,8 @@ export interface IGPUShare {
   memory_total: number | null;
   /** Memory no process visible here holds (another container's); null: cannot tell. */
   outside: number | null;
+  /** Why `outside` is null (a recording, an unreadable process list); absent from older servers. */
+  outside_reason?: string | null;
   limit: number | null;
   state: 'ok' | 'near' | 'over';
 }

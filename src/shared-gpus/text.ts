@@ -90,19 +90,31 @@ export function limitMessage(gpu: IGPUShare, units: MemoryUnits, trans: Translat
     : trans.__('You hold %1 of your %2 limit on GPU %3.', mine, limit, gpu.index);
 }
 
-/** "2.5 GiB is held outside this server's view …", or null when none is known. */
+/**
+ * "2.5 GiB is held outside this server's view …"; when that cannot be told (a recording),
+ * why the parts listed need not add up to the memory in use; null when nothing is held
+ * outside.
+ */
 export function outsideLine(
   gpu: IGPUShare,
   units: MemoryUnits,
   trans: TranslationBundle
 ): string | null {
-  return gpu.outside
-    ? trans.__(
-        "%1 is held outside this server's view on GPU %2 (other containers or machines).",
-        formatMemory(gpu.outside, units),
-        gpu.index
-      )
-    : null;
+  if (gpu.outside) {
+    return trans.__(
+      "%1 is held outside this server's view on GPU %2 (other containers or machines).",
+      formatMemory(gpu.outside, units),
+      gpu.index
+    );
+  }
+  if (gpu.outside === null && gpu.outside_reason) {
+    return trans.__(
+      'The rest of the memory in use on GPU %1 cannot be accounted for here: %2.',
+      gpu.index,
+      gpu.outside_reason
+    );
+  }
+  return null;
 }
 
 /**

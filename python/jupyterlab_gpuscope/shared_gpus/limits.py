@@ -97,6 +97,9 @@ def gpu_usage(
                 # Memory no process visible here holds (another container's, say): null
                 # when it cannot be told.
                 "outside": (gpu.get("outside") or {}).get("used_memory"),
+                # Why it cannot be told (a recording, an unreadable list): the parts shown
+                # then do not add up to the memory in use, and the panel says why.
+                "outside_reason": (gpu.get("outside") or {}).get("reason"),
                 "limit": gpu_limit,
                 "state": state,
                 "instances": instances,

@@ -126,6 +126,13 @@ def processes_body() -> dict:
     }
 
 
+def test_usage_says_why_memory_held_outside_cannot_be_told():
+    body = processes_body()
+    body["gpus"][0]["outside"] = {"used_memory": None, "includes_driver_reserve": True, "reason": "a recording"}
+    usage = gpu_usage(body, {0: 80 * GiB, 1: 80 * GiB}, MemoryLimit(limit_bytes=4 * GiB))
+    assert (usage[0]["outside"], usage[0]["outside_reason"]) == (None, "a recording")
+
+
 def test_usage_adds_this_users_processes_and_only_totals_others():
     usage = gpu_usage(processes_body(), {0: 80 * GiB, 1: 80 * GiB}, MemoryLimit(limit_bytes=4 * GiB))
     assert usage[0] == {
@@ -135,6 +142,7 @@ def test_usage_adds_this_users_processes_and_only_totals_others():
         "others_count": 2,
         "memory_total": 80 * GiB,
         "outside": None,  # this body says nothing of memory held outside the view
+        "outside_reason": None,
         "limit": 4 * GiB,
         "state": "near",
         "instances": [],  # not in MIG mode

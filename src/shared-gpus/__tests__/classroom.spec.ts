@@ -294,6 +294,32 @@ describe('SharedGPUsModel', () => {
     model.dispose();
   });
 
+  it('says why the parts need not add up to the memory in use when what is held outside is unknown', async () => {
+    const api = new FakeAPI();
+    api.usageReplies = [
+      usageReply({
+        live: false,
+        gpus: [
+          share({
+            mine: 2 * GiB,
+            others: 16.5 * GiB,
+            others_count: 1,
+            outside: null,
+            outside_reason: 'a recording: its memory and its processes need not be of one moment'
+          })
+        ]
+      })
+    ];
+    const model = new SharedGPUsModel(api, trans);
+    model.start();
+    await new Promise(resolve => model.changed.connect(resolve));
+    expect(model.statusFor([0], 'GiB').lines).toEqual([
+      'You hold 2.0 GiB on GPU 0. Others hold 16.5 GiB (1 process).',
+      'The rest of the memory in use on GPU 0 cannot be accounted for here: a recording: its memory and its processes need not be of one moment.'
+    ]);
+    model.dispose();
+  });
+
   it('asks the server for nothing until started (the plugin starts it after JupyterLab has)', async () => {
     jest.useFakeTimers();
     try {
