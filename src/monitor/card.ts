@@ -28,8 +28,12 @@ export class GPUCard {
   ) {
     const trans = _trans;
     this.node = element('section', 'jp-gpuscope-Card');
-    this.node.setAttribute('aria-label', trans.__('GPU %1', index));
     this._title = element('h3', 'jp-gpuscope-Card-title', this.node);
+    // Named by its title ("GPU 0 · NVIDIA H200 · compute capability 9.0"), so a screen
+    // reader says what the card shows before its readings.
+    this._title.id = `jp-gpuscope-Card-title-${index}`;
+    this._title.textContent = trans.__('GPU %1', index);
+    this.node.setAttribute('aria-labelledby', this._title.id);
     this._state = element('div', 'jp-gpuscope-Card-state', this.node);
     const bar = element('div', 'jp-gpuscope-Card-memory', this.node);
     this._barFill = element('div', 'jp-gpuscope-Card-memoryFill', bar);

@@ -75,6 +75,12 @@ describe('GPUPanel', () => {
     model.dispose();
   });
 
+  it('names each card by its title, for screen readers', () => {
+    const card = panel.node.querySelector('.jp-gpuscope-Card')!;
+    const title = document.getElementById(card.getAttribute('aria-labelledby')!)!;
+    expect(title.textContent).toMatch(/^GPU 0 · .+ · compute capability \d+\.\d$/);
+  });
+
   it('renders one card per GPU with its fields and its charts (NVLink only where it has NVLink)', () => {
     const cards = panel.node.querySelectorAll('.jp-gpuscope-Card');
     expect(cards).toHaveLength(1);
