@@ -79,7 +79,7 @@ export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
       reason =>
         Notification.warning(
           trans.__(
-            'GPU monitor settings could not be loaded (%1); using the defaults.',
+            'GPU Monitor settings could not be loaded (%1); using the defaults.',
             String(reason)
           )
         )

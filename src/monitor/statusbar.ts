@@ -93,6 +93,29 @@ export class GPUStatusModel extends VDomModel {
     }
   }
 
+  private _announce(level: GPUStatusModel['level'], text: string, tooltip: string): void {
+    const trans = this._trans;
+    const bad: Partial<Record<GPUStatusModel['level'], string>> = {
+      warning: trans.__('GPU warning: %1', text),
+      critical: trans.__('GPU critical: %1', text),
+      offline: trans.__('The GPU Monitor cannot reach the server; retrying.'),
+      none: tooltip
+    };
+    // "GPU: …" while connecting shares the offline level: only a real failure is news.
+    const offline = this.monitor.connection === 'offline';
+    const news = level === 'offline' && !offline ? undefined : bad[level];
+    if (!this._connectedOnce && !offline) {
+      return; // the first readings are no news
+    }
+    if (news) {
+      this._announcement = news;
+      this._alarmed = true;
+    } else if (this._alarmed) {
+      this._announcement = trans.__('GPU back to normal: %1', text);
+      this._alarmed = false;
+    }
+  }
+
   private _describe(): [string, string, GPUStatusModel['level']] {
     const trans = this._trans;
     const monitor = this.monitor;
@@ -101,7 +124,7 @@ export class GPUStatusModel extends VDomModel {
       const why = monitor.connectionError ?? trans.__('connecting');
       return [
         monitor.connection === 'offline' ? trans.__('GPU: offline') : trans.__('GPU: …'),
-        trans.__('The GPU monitor cannot reach the server (%1); retrying.', why),
+        trans.__('The GPU Monitor cannot reach the server (%1); retrying.', why),
         'offline'
       ];
     }
@@ -238,29 +261,6 @@ export class GPUStatusModel extends VDomModel {
   private _kernelId: string | null = null;
   private _visibleDevices: string | null = null;
   private _shared: ISharedGPUs | null = null;
-  private _announce(level: GPUStatusModel['level'], text: string, tooltip: string): void {
-    const trans = this._trans;
-    const bad: Partial<Record<GPUStatusModel['level'], string>> = {
-      warning: trans.__('GPU warning: %1', text),
-      critical: trans.__('GPU critical: %1', text),
-      offline: trans.__('The GPU monitor cannot reach the server; retrying.'),
-      none: tooltip
-    };
-    // "GPU: …" while connecting shares the offline level: only a real failure is news.
-    const offline = this.monitor.connection === 'offline';
-    const news = level === 'offline' && !offline ? undefined : bad[level];
-    if (!this._connectedOnce && !offline) {
-      return; // the first readings are no news
-    }
-    if (news) {
-      this._announcement = news;
-      this._alarmed = true;
-    } else if (this._alarmed) {
-      this._announcement = trans.__('GPU back to normal: %1', text);
-      this._alarmed = false;
-    }
-  }
-
   private _text = '';
   private _tooltip = '';
   private _level: GPUStatusModel['level'] = 'normal';

@@ -23,7 +23,7 @@ export const serverPlugin: JupyterFrontEndPlugin<IGPUScopeAPI> = {
       api.devices().catch(reason => {
         Notification.error(
           trans.__(
-            'GPU monitor: the gpuscope server extension did not answer (%1). Is it installed and enabled?',
+            'GPU Monitor: the gpuscope server extension did not answer (%1). Is it installed and enabled?',
             String(reason?.message ?? reason)
           ),
           { autoClose: false }

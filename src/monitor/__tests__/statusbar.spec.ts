@@ -108,7 +108,7 @@ describe('GPUStatusModel', () => {
     api.socket.deliver(sample(4, [gpu(0)]));
     expect(status.announcement).toBe('GPU back to normal: GPU 0: 87% · 41.2/80 GiB');
     api.socket.drop();
-    expect(status.announcement).toBe('The GPU monitor cannot reach the server; retrying.');
+    expect(status.announcement).toBe('The GPU Monitor cannot reach the server; retrying.');
   });
 
   it('says offline when the server cannot be reached', async () => {
