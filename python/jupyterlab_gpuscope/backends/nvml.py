@@ -278,11 +278,12 @@ class NvmlBackend(Backend):
                     slow.values, slow.reasons, name, nv.nvmlDeviceGetPcieThroughput, handle, counter, index=index
                 )
             self._read_nvlink(index, handle, slow)
-            why_not = self._gpm_missing.get(index, NEEDS_HOPPER)
-            if why_not is None and index not in self._mig:  # MIG: per instance instead
-                why_not = self._gpm_reader.read(index, handle, None, slow.values)
             if index in self._mig:
                 why_not = "in MIG mode: GPM activity is shown per MIG instance"
+            else:
+                why_not = self._gpm_missing.get(index, NEEDS_HOPPER)
+                if why_not is None:
+                    why_not = self._gpm_reader.read(index, handle, None, slow.values)
             if why_not is not None:
                 for name in GPM_FIELDS:
                     slow.reasons[name] = why_not
