@@ -100,10 +100,10 @@ class NvmlBackend(Backend):
         # driver reserves, as nvidia-smi does (v1 counts it as used).
         self._memory_version: int | None = None
         # Device index -> its MIG devices (GPUs in MIG mode only); why GPM cannot measure it
-        # (None: it can); its active NVLink count; its slow fields as last read.
+        # (None: it can); its active NVLinks (their link numbers); its slow fields as last read.
         self._mig: dict[int, list[_MigDevice]] = {}
         self._gpm_missing: dict[int, str | None] = {}
-        self._nvlinks: dict[int, int] = {}
+        self._nvlinks: dict[int, list[int]] = {}
         self._slow: dict[int, _Slow] = {}
         self._gpm_reader = GpmReader(nvml, self._call)
         self._cadence = SlowFieldCadence(self.interval)
@@ -149,7 +149,7 @@ class NvmlBackend(Backend):
                 self._call,
                 self._handles,
                 [d.get("bus_id") for d in devices],
-                [self._nvlinks.get(i, 0) for i in range(len(self._handles))],
+                [self._nvlinks.get(i, []) for i in range(len(self._handles))],
             )
         except Exception:  # the links are a help; a driver that refuses them must not stop the sampler
             return None
@@ -373,13 +373,14 @@ class NvmlBackend(Backend):
             bus_id=_text(pci.busId) if pci is not None else None,
             unavailable=reasons,
             mig_instances=instances,
-            nvlink_links=self._nvlinks.get(index),
+            nvlink_links=len(self._nvlinks[index]) if index in self._nvlinks else None,
             gpm_supported=self._gpm_missing.get(index) is None,
         )
 
-    def _active_nvlinks(self, index: int, handle: Any) -> int:
-        """How many of the GPU's NVLinks are up (0 on a GPU without NVLink)."""
-        active = 0
+    def _active_nvlinks(self, index: int, handle: Any) -> list[int]:
+        """The numbers of the GPU's NVLinks that are up (none on a GPU without NVLink): a
+        link down between two up ones is skipped, not the end of the list."""
+        active = []
         for link in range(pynvml.NVML_NVLINK_MAX_LINKS):
             try:
                 state = self._call(self._nvml.nvmlDeviceGetNvLinkState, handle, link)
@@ -389,7 +390,8 @@ class NvmlBackend(Backend):
                 break  # NotSupported (no NVLink) or InvalidArgument (past the last link)
             except Exception:  # a binding without the function
                 break
-            active += 1 if state else 0
+            if state:
+                active.append(link)
         return active
 
     def _open_mig(self, index: int, handle: Any) -> list[dict[str, Any]]:

@@ -19,9 +19,9 @@ P2P_READ = 0
 
 
 def read_topology(
-    nvml: Any, call: Callable[..., Any], handles: list[Any], bus_ids: list[str | None], nvlinks: list[int]
+    nvml: Any, call: Callable[..., Any], handles: list[Any], bus_ids: list[str | None], nvlinks: list[list[int]]
 ) -> dict[str, Any]:
-    """The `topology` of the `devices` reply."""
+    """The `topology` of the `devices` reply; `nvlinks`: per GPU, the numbers of its links that are up."""
     count = len(handles)
     links: list[list[str | None]] = [[None] * count for _ in range(count)]
     p2p: list[list[bool | None]] = [[None] * count for _ in range(count)]
@@ -55,12 +55,12 @@ def read_topology(
 
 
 def _nvlink_peers(
-    nvml: Any, call: Callable[..., Any], handle: Any, active: int, bus_ids: list[str | None]
+    nvml: Any, call: Callable[..., Any], handle: Any, active: list[int], bus_ids: list[str | None]
 ) -> dict[int, int]:
     """GPU index -> how many of this GPU's NVLinks reach it."""
     peers: dict[int, int] = {}
     wanted = {pci_bus_key(b): j for j, b in enumerate(bus_ids) if b}
-    for link in range(active):
+    for link in active:
         try:
             remote = pci_bus_key(call(nvml.nvmlDeviceGetNvLinkRemotePciInfo, handle, link).busId)
         except Exception:

@@ -54,9 +54,10 @@ class FakeNVML:
         self.gpm: dict[int, dict[str, float]] = {
             i: {"sm_util": 0.0, "tensor_util": 0.0, "dram_util": 0.0} for i in range(gpus)
         }
-        #: NVLink per device: {"links": active links, "tx_kib": n, "rx_kib": n} (cumulative
-        #: counters, as NVML keeps them); a device not here has no NVLink.
-        self.nvlink: dict[int, dict[str, int]] = {}
+        #: NVLink per device: {"links": how many, "down": numbers of those that are down
+        #: (optional), "tx_kib": n, "rx_kib": n} (cumulative counters, as NVML keeps them);
+        #: a device not here has no NVLink.
+        self.nvlink: dict[int, dict[str, Any]] = {}
         #: NVML's field-value clock (µs): one second passes between two reads.
         self.field_clock_us = 0
         self.faults: dict[tuple[str, int | None], int] = {}
@@ -154,7 +155,15 @@ def _nvlink_state(fake: FakeNVML, h: SimpleNamespace, link: int) -> int:
         raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
     if link >= links["links"]:
         raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
-    return 1
+    return 0 if link in links.get("down", ()) else 1
+
+
+def _nvlink_remote(fake: FakeNVML, h: SimpleNamespace, link: int) -> SimpleNamespace:
+    """GPUs whose NVLinks are listed reach each other over all of them; a link that is down
+    has no remote end."""
+    if link in fake.nvlink.get(h.index, {}).get("down", ()):
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+    return SimpleNamespace(busId=f"00000000:00:0{6 + (1 - h.index if fake.count == 2 else h.index)}.0")
 
 
 def _field_values(fake: FakeNVML, h: SimpleNamespace, fields: list) -> list[SimpleNamespace]:
@@ -237,10 +246,7 @@ _ANSWERS = {
     "nvmlGpmSampleGet": _gpm_gpu_sample,
     "nvmlDeviceGetNvLinkState": _nvlink_state,
     "nvmlDeviceGetFieldValues": _field_values,
-    # GPUs whose NVLinks are listed reach each other over all of them; else the PCIe root.
-    "nvmlDeviceGetNvLinkRemotePciInfo": lambda f, h, link: SimpleNamespace(
-        busId=f"00000000:00:0{6 + (1 - h.index if f.count == 2 else h.index)}.0"
-    ),
+    "nvmlDeviceGetNvLinkRemotePciInfo": _nvlink_remote,
     "nvmlDeviceGetTopologyCommonAncestor": lambda f, h1, h2: pynvml.NVML_TOPOLOGY_NODE,
     "nvmlDeviceGetP2PStatus": lambda f, h1, h2, caps: pynvml.NVML_P2P_STATUS_OK,
     "nvmlDeviceGetCpuAffinity": lambda f, h, words: [0xFFFF << (16 * h.index)] + [0] * (words - 1),

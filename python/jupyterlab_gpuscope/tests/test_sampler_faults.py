@@ -312,6 +312,17 @@ def test_devices_give_the_topology_as_nvidia_smi_topo_prints_it():
     assert sampler.status()["topology"]["links"] == [["X", "NODE"], ["NODE", "X"]]
 
 
+def test_a_link_that_is_down_is_not_counted_and_the_links_after_it_are():
+    """Link 0 down, links 1 to 17 up: NV17 as nvidia-smi prints it, not the first 17 numbers."""
+    fake = FakeNVML(gpus=2)
+    fake.nvlink = {i: {"links": 18, "down": {0}, "tx_kib": 0, "rx_kib": 0} for i in (0, 1)}
+    sampler = make_sampler(fake)
+    sampler.tick()
+    status = sampler.status()
+    assert status["topology"]["links"] == [["X", "NV17"], ["NV17", "X"]]
+    assert [d["nvlink_links"] for d in status["devices"]] == [17, 17]
+
+
 def test_while_no_one_watches_the_slow_fields_are_read_every_ten_seconds_only():
     fake = FakeNVML(gpus=1)
     sampler = make_sampler(fake)
