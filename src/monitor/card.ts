@@ -44,38 +44,34 @@ export class GPUCard {
     this._mig = element('table', 'jp-gpuscope-MigTable', this.node) as HTMLTableElement;
     this._mig.hidden = true;
     const charts = element('div', 'jp-gpuscope-Card-charts', this.node);
-    const summary =
-      (label: string, format: (value: number) => string) => (shown: TimeChart.IShown) =>
-        chartSummary(label, format, shown, trans);
+    // One label for the chart and the start of its text alternative.
+    const chart = (
+      label: string,
+      describe: (value: number) => string,
+      options: Omit<TimeChart.IOptions, 'label' | 'summary'>
+    ) =>
+      new TimeChart({
+        ...options,
+        label,
+        summary: shown => chartSummary(label, describe, shown, trans)
+      });
     this._charts = {
-      memory: new TimeChart({
-        label: trans.__('Memory used'),
+      memory: chart(trans.__('Memory used'), v => formatMemory(v, this._units), {
         format: v => `${+v.toFixed(1)}`,
-        scale: 2 ** 30,
-        summary: summary(trans.__('Memory used'), v => formatMemory(v, this._units))
+        scale: 2 ** 30
       }),
-      utilization: new TimeChart({
-        label: trans.__('Utilisation'),
+      utilization: chart(trans.__('Utilisation'), formatPercent, {
         yRange: [0, 100],
-        format: v => `${v}%`,
-        summary: summary(trans.__('Utilisation'), formatPercent)
+        format: v => `${v}%`
       }),
-      power: new TimeChart({
-        label: trans.__('Power'),
-        format: v => `${v} W`,
-        summary: summary(trans.__('Power'), v => formatWatts(v * 1000))
-      }),
-      pcie: new TimeChart({
-        label: trans.__('PCIe rx + tx'),
+      power: chart(trans.__('Power'), v => formatWatts(v * 1000), { format: v => `${v} W` }),
+      pcie: chart(trans.__('PCIe rx + tx'), formatThroughput, {
         format: v => `${+v.toFixed(1)}`,
-        scale: 1e6,
-        summary: summary(trans.__('PCIe rx + tx'), formatThroughput)
+        scale: 1e6
       }),
-      nvlink: new TimeChart({
-        label: trans.__('NVLink rx + tx'),
+      nvlink: chart(trans.__('NVLink rx + tx'), formatThroughput, {
         format: v => `${+v.toFixed(1)}`,
-        scale: 1e6,
-        summary: summary(trans.__('NVLink rx + tx'), formatThroughput)
+        scale: 1e6
       })
     };
     for (const [key, chart] of Object.entries(this._charts)) {
