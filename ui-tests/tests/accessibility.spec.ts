@@ -1,11 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, galata, test } from '@jupyterlab/galata';
 
-// Fire and forget: a command that opens a dialog resolves only when it closes.
-const run = (page: any, command: string) =>
-  page.evaluate((id: string) => {
-    void (window as any).jupyterapp.commands.execute(id);
-  }, command);
+import { openPanel, run } from './helpers';
 
 /** axe-core's serious and critical violations inside the given parts of the page. */
 async function seriousViolations(
@@ -68,17 +64,12 @@ test.describe('accessibility (axe-core)', () => {
       // colour-contrast rule is inapplicable there); the list's other rules still run.
       const lists = await seriousViolations(page, ['.jp-gpuscope-LintList'], false);
       await page.keyboard.press('Escape');
-      await page.evaluate(() => (window as any).jupyterapp.commands.execute('gpuscope:open-panel'));
-      await expect(page.locator('#jp-gpuscope-panel .jp-gpuscope-Card')).toHaveCount(1);
+      const panel = await openPanel(page);
+      await expect(panel.locator('.jp-gpuscope-Card')).toHaveCount(1);
       await expect
         .poll(
           async () =>
-            Number(
-              await page
-                .locator('#jp-gpuscope-panel .jp-gpuscope-Chart')
-                .first()
-                .getAttribute('data-points')
-            ),
+            Number(await panel.locator('.jp-gpuscope-Chart').first().getAttribute('data-points')),
           { timeout: 15000 }
         )
         .toBeGreaterThan(2);
@@ -153,12 +144,8 @@ for (const [level, thresholds] of Object.entries(LEVELS)) {
         expect(await textContrast(item.locator('.jp-StatusBar-TextItem'))).toBeGreaterThanOrEqual(
           4.5
         );
-        await page.evaluate(() =>
-          (window as any).jupyterapp.commands.execute('gpuscope:open-panel')
-        );
-        await expect(
-          page.locator(`#jp-gpuscope-panel .jp-gpuscope-Card.jp-mod-${level}`)
-        ).toHaveCount(1);
+        const panel = await openPanel(page);
+        await expect(panel.locator(`.jp-gpuscope-Card.jp-mod-${level}`)).toHaveCount(1);
         expect(
           await seriousViolations(page, ['#jp-gpuscope-panel', '.jp-gpuscope-StatusItem'])
         ).toEqual([]);

@@ -1,12 +1,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
+import { run } from './helpers';
 import { SCREENSHOTS } from './screenshots';
-
-// Fire and forget: a command that opens a dialog resolves only when it closes.
-const run = (page: any, command: string) =>
-  page.evaluate((id: string) => {
-    void (window as any).jupyterapp.commands.execute(id);
-  }, command);
 
 /** The diagnostic's MIME data in a cell's first output (what a saved notebook carries). */
 const outputOf = (page: any, cell: number) =>

@@ -1,6 +1,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
+import { openPanel } from './helpers';
 import { SCREENSHOTS } from './screenshots';
 
 const TRACE = path.resolve(
@@ -23,13 +24,6 @@ function recordedMemoryTexts(): Set<string> {
 }
 
 const statusItem = (page: any) => page.locator('.jp-gpuscope-StatusItem');
-
-async function openPanel(page: any) {
-  await page.evaluate(() => (window as any).jupyterapp.commands.execute('gpuscope:open-panel'));
-  const panel = page.locator('#jp-gpuscope-panel');
-  await expect(panel).toBeVisible();
-  return panel;
-}
 
 test.describe('GPU monitor on the replay backend', () => {
   test('the status bar shows values from the recording, marked as a replay', async ({ page }) => {

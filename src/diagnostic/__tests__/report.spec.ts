@@ -15,6 +15,12 @@ function render(bundle: Record<string, unknown>): DiagnosticReport {
   return report;
 }
 
+/** The H200 report with these findings instead of its own. */
+const withFindings = (findings: Record<string, unknown>[]) => ({
+  ...JSON.parse(JSON.stringify(h200)),
+  findings
+});
+
 const text = (report: DiagnosticReport, selector: string) =>
   Array.from(report.node.querySelectorAll(selector)).map(n => n.textContent ?? '');
 
@@ -31,8 +37,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
   });
 
   it('renders a changed finding as the output says, without judging the facts again', () => {
-    const edited = JSON.parse(JSON.stringify(h200));
-    edited.findings = [
+    const edited = withFindings([
       {
         id: 'x',
         severity: 'fail',
@@ -41,7 +46,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
         fix: 'run `this`',
         sources: []
       }
-    ];
+    ]);
     edited.worst = 'fail';
     const report = render({ [DIAGNOSTIC_MIME]: edited });
     expect(text(report, '.jp-gpuscope-Finding-title')).toEqual(['Said by the kernel']);
@@ -52,8 +57,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
   });
 
   it("lists each finding's sources by title, linked to their pages; an address that is not http(s) stays text", () => {
-    const edited = JSON.parse(JSON.stringify(h200));
-    edited.findings = [
+    const edited = withFindings([
       {
         id: 'x',
         severity: 'warn',
@@ -70,7 +74,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
           { key: 'c', title: 'Crafted', url: 'javascript:alert(1)' }
         ]
       }
-    ];
+    ]);
     const report = render({ [DIAGNOSTIC_MIME]: edited });
     const items = Array.from(report.node.querySelectorAll('.jp-gpuscope-Finding-sources li'));
     expect(items.map(li => li.textContent)).toEqual([
@@ -88,8 +92,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
   });
 
   it('a report saved with the older sources (a note, no title) still lists them', () => {
-    const old = JSON.parse(JSON.stringify(h200));
-    old.findings = [
+    const old = withFindings([
       {
         id: 'x',
         severity: 'warn',
@@ -98,7 +101,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
         fix: null,
         sources: [{ key: 'k', text: 'a note' }]
       }
-    ];
+    ]);
     const report = render({ [DIAGNOSTIC_MIME]: old });
     expect(text(report, '.jp-gpuscope-Finding-sources li')).toEqual(['a note']);
   });

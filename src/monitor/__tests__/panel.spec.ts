@@ -5,7 +5,7 @@ import { Widget } from '@lumino/widgets';
 import { GPUCard } from '../card';
 import { MonitorModel } from '../model';
 import { GPUPanel } from '../panel';
-import type { IProcessesReply } from '../../api';
+import type { IDevicesReply, IProcessesReply } from '../../api';
 import {
   devicesReply,
   FakeAPI,
@@ -70,6 +70,13 @@ describe('GPUPanel', () => {
     panel.updateNow();
   });
 
+  /** The server re-reads its devices (it says so on the stream): the model takes `reply`. */
+  const serverDevices = async (reply: IDevicesReply) => {
+    api.devicesReply = reply;
+    api.socket.deliver({ type: 'status', status: reply.status, reason: reply.reason ?? null });
+    await flush();
+  };
+
   afterEach(() => {
     panel.dispose();
     model.dispose();
@@ -122,29 +129,29 @@ describe('GPUPanel', () => {
     expect(banner.textContent).toBe('Live · driver 580.159.04 · CUDA 13.0');
     expect(banner.getAttribute('data-level')).toBe('info');
     // The server switches to a recording: the model re-reads the devices on the status.
-    api.devicesReply = devicesReply({
-      backend: 'replay',
-      live: false,
-      source: {
-        kind: 'replay',
-        trace: 'h200-workload.jsonl',
-        description: 'Replay of a recording from 1× NVIDIA H200, not a live GPU',
-        duration_seconds: 720
-      }
-    });
-    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
-    await flush();
+    await serverDevices(
+      devicesReply({
+        backend: 'replay',
+        live: false,
+        source: {
+          kind: 'replay',
+          trace: 'h200-workload.jsonl',
+          description: 'Replay of a recording from 1× NVIDIA H200, not a live GPU',
+          duration_seconds: 720
+        }
+      })
+    );
     panel.updateNow();
     expect(banner.textContent).toBe('Replay of a recording from 1× NVIDIA H200, not a live GPU');
     expect(banner.getAttribute('data-level')).toBe('replay');
     // Then the GPU goes: no cards, the reason in the banner.
-    api.devicesReply = devicesReply({
-      status: 'unavailable',
-      reason: 'the GPU is lost',
-      devices: []
-    });
-    api.socket.deliver({ type: 'status', status: 'unavailable', reason: 'the GPU is lost' });
-    await flush();
+    await serverDevices(
+      devicesReply({
+        status: 'unavailable',
+        reason: 'the GPU is lost',
+        devices: []
+      })
+    );
     panel.updateNow();
     expect(banner.textContent).toBe('No GPU readings: the GPU is lost');
     expect(banner.getAttribute('data-level')).toBe('warning');
@@ -154,21 +161,19 @@ describe('GPUPanel', () => {
   it('offers Pause and History only while GPUs are read: not without a GPU, not offline', async () => {
     const controls = panel.node.querySelector<HTMLElement>('.jp-gpuscope-Panel-controls')!;
     expect(controls.hidden).toBe(false);
-    api.devicesReply = devicesReply({
-      status: 'unavailable',
-      reason: 'no NVIDIA driver',
-      devices: []
-    });
-    api.socket.deliver({ type: 'status', status: 'unavailable', reason: 'no NVIDIA driver' });
-    await flush();
+    await serverDevices(
+      devicesReply({
+        status: 'unavailable',
+        reason: 'no NVIDIA driver',
+        devices: []
+      })
+    );
     panel.updateNow();
     expect(controls.hidden).toBe(true);
     expect(panel.node.querySelector('.jp-gpuscope-Panel-banner')!.textContent).toBe(
       'No GPU readings: no NVIDIA driver'
     );
-    api.devicesReply = devicesReply();
-    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
-    await flush();
+    await serverDevices(devicesReply());
     panel.updateNow();
     expect(controls.hidden).toBe(false);
     // The server goes away: nothing to pause until it is back.
@@ -195,11 +200,11 @@ describe('GPUPanel', () => {
   });
 
   it('says where the server runs in the banner tooltip', async () => {
-    api.devicesReply = devicesReply({
-      environment: { container: 'docker', own_pid_namespace: true, gpu_pids: 'host' }
-    });
-    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
-    await flush();
+    await serverDevices(
+      devicesReply({
+        environment: { container: 'docker', own_pid_namespace: true, gpu_pids: 'host' }
+      })
+    );
     panel.updateNow();
     const banner = panel.node.querySelector('.jp-gpuscope-Panel-banner')!;
     expect(banner.getAttribute('title')).toBe(
@@ -291,9 +296,7 @@ describe('GPUPanel', () => {
 
   it('lists MIG instances under their GPU, with memory and GPM activity, and where each process runs', async () => {
     const mig = migMachine();
-    api.devicesReply = mig.devices;
-    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
-    await flush();
+    await serverDevices(mig.devices);
     api.socket.deliver({ ...mig.sample, seq: 2 });
     panel.updateNow();
     const table = panel.node.querySelector('.jp-gpuscope-MigTable') as HTMLTableElement;
@@ -344,9 +347,7 @@ describe('GPUPanel', () => {
       .split('\n')[0];
     const two = devicesReply({ topology: JSON.parse(trace).topology });
     two.devices = [two.devices[0], { ...two.devices[0], index: 1, uuid: 'GPU-1' }];
-    api.devicesReply = two;
-    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
-    await flush();
+    await serverDevices(two);
     panel.updateNow();
     const table = panel.node.querySelector('.jp-gpuscope-Topology') as HTMLTableElement;
     expect(table.hidden).toBe(false);
@@ -362,9 +363,7 @@ describe('GPUPanel', () => {
       '18 NVLinks between them; peer-to-peer reads: yes'
     );
     // One GPU: no matrix.
-    api.devicesReply = devicesReply();
-    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
-    await flush();
+    await serverDevices(devicesReply());
     panel.updateNow();
     expect(table.hidden).toBe(true);
   });
@@ -406,9 +405,7 @@ describe('GPUPanel', () => {
   it('charts NVLink beside PCIe on a GPU with NVLink', async () => {
     const linked = devicesReply();
     linked.devices = [{ ...linked.devices[0], nvlink_links: 18 }];
-    api.devicesReply = linked;
-    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
-    await flush();
+    await serverDevices(linked);
     api.socket.deliver(sample(2, [gpu(0, { nvlink_rx_kbs: 4e6, nvlink_tx_kbs: 5e6 })]));
     panel.updateNow();
     const figure = Array.from(panel.node.querySelectorAll('figure')).find(
@@ -436,9 +433,7 @@ describe('GPUPanel', () => {
     ]);
     await model.refreshProcesses();
     panel.updateNow();
-    api.devicesReply = mig.devices;
-    api.socket.deliver({ type: 'status', status: 'ok', reason: null });
-    await flush();
+    await serverDevices(mig.devices);
     api.socket.deliver({ ...mig.sample, seq: 2 });
     panel.updateNow();
     const [row] = Array.from(panel.node.querySelectorAll('.jp-gpuscope-ProcessTable tbody tr'));

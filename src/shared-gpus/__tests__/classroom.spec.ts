@@ -280,13 +280,19 @@ describe('UsageSection', () => {
 
 const tick = () => new Promise(resolve => setTimeout(resolve, 50));
 
+/** A started model, once the server's first `usage` reply is in. */
+async function startedWithFirstReply(api: FakeAPI): Promise<SharedGPUsModel> {
+  const model = new SharedGPUsModel(api, trans);
+  model.start();
+  await new Promise(resolve => model.changed.connect(resolve));
+  return model;
+}
+
 describe('SharedGPUsModel', () => {
   it("adds a status bar line for memory held outside this server's view", async () => {
     const api = new FakeAPI();
     api.usageReplies = [usageReply({ gpus: [share({ mine: GiB, outside: 2.5 * GiB })] })];
-    const model = new SharedGPUsModel(api, trans);
-    model.start();
-    await new Promise(resolve => model.changed.connect(resolve));
+    const model = await startedWithFirstReply(api);
     expect(model.statusFor([0], 'GiB').lines).toEqual([
       'You hold 1.0 GiB on GPU 0.',
       "2.5 GiB is held outside this server's view on GPU 0 (other containers or machines)."
@@ -310,9 +316,7 @@ describe('SharedGPUsModel', () => {
         ]
       })
     ];
-    const model = new SharedGPUsModel(api, trans);
-    model.start();
-    await new Promise(resolve => model.changed.connect(resolve));
+    const model = await startedWithFirstReply(api);
     expect(model.statusFor([0], 'GiB').lines).toEqual([
       'You hold 2.0 GiB on GPU 0. Others hold 16.5 GiB (1 process).',
       'The rest of the memory in use on GPU 0 cannot be accounted for here: a recording: its memory and its processes need not be of one moment.'
@@ -369,9 +373,7 @@ describe('SharedGPUsModel', () => {
   it('resolves refresh() with the new reply in (after Keep, the panel draws what changed)', async () => {
     const api = new FakeAPI();
     api.usageReplies = [usageReply({ idle: [idleKernel()] })];
-    const model = new SharedGPUsModel(api, trans);
-    model.start();
-    await new Promise(resolve => model.changed.connect(resolve));
+    const model = await startedWithFirstReply(api);
     expect(model.usage?.idle).toHaveLength(1);
     api.usageReplies = [usageReply({ idle: [] })];
     await model.refresh();
@@ -382,9 +384,7 @@ describe('SharedGPUsModel', () => {
   it('stops polling a server without the usage route', async () => {
     const api = new FakeAPI();
     api.usageReplies = [usageReply()];
-    const model = new SharedGPUsModel(api, trans);
-    model.start();
-    await new Promise(resolve => model.changed.connect(resolve));
+    const model = await startedWithFirstReply(api);
     api.usageReplies = [
       await ServerConnection.ResponseError.create(new Response('{}', { status: 404 }))
     ];
