@@ -20,9 +20,13 @@ never read from the driver, so it is reported as probable, with how it was made.
 
 from __future__ import annotations
 
+import concurrent.futures
+import errno
 import json
+import logging
 import math
 import os
+import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,15 +70,49 @@ def evidence_path(connection_file: str) -> str:
     return os.path.join(folder, EVIDENCE_PREFIX + name)
 
 
+#: An evidence file is a few hundred bytes per GPU; anything larger is not one.
+MAX_EVIDENCE_BYTES = 64 * 1024
+#: A read that takes longer (a file on a hung network share) is given up for this join.
+EVIDENCE_READ_SECONDS = 1.0
+
+_log = logging.getLogger(__name__)
+_reader = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="gpuscope-evidence")
+_reported: set[tuple[str, str]] = set()
+
+
+class UntrustedFile(Exception):
+    """An evidence file that is not what the kernel would have written: ignored."""
+
+
 def read_evidence(kernel_id: str, kernel_pid: int | None, connection_file: str | None) -> list[DeviceEvidence] | None:
     """A kernel's evidence, or None when it has given none (the per-cell extension is off,
-    it has not used a GPU, or the file is not this kernel process's). Blocking."""
+    it has not used a GPU, or the file is not this kernel process's). Blocking.
+
+    The runtime directory can be shared with other users (some hubs and HPC sites), so
+    the file's name proves nothing: only a regular file owned by the kernels' user, opened
+    without following a link or blocking, small, and read within a time limit, counts.
+    Anything else is ignored, with one log line per file and reason."""
     if not connection_file:
         return None
+    path = evidence_path(connection_file)
+    # This server's kernels run as its user (jupyter_server's local provisioner).
+    reading = _reader.submit(_read_trusted, path, os.getuid())
     try:
-        with open(evidence_path(connection_file)) as source:
-            report = json.load(source)
-    except (OSError, ValueError):
+        text = reading.result(timeout=EVIDENCE_READ_SECONDS)
+    except FileNotFoundError:
+        return None
+    except concurrent.futures.TimeoutError:
+        _report(path, f"reading it took over {EVIDENCE_READ_SECONDS} s")
+        return None
+    except UntrustedFile as why:
+        _report(path, str(why))
+        return None
+    except OSError as error:
+        _report(path, f"it cannot be read ({error.strerror or error})")
+        return None
+    try:
+        report = json.loads(text)
+    except (ValueError, RecursionError):
         return None
     if not isinstance(report, dict) or report.get("version") != 1 or report.get("pid") != kernel_pid:
         return None  # from an earlier process of a restarted kernel, or not ours
@@ -89,6 +127,34 @@ def read_evidence(kernel_id: str, kernel_pid: int | None, connection_file: str |
         if uuid is not None:
             found.append(DeviceEvidence(kernel_id, uuid, after, by, held))
     return found
+
+
+def _read_trusted(path: str, owner: int) -> str:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UntrustedFile("it is a symbolic link") from None
+        raise
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise UntrustedFile("it is not a regular file")
+        if status.st_uid != owner:
+            raise UntrustedFile(f"it belongs to user id {status.st_uid}, not to the kernels' user ({owner})")
+        data = os.read(fd, MAX_EVIDENCE_BYTES + 1)
+        if len(data) > MAX_EVIDENCE_BYTES:
+            raise UntrustedFile(f"it is larger than {MAX_EVIDENCE_BYTES} bytes")
+        return data.decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+
+
+def _report(path: str, why: str) -> None:
+    if (path, why) not in _reported:
+        _reported.add((path, why))
+        _log.warning("gpuscope: ignoring the kernel evidence file %s: %s", path, why)
 
 
 def _moment(value: Any) -> float | None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import math
 import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Float, Int, Type, Unicode
+from traitlets import Bool, Enum, Float, Int, TraitError, Type, Unicode
 
 from . import metrics
 from .backends import Backend, NoneBackend, NvmlBackend, ReplayBackend
@@ -20,6 +21,18 @@ from .shared_gpus.limits import MemoryLimit
 from .shared_gpus.watcher import SharedGPUsWatcher
 
 MIN_INTERVAL_SECONDS = 0.25
+#: History is kept in memory: a day of samples at most.
+MAX_HISTORY_SECONDS = 86400.0
+
+
+class FiniteFloat(Float):
+    """A Float setting that refuses NaN and infinity (a bound alone lets NaN through)."""
+
+    def validate(self, obj: Any, value: Any) -> float:
+        value = super().validate(obj, value)
+        if not math.isfinite(value):
+            raise TraitError(f"The '{self.name}' setting must be a finite number, not {value!r}.")
+        return value
 
 
 class GPUScope(ExtensionApp):
@@ -43,11 +56,15 @@ class GPUScope(ExtensionApp):
         help="""A Backend subclass to use instead of `backend` (custom sources, and the fake
         backends of the end-to-end tests). Its `live` flag decides how readings are labelled.""",
     )
-    interval_seconds = Float(
+    interval_seconds = FiniteFloat(
         1.0, min=MIN_INTERVAL_SECONDS, config=True, help=f"Seconds between samples; at least {MIN_INTERVAL_SECONDS}."
     )
-    history_seconds = Float(
-        3600.0, min=1.0, config=True, help="Seconds of samples kept in memory for history charts (at least 1)."
+    history_seconds = FiniteFloat(
+        3600.0,
+        min=1.0,
+        max=MAX_HISTORY_SECONDS,
+        config=True,
+        help=f"Seconds of samples kept in memory for history charts (1 to {MAX_HISTORY_SECONDS:.0f}).",
     )
     show_other_users = Bool(
         False,
@@ -62,10 +79,10 @@ class GPUScope(ExtensionApp):
         the package (h200-workload.jsonl, h200x2-workload.jsonl, h200-mig-synthetic.jsonl);
         empty: the bundled H200 recording.""",
     )
-    call_timeout_seconds = Float(
+    call_timeout_seconds = FiniteFloat(
         5.0, min=0.05, config=True, help="A GPU driver call that takes longer is reported as hung for that sample."
     )
-    reopen_seconds = Float(
+    reopen_seconds = FiniteFloat(
         10.0,
         min=0.0,
         config=True,
@@ -82,7 +99,7 @@ class GPUScope(ExtensionApp):
         (0: none). Shown in the status bar and the GPU panel; the user is warned when near it.
         Nothing is killed for passing it.""",
     )
-    user_memory_limit_fraction = Float(
+    user_memory_limit_fraction = FiniteFloat(
         0.0,
         min=0.0,
         max=1.0,
@@ -90,14 +107,14 @@ class GPUScope(ExtensionApp):
         help="""The same soft limit as a fraction of each GPU's memory (0: none). With both set,
         the smaller applies.""",
     )
-    user_memory_warn_fraction = Float(
+    user_memory_warn_fraction = FiniteFloat(
         0.9,
         min=0.0,
         max=1.0,
         config=True,
         help="Warn the user when their GPU memory passes this fraction of the limit.",
     )
-    idle_kernel_minutes = Float(
+    idle_kernel_minutes = FiniteFloat(
         0.0,
         min=0.0,
         config=True,
@@ -105,20 +122,20 @@ class GPUScope(ExtensionApp):
         owner, with "Shut down kernel" and "Keep". 0, the default: never (on a GPU no one else
         uses, an idle kernel holding memory harms no one); 30 suits a classroom.""",
     )
-    idle_kernel_shutdown_minutes = Float(
+    idle_kernel_shutdown_minutes = FiniteFloat(
         0.0,
         min=0.0,
         config=True,
         help="""Shut down an idle kernel holding GPU memory this many minutes after its owner was
         notified, unless they chose "Keep" (0, the default: never). Each shut-down is logged.""",
     )
-    check_seconds = Float(
+    check_seconds = FiniteFloat(
         5.0,
         min=MIN_INTERVAL_SECONDS,
         config=True,
         help="Seconds between checks of who holds GPU memory (limits, idle kernels, metrics).",
     )
-    memory_warning_percent = Float(
+    memory_warning_percent = FiniteFloat(
         0.0,
         min=0.0,
         max=100.0,
@@ -126,7 +143,7 @@ class GPUScope(ExtensionApp):
         help="""Memory use (percent of a GPU) from which the status bar and panel turn orange, for
         every user, over their own setting. 0: each user's setting.""",
     )
-    memory_critical_percent = Float(
+    memory_critical_percent = FiniteFloat(
         0.0,
         min=0.0,
         max=100.0,
@@ -145,8 +162,17 @@ class GPUScope(ExtensionApp):
     metrics_per_kernel = Bool(
         False,
         config=True,
-        help="""Add per-kernel and per-user GPU memory series, with kernel and user labels, to
-        /metrics. Off by default: the labels name the user.""",
+        help="""Add per-kernel and per-user GPU memory series to /metrics. Kernels are told
+        apart by a digest of their id; their ids, names and the user's name are added only
+        with `metrics_names`. /metrics is readable by every user this server lets in, and by
+        anyone when jupyter_server's `authenticate_prometheus` is False.""",
+    )
+    metrics_names = Bool(
+        False,
+        config=True,
+        help="""With `metrics_per_kernel`: label the series with the user's name and the
+        kernels' ids and names. Everyone who can read /metrics (see `metrics_per_kernel`)
+        then sees them; leave it off unless only trusted scrapers can.""",
     )
 
     def policy(self) -> dict[str, Any]:
@@ -216,7 +242,11 @@ class GPUScope(ExtensionApp):
         self.shared_gpus.start()
         metrics.register(
             metrics.GPUScopeCollector(
-                self.sampler, self.shared_gpus, per_kernel=self.metrics_per_kernel, user=_user_name()
+                self.sampler,
+                self.shared_gpus,
+                per_kernel=self.metrics_per_kernel,
+                user=_user_name(),
+                names=self.metrics_names,
             )
         )
         self.log.info("gpuscope: sampling with backend=%s every %ss", self.backend, self.interval_seconds)

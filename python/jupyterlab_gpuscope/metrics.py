@@ -2,12 +2,16 @@
 
 Read at scrape time from the sampler's latest reading and the shared-GPU watcher's last
 check: a scrape never calls the GPU backend. Every series carries the backend's name,
-so readings from a replay are never mistaken for a live GPU. Series with a user or a
-kernel label exist only when the admin turns them on (`c.GPUScope.metrics_per_kernel`).
+so readings from a replay are never mistaken for a live GPU. Per-kernel and per-user
+series exist only when the admin turns them on (`c.GPUScope.metrics_per_kernel`), and
+they name the user and the kernels only when the admin allows that too
+(`c.GPUScope.metrics_names`): /metrics is readable by anyone the server lets in, and by
+anyone at all where jupyter_server's `authenticate_prometheus` is off.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -35,11 +39,15 @@ DEVICE_GAUGES = (
 
 
 class GPUScopeCollector(Collector):
-    def __init__(self, sampler: Sampler, watcher: SharedGPUsWatcher, *, per_kernel: bool, user: str) -> None:
+    def __init__(
+        self, sampler: Sampler, watcher: SharedGPUsWatcher, *, per_kernel: bool, user: str, names: bool = False
+    ) -> None:
         self.sampler = sampler
         self.watcher = watcher
         self.per_kernel = per_kernel
         self.user = user
+        #: Whether series may carry the user's name and kernel ids and names.
+        self.names = names
 
     def collect(self) -> Iterator[Metric]:
         backend = self.sampler.backend.name
@@ -72,24 +80,33 @@ class GPUScopeCollector(Collector):
             yield family
 
     def _user_gauges(self, backend: str) -> Iterator[Metric]:
+        """Kernels are told apart by `kernel`, a digest of the id that cannot be used to
+        reach the kernel; `kernel_id`, `kernel_name` and `user` only with names allowed."""
+        named = ["kernel_id", "kernel_name", "user"] if self.names else []
         kernels = GaugeMetricFamily(
             "gpuscope_kernel_gpu_memory_bytes",
             "GPU memory held by each kernel of this server, in bytes.",
-            labels=["gpu", "kernel_id", "kernel_name", "user", "backend"],
+            labels=["gpu", "kernel", *named, "backend"],
         )
         names = {k.id: k.name for k in self.watcher.kernels}
         for kernel_id, per_gpu in self.watcher.kernel_memory.items():
+            identity = [kernel_id, names.get(kernel_id, ""), self.user] if self.names else []
             for gpu, size in per_gpu.items():
-                kernels.add_metric([str(gpu), kernel_id, names.get(kernel_id, ""), self.user, backend], size)
+                kernels.add_metric([str(gpu), kernel_digest(kernel_id), *identity, backend], size)
         yield kernels
         user = GaugeMetricFamily(
             "gpuscope_user_gpu_memory_bytes",
             "GPU memory held by this server's user (all their processes), in bytes.",
-            labels=["gpu", "user", "backend"],
+            labels=["gpu", *(["user"] if self.names else []), "backend"],
         )
         for gpu in (self.watcher.latest or {}).get("gpus", []):
-            user.add_metric([str(gpu["index"]), self.user, backend], gpu["mine"])
+            user.add_metric([str(gpu["index"]), *([self.user] if self.names else []), backend], gpu["mine"])
         yield user
+
+
+def kernel_digest(kernel_id: str) -> str:
+    """A short stable label for a kernel that does not reveal its id."""
+    return hashlib.sha256(kernel_id.encode()).hexdigest()[:12]
 
 
 _registered: GPUScopeCollector | None = None

@@ -16,9 +16,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .processes import KernelInfo, for_viewer, processes_body, running_kernels
+from .processes import ALL_GRANTED, KernelInfo, ReadGrants, for_viewer, processes_body, running_kernels
 
-Subscriber = Callable[[bytes], None]
+#: Called with each new join; it serialises the view its viewer may read (viewer_json).
+Subscriber = Callable[["Joined"], None]
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Joined:
     key: tuple[Any, ...]
     kernels: list[KernelInfo]
     body: dict[str, Any]
-    _views: dict[bool, bytes] = field(default_factory=dict, repr=False)
+    _views: dict[tuple[bool, ReadGrants], bytes] = field(default_factory=dict, repr=False)
 
 
 class ProcessJoin:
@@ -78,18 +79,19 @@ class ProcessJoin:
         body = await loop.run_in_executor(None, lambda: processes_body(self.sampler, kernels, show_other_users=True))
         return Joined(key, kernels, body)
 
-    def viewer_json(self, joined: Joined) -> bytes:
-        """The viewers' view (as the policy allows), serialised once per sample."""
-        show = bool(self.policy.get("show_other_users"))
-        if show not in joined._views:
-            joined._views[show] = json.dumps(for_viewer(joined.body, show), separators=(",", ":")).encode()
-        return joined._views[show]
+    def viewer_json(self, joined: Joined, grants: ReadGrants = ALL_GRANTED) -> bytes:
+        """The view of a viewer with these grants (as the policy allows), serialised once
+        per sample and kind of viewer."""
+        key = (bool(self.policy.get("show_other_users")), grants)
+        if key not in joined._views:
+            joined._views[key] = json.dumps(for_viewer(joined.body, *key), separators=(",", ":")).encode()
+        return joined._views[key]
 
     # ---- pushed to stream subscribers --------------------------------------------------------
 
     def subscribe(self, callback: Subscriber) -> None:
-        """`callback` gets {"type": "processes", ...} after each sample whose join differs
-        from the last one pushed, and the current one at once."""
+        """`callback` gets the join after each sample whose join differs from the last one
+        pushed, and the current one at once."""
         if not self._subscribers:
             self.sampler.subscribe(self._on_sample)  # samples matter only while someone listens
         self._subscribers.add(callback)
@@ -118,14 +120,13 @@ class ProcessJoin:
     async def _push(self) -> None:
         try:
             joined = await self.latest()
-            body = self.viewer_json(joined)
+            body = self.viewer_json(joined)  # every narrower view changes only when this does
             if body == self._last_pushed:
                 return
             self._last_pushed = body
-            message = b'{"type":"processes","reply":' + body + b"}"
             for callback in list(self._subscribers):
                 try:
-                    callback(message)
+                    callback(joined)
                 except Exception:  # one broken viewer must not starve the others
                     self.log.exception("gpuscope: a process subscriber failed")
         except Exception:

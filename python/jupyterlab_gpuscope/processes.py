@@ -29,6 +29,7 @@ NOT_IN_NAMESPACE = (
 RECORDED = (
     "a process of the recording (a replay): it ran on the machine the trace was recorded on, so it has no owner here"
 )
+ENDED = "this process ended after the driver listed it"
 UNVERIFIED = (
     "a local process has this PID, but it has no GPU device open: NVML's PID belongs to "
     "another PID namespace, so its owner is not shown"
@@ -160,6 +161,7 @@ def describe(
     gpu_uuids: dict[int, str | None] | None = None,
     evidence_of: Callable[[KernelInfo], list[DeviceEvidence] | None] = _kernel_evidence,
     now: Callable[[], float] = time.time,
+    own_namespace: bool | None = None,
 ) -> dict[str, Any]:
     """The `processes` API body for the given NVML process lists.
 
@@ -170,13 +172,19 @@ def describe(
     server's view (`outside`); `reserve_apart`: that figure leaves out the driver's reserve.
     `appeared` (device index -> PID -> when it appeared, from the sampler), `gpu_uuids`
     and `evidence_of` (a kernel's evidence): for PIDs that are the host's (attribution.py).
+    `own_namespace`: whether the server runs in a PID namespace of its own (None: look).
+    Only there can NVML's PIDs be another namespace's; outside one, a PID that is not a
+    process here has only ended since NVML listed it.
     """
     unreadable = unreadable or {}
     memory_used = memory_used or {}
     own_uid = os.getuid() if own_uid is None else own_uid
     by_pid = _kernel_by_pid(kernels)
     all_pids = {p["pid"] for procs in gpu_processes.values() for p in procs if p.get("pid") is not None}
-    shared_namespace = pids_exist_here(all_pids)
+    if own_namespace is None:
+        own_namespace = in_own_pid_namespace()
+    # A recording's PIDs are another machine's wherever the server runs.
+    shared_namespace = pids_exist_here(all_pids) if recorded or own_namespace else True
     described = {
         index: [
             _describe_one(proc, own_uid, by_pid, verify=None if shared_namespace else uses_gpu)
@@ -188,7 +196,7 @@ def describe(
     if recorded:
         for entries in described.values():
             for entry in entries:
-                if entry["note"] == NOT_IN_NAMESPACE:
+                if entry["note"] in (NOT_IN_NAMESPACE, ENDED):
                     entry["note"] = RECORDED
     elif not shared_namespace:
         without_evidence = _attribute_host_pids(
@@ -228,10 +236,24 @@ def describe(
     return for_viewer(full, show_other_users)
 
 
-def for_viewer(body: dict[str, Any], show_other_users: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ReadGrants:
+    """What of this server's kernels a viewer's authorizer lets them read, as jupyter_server's
+    own routes decide it: kernel ids and states (`kernels`), notebook paths (`sessions`)."""
+
+    kernels: bool = True
+    sessions: bool = True
+
+
+ALL_GRANTED = ReadGrants()
+
+
+def for_viewer(body: dict[str, Any], show_other_users: bool, grants: ReadGrants = ALL_GRANTED) -> dict[str, Any]:
     """The body as a viewer may see it: unless the admin allows it, processes that are not
-    this user's become one "others" total per GPU (and per MIG instance, for its limit).
-    Pure: the join is made once with everything, and each reader gets its view of it."""
+    this user's become one "others" total per GPU (and per MIG instance, for its limit);
+    kernels and notebook paths only as far as `grants` allow. Pure: the join is made once
+    with everything, and each reader gets its view of it."""
+    body = _within_grants(body, grants)
     if show_other_users or not body["show_other_users"]:
         return body
     gpus = []
@@ -252,6 +274,31 @@ def for_viewer(body: dict[str, Any], show_other_users: bool) -> dict[str, Any]:
             {**gpu, "processes": listed, "others": {"count": count, "used_memory": memory, "by_instance": by_instance}}
         )
     return {**body, "show_other_users": False, "gpus": gpus}
+
+
+def _within_grants(body: dict[str, Any], grants: ReadGrants) -> dict[str, Any]:
+    """Kernels left out where `kernels` may not be read (with the command lines of their
+    processes, which name the kernel's connection file and so its id), notebook paths where
+    `sessions` may not."""
+    if grants == ALL_GRANTED:
+        return body
+
+    def entry_view(entry: dict[str, Any]) -> dict[str, Any]:
+        kernel = entry.get("kernel")
+        if kernel is None:
+            return entry
+        if not grants.kernels:
+            return {**entry, "kernel": None, "cmdline": None}
+        if not grants.sessions:
+            return {**entry, "kernel": {**kernel, "notebook_path": None}}
+        return entry
+
+    namespace = body["pid_namespace"]
+    return {
+        **body,
+        "pid_namespace": namespace if grants.kernels else {**namespace, "kernels_without_evidence": []},
+        "gpus": [{**gpu, "processes": [entry_view(e) for e in gpu["processes"]]} for gpu in body["gpus"]],
+    }
 
 
 def _hidden_note(without_evidence: list[str]) -> str:
@@ -376,7 +423,8 @@ def _describe_one(
         local = psutil.Process(pid)
         uid = local.uids().real
     except (psutil.Error, TypeError, ValueError):
-        entry["note"] = NOT_IN_NAMESPACE
+        # verify is None where NVML's PIDs are this namespace's: then it has only ended.
+        entry["note"] = ENDED if verify is None else NOT_IN_NAMESPACE
         return entry
     if verify is not None and not verify(pid):
         entry["note"] = UNVERIFIED

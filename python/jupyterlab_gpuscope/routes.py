@@ -1,8 +1,11 @@
 """HTTP and websocket routes under {base_url}/gpuscope/api/.
 
 Every verb is authenticated and authorized against the `gpuscope` resource; the
-websocket is authenticated before the upgrade. Handlers only read what the sampler
-already has: none of them calls NVML, and blocking work goes to an executor.
+websocket is authenticated before the upgrade. What a reply says of this server's kernels
+is asked of the authorizer too, as jupyter_server's own routes ask it: kernel ids and
+states need `kernels`, notebook paths `sessions`; keeping a kernel needs to change
+`kernels`. Handlers only read what the sampler already has: none of them calls NVML,
+and blocking work goes to an executor.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web, websocket
@@ -21,15 +25,24 @@ from tornado import web, websocket
 from . import diagnostic_cell
 from .environment import environment
 from .kernel import facts
+from .processes import ReadGrants
+from .shared_gpus.watcher import usage_for_viewer
 
 if TYPE_CHECKING:
-    from .process_join import ProcessJoin
+    from .process_join import Joined, ProcessJoin
     from .sampler import Sampler
     from .shared_gpus.watcher import SharedGPUsWatcher
 
 AUTH_RESOURCE = "gpuscope"
 API = "gpuscope/api"
 _SEQ = re.compile(r"[0-9]{1,18}")
+#: Query parameters jupyter_server's own authentication reads (`?token=`, and the XSRF
+#: value a form may send): accepted on every route and left to the server.
+SERVER_AUTH_PARAMS = ("token", "_xsrf")
+#: A kernel id as jupyter_server makes them (a UUID); anything else names no kernel.
+_KERNEL_ID = re.compile(r"[0-9a-fA-F-]{1,64}")
+#: `keep` and stream messages are a few dozen bytes; a larger body is refused unread.
+MAX_MESSAGE_BYTES = 4096
 
 
 class _GPUScopeMixin:
@@ -62,6 +75,8 @@ class _GPUScopeMixin:
         for name, values in args.items():
             if name.isdigit() and values == [b""]:
                 continue  # JupyterLab's ServerConnection appends "?<timestamp>" to defeat caches
+            if name in SERVER_AUTH_PARAMS:
+                continue
             if name not in self.query_params:
                 accepted = (
                     "accepts " + ", ".join(f"'{p}'" for p in self.query_params)
@@ -78,6 +93,16 @@ class _GPUScopeMixin:
 
     def backend_summary(self) -> dict[str, Any]:
         return self.sampler.summary()
+
+    async def may(self, action: str, resource: str) -> bool:
+        """Whether the authorizer lets this user `action` ("read", "write") `resource`."""
+        handler: Any = self
+        return bool(
+            await ensure_async(handler.authorizer.is_authorized(handler, handler.current_user, action, resource))
+        )
+
+    async def read_grants(self) -> ReadGrants:
+        return ReadGrants(kernels=await self.may("read", "kernels"), sessions=await self.may("read", "sessions"))
 
 
 class DevicesHandler(_GPUScopeMixin, APIHandler):
@@ -122,7 +147,7 @@ class ProcessesHandler(_GPUScopeMixin, APIHandler):
     @authorized
     async def get(self) -> None:
         # The join of this sample, made once for every reader, and its view serialised once.
-        body = self.join.viewer_json(await self.join.latest())
+        body = self.join.viewer_json(await self.join.latest(), await self.read_grants())
         self.set_header("Content-Type", "application/json")
         self.finish(_spliced(self.backend_summary(), body))
 
@@ -149,7 +174,7 @@ class UsageHandler(_GPUScopeMixin, APIHandler):
     @authorized
     async def get(self) -> None:
         body = self.backend_summary()
-        body.update(await self.watcher.snapshot())
+        body.update(usage_for_viewer(await self.watcher.snapshot(), await self.read_grants()))
         body["policy"] = self.policy
         self.finish(json.dumps(body))
 
@@ -172,15 +197,19 @@ class KeepHandler(_GPUScopeMixin, APIHandler):
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
+        if len(self.request.body) > MAX_MESSAGE_BYTES:
+            raise web.HTTPError(413, f"The request body is over {MAX_MESSAGE_BYTES} bytes.")
         try:
             kernel_id = json.loads(self.request.body or b"null")["kernel_id"]
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             raise web.HTTPError(400, 'Send a JSON object {"kernel_id": "<id>"}.') from None
-        if not isinstance(kernel_id, str) or not kernel_id:
-            raise web.HTTPError(400, "kernel_id must be a kernel id (a string).")
+        if not isinstance(kernel_id, str) or not _KERNEL_ID.fullmatch(kernel_id):
+            raise web.HTTPError(400, "kernel_id must be a kernel id (a string of hex digits and dashes).")
+        if not await self.may("write", "kernels"):
+            raise web.HTTPError(403, "Keeping a kernel needs permission to change kernels.")
         if not self.watcher.keep(kernel_id):
-            raise web.HTTPError(404, f"No kernel {kernel_id!r} runs on this server.")
+            raise web.HTTPError(404, "No kernel with that id runs on this server.")
         self.set_status(204)
         self.finish()
 
@@ -263,9 +292,23 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
         # An API endpoint: refuse a stranger with 403 rather than a login-page redirect.
         await super().prepare(_redirect_to_login=False)
 
+    #: Written but not yet sent to a slow client, past which samples are skipped (it
+    #: catches up from `samples?since`, by the sequence numbers it missed).
+    max_pending_bytes = 4 * 2**20
+
+    @property
+    def ping_interval(self) -> float:
+        # Dead connections are found and closed even where the server sets no ping.
+        return self.settings.get("websocket_ping_interval") or 30.0
+
+    @property
+    def max_message_size(self) -> int:
+        return MAX_MESSAGE_BYTES
+
     @ws_authenticated
     @authorized
     async def get(self, *args: Any, **kwargs: Any) -> None:
+        self._grants = await self.read_grants()
         result = super().get(*args, **kwargs)
         if result is not None:
             await result
@@ -274,6 +317,7 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
         self._paused = False
         self._min_interval = 0.0
         self._last_sent = 0.0
+        self._pending = 0
         self.sampler.subscribe(self._on_payload)
         hello = self.backend_summary()
         hello.update(type="hello", last_seq=self.sampler.buffer.last_seq)
@@ -283,7 +327,7 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
         try:
             request = json.loads(message)
             action = request["action"]
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             self._send_error('Messages must be JSON objects with an "action".')
             return
         if action == "pause":
@@ -306,7 +350,7 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
                 return
             self._min_interval = float(value)
         else:
-            self._send_error(f"Unknown action {action!r}: use pause, resume, throttle or processes.")
+            self._send_error("Unknown action: use pause, resume, throttle or processes.")
             return
         self.write_message(json.dumps({"type": "ack", "action": action}))
 
@@ -314,16 +358,13 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
         self.sampler.unsubscribe(self._on_payload)
         self.join.unsubscribe(self._on_processes)
 
-    def _on_processes(self, payload: bytes) -> None:
-        """A new process list (process_join.py): the summary is spliced in here, as it is
-        this moment's."""
+    def _on_processes(self, joined: Joined) -> None:
+        """A new process list (process_join.py), in the view this viewer may read; the
+        summary is spliced in here, as it is this moment's."""
         if self._paused:
             return
-        reply = payload[len(b'{"type":"processes","reply":') : -1]
-        try:
-            self.write_message(b'{"type":"processes","reply":' + _spliced(self.backend_summary(), reply) + b"}")
-        except websocket.WebSocketClosedError:
-            self.join.unsubscribe(self._on_processes)
+        reply = self.join.viewer_json(joined, self._grants)
+        self._send(b'{"type":"processes","reply":' + _spliced(self.backend_summary(), reply) + b"}")
 
     def _on_payload(self, payload: bytes) -> None:
         if self._paused:
@@ -334,10 +375,25 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
             if now - self._last_sent < self._min_interval:
                 return
             self._last_sent = now
+        self._send(payload)
+
+    def _send(self, payload: bytes) -> None:
+        """Write unless the client is too far behind to take more (then this one is
+        skipped); a closed connection unsubscribes."""
+        if self._pending + len(payload) > self.max_pending_bytes:
+            return
         try:
-            self.write_message(payload)
+            written = self.write_message(payload)
         except websocket.WebSocketClosedError:
-            self.sampler.unsubscribe(self._on_payload)
+            self.on_close()
+            return
+        self._pending += len(payload)
+        written.add_done_callback(functools.partial(self._sent, len(payload)))
+
+    def _sent(self, size: int, written: asyncio.Future[None]) -> None:
+        self._pending -= size
+        if not written.cancelled():
+            written.exception()  # a write to a connection closed meanwhile: nothing to do
 
     def _send_error(self, message: str) -> None:
         self.write_message(json.dumps({"type": "error", "message": message}))

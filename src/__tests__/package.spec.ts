@@ -22,9 +22,9 @@ describe('the supported JupyterLab range', () => {
     }
   });
 
-  it('starts at JupyterLab 4.2, as pyproject.toml says', () => {
+  it('starts at JupyterLab 4.2 (4.2.5 for its security fix), as pyproject.toml says', () => {
     expect(pkg.dependencies['@jupyterlab/application']).toBe('^4.2.0');
     const pyproject = fs.readFileSync(path.join(__dirname, '../../pyproject.toml'), 'utf-8');
-    expect(pyproject).toContain('lab = ["jupyterlab>=4.2,<5"]');
+    expect(pyproject).toContain('lab = ["jupyterlab>=4.2.5,<5"]');
   });
 });

@@ -40,6 +40,7 @@ import atexit
 import json
 import os
 import sys
+import tempfile
 import time
 
 COMM_TARGET = "gpuscope.cells"
@@ -211,16 +212,31 @@ class ContextEvidence:
         text = json.dumps({"version": 1, "pid": os.getpid(), "devices": sorted(self.devices.values(), key=_ordinal)})
         if text == self._written:
             return
-        partial = f"{self.path}.partial"
-        try:
-            with open(partial, "w") as out:
-                out.write(text)
-            os.replace(partial, self.path)  # the server never reads half a file
-        except OSError:
+        if not _write_atomically(self.path, text):
             return  # evidence is a help for the server, never a failure of the user's cell
         if self._written is None:
             atexit.register(_remove, self.path)
         self._written = text
+
+
+def _write_atomically(path: str, text: str) -> bool:
+    """Write through a new file of a random name in the same folder (created exclusively,
+    so a link planted there is never followed), then rename it over `path` (a rename
+    replaces a link at `path` rather than writing through it): the server never reads
+    half a file, and nothing else of this user's is overwritten."""
+    folder, name = os.path.split(path)
+    try:
+        fd, partial = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder or ".")
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(partial, path)
+        return True
+    except OSError:
+        _remove(partial)
+        return False
 
 
 def _ordinal(device: dict) -> int:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from tornado.ioloop import PeriodicCallback
 
-from ..processes import KernelInfo, for_viewer
+from ..processes import ALL_GRANTED, KernelInfo, ReadGrants, for_viewer
 from .idle import IdleKernel, IdlePolicy
 from .limits import MemoryLimit, gpu_usage, kernel_memory
 
@@ -29,6 +29,23 @@ GiB = 1024**3
 
 def _gib(size: int) -> str:
     return f"{size / GiB:.2f} GiB"
+
+
+def usage_for_viewer(snapshot: dict[str, Any], grants: ReadGrants) -> dict[str, Any]:
+    """The `usage` body as a viewer may read it: the kernels, idle kernels and shut-downs
+    name kernels (left out without `kernels`) and notebooks (without `sessions`, the
+    paths are left out). The per-GPU totals name no one."""
+    if grants == ALL_GRANTED:
+        return snapshot
+    if not grants.kernels:
+        return {**snapshot, "kernels": [], "idle": [], "shut_down": []}
+    return {
+        **snapshot,
+        **{
+            key: [{**entry, "notebook_path": None} for entry in snapshot[key]]
+            for key in ("kernels", "idle", "shut_down")
+        },
+    }
 
 
 class SharedGPUsWatcher:

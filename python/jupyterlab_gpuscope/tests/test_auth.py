@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -55,3 +56,26 @@ async def test_every_route_refuses_requests_without_a_valid_token(jp_serverapp, 
         with pytest.raises(HTTPClientError) as error:
             await jp_ws_fetch(*parts, headers=headers)
         assert error.value.code in (401, 403), parts
+
+
+async def test_every_route_and_the_stream_accept_the_token_in_the_query(jp_serverapp, jp_fetch, jp_ws_fetch):
+    """jupyter_server's standard `?token=` authentication (JupyterLab puts it in socket URLs
+    when `appendToken` is on): accepted everywhere, as the server's own routes accept it."""
+    token = jp_serverapp.identity_provider.token
+    no_header = {"Authorization": ""}
+    for parts in route_parts(jp_serverapp.web_app, jp_serverapp.base_url):
+        if parts[-1] == "stream":
+            ws = await jp_ws_fetch(*parts, headers=no_header, params={"token": token})
+            assert json.loads(await ws.read_message())["type"] == "hello"
+            ws.close()
+        elif parts[-1] == "keep":
+            with pytest.raises(HTTPClientError) as error:  # authenticated: the body is what is wrong
+                await jp_fetch(*parts, headers=no_header, params={"token": token}, method="POST", body="{}")
+            assert error.value.code == 400, parts
+        else:
+            response = await jp_fetch(*parts, headers=no_header, params={"token": token})
+            assert response.code == 200, parts
+    # A wrong token in the query is still refused.
+    with pytest.raises(HTTPClientError) as error:
+        await jp_fetch("gpuscope", "api", "devices", headers=no_header, params={"token": "not-it"})
+    assert error.value.code == 403

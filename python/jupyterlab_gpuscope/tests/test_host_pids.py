@@ -16,8 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from jupyterlab_gpuscope import metrics
-from jupyterlab_gpuscope.attribution import CONTEXT_ALLOWANCE, evidence_path, read_evidence
+from jupyterlab_gpuscope import metrics, processes
+from jupyterlab_gpuscope.attribution import (
+    CONTEXT_ALLOWANCE,
+    EVIDENCE_READ_SECONDS,
+    MAX_EVIDENCE_BYTES,
+    evidence_path,
+    read_evidence,
+)
 from jupyterlab_gpuscope.processes import NOT_IN_NAMESPACE, KernelInfo, describe
 from jupyterlab_gpuscope.routes import cell_usage_loader
 
@@ -84,11 +90,14 @@ def by_notebook(body: dict) -> dict[str, dict]:
 
 @pytest.mark.parametrize("mode", ["translated", "host", "mixed"])
 async def test_each_driver_kind_names_the_kernels_counts_the_others_and_nudges_the_idle(
-    mode, fake_nvml, gpuscope, jp_fetch, jp_serverapp, get_json, start_notebook
+    mode, fake_nvml, gpuscope, jp_fetch, jp_serverapp, get_json, start_notebook, monkeypatch
 ):
     """translated: PIDs are this namespace's, other containers' processes hidden (driver 580 on
     an H200). host: every PID is the host's. mixed: process lists translated, per-process
-    utilisation in host PIDs. Two kernels (8 and 3 GiB) and another container's 2.5 GiB."""
+    utilisation in host PIDs. Two kernels (8 and 3 GiB) and another container's 2.5 GiB.
+    The server is taken to run in a PID namespace of its own (a container), as it must be
+    for the driver to give PIDs that are not its own."""
+    monkeypatch.setattr(processes, "in_own_pid_namespace", lambda: True)
     gpu_pid = (lambda pid: pid + HOST_PID_OFFSET) if mode == "host" else (lambda pid: pid)
     listed: list[tuple[int, int]] = []
     if mode == "host":
@@ -168,9 +177,12 @@ async def test_each_driver_kind_names_the_kernels_counts_the_others_and_nudges_t
             client.stop_channels()
 
 
-async def test_with_host_pids_a_kernel_without_evidence_is_not_guessed(fake_nvml, start_notebook, get_json):
+async def test_with_host_pids_a_kernel_without_evidence_is_not_guessed(
+    fake_nvml, start_notebook, get_json, monkeypatch
+):
     """The per-cell extension is off in the kernel: nothing to match by, so its process is
-    not given to it, and the server says it cannot tell."""
+    not given to it, and the server says it cannot tell (in a container)."""
+    monkeypatch.setattr(processes, "in_own_pid_namespace", lambda: True)
     kernel_id, pid = await start_notebook("plain.ipynb")
     fake_nvml.processes[0] = [(pid + HOST_PID_OFFSET, 3 * GiB)]
     body = await body_when(
@@ -205,6 +217,7 @@ def host_body(processes, appeared, kernels, evidence_of):
         gpu_uuids={0: GPU_UUID},
         evidence_of=evidence_of,
         now=lambda: 1000.0,
+        own_namespace=True,
     )
 
 
@@ -316,7 +329,78 @@ def test_on_recorded_h200_readings_host_pids_go_to_the_right_kernels_and_no_othe
         appeared={0: {r["pid"] + offset: tuple(r["appeared"]) for r in rows}},
         gpu_uuids={0: recorded["gpu_uuid"]},
         now=lambda: max(r["appeared"][1] for r in rows) + 5,
+        own_namespace=True,
     )
     attributed = {p["pid"] - offset: (p["kernel"] or {}).get("id") for p in body["gpus"][0]["processes"]}
     truth = {r["pid"]: (None if r["true_owner"] == "not a kernel" else r["true_owner"]) for r in rows}
     assert attributed == truth and sorted(filter(None, truth.values())) == ["eval", "train"]
+
+
+# ---- evidence files in a runtime directory other users may write to ---------------------------
+
+
+def planted_evidence(tmp_path, pid: int = 41) -> tuple[Path, str]:
+    """A valid report for a kernel of PID `pid`: (its connection file, the report's text)."""
+    device = {"ordinal": 0, "uuid": "fake-0", "context_after": 1.0, "context_by": 2.0, "held": {"torch": GiB}}
+    return tmp_path / "kernel-abc.json", json.dumps({"version": 1, "pid": pid, "devices": [device]})
+
+
+def test_evidence_written_by_another_user_is_ignored_with_one_log_line(tmp_path, caplog):
+    connection, report = planted_evidence(tmp_path)
+    path = Path(evidence_path(str(connection)))
+    path.write_text(report)
+    assert read_evidence("k", 41, str(connection))  # the kernels' own user's file counts
+    os.chown(path, os.getuid() + 1000, -1)  # the same file, as another local user left it
+    with caplog.at_level("WARNING"):
+        assert read_evidence("k", 41, str(connection)) is None
+        assert read_evidence("k", 41, str(connection)) is None
+    [line] = [r.getMessage() for r in caplog.records if "evidence" in r.getMessage()]
+    assert "belongs to user id" in line and str(path) in line
+
+
+def test_a_fifo_link_or_huge_file_in_place_of_evidence_is_ignored_without_hanging(tmp_path):
+    connection, report = planted_evidence(tmp_path)
+    path = evidence_path(str(connection))
+    os.mkfifo(path)  # nobody ever writes to it: reading it would block for good
+    started = time.monotonic()
+    assert read_evidence("k", 41, str(connection)) is None
+    assert time.monotonic() - started < 0.5
+    os.remove(path)
+    os.symlink("/dev/zero", path)  # endless
+    assert read_evidence("k", 41, str(connection)) is None
+    os.remove(path)
+    real = tmp_path / "elsewhere.json"
+    real.write_text(report)
+    os.symlink(real, path)  # even a valid report is not taken through a link
+    assert read_evidence("k", 41, str(connection)) is None
+    os.remove(path)
+    Path(path).write_text(report[:-1] + " " * (MAX_EVIDENCE_BYTES + 1) + "}")
+    assert read_evidence("k", 41, str(connection)) is None
+
+
+def test_a_read_that_hangs_is_given_up_after_the_time_limit(tmp_path, monkeypatch):
+    from jupyterlab_gpuscope import attribution
+
+    connection, report = planted_evidence(tmp_path)
+    Path(evidence_path(str(connection))).write_text(report)
+    monkeypatch.setattr(attribution, "_read_trusted", lambda path, owner: time.sleep(3) or report)
+    started = time.monotonic()
+    assert read_evidence("k", 41, str(connection)) is None
+    assert time.monotonic() - started < EVIDENCE_READ_SECONDS + 0.5
+
+
+def test_the_kernel_never_writes_its_evidence_through_a_planted_link(tmp_path):
+    from jupyterlab_gpuscope.kernel.cell_usage import ContextEvidence
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's own file")
+    path = tmp_path / "gpuscope-kernel-t.json"
+    os.symlink(victim, f"{path}.partial")  # the old fixed temporary name
+    os.symlink(victim, path)  # and the evidence file's own name
+    evidence = ContextEvidence(str(path))
+    evidence.update(1.0, 2.0, {0: {"uuid": "fake-0", "bytes": {"torch": GiB}}})
+    assert victim.read_text() == "the user's own file"
+    assert not path.is_symlink() and json.loads(path.read_text())["devices"][0]["held"] == {"torch": GiB}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["victim.txt", "gpuscope-kernel-t.json", "gpuscope-kernel-t.json.partial"]
+    )  # no temporary file left behind

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jupyterlab_gpuscope.processes import NOT_IN_NAMESPACE, UNVERIFIED, KernelInfo, describe, held_outside
+from jupyterlab_gpuscope.processes import ENDED, NOT_IN_NAMESPACE, UNVERIFIED, KernelInfo, describe, held_outside
 
 from .fake_nvml import GiB
 
@@ -118,15 +118,31 @@ def test_admin_may_allow_seeing_other_users(child_process):
 def test_pids_from_another_namespace_are_not_given_wrong_owners(child_process):
     absent = 4_194_000  # above the usual pid_max: no such local process
     gpu_processes = {0: [{"pid": absent, "used_memory": GiB}, {"pid": child_process.pid, "used_memory": GiB}]}
-    body = describe(gpu_processes, [kernel_of_this_test()], show_other_users=True, uses_gpu=lambda pid: False)
+    body = describe(
+        gpu_processes, [kernel_of_this_test()], show_other_users=True, uses_gpu=lambda pid: False, own_namespace=True
+    )
     assert body["pid_namespace"]["shared"] is False
     assert "container" in body["pid_namespace"]["note"]
     first, second = body["gpus"][0]["processes"]
     assert first["owner"] == "unknown" and first["note"] == NOT_IN_NAMESPACE
     # A local process with the same number, but no GPU open: not claimed as the kernel's.
     assert second["owner"] == "unknown" and second["note"] == UNVERIFIED and second["kernel"] is None
-    verified = describe(gpu_processes, [kernel_of_this_test()], show_other_users=True, uses_gpu=lambda pid: True)
+    verified = describe(
+        gpu_processes, [kernel_of_this_test()], show_other_users=True, uses_gpu=lambda pid: True, own_namespace=True
+    )
     assert verified["gpus"][0]["processes"][1]["kernel"]["id"] == "k1"
+
+
+def test_outside_a_container_a_vanished_pid_is_only_a_process_that_ended(child_process):
+    """NVML listed a process that has exited since: on a server in the host's PID namespace
+    that says nothing of containers, and the kernel beside it is still named directly."""
+    ended = 4_194_000
+    gpu_processes = {0: [{"pid": ended, "used_memory": GiB}, {"pid": child_process.pid, "used_memory": GiB}]}
+    body = describe(gpu_processes, [kernel_of_this_test()], show_other_users=True, own_namespace=False)
+    assert body["pid_namespace"]["shared"] is True and body["pid_namespace"]["note"] is None
+    first, second = body["gpus"][0]["processes"]
+    assert first["owner"] == "unknown" and first["note"] == ENDED and first["attribution"] is None
+    assert second["kernel"]["id"] == "k1" and second["attribution"] is None
 
 
 async def test_a_kernel_still_starting_is_listed_without_its_unset_traits():

@@ -145,7 +145,13 @@ async def test_an_idle_kernel_is_nudged_kept_then_shut_down_with_every_action_lo
 
 
 async def test_keep_refuses_bad_requests(jp_fetch):
-    for body, code in (("not json", 400), ("{}", 400), ('{"kernel_id": 5}', 400), ('{"kernel_id": "nope"}', 404)):
+    for body, code in (
+        ("not json", 400),
+        ("{}", 400),
+        ('{"kernel_id": 5}', 400),
+        ('{"kernel_id": "nope"}', 400),
+        ('{"kernel_id": "0123abcd"}', 404),
+    ):
         with pytest.raises(HTTPClientError) as error:
             await jp_fetch("gpuscope", "api", "keep", method="POST", body=body)
         assert error.value.code == code, body
@@ -175,7 +181,13 @@ async def test_metrics_serve_the_samplers_reading_and_kernel_series_only_when_en
     metrics._registered.per_kernel = True  # as with c.GPUScope.metrics_per_kernel = True
     text = (await jp_fetch("metrics")).body.decode()
     [series] = [line for line in text.splitlines() if line.startswith("gpuscope_kernel_gpu_memory_bytes{")]
-    assert f'kernel_id="{kernel_id}"' in series and 'user="' in series and float(series.rsplit(" ", 1)[1]) == 3 * GiB
+    # Per kernel, but neither the kernel's id nor the user's name unless the admin allows names.
+    assert f'kernel="{metrics.kernel_digest(kernel_id)}"' in series and float(series.rsplit(" ", 1)[1]) == 3 * GiB
+    assert kernel_id not in text and 'user="' not in text
+    metrics._registered.names = True  # as with c.GPUScope.metrics_names = True
+    text = (await jp_fetch("metrics")).body.decode()
+    [series] = [line for line in text.splitlines() if line.startswith("gpuscope_kernel_gpu_memory_bytes{")]
+    assert f'kernel_id="{kernel_id}"' in series and 'user="' in series
 
     # Every metric the documented Grafana dashboard queries exists.
     dashboard = json.loads((Path(__file__).parents[3] / "docs" / "grafana-dashboard.json").read_text())

@@ -74,7 +74,7 @@ async def test_bad_messages_get_an_error_not_a_disconnect(jp_ws_fetch):
     ws = await jp_ws_fetch("gpuscope", "api", "stream")
     for bad, words in [
         ("not json", "JSON objects"),
-        (json.dumps({"action": "explode"}), "Unknown action 'explode'"),
+        (json.dumps({"action": "explode"}), "Unknown action: use pause"),
         (json.dumps({"action": "throttle", "min_interval_seconds": "fast"}), "min_interval_seconds"),
         (json.dumps([1, 2]), "JSON objects"),
     ]:
