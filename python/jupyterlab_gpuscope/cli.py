@@ -12,12 +12,16 @@ TypeScript CLI (gpuscope-cli.js, next to this file) with Node.
 Exit status: 0 nothing at error level, 1 a finding at error level, 2 bad input or usage,
 3 the tool itself could not run. explain-error keeps grep's 0 (an error recognised) and 1
 (none recognised).
+
+Input files are read only when they are regular files (or standard input) of at most
+MAX_INPUT_BYTES; what is printed has no terminal control characters.
 """
 
 import argparse
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -29,6 +33,8 @@ NODE_COMMANDS = ("lint", "explain-error")
 NODE_MINIMUM = (18, 3)  # util.parseArgs
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+#: A facts file is a few dozen KiB; the TypeScript CLI applies the same limit to its inputs.
+MAX_INPUT_BYTES = 16 * 2**20
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,24 +62,48 @@ def _parser():
 
 def _read_facts(path):
     """The facts in a file (or a report's facts), or raise ValueError with one line."""
-    try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
-    except OSError as error:
-        raise ValueError(f"{path}: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a text file") from None
+    text = _read_input(path)
     if not text.strip():
         raise ValueError(f"{path}: the file is empty")
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         raise ValueError(
             f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): the file is truncated or not facts"
         ) from None
+    except RecursionError:
+        raise ValueError(f"{path}: the JSON is nested too deeply to be facts") from None
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
     problem = findings.facts_problem(value)
     if problem:
         raise ValueError(f"{path}: {problem}")
     return value["facts"] if value.get("schema") == findings.REPORT_SCHEMA else value
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON number (facts are written with finite numbers only)")
+
+
+def _read_input(path):
+    """A regular file's text (or standard input's), at most MAX_INPUT_BYTES."""
+    limit = f"{MAX_INPUT_BYTES // 2**20} MiB"
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with open(path, "rb", buffering=0) as source:
+                if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+                    raise ValueError(f"{path}: not a regular file")
+                data = source.read(MAX_INPUT_BYTES + 1)
+    except OSError as error:
+        raise ValueError(f"{path}: {error.strerror or error}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise ValueError(f"{path}: larger than {limit}, which is more than any facts file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file") from None
 
 
 def _print_report(document, as_json):
@@ -121,13 +151,15 @@ def main(argv=None):
         try:
             facts = _read_facts(options.file)
         except ValueError as error:
-            print(f"gpuscope explain: {error}", file=sys.stderr)
+            print(f"gpuscope explain: {findings.printable(error)}", file=sys.stderr)
             return EXIT_USAGE
         try:
             document = findings.report_document(facts, include_private=True)
-        except (TypeError, KeyError, AttributeError, ValueError, IndexError) as error:
+        except (TypeError, KeyError, AttributeError, ValueError, IndexError, RecursionError) as error:
             print(
-                f"gpuscope explain: {options.file}: the facts are malformed ({type(error).__name__}: {error})",
+                findings.printable(
+                    f"gpuscope explain: {options.file}: the facts are malformed ({type(error).__name__}: {error})"
+                )[:500],
                 file=sys.stderr,
             )
             return EXIT_USAGE

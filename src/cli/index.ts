@@ -11,6 +11,10 @@
  * Exit status: 0 nothing at error level, 1 an error-level warning (lint), 2 bad usage or
  * unreadable input, 3 the tool itself failed. explain-error: 0 when it recognised a GPU
  * error, 1 when it recognised none (as grep does), 2 and 3 as above.
+ *
+ * Inputs are read only when they are regular files (or standard input) of at most
+ * MAX_INPUT_BYTES; what is printed has no terminal control characters (a log's escape
+ * sequences could otherwise set the terminal's title or write its clipboard).
  */
 import * as fs from 'fs';
 import { parseArgs } from 'util';
@@ -18,7 +22,8 @@ import { parseArgs } from 'util';
 import { explainError, IExplanation, toMarkdown } from '../core/explain/matcher';
 import { failureText } from '../core/explain/outputs';
 import { readNotebook } from '../core/notebook';
-import { lintFile } from '../core/lint/files';
+import { IFileFinding, lintFile } from '../core/lint/files';
+import { printable } from '../core/markdown';
 import './parser';
 import { profileForTarget } from '../core/profiles/targets';
 
@@ -39,8 +44,15 @@ export interface IOutput {
 
 export const EXIT = { ok: 0, finding: 1, usage: 2, broken: 3 } as const;
 
-export function main(argv: string[], io: IOutput = defaultOutput): number {
+/** The same limit as the Python CLI's: far more than any notebook or log worth reading. */
+export const MAX_INPUT_BYTES = 16 * 2 ** 20;
+
+export function main(argv: string[], output: IOutput = defaultOutput): number {
   const [command, ...rest] = argv;
+  const io: IOutput = {
+    out: text => output.out(printable(text)),
+    err: text => output.err(printable(text))
+  };
   try {
     if (command === '--help' || command === '-h' || command === 'help') {
       io.out(USAGE);
@@ -89,22 +101,23 @@ function lint(args: string[], io: IOutput): number {
     );
     return EXIT.usage;
   }
-  const results = [];
+  const results: IFileFinding[] = [];
   let errors = 0;
   let unreadable = 0;
   for (const file of positionals) {
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf-8');
+      text = readInput(file);
     } catch (error) {
       io.err(`gpuscope lint: ${file}: ${(error as Error).message}`);
       unreadable++;
       continue;
     }
     try {
-      const findings = lintFile(file, text, profile);
-      results.push(...findings);
-      errors += findings.filter(f => f.severity === 'error').length;
+      for (const finding of lintFile(file, text, profile)) {
+        results.push(finding); // one by one: spreading 100,000 findings overflows the stack
+        errors += Number(finding.severity === 'error');
+      }
     } catch (error) {
       io.err(`gpuscope lint: ${file}: ${(error as Error).message}`);
       unreadable++;
@@ -142,7 +155,7 @@ function explainErrorCommand(args: string[], io: IOutput): number {
   const file = files[0] ?? '-';
   let sections: { cell: number | null; text: string }[];
   try {
-    const text = file === '-' ? fs.readFileSync(0, 'utf-8') : fs.readFileSync(file, 'utf-8');
+    const text = readInput(file);
     sections = file.endsWith('.ipynb') ? notebookSections(text) : [{ cell: null, text }];
   } catch (error) {
     io.err(`gpuscope explain-error: ${file}: ${(error as Error).message}`);
@@ -150,7 +163,9 @@ function explainErrorCommand(args: string[], io: IOutput): number {
   }
   const results: { cell: number | null; explanation: IExplanation }[] = [];
   for (const { cell, text } of sections) {
-    results.push(...explainError(text).map(explanation => ({ cell, explanation })));
+    for (const explanation of explainError(text)) {
+      results.push({ cell, explanation });
+    }
   }
   if (asJson) {
     io.out(JSON.stringify({ explanations: results }, null, 1));
@@ -170,6 +185,59 @@ function explainErrorCommand(args: string[], io: IOutput): number {
     );
   }
   return results.length ? EXIT.ok : EXIT.finding;
+}
+
+/**
+ * A regular file's text (standard input's for "-"), at most MAX_INPUT_BYTES: a device, a
+ * FIFO or a huge file is refused before it is read.
+ */
+function readInput(file: string): string {
+  const limit = `${MAX_INPUT_BYTES / 2 ** 20} MiB`;
+  const fd = file === '-' ? 0 : fs.openSync(file, 'r');
+  try {
+    if (file !== '-') {
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile()) {
+        throw new Error(stat.isDirectory() ? 'a directory, not a file' : 'not a regular file');
+      }
+      if (stat.size > MAX_INPUT_BYTES) {
+        throw new Error(`larger than ${limit}`);
+      }
+    }
+    const buffer = Buffer.alloc(MAX_INPUT_BYTES + 1);
+    let size = 0;
+    for (;;) {
+      const read = readSome(fd, buffer, size);
+      if (!read) {
+        break;
+      }
+      size += read;
+      if (size > MAX_INPUT_BYTES) {
+        throw new Error(`larger than ${limit}`);
+      }
+    }
+    return buffer.toString('utf-8', 0, size);
+  } finally {
+    if (fd !== 0) {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/** One read into `buffer` at `offset`; standard input may say "try again" (EAGAIN). */
+function readSome(fd: number, buffer: Buffer, offset: number): number {
+  for (;;) {
+    try {
+      return fs.readSync(fd, buffer, offset, buffer.length - offset, null);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'EOF') {
+        return 0;
+      }
+      if ((error as { code?: string }).code !== 'EAGAIN') {
+        throw error;
+      }
+    }
+  }
 }
 
 /** The failure text of each code cell with outputs. */

@@ -181,6 +181,36 @@ test.describe('GPU error explanations under cell outputs', () => {
     expect(await page.notebook.getCellTextInput(1)).toContain('**The kernel sees no GPU**');
   });
 
+  test('an explanation added to the notebook shows the message as text: no image, link or HTML', async ({
+    page
+  }) => {
+    const requested: string[] = [];
+    page.on('request', (request: any) => requested.push(request.url()));
+    await page.notebook.createNew('hostile.ipynb');
+    // A saved, untrusted output could say anything: here an assertion that carries Markdown
+    // and HTML which would load a remote image if it became part of a note.
+    await page.notebook.setCell(
+      0,
+      'code',
+      DEVICE_ASSERT.replace(
+        '"index out of bounds"',
+        '"x"` ![t](https://attacker.example/t.png) <img src=https://attacker.example/i.png> `'
+      )
+    );
+    await page.notebook.runCell(0);
+    const card = cardOf(page, 0);
+    await expect(card.locator('.jp-gpuscope-Explain-detail')).toContainText('attacker.example');
+    await card.locator('.jp-gpuscope-Explain-addNote').click();
+    expect(await page.notebook.getCellType(1)).toBe('markdown');
+    await page.notebook.runCell(1); // render the note
+    const note = page.locator('.jp-Notebook .jp-Cell').nth(1).locator('.jp-RenderedMarkdown');
+    await expect(note).toContainText('A GPU kernel hit an assertion');
+    await expect(note).toContainText('<img src=https://attacker.example/i.png>');
+    await expect(note.locator('img')).toHaveCount(0);
+    await expect(note.locator('a[href*="attacker"]')).toHaveCount(0);
+    expect(requested.filter(url => url.includes('attacker.example'))).toEqual([]);
+  });
+
   test('dark theme', async ({ page }) => {
     await page.theme.setDarkTheme();
     await page.notebook.createNew('dark.ipynb');

@@ -756,20 +756,23 @@ def _footer(document):
 
 
 def to_markdown(document):
-    """The report as Markdown (for VS Code, Colab, GitHub and Copy as Markdown)."""
-    lines = [f"**GPU diagnostic: {document['headline']}**", ""]
+    """The report as Markdown (for VS Code, Colab, GitHub and Copy as Markdown). Every text
+    is escaped: findings quote facts (an environment variable, a path, a device name) that
+    must read as text, never as Markdown or HTML, wherever the output is rendered trusted."""
+    lines = [f"**GPU diagnostic: {_markdown(document['headline'])}**", ""]
     for f in document["findings"]:
-        lines.append(f"- {_ICON[f['severity']]} **{f['title']}**: {f['cause']}")
+        lines.append(f"- {_ICON[f['severity']]} **{_markdown(f['title'])}**: {_markdown(f['cause'])}")
         if f.get("fix"):
-            lines.append(f"  - Fix: {f['fix']}")
+            lines.append(f"  - Fix: {_markdown(f['fix'])}")
         if f.get("sources"):
             lines.append(f"  - Sources: {'; '.join(_markdown_source(s) for s in f['sources'])}")
-    lines += ["", f"<sub>{_footer(document)}</sub>"]
+    lines += ["", f"<sub>{_markdown(_footer(document))}</sub>"]
     return "\n".join(lines)
 
 
 def to_text(document):
-    """The report as plain text (terminals, nbconvert, logs)."""
+    """The report as plain text (terminals, nbconvert, logs), with no control characters: a
+    fact must not move a terminal's cursor, set its title or write its clipboard."""
     lines = [f"GPU diagnostic: {document['headline']}", ""]
     for f in document["findings"]:
         lines.append(f"{_WORD[f['severity']]}  {f['title']}")
@@ -779,7 +782,27 @@ def to_text(document):
         for s in f.get("sources") or []:
             lines.append(f"      source: {s['title']}" + (f" <{s['url']}>" if s.get("url") else ""))
     lines += ["", _footer(document)]
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
+
+
+#: C0 and C1 control characters (ESC, BEL, CSI, OSC...) and DEL, but not tab.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+#: What Markdown or HTML would read as markup in running text.
+_MARKUP = re.compile(r"([\\*_\[\]<>&!|~#])")
+
+
+def printable(text):
+    """`text` without control characters (each becomes a space), for a terminal."""
+    return _CONTROL.sub(" ", str(text))
+
+
+def _markdown(text):
+    """A finding's text (prose with `code` spans, the convention the JupyterLab report reads
+    too) as Markdown: prose escaped, each span a code span (where nothing is markup)."""
+    parts = printable(text).split("`")
+    return "".join(
+        f"`{part}`" if index % 2 and part.strip() else _MARKUP.sub(r"\\\1", part) for index, part in enumerate(parts)
+    )
 
 
 def _markdown_source(source):

@@ -242,6 +242,9 @@ def test_the_self_contained_cell_carries_only_the_knowledge_the_doctor_reads():
             '{"schema": "gpuscope.facts/2", "python": {"version": "3.12"}, "platform": {}, "env": {}, "container": {}, "driver": null, "torch": {"version": "2.14.0", "cuda_built": true, "devices": 5}}',
             "the facts are malformed",
         ),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"schema": "gpuscope.facts/2", "duration_s": NaN}', "NaN is not a JSON number"),
+        ('{"schema": "gpuscope.facts/2", "duration_s": -Infinity}', "-Infinity is not a JSON number"),
     ],
 )
 def test_gpuscope_explain_refuses_malformed_facts_in_one_line_with_exit_2(tmp_path, content, says):
@@ -252,6 +255,31 @@ def test_gpuscope_explain_refuses_malformed_facts_in_one_line_with_exit_2(tmp_pa
     assert says in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_gpuscope_explain_refuses_special_and_oversized_files_in_one_line_with_exit_2(tmp_path):
+    huge = tmp_path / "huge.json"
+    huge.write_bytes(b" " * (16 * 2**20 + 1))
+    os.mkfifo(tmp_path / "fifo")
+    for path, says in (
+        ("/dev/zero", "not a regular file"),
+        (str(tmp_path), "Is a directory"),
+        (str(huge), "larger than 16 MiB"),
+    ):
+        done = subprocess.run([*GPUSCOPE, "explain", path], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, path
+        assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_gpuscope_explain_prints_no_terminal_control_sequences_from_the_facts(tmp_path):
+    facts = json.loads((Path(__file__).parent / "facts" / "h200-cvd-empty.json").read_text())
+    # Sets the window title, writes the clipboard (OSC 52) and moves the cursor, in a terminal.
+    facts["env"]["CUDA_VISIBLE_DEVICES"] = "\x1b]0;owned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\x9b1A"
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(facts))
+    done = subprocess.run([*GPUSCOPE, "explain", str(path)], capture_output=True, text=True)
+    assert "CUDA_VISIBLE_DEVICES=" in done.stdout
+    assert not [c for c in done.stdout if ord(c) < 32 and c not in "\n\t" or 0x7F <= ord(c) <= 0x9F]
 
 
 def test_gpuscope_explain_judges_saved_facts_and_reports_with_exit_1_on_a_failure(tmp_path):

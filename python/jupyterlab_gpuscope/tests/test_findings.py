@@ -393,6 +393,24 @@ def test_markdown_and_text_renderings_carry_every_verdict_and_fix():
     assert f"jupyterlab-gpuscope {document['gpuscope']} (knowledge base {document['kb']})" in text
 
 
+def test_facts_quoted_in_the_markdown_render_as_text_never_as_html_or_markdown():
+    from markdown_it import MarkdownIt
+
+    hostile = '<img src=x onerror="alert(1)">`<script>x()</script>`[link](javascript:x)**b**'
+
+    def hide(f):
+        f["env"]["CUDA_VISIBLE_DEVICES"] = hostile
+        f["driver"]["devices"] = f["driver"]["devices"][:1]
+
+    document = report_document(facts(hide))
+    assert any(hostile in f["title"] for f in document["findings"])  # the fact is quoted
+    # Rendered with raw HTML allowed, as a trusted output's Markdown is.
+    html = MarkdownIt("commonmark", {"html": True}).render(to_markdown(document))
+    assert "<img" not in html and "<script" not in html and 'javascript:x"' not in html and "<strong>b" not in html
+    assert "&lt;img src=x onerror=" in html  # still there, as text
+    assert "<code>" in html  # the fixes' commands are still code
+
+
 def test_every_rendering_names_sources_by_title_with_their_pages_never_by_key():
     def cpu(f):
         f["torch"].update(version="2.13.0+cpu", cuda=None, cuda_built=False, devices=[], smoke=[])

@@ -1,4 +1,7 @@
-import { main } from '../index';
+import * as fs from 'fs';
+import * as os from 'os';
+
+import { main, MAX_INPUT_BYTES } from '../index';
 
 const dir = `${__dirname}/files`;
 
@@ -208,5 +211,58 @@ describe('gpuscope explain-error', () => {
       code: 2,
       err: expect.stringContaining("Unknown option '--verbose'")
     });
+  });
+});
+
+describe('gpuscope CLI and hostile input', () => {
+  const tmp = fs.mkdtempSync(`${os.tmpdir()}/gpuscope-hostile-`);
+  const write = (name: string, text: string) => {
+    fs.writeFileSync(`${tmp}/${name}`, text);
+    return `${tmp}/${name}`;
+  };
+
+  it('refuses devices, directories and inputs over the limit in one line with exit 2', () => {
+    const big = `${tmp}/big.log`;
+    fs.writeFileSync(big, Buffer.alloc(MAX_INPUT_BYTES + 1, 0x20));
+    for (const [file, says] of [
+      ['/dev/zero', 'not a regular file'],
+      [tmp, 'a directory'],
+      [big, 'larger than 16 MiB']
+    ]) {
+      for (const argv of [
+        ['explain-error', file],
+        ['lint', file, '--target', 'T4']
+      ]) {
+        const { code, err } = run(argv);
+        expect({ argv, code }).toEqual({ argv, code: 2 });
+        expect(err).toContain(says);
+        expect(err.split('\n')).toHaveLength(1);
+      }
+    }
+  });
+
+  it('prints no terminal control sequences from a log', () => {
+    const log = write(
+      'evil.log',
+      'RuntimeError: No CUDA GPUs are available \x1b]0;owned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\x9b1A\n'
+    );
+    const { code, out } = run(['explain-error', log]);
+    expect(code).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    expect(out).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+  });
+
+  it('lints a file with 150,000 findings without overflowing the stack', () => {
+    const file = write('many.py', 'import torch\n' + 'torch.zeros(1).cuda()\n'.repeat(150_000));
+    const { code, out } = run(['lint', file, '--target', 'cpu', '--json']);
+    expect(code).toBe(1);
+    expect(JSON.parse(out).findings.length).toBeGreaterThanOrEqual(150_000);
+  });
+
+  it('explain-error on deeply nested JSON: exit 2 with one line', () => {
+    const deep = write('deep.ipynb', '['.repeat(200_000) + ']'.repeat(200_000));
+    const { code, err } = run(['explain-error', deep]);
+    expect(code).toBe(2);
+    expect(err.split('\n')).toHaveLength(1);
   });
 });

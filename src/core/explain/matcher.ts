@@ -3,6 +3,7 @@
  * in the knowledge base, and explain them with what is known about the kernel.
  */
 import { errorSignatures, IErrorSignature, ISource, markdownSource, sources } from '../knowledge';
+import { codeBlock, codeSpan, markdownText } from '../markdown';
 import { contextFor, IContext, IExplainFacts } from './context';
 
 export type { IExplainFacts } from './context';
@@ -127,25 +128,29 @@ export function explainError(text: string, facts: IExplainFacts = {}): IExplanat
     .slice(0, MAX_EXPLANATIONS);
 }
 
-/** An explanation as plain Markdown: for the CLI and "Add to notebook". */
+/**
+ * An explanation as Markdown: for the CLI and "Add to notebook". The message's own words
+ * and what was read from them are data: they are escaped or fenced, so a saved output
+ * cannot put markup (a remote image, a link) into the note.
+ */
 export function toMarkdown(e: IExplanation): string {
   const lines = [
-    `**${e.title}**${e.may ? ' (may not apply: rests on unconfirmed reports)' : ''}`,
+    `**${markdownText(e.title)}**${e.may ? ' (may not apply: rests on unconfirmed reports)' : ''}`,
     '',
-    e.cause
+    markdownText(e.cause)
   ];
   if (e.detail) {
-    lines.push('', `The message says: \`${e.detail}\``);
+    lines.push('', `The message says: ${codeSpan(e.detail)}`);
   }
   for (const fact of e.context.facts) {
-    lines.push('', fact);
+    lines.push('', markdownText(fact));
   }
-  lines.push('', `**Fix:** ${e.fix}`);
+  lines.push('', `**Fix:** ${markdownText(e.fix)}`);
   if (e.context.commands.length) {
-    lines.push('', '```', ...e.context.commands, '```');
+    lines.push('', codeBlock(e.context.commands));
   }
   for (const tip of e.context.tips) {
-    lines.push('', `- ${tip}`);
+    lines.push('', `- ${markdownText(tip)}`);
   }
   if (e.sources.length) {
     lines.push('', `Sources: ${e.sources.map(markdownSource).join('; ')}`);

@@ -3,6 +3,7 @@
  * the few functions every consumer needs. Nothing else hard-codes a compute capability,
  * a driver version or a wheel's arch list.
  */
+import { escapeMarkdown } from '../markdown';
 import kb from './kb.json';
 
 /** A source of the knowledge base: what a reader can follow (its note is for maintainers). */
@@ -35,7 +36,7 @@ export function sources(keys: string[]): ISource[] {
 
 /** "[title](url)", or the title alone for a source with no public page. */
 export function markdownSource(source: ISource): string {
-  const title = source.title.replace(/([\\`*_[\]])/g, '\\$1');
+  const title = escapeMarkdown(source.title);
   return source.url ? `[${title}](${source.url})` : title;
 }
 

@@ -1,3 +1,5 @@
+import { marked } from 'marked';
+
 import { explainError, spacesTolerant, toMarkdown } from '../matcher';
 import { parseOom } from '../oom';
 import compat from './fixtures/compat-texts.json';
@@ -56,6 +58,21 @@ describe('texts real failures printed on an H200 and an H100 (torch 2.11.0+cu130
       'Assertion `-sizes[i] <= index && index < sizes[i] && "index out of bounds"` failed'
     );
     expect(e.context.commands).toContain('%env CUDA_LAUNCH_BLOCKING=1');
+  });
+
+  it('as Markdown, what the message says stays text: no image, link or HTML from an output', () => {
+    const hostile =
+      h200.device_assert.stderr.replace(
+        '"index out of bounds"',
+        '"x"` ![t](https://attacker.example/t.png) <img src=x onerror=alert(1)> [a](javascript:x) `'
+      ) + '\n\x1b]0;owned\x07';
+    const [e] = explainError(hostile);
+    expect(e.detail).toContain('attacker.example');
+    const html = marked.parse(toMarkdown(e), { async: false });
+    expect(html).not.toMatch(/<img|<a href="(javascript|https:\/\/attacker)/);
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;'); // shown, as text
+    // eslint-disable-next-line no-control-regex
+    expect(toMarkdown(e)).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
   });
 
   it('CUDA in a forked subprocess', () => {
