@@ -15,8 +15,7 @@ class ReportRenderer extends Widget implements IRenderMime.IRenderer {
   }
 
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    this._report.setBundle(model.data as IDiagnosticBundle);
-    return Promise.resolve();
+    return this._report.setBundle(model.data as IDiagnosticBundle);
   }
 
   private _report: DiagnosticReport;

@@ -2,6 +2,9 @@ import { Clipboard } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import type { ValidateFunction } from 'ajv';
+
+import reportSchema from '../core/knowledge/report.schema.json';
 import { element, withCode } from '../ui/dom';
 import { appendSources, ISourceLike, listedSources } from '../ui/sources';
 
@@ -53,32 +56,37 @@ type Reading =
   | { kind: 'newer'; schema: string }
   | { kind: 'invalid'; why: string };
 
-/** What a diagnostic output holds, checked field by field (saved notebooks can hold anything). */
-export function readDiagnostic(value: unknown): Reading {
+let validator: Promise<ValidateFunction> | null = null;
+
+/**
+ * The report schema's validator. Ajv is loaded on first use, in a chunk of its own: most
+ * sessions never render a report, and JupyterLab's start should not wait for it.
+ */
+function reportValidator(): Promise<ValidateFunction> {
+  validator ??= import('ajv/dist/2020').then(
+    ({ default: Ajv2020 }) =>
+      new Ajv2020({ strict: false }).compile(reportSchema) as ValidateFunction
+  );
+  return validator;
+}
+
+/**
+ * What a diagnostic output holds, validated against the report schema (a saved notebook
+ * can hold anything): a report only when every field is what the renderer expects.
+ */
+export async function readDiagnostic(value: unknown): Promise<Reading> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { kind: 'invalid', why: 'it is not a JSON object' };
   }
   const schema = (value as { schema?: unknown }).schema;
   if (schema === REPORT_SCHEMA) {
-    const report = value as IReport;
-    const findingsOk =
-      Array.isArray(report.findings) &&
-      report.findings.every(
-        f =>
-          f &&
-          typeof f.title === 'string' &&
-          typeof f.cause === 'string' &&
-          ['pass', 'warn', 'fail'].includes(f.severity)
-      );
-    if (
-      !findingsOk ||
-      typeof report.headline !== 'string' ||
-      typeof report.facts !== 'object' ||
-      report.facts === null
-    ) {
-      return { kind: 'invalid', why: 'its findings are malformed' };
+    const validate = await reportValidator();
+    if (!validate(value)) {
+      const [first] = validate.errors ?? [];
+      const where = first?.instancePath ? `"${first.instancePath}"` : 'the report';
+      return { kind: 'invalid', why: `${where} ${first?.message ?? 'does not match its schema'}` };
     }
-    return { kind: 'report', report };
+    return { kind: 'report', report: value as IReport };
   }
   if (typeof schema === 'string' && /^gpuscope\.facts\/\d+$/.test(schema)) {
     return { kind: 'facts-only', facts: value as Record<string, unknown> };
@@ -101,10 +109,10 @@ export class DiagnosticReport extends Widget {
   }
 
   /** Render an output bundle (anything: a malformed output gets a message, not a crash). */
-  setBundle(bundle: IDiagnosticBundle): void {
+  async setBundle(bundle: IDiagnosticBundle): Promise<void> {
     const trans = this._trans;
+    const reading = await readDiagnostic(bundle[DIAGNOSTIC_MIME]);
     this.node.replaceChildren();
-    const reading = readDiagnostic(bundle[DIAGNOSTIC_MIME]);
     if (reading.kind === 'invalid') {
       element('p', 'jp-gpuscope-Report-invalid', this.node).textContent = trans.__(
         'This output is not a gpuscope diagnostic that can be read: %1.',

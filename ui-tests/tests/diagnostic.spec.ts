@@ -97,6 +97,28 @@ test.describe('GPU diagnostic', () => {
     await expect(page.locator('.jp-OutputArea-output').first()).toHaveText('[]');
   });
 
+  test('a report with a malformed field says what is wrong instead of vanishing', async ({
+    page
+  }) => {
+    await page.notebook.setCell(
+      0,
+      'code',
+      [
+        'from IPython.display import display',
+        'from jupyterlab_gpuscope.kernel import facts, findings',
+        'report = findings.report_document(facts.collect())',
+        'report["findings"][0]["fix"] = 42',
+        'display({facts.MIME: report, "text/plain": "a diagnostic"}, raw=True)'
+      ].join('\n')
+    );
+    await page.notebook.runCell(0);
+    await expect(page.locator('.jp-gpuscope-Report')).toContainText(
+      'This output is not a gpuscope diagnostic that can be read: "/findings/0/fix" must be string,null.',
+      { timeout: 60000 }
+    );
+    await expect(page.locator('.jp-gpuscope-Finding')).toHaveCount(0);
+  });
+
   test('the notebook toolbar has the diagnostic button', async ({ page }) => {
     await expect(
       page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="gpuscope-diagnostic"]')

@@ -9,9 +9,9 @@ import oldFacts from '../../../python/jupyterlab_gpuscope/tests/facts/h100-facts
 
 const trans = nullTranslator.load('test');
 
-function render(bundle: Record<string, unknown>): DiagnosticReport {
+async function render(bundle: Record<string, unknown>): Promise<DiagnosticReport> {
   const report = new DiagnosticReport(trans);
-  report.setBundle(bundle);
+  await report.setBundle(bundle);
   return report;
 }
 
@@ -25,8 +25,8 @@ const text = (report: DiagnosticReport, selector: string) =>
   Array.from(report.node.querySelectorAll(selector)).map(n => n.textContent ?? '');
 
 describe('the diagnostic report renders what the kernel judged', () => {
-  it('shows the findings of the output, in their order, with the headline and versions', () => {
-    const report = render({ [DIAGNOSTIC_MIME]: h200, 'text/markdown': '**GPU diagnostic**' });
+  it('shows the findings of the output, in their order, with the headline and versions', async () => {
+    const report = await render({ [DIAGNOSTIC_MIME]: h200, 'text/markdown': '**GPU diagnostic**' });
     expect(text(report, '.jp-gpuscope-Report-summary')).toEqual([
       `GPU diagnostic: ${h200.headline}`
     ]);
@@ -36,7 +36,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
     );
   });
 
-  it('renders a changed finding as the output says, without judging the facts again', () => {
+  it('renders a changed finding as the output says, without judging the facts again', async () => {
     const edited = withFindings([
       {
         id: 'x',
@@ -48,7 +48,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
       }
     ]);
     edited.worst = 'fail';
-    const report = render({ [DIAGNOSTIC_MIME]: edited });
+    const report = await render({ [DIAGNOSTIC_MIME]: edited });
     expect(text(report, '.jp-gpuscope-Finding-title')).toEqual(['Said by the kernel']);
     expect(text(report, '.jp-gpuscope-Finding-fix code')).toEqual(['this']);
     expect(report.node.querySelector('.jp-gpuscope-Report-summary')!.classList).toContain(
@@ -56,7 +56,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
     );
   });
 
-  it("lists each finding's sources by title, linked to their pages; an address that is not http(s) stays text", () => {
+  it("lists each finding's sources by title, linked to their pages; an address that is not http(s) stays text", async () => {
     const edited = withFindings([
       {
         id: 'x',
@@ -75,7 +75,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
         ]
       }
     ]);
-    const report = render({ [DIAGNOSTIC_MIME]: edited });
+    const report = await render({ [DIAGNOSTIC_MIME]: edited });
     const items = Array.from(report.node.querySelectorAll('.jp-gpuscope-Finding-sources li'));
     expect(items.map(li => li.textContent)).toEqual([
       'PyTorch docs: CUDA semantics',
@@ -91,7 +91,7 @@ describe('the diagnostic report renders what the kernel judged', () => {
     expect(links[0].rel).toBe('noopener noreferrer');
   });
 
-  it('a report saved with the older sources (a note, no title) still lists them', () => {
+  it('a report saved with the older sources (a note, no title) still lists them', async () => {
     const old = withFindings([
       {
         id: 'x',
@@ -102,23 +102,23 @@ describe('the diagnostic report renders what the kernel judged', () => {
         sources: [{ key: 'k', text: 'a note' }]
       }
     ]);
-    const report = render({ [DIAGNOSTIC_MIME]: old });
+    const report = await render({ [DIAGNOSTIC_MIME]: old });
     expect(text(report, '.jp-gpuscope-Finding-sources li')).toEqual(['a note']);
   });
 
-  it('Copy as Markdown is offered only with the Markdown the output carries', () => {
+  it('Copy as Markdown is offered only with the Markdown the output carries', async () => {
     expect(
-      render({ [DIAGNOSTIC_MIME]: h200, 'text/markdown': 'md' }).node.querySelector(
+      (await render({ [DIAGNOSTIC_MIME]: h200, 'text/markdown': 'md' })).node.querySelector(
         '.jp-gpuscope-Report-copy'
       )
     ).not.toBeNull();
     expect(
-      render({ [DIAGNOSTIC_MIME]: h200 }).node.querySelector('.jp-gpuscope-Report-copy')
+      (await render({ [DIAGNOSTIC_MIME]: h200 })).node.querySelector('.jp-gpuscope-Report-copy')
     ).toBeNull();
   });
 
-  it('an output saved by an earlier gpuscope (facts only) shows its facts and asks to run the diagnostic again', () => {
-    const report = render({ [DIAGNOSTIC_MIME]: oldFacts });
+  it('an output saved by an earlier gpuscope (facts only) shows its facts and asks to run the diagnostic again', async () => {
+    const report = await render({ [DIAGNOSTIC_MIME]: oldFacts });
     expect(text(report, '.jp-gpuscope-Report-stale')[0]).toContain(
       'Run the diagnostic again for findings and fixes.'
     );
@@ -126,16 +126,33 @@ describe('the diagnostic report renders what the kernel judged', () => {
     expect(report.node.querySelectorAll('.jp-gpuscope-Finding')).toHaveLength(0);
   });
 
-  it('a newer report schema, malformed findings or junk get a message instead of a crash', () => {
+  it('a newer report schema, malformed findings or junk get a message instead of a crash', async () => {
     expect(
-      text(render({ [DIAGNOSTIC_MIME]: { ...h200, schema: 'gpuscope.report/9' } }), 'p')[0]
+      text(await render({ [DIAGNOSTIC_MIME]: { ...h200, schema: 'gpuscope.report/9' } }), 'p')[0]
     ).toContain('made by a newer jupyterlab-gpuscope');
     expect(
-      text(render({ [DIAGNOSTIC_MIME]: { ...h200, findings: [{ title: 1 }] } }), 'p')[0]
-    ).toContain('its findings are malformed');
-    expect(text(render({ [DIAGNOSTIC_MIME]: 'junk' }), 'p')[0]).toContain(
+      text(await render({ [DIAGNOSTIC_MIME]: { ...h200, findings: [{ title: 1 }] } }), 'p')[0]
+    ).toContain('"/findings/0" must have required property');
+    expect(text(await render({ [DIAGNOSTIC_MIME]: 'junk' }), 'p')[0]).toContain(
       'not a gpuscope diagnostic that can be read'
     );
-    expect(text(render({}), 'p')[0]).toContain('not a gpuscope diagnostic that can be read');
+    expect(text(await render({}), 'p')[0]).toContain('not a gpuscope diagnostic that can be read');
+  });
+
+  it('a report with a malformed field says which field, instead of vanishing', async () => {
+    const [first, ...rest] = h200.findings;
+    const numberFix = await render({
+      [DIAGNOSTIC_MIME]: withFindings([{ ...first, fix: 42 }, ...rest])
+    });
+    expect(text(numberFix, 'p')[0]).toBe(
+      'This output is not a gpuscope diagnostic that can be read: "/findings/0/fix" must be string,null.'
+    );
+    expect(numberFix.node.querySelectorAll('.jp-gpuscope-Finding')).toHaveLength(0);
+  });
+
+  it('a "worst" that is not a severity never reaches a class name', async () => {
+    const report = await render({ [DIAGNOSTIC_MIME]: { ...h200, worst: 'pass jp-mod-hidden x' } });
+    expect(text(report, 'p')[0]).toContain('"/worst" must be equal to one of the allowed values');
+    expect(report.node.querySelector('.jp-mod-hidden')).toBeNull();
   });
 });
