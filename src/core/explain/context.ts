@@ -4,7 +4,8 @@
  * comes from the knowledge base and the profiles; nothing here names a GPU or a version.
  */
 import type { IDeviceProfile } from '../lint/analyzer';
-import { feature, IErrorSignature, supports } from '../knowledge';
+import { feature, supports } from '../knowledge';
+import { IErrorFamily, xidMeaning } from '../knowledge/errors';
 import { archCovers, wheelAdvice, wheelFor } from '../knowledge/compat';
 import { formatSize, IOomFacts, parseOom } from './oom';
 
@@ -23,9 +24,11 @@ export interface IContext {
   commands: string[];
   /** Out of memory only: extra advice that applies to these numbers. */
   tips: string[];
-  /** A fix that replaces the signature's, when the facts rule the usual one out. */
+  /** A fix that replaces the family's, when the facts rule the usual one out. */
   fix: string | null;
   oom: IOomFacts | null;
+  /** What the message said that fills the family's {placeholders} (an Xid's meaning). */
+  values: Record<string, string>;
 }
 
 type FeatureId = Parameters<typeof supports>[0];
@@ -79,7 +82,7 @@ function addInstallAdvice(
 }
 
 export function contextFor(
-  signature: IErrorSignature,
+  signature: IErrorFamily,
   text: string,
   match: RegExpExecArray,
   facts: IExplainFacts
@@ -89,7 +92,8 @@ export function contextFor(
     commands: [...(signature.commands ?? [])],
     tips: [],
     fix: null,
-    oom: null
+    oom: null,
+    values: {}
   };
   const gpu = gpuOf(facts);
   const torch = facts.kernel?.torch ?? null;
@@ -105,6 +109,11 @@ export function contextFor(
         cc: `${named[2]}.${named[3]}`
       }
     : gpu;
+  if (kind === 'arch' && !/\btorch\b|pytorch/i.test(text) && !facts.kernel?.torch) {
+    // A program of its own (CMake, a CUDA sample): its build chose the architectures.
+    out.fix =
+      "Rebuild the program for this GPU: set `CMAKE_CUDA_ARCHITECTURES` (or nvcc's `-gencode arch=compute_XY,code=sm_XY`) to include its compute capability (`nvidia-smi --query-gpu=compute_cap --format=csv`), or `native` to build for the GPUs of the machine that builds it.";
+  }
   if (kind === 'arch' && archGPU?.cc) {
     out.facts.push(`Your GPU is ${describe(archGPU)}.`);
     const wheel = torch
@@ -183,8 +192,68 @@ export function contextFor(
   } else if (kind === 'oom') {
     out.oom = parseOom(text);
     addOomAdvice(out, out.oom);
+  } else if (kind === 'devices') {
+    const named =
+      /found at least two devices, (\S+) and (\S+?)!|got (\w+) is on (\S+), different from other tensors on (\S+?)[ (]/.exec(
+        text
+      );
+    if (named?.[1]) {
+      out.facts.push(`The operation got tensors on ${named[1]} and on ${named[2]}.`);
+    } else if (named?.[3]) {
+      out.facts.push(
+        `The argument \`${named[3]}\` is on ${named[4]}, the other tensors on ${named[5]}: move it (or them) so all are on one device.`
+      );
+    }
+  } else if (kind === 'checkpoint') {
+    const device = /on CUDA device (\d+) but torch\.cuda\.device_count\(\) is (\d+)/.exec(text);
+    if (device) {
+      out.facts.push(
+        `The checkpoint has tensors on GPU ${device[1]}, and this kernel sees ${gpus(Number(device[2]))}: \`map_location="cuda:0"\` puts them on the first.`
+      );
+    } else if (gpuOf(facts)?.hasGPU === false || /is_available\(\) is False/.test(text)) {
+      out.commands.push('state = torch.load(path, map_location="cpu")');
+    }
+  } else if (kind === 'library') {
+    const library = match.groups?.library ?? '';
+    const wheel = libraryWheel(library);
+    if (wheel) {
+      out.facts.push(`\`${library}\` comes with the \`${wheel}\` package on PyPI.`);
+    }
+  } else if (kind === 'xid') {
+    const xid = match.groups?.xid ?? '';
+    const known = xidMeaning(xid);
+    out.values = {
+      xid,
+      meaning: known?.meaning ?? 'an error this gpuscope does not know the meaning of',
+      xid_fix:
+        known?.fix ??
+        "Look the number up in NVIDIA's Xid catalogue (its sources below) and check `nvidia-smi` and the system log around that time."
+    };
   }
   return out;
+}
+
+/**
+ * The PyPI package that ships a CUDA library, where its file name says which: the runtime,
+ * cuBLAS, NVRTC, nvJitLink and CUPTI carry CUDA's major version in their file names
+ * ("libcudart.so.12" -> nvidia-cuda-runtime-cu12); cuDNN and NCCL carry their own.
+ */
+function libraryWheel(file: string): string | null {
+  const found = /^lib(cudart|cublas(?:Lt)?|nvrtc|nvJitLink|cupti|cudnn\w*|nccl)\.so\.(\d+)/.exec(
+    file
+  );
+  if (!found) {
+    return null;
+  }
+  const [, name, major] = found;
+  if (name.startsWith('cudnn') || name === 'nccl') {
+    const stem = name === 'nccl' ? 'nccl' : 'cudnn';
+    return `nvidia-${stem}-cu12\` or \`nvidia-${stem}-cu13`;
+  }
+  const stem =
+    { cudart: 'cuda-runtime', nvrtc: 'cuda-nvrtc', cupti: 'cuda-cupti' }[name] ??
+    (name.startsWith('cublas') ? 'cublas' : name.toLowerCase());
+  return `nvidia-${stem}-cu${major}`;
 }
 
 /** 1 GiB: below this, memory held back by fragmentation is not worth a tip. */
@@ -196,6 +265,17 @@ function addOomAdvice(out: IContext, oom: IOomFacts): void {
       `The cell asked for ${formatSize(oom.requested)} on GPU ${oom.gpu ?? '?'}, which has ${formatSize(oom.total)} in all` +
         (oom.free !== null ? ` and had ${formatSize(oom.free)} free.` : '.')
     );
+  }
+  // "Including non-PyTorch memory, this process has 38.43 GiB memory in use": when the
+  // failing process itself holds most of the GPU, the memory to free is in this kernel.
+  const ownShare =
+    oom.processUsed !== null && oom.total !== null ? oom.processUsed / oom.total : null;
+  if (ownShare !== null && ownShare >= 0.5) {
+    out.facts.push(
+      `This process (the kernel that failed) holds ${formatSize(oom.processUsed!)} of the GPU's ${formatSize(oom.total!)} itself: the memory to free is in this kernel, not in other processes.`
+    );
+    out.fix =
+      'Free memory this kernel holds: `del` the tensors, models and optimizers you no longer need (and outputs kept in `Out`), then `import gc; gc.collect(); torch.cuda.empty_cache()`; or make the work smaller (batch size, sequence length, precision). Restarting the kernel frees everything.';
   }
   if (oom.requested !== null && oom.total !== null && oom.requested > oom.total) {
     out.fix =

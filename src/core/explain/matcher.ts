@@ -2,7 +2,14 @@
  * Recognise GPU failures in error text (a traceback, a stderr stream) by the signatures
  * in the knowledge base, and explain them with what is known about the kernel.
  */
-import { errorSignatures, IErrorSignature, ISource, markdownSource, sources } from '../knowledge';
+import { ISource, markdownSource, sources } from '../knowledge';
+import {
+  errorFamilies,
+  findStatus,
+  IErrorFamily,
+  IStatusCode,
+  statusFormats
+} from '../knowledge/errors';
 import { codeBlock, codeSpan, markdownText } from '../markdown';
 import { contextFor, IContext, IExplainFacts } from './context';
 
@@ -14,11 +21,13 @@ export interface IExplanation {
   severity: 'error' | 'warning';
   cause: string;
   fix: string;
-  /** What the message itself said that matters (an assertion, NCCL's last error). */
+  /** What the message itself said that matters (an assertion, NCCL's last error, a status code). */
   detail: string | null;
   may: boolean;
   context: IContext;
   sources: ISource[];
+  /** The library status code the message carried, when the family was found through one. */
+  status: IStatusCode | null;
 }
 
 /** Text beyond this is not searched: the head and the tail of longer text are. */
@@ -27,19 +36,26 @@ const MAX_TEXT = 256 * 1024;
 const MAX_EXPLANATIONS = 3;
 
 interface ICompiled {
-  signature: IErrorSignature;
+  family: IErrorFamily;
   patterns: RegExp[];
   detail: RegExp | null;
 }
 
-let compiled: ICompiled[] | null = null;
+let compiled: { families: ICompiled[]; statuses: { library: string; pattern: RegExp }[] } | null =
+  null;
 
-function signatures(): ICompiled[] {
-  compiled ??= errorSignatures().map(signature => ({
-    signature,
-    patterns: signature.patterns.map(p => new RegExp(spacesTolerant(p))),
-    detail: signature.detail ? new RegExp(spacesTolerant(signature.detail)) : null
-  }));
+function knowledge() {
+  compiled ??= {
+    families: errorFamilies().map(family => ({
+      family,
+      patterns: family.patterns.map(p => new RegExp(spacesTolerant(p))),
+      detail: family.detail ? new RegExp(spacesTolerant(family.detail)) : null
+    })),
+    statuses: statusFormats().map(format => ({
+      library: format.library,
+      pattern: new RegExp(format.pattern, 'g')
+    }))
+  };
   return compiled;
 }
 
@@ -86,46 +102,101 @@ export function cleanText(text: string): string {
   return plain.slice(0, MAX_TEXT / 2) + '\n…\n' + plain.slice(-MAX_TEXT / 2);
 }
 
+interface IFound {
+  family: ICompiled;
+  match: RegExpExecArray;
+  status: IStatusCode | null;
+}
+
 /** Every known GPU failure in the text, most specific first; [] for anything else. */
 export function explainError(text: string, facts: IExplainFacts = {}): IExplanation[] {
   if (typeof text !== 'string' || !text) {
     return [];
   }
   const clean = cleanText(text);
-  const found: IExplanation[] = [];
-  for (const { signature, patterns, detail } of signatures()) {
-    let match: RegExpExecArray | null = null;
-    for (const pattern of patterns) {
-      match = pattern.exec(clean);
+  const { families } = knowledge();
+  const found = new Map<string, IFound>();
+  for (const family of families) {
+    for (const pattern of family.patterns) {
+      const match = pattern.exec(clean);
       if (match) {
+        found.set(family.family.id, { family, match, status: null });
         break;
       }
     }
-    if (!match) {
-      continue;
-    }
-    const said = detail?.exec(clean)?.[1]?.trim() ?? null;
-    const context = contextFor(signature, clean, match, facts);
-    found.push({
-      id: signature.id,
-      title: signature.title,
-      severity: signature.severity,
-      cause: signature.cause,
-      fix: context.fix ?? signature.fix,
-      detail: said,
-      may: signature.may === true,
-      context,
-      sources: sources(signature.source)
-    });
   }
-  const superseded = new Set(
-    found.flatMap(e => errorSignatures().find(s => s.id === e.id)?.supersedes ?? [])
-  );
-  // Errors before warnings: the error is what stopped the cell.
-  return found
-    .filter(e => !superseded.has(e.id))
-    .sort((a, b) => Number(a.severity === 'warning') - Number(b.severity === 'warning'))
-    .slice(0, MAX_EXPLANATIONS);
+  for (const { code, match } of statusesIn(clean)) {
+    const known = found.get(code.family!);
+    if (known) {
+      known.status ??= code;
+    } else {
+      const family = families.find(f => f.family.id === code.family);
+      if (family) {
+        found.set(code.family!, { family, match, status: code });
+      }
+    }
+  }
+  const superseded = new Set([...found.values()].flatMap(f => f.family.family.supersedes ?? []));
+  const order = (id: string) => families.findIndex(f => f.family.id === id);
+  return [...found.values()]
+    .filter(f => !superseded.has(f.family.family.id))
+    .sort(
+      (a, b) =>
+        // Errors before warnings (the error is what stopped the cell), then most specific.
+        Number(a.family.family.severity === 'warning') -
+          Number(b.family.family.severity === 'warning') ||
+        order(a.family.family.id) - order(b.family.family.id)
+    )
+    .slice(0, MAX_EXPLANATIONS)
+    .map(f => explanation(f, clean, facts));
+}
+
+/** The library status codes the text carries, each found by one of the frameworks' formats. */
+function statusesIn(text: string): { code: IStatusCode; match: RegExpExecArray }[] {
+  const seen: { code: IStatusCode; match: RegExpExecArray }[] = [];
+  for (const { library, pattern } of knowledge().statuses) {
+    pattern.lastIndex = 0;
+    for (const match of text.matchAll(pattern)) {
+      const code = findStatus(library, match.groups ?? {});
+      if (code?.family && !seen.some(s => s.code === code)) {
+        seen.push({ code, match });
+      }
+    }
+  }
+  return seen;
+}
+
+function explanation(found: IFound, text: string, facts: IExplainFacts): IExplanation {
+  const { family, match, status } = found;
+  const context = contextFor(family.family, text, match, facts);
+  const said = family.detail?.exec(text)?.[1]?.trim() ?? null;
+  const values: Record<string, string> = {
+    library: match.groups?.library ?? status?.libraryTitle ?? 'a CUDA library',
+    library_title: status?.libraryTitle ?? 'A CUDA library',
+    ...context.values
+  };
+  if (status) {
+    values.status = status.string ? `${status.name}: ${status.string}` : status.name;
+  }
+  return {
+    id: family.family.id,
+    title: fill(family.family.title, values),
+    severity: family.family.severity,
+    cause: fill(family.family.cause, values),
+    fix: fill(context.fix ?? family.family.fix, values),
+    detail: said ?? (status ? values.status : null),
+    may: family.family.may === true,
+    context,
+    sources: sources(family.family.source),
+    status
+  };
+}
+
+/** A family's text with its {placeholders} filled; one without a value is left out with its brackets. */
+function fill(text: string, values: Record<string, string>): string {
+  return text
+    .replace(/\s*\(\{(\w+)\}\)/g, (all, key: string) => (key in values ? ` (${values[key]})` : ''))
+    .replace(/\{(\w+)\}/g, (all, key: string) => values[key] ?? all);
 }
 
 /**

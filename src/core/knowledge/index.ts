@@ -55,32 +55,6 @@ export function supports(id: FeatureId, cc: string): boolean {
   return (!f.min_cc || value >= ccValue(f.min_cc)) && (!f.max_cc || value <= ccValue(f.max_cc));
 }
 
-export interface IErrorSignature {
-  id: string;
-  title: string;
-  severity: 'error' | 'warning';
-  /** Regular expressions (JavaScript syntax) any of which identifies the failure. */
-  patterns: string[];
-  /** A regular expression whose first group is shown as what the message said. */
-  detail?: string;
-  /** Which kernel facts make the explanation specific: see explain/context.ts. */
-  context?: string;
-  cause: string;
-  fix: string;
-  /** Lines to copy into a cell as they are. */
-  commands?: string[];
-  /** Ids of more general signatures not to show when this one matches. */
-  supersedes?: string[];
-  /** Rests on unconfirmed facts: the card says "may". */
-  may?: boolean;
-  source: string[];
-}
-
-/** The error signatures the explainer recognises, most specific first. */
-export function errorSignatures(): IErrorSignature[] {
-  return kb.error_signatures as IErrorSignature[];
-}
-
 export interface ILintRule {
   id: string;
   severity: 'error' | 'warning' | 'info';

@@ -1,5 +1,6 @@
 import { marked } from 'marked';
 
+import { inventoryMessages, ordinaryMessages } from '../../knowledge/errors';
 import { explainError, spacesTolerant, toMarkdown } from '../matcher';
 import { parseOom } from '../oom';
 import compat from './fixtures/compat-texts.json';
@@ -172,6 +173,100 @@ describe('wordings of other torch versions', () => {
   });
 });
 
+describe('the inventory: every message as the code that prints it writes it', () => {
+  const wrong = (cases: { family: string; text: string }[]) =>
+    cases
+      .map(c => ({
+        want: c.family,
+        got: explainError(c.text)[0]?.id ?? null,
+        text: c.text.slice(0, 100)
+      }))
+      .filter(c => c.got !== c.want);
+
+  it('each status code of each CUDA library, as each framework prints it, gets its family', () => {
+    const generated = inventoryMessages().filter(m => m.library.includes(' via '));
+    expect(generated.length).toBeGreaterThan(1000);
+    expect(wrong(generated)).toEqual([]);
+  });
+
+  it('each message collected from the frameworks and libraries gets its family', () => {
+    expect(wrong(inventoryMessages().filter(m => !m.library.includes(' via ')))).toEqual([]);
+  });
+
+  it('ordinary errors from the same code bases get no explanation', () => {
+    expect(ordinaryMessages().filter(m => explainError(m.text).length)).toEqual([]);
+  });
+});
+
+describe('families that read the message', () => {
+  it('tensors on two devices: the devices it names', () => {
+    const [e] = explainError(
+      'RuntimeError: Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! (when checking argument for argument mat1 in method wrapper_CUDA_addmm)'
+    );
+    expect(e.id).toBe('tensors-on-different-devices');
+    expect(e.context.facts).toEqual(['The operation got tensors on cuda:0 and on cpu.']);
+  });
+
+  it("a status code any framework prints gets its family, with the library's own words", () => {
+    for (const text of [
+      'RuntimeError: CUDA error: misaligned address\nCUDA kernel errors might be asynchronously reported',
+      'cupy_backends.cuda.api.runtime.CUDARuntimeError: cudaErrorMisalignedAddress: misaligned address'
+    ]) {
+      const [e] = explainError(text);
+      expect(e.id).toBe('gpu-kernel-fault');
+      expect(e.detail).toBe('cudaErrorMisalignedAddress: misaligned address');
+      expect(e.cause).toContain('(cudaErrorMisalignedAddress: misaligned address)');
+    }
+  });
+
+  it('out of memory held by the failing kernel itself: free it there first', () => {
+    const [e] = explainError(
+      'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 39.49 GiB of which 1.05 GiB is free. Including non-PyTorch memory, this process has 37.46 GiB memory in use. Of the allocated memory 36.90 GiB is allocated by PyTorch, and 100.00 MiB is reserved by PyTorch but unallocated.'
+    );
+    expect(e.id).toBe('cuda-oom');
+    expect(e.context.facts.join(' ')).toContain('holds 37.46 GiB of the GPU');
+    expect(e.fix).toMatch(/^Free memory this kernel holds/);
+    expect(e.fix).not.toContain('shut down idle kernels');
+  });
+
+  it('no kernel image from a program built without PyTorch: its build architectures', () => {
+    const [e] = explainError(
+      'CUDA error at /src/kernels.cu:88 code=209(cudaErrorNoKernelImageForDevice) "cudaGetLastError()"'
+    );
+    expect(e.id).toBe('no-kernel-image');
+    expect(e.fix).toContain('CMAKE_CUDA_ARCHITECTURES');
+  });
+
+  it('an NVSwitch (NVLS) failure is not a peer-to-peer problem', () => {
+    const ids = explainError(
+      "NCCL error in: ProcessGroupNCCL.cpp:3690, unhandled cuda error (run with NCCL_DEBUG=INFO for details), NCCL version 2.21.5\nncclUnhandledCudaError: Call to CUDA function failed.\nLast error:\nCuda failure 'invalid argument' at transport/nvls.cc:146"
+    ).map(e => e.id);
+    expect(ids[0]).toBe('nccl-nvls');
+    expect(ids).not.toContain('p2p-unsupported');
+  });
+
+  it('an Xid line: what its number means', () => {
+    const [e] = explainError(
+      'NVRM: Xid (PCI:0000:3b:00): 79, pid=1921, name=python, GPU has fallen off the bus.'
+    );
+    expect(e.id).toBe('xid-error');
+    expect(e.cause).toContain('Xid 79 means the GPU has fallen off the bus');
+  });
+
+  it("MPS and ROCm errors get their platform's advice, never a CUDA command", () => {
+    for (const text of [
+      'RuntimeError: MPS backend out of memory (MPS allocated: 17.60 GB, other allocations: 33.68 MB, max allowed: 18.13 GB). Tried to allocate 256.00 MB on private pool.',
+      'torch.OutOfMemoryError: HIP out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 23.98 GiB of which 1.20 GiB is free.',
+      'RuntimeError: HIP error: invalid device function\nHIP kernel errors might be asynchronously reported'
+    ]) {
+      const found = explainError(text);
+      expect(found.map(e => e.id).some(id => /cuda|nvidia/.test(id))).toBe(false);
+      expect(found[0].id).toMatch(/^(mps|rocm)-/);
+      expect(found[0].context.commands.join(' ')).not.toMatch(/CUDA_|nvidia/);
+    }
+  });
+});
+
 describe('ordinary, non-GPU failures match nothing', () => {
   const ordinary = [
     'Traceback (most recent call last):\n  File "<ipython-input-1>", line 1, in <module>\nZeroDivisionError: division by zero',
@@ -179,7 +274,6 @@ describe('ordinary, non-GPU failures match nothing', () => {
     "ModuleNotFoundError: No module named 'torch'",
     'MemoryError: Unable to allocate 7.45 GiB for an array with shape (1000000000,) and data type float64',
     'numpy.core._exceptions._ArrayMemoryError: Unable to allocate 2.00 GiB for an array',
-    'RuntimeError: Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!',
     'RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x128 and 256x10)',
     "FileNotFoundError: [Errno 2] No such file or directory: 'kernel_image.png'",
     "ValueError: invalid literal for int() with base 10: 'device ordinal'",

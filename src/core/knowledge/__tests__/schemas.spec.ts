@@ -4,6 +4,10 @@
  */
 import Ajv2020 from 'ajv/dist/2020';
 
+import codes from '../error-codes.json';
+import codesSchema from '../error-codes.schema.json';
+import errors from '../errors.json';
+import errorsSchema from '../errors.schema.json';
 import kb from '../kb.json';
 import kbSchema from '../kb.schema.json';
 import reportSchema from '../report.schema.json';
@@ -25,6 +29,57 @@ describe('the knowledge base', () => {
     const broken = JSON.parse(JSON.stringify(kb));
     broken.features.bf16.min_cc = '8.0 or newer';
     expect(validate(kbSchema, broken).join('\n')).toContain('/features/bf16/min_cc');
+  });
+});
+
+describe("the error explainer's knowledge", () => {
+  it('errors.json and error-codes.json validate against their schemas', () => {
+    expect(validate(errorsSchema, errors)).toEqual([]);
+    expect(validate(codesSchema, codes)).toEqual([]);
+  });
+
+  it('every family, status format and message names sources the knowledge base has', () => {
+    const known = new Set(Object.keys(kb.sources));
+    const cited = [
+      ...errors.families.flatMap(f => f.source),
+      ...errors.statuses.flatMap(s => s.source),
+      ...errors.messages.map(m => m.source),
+      ...errors.quiet.map(q => q.source)
+    ];
+    expect(cited.filter(key => !known.has(key))).toEqual([]);
+  });
+
+  it('every family a code, a message or a supersedes list names exists, and ids are unique', () => {
+    const ids = errors.families.map(f => f.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const named = [
+      ...Object.values(errors.code_families).flatMap(t => [
+        t.default,
+        ...Object.values(t.families as Record<string, string | null>)
+      ]),
+      ...errors.messages.map(m => m.family),
+      ...errors.families.flatMap(f => (f as { supersedes?: string[] }).supersedes ?? [])
+    ].filter((id): id is string => id !== null);
+    expect(named.filter(id => !ids.includes(id))).toEqual([]);
+  });
+
+  it('every mined code of every library has a family (or is no error)', () => {
+    for (const [library, table] of Object.entries(codes.libraries)) {
+      const families = (errors.code_families as Record<string, { families: object }>)[library];
+      expect({
+        library,
+        missing: table.codes.map(c => c.name).filter(n => !(n in families.families))
+      }).toEqual({
+        library,
+        missing: []
+      });
+    }
+  });
+
+  it('is refused with a status format that captures neither a name nor a string', () => {
+    const broken = JSON.parse(JSON.stringify(errors));
+    broken.statuses[0].pattern = 'CUDA error: (.+)';
+    expect(validate(errorsSchema, broken).join('\n')).toContain('/statuses/0/pattern');
   });
 });
 
