@@ -1,6 +1,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 
+import { explainError } from '../../core/explain/matcher';
+import { failureText } from '../../core/explain/outputs';
+import { inventoryMessages } from '../../core/knowledge/errors';
 import { main, MAX_INPUT_BYTES } from '../index';
 
 const dir = `${__dirname}/files`;
@@ -264,5 +267,36 @@ describe('gpuscope CLI and hostile input', () => {
     const { code, err } = run(['explain-error', deep]);
     expect(code).toBe(2);
     expect(err.split('\n')).toHaveLength(1);
+  });
+});
+
+describe('gpuscope explain-error and the card under a cell', () => {
+  it('give the same explanations for the same outputs, for every family the inventory covers', () => {
+    const seen = new Set<string>();
+    const texts = inventoryMessages()
+      .filter(m => !seen.has(m.family) && seen.add(m.family))
+      .map(m => m.text);
+    const cells = texts.map(text => ({
+      cell_type: 'code',
+      source: 'x',
+      metadata: {},
+      execution_count: 1,
+      outputs: [{ output_type: 'error', ename: 'RuntimeError', evalue: text, traceback: [text] }]
+    }));
+    const dir = fs.mkdtempSync(`${os.tmpdir()}/gpuscope-agree-`);
+    const file = `${dir}/all.ipynb`;
+    fs.writeFileSync(file, JSON.stringify({ cells, metadata: {}, nbformat: 4, nbformat_minor: 5 }));
+    const { code, out } = run(['explain-error', file, '--json']);
+    expect(code).toBe(0);
+    const byCell = new Map<number, string[]>();
+    for (const { cell, explanation } of JSON.parse(out).explanations) {
+      byCell.set(cell, [...(byCell.get(cell) ?? []), explanation.id]);
+    }
+    cells.forEach((cell, i) => {
+      // The card reads the same failure text of the same outputs with the same matcher.
+      const card = explainError(failureText(cell.outputs)).map(e => e.id);
+      expect({ cell: i + 1, ids: byCell.get(i + 1) ?? [] }).toEqual({ cell: i + 1, ids: card });
+    });
+    expect(byCell.size).toBe(seen.size);
   });
 });
