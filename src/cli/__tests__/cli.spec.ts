@@ -81,9 +81,10 @@ describe('gpuscope lint on framework code, guards and names', () => {
     );
     const { code, out } = run(['lint', file, '--target', 'T4']);
     expect(code).toBe(1);
-    expect(out).toContain(`${file}:2:8: error [hf-tf32-unsupported]`);
-    expect(out).toContain(`${file}:2:8: warning [bf16-training-unsupported]`);
-    expect(out).toContain(`${file}:3:5: error [hf-flash-attn2-unsupported]`);
+    // Each finding points at the argument to change, not at the call.
+    expect(out).toContain(`${file}:2:42: error [hf-tf32-unsupported]`);
+    expect(out).toContain(`${file}:2:31: warning [bf16-training-unsupported]`);
+    expect(out).toContain(`${file}:3:36: error [hf-flash-attn2-unsupported]`);
   });
 
   it('in a notebook, a device name bound in one cell is followed into another', () => {

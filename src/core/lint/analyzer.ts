@@ -68,12 +68,26 @@ interface IUse {
   /** Dotted path, module name, keyword name; for device_index the index. */
   key: string;
   value?: string;
-  /** A call's first positional argument and keyword arguments (source text). */
-  args?: { positional: string[]; keywords: Map<string, string> };
+  /** A call's arguments (source text; a name bound to a literal earlier in the cell reads
+   * as that literal), and where each one is written. */
+  args?: IArgs;
   from: number;
   to: number;
   /** For a use through a name: where the name got its value (guards apply there too). */
   boundAt?: number;
+}
+
+interface ISpan {
+  from: number;
+  to: number;
+}
+
+interface IArgs {
+  positional: string[];
+  keywords: Map<string, string>;
+  /** Where each argument is: a finding about one points at it, not at the whole call. */
+  positionalSpans: ISpan[];
+  keywordSpans: Map<string, ISpan>;
 }
 
 /**
@@ -229,7 +243,8 @@ export function analyzeStrict(
       if (!extra || isGuarded(rule, use, found.guarded)) {
         continue;
       }
-      const { line, column } = position(lineStarts, use.from);
+      const at = argumentOf(rule, use, extra) ?? use;
+      const { line, column } = position(lineStarts, at.from);
       const ignore = ignored.get(line);
       if (ignore && (ignore.size === 0 || ignore.has(rule.id))) {
         continue;
@@ -240,8 +255,8 @@ export function analyzeStrict(
         severity: rule.severity as LintSeverity,
         message: fill(rule.message, words),
         fix: fill(rule.fix, words),
-        from: use.from,
-        to: use.to,
+        from: at.from,
+        to: at.to,
         line,
         column,
         sources: sources(rule.source)
@@ -249,6 +264,23 @@ export function analyzeStrict(
     }
   }
   return dedupe(findings).sort((a, b) => a.from - b.from || a.rule.localeCompare(b.rule));
+}
+
+/**
+ * The argument a call's finding is about (`bf16=True` in `TrainingArguments(...)`), where
+ * the squiggle belongs and what the user must change; null when it is the whole call.
+ */
+function argumentOf(rule: ILintRule, use: IUse, extra: Record<string, string>): ISpan | null {
+  if (use.kind !== 'call' || !use.args) {
+    return null;
+  }
+  const keyword = extra.keyword ?? rule.match.call_arg?.keyword;
+  const named = keyword ? use.args.keywordSpans.get(keyword) : undefined;
+  if (named) {
+    return named;
+  }
+  const position = rule.match.call_arg?.position;
+  return position !== undefined ? (use.args.positionalSpans[position] ?? null) : null;
 }
 
 /**
@@ -454,6 +486,8 @@ function findUses(
   // cells' bindings come first (before this cell's first line).
   const bindings = new Map<string, { at: number; value: string | null }[]>();
   deviceNames?.forEach((value, name) => bindings.set(name, [{ at: -1, value }]));
+  // Names bound to a literal so far (`BF16 = True`): an argument that names one reads as it.
+  const literals = new Map<string, string>();
   const text = (n: SyntaxNode) => source.slice(n.from, n.to);
   const cursor = tree.cursor();
   do {
@@ -487,7 +521,7 @@ function findUses(
         break;
       }
       case 'CallExpression':
-        callUses(cursor.node, source, imports, uses);
+        callUses(cursor.node, source, imports, uses, literals);
         break;
       case 'AssignStatement': {
         const node = cursor.node;
@@ -506,6 +540,11 @@ function findUses(
           }
           if (target.name === 'VariableName' && target.nextSibling?.name === 'AssignOp') {
             const name = text(target);
+            if (LITERALS.has(value.name)) {
+              literals.set(name, text(value));
+            } else {
+              literals.delete(name);
+            }
             (bindings.get(name) ?? bindings.set(name, []).get(name)!).push({
               at: node.from,
               value: cudaLiteralIn(value, source)
@@ -618,20 +657,25 @@ function deviceUses(
   }
 }
 
+/** Syntax nodes whose text is a literal value a name can stand for. */
+const LITERALS = new Set(['String', 'Number', 'Boolean', 'None']);
+
 function callUses(
   node: SyntaxNode,
   source: string,
   imports: Map<string, string>,
-  uses: IUse[]
+  uses: IUse[],
+  literals: Map<string, string>
 ): void {
   const callee = node.firstChild;
   const argList = node.getChild('ArgList');
   if (!callee || !argList) {
     return;
   }
-  const args = readArgs(argList, source);
+  const args = readArgs(argList, source, literals);
   for (const [name, value] of args.keywords) {
-    uses.push({ kind: 'kwarg', key: name, value, from: node.from, to: node.to });
+    const at = args.keywordSpans.get(name)!;
+    uses.push({ kind: 'kwarg', key: name, value, from: at.from, to: at.to });
   }
   const path = resolve(callee, source, imports);
   if (path) {
@@ -647,22 +691,30 @@ function callUses(
   // `x.cuda()` on a tensor or a model (not a module path we know).
   if (callee.name === 'MemberExpression') {
     const property = callee.getChild('PropertyName');
-    if (
-      property &&
-      source.slice(property.from, property.to) === 'cuda' &&
-      args.positional.length === 0
-    ) {
-      uses.push({ kind: 'cuda_use', key: 'cuda', from: property.from, to: node.to });
+    if (property && source.slice(property.from, property.to) === 'cuda') {
+      if (args.positional.length === 0) {
+        uses.push({ kind: 'cuda_use', key: 'cuda', from: property.from, to: node.to });
+      } else if (args.positional.length === 1 && /^\d+$/.test(args.positional[0])) {
+        // `.cuda(1)`: a device index, written as the argument.
+        const at = args.positionalSpans[0];
+        uses.push({ kind: 'cuda_use', key: 'cuda', from: property.from, to: node.to });
+        uses.push({ kind: 'device_index', key: args.positional[0], from: at.from, to: at.to });
+      }
     }
   }
 }
 
-function readArgs(
-  argList: SyntaxNode,
-  source: string
-): { positional: string[]; keywords: Map<string, string> } {
-  const positional: string[] = [];
-  const keywords = new Map<string, string>();
+function readArgs(argList: SyntaxNode, source: string, literals: Map<string, string>): IArgs {
+  const args: IArgs = {
+    positional: [],
+    keywords: new Map(),
+    positionalSpans: [],
+    keywordSpans: new Map()
+  };
+  const valueOf = (node: SyntaxNode) => {
+    const text = source.slice(node.from, node.to);
+    return node.name === 'VariableName' ? (literals.get(text) ?? text) : text;
+  };
   let child = argList.firstChild;
   while (child) {
     if (
@@ -671,16 +723,19 @@ function readArgs(
       child.nextSibling.nextSibling
     ) {
       const value = child.nextSibling.nextSibling;
-      keywords.set(source.slice(child.from, child.to), source.slice(value.from, value.to));
+      const name = source.slice(child.from, child.to);
+      args.keywords.set(name, valueOf(value));
+      args.keywordSpans.set(name, { from: child.from, to: value.to });
       child = value.nextSibling;
       continue;
     }
     if (!['(', ')', ','].includes(child.name) && !child.type.isError) {
-      positional.push(source.slice(child.from, child.to));
+      args.positional.push(valueOf(child));
+      args.positionalSpans.push({ from: child.from, to: child.to });
     }
     child = child.nextSibling;
   }
-  return { positional, keywords };
+  return args;
 }
 
 /** A string (or a name) used as a device: `device="cuda"`, `.to("cuda:1")`, `.to(*args)`,

@@ -298,6 +298,34 @@ convert_to_float8_training(model)`;
 });
 
 describe('values that reach a call through a name', () => {
+  it('a setting held by a name bound to a literal is read as that literal, and the finding sits on the argument', () => {
+    const code = `from transformers import TrainingArguments
+BF16 = True
+TF32 = True
+args = TrainingArguments(output_dir="o", bf16=BF16, tf32=TF32)`;
+    const found = analyze(code, T4());
+    expect(found.map(f => f.rule).sort()).toEqual([
+      'bf16-training-unsupported',
+      'hf-tf32-unsupported'
+    ]);
+    const tf32 = found.find(f => f.rule === 'hf-tf32-unsupported')!;
+    expect(code.slice(tf32.from, tf32.to)).toBe('tf32=TF32');
+    expect([tf32.line, tf32.column]).toEqual([4, 53]);
+    // A name bound to something else is not guessed at.
+    expect(
+      analyze(code.replace('TF32 = True', 'TF32 = args_from_cli.tf32'), T4()).map(f => f.rule)
+    ).toEqual(['bf16-training-unsupported']);
+  });
+
+  it('.cuda(1) names a GPU by its index, checked against the GPUs there are', () => {
+    const code = `import torch
+model = model.cuda(1)`;
+    expect(at(code, T4())).toEqual(['device-index-out-of-range@2']);
+    expect(at(code, target('T4', 2))).toEqual([]);
+    const [found] = analyze(code, T4());
+    expect(code.slice(found.from, found.to)).toBe('1');
+  });
+
   it('a device string or torch.device held by a name is a CUDA use, and its index is checked', () => {
     const code = `import torch
 device = "cuda"
