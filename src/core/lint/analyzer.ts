@@ -95,7 +95,7 @@ interface IArgs {
  * `torch.cuda.is_available()`, `use_cuda`, `device.type == "cuda"`, a device count), or
  * what it can do ("capability": `is_bf16_supported()`, `get_device_capability()`).
  */
-type Guard = 'availability' | 'capability';
+type Guard = 'availability' | 'capability' | 'count';
 
 const GUARDS: [Guard, RegExp][] = [
   [
@@ -105,6 +105,11 @@ const GUARDS: [Guard, RegExp][] = [
   [
     'availability',
     /\.is_available\(|device_count\(|\b(use_cuda|use_gpu|cuda|gpu|has_cuda|has_gpu|cuda_available|gpu_available|on_gpu|is_cuda)\b|(device|device_type|\.type)\s*(==|!=)\s*['"]cuda['"]|['"]cuda['"]\s*(==|!=|in)\b/
+  ],
+  // How many processes or GPUs take part: code for several runs only where there are.
+  [
+    'count',
+    /\b(world_size|WORLD_SIZE|local_world_size|n_?gpus?|num_gpus|ngpus|gpu_count|is_distributed|distributed|ddp)\b|get_world_size\(|device_count\(\)\s*>/
   ]
 ];
 
@@ -293,17 +298,20 @@ function isGuarded(rule: ILintRule, use: IUse, guarded: IGuarded[]): boolean {
     return false;
   }
   const enough: Guard[] =
-    rule.when.no_gpu || rule.when.index_beyond_count
-      ? ['availability', 'capability']
-      : ['capability'];
+    rule.when.gpus_at_most !== undefined
+      ? ['count']
+      : rule.when.no_gpu || rule.when.index_beyond_count
+        ? ['availability', 'capability']
+        : ['capability'];
   if (
     !rule.when.no_gpu &&
     !rule.when.index_beyond_count &&
     !rule.when.below &&
     !rule.when.outside &&
-    !rule.when.inside
+    !rule.when.inside &&
+    rule.when.gpus_at_most === undefined
   ) {
-    return false; // rules about GPU counts or deprecations: a guard changes nothing
+    return false; // deprecations and the like: a guard changes nothing
   }
   const inside = (at: number, end: number) =>
     guarded.some(g => enough.includes(g.guard) && g.from <= at && end <= g.to);
@@ -488,6 +496,9 @@ function findUses(
   deviceNames?.forEach((value, name) => bindings.set(name, [{ at: -1, value }]));
   // Names bound to a literal so far (`BF16 = True`): an argument that names one reads as it.
   const literals = new Map<string, string>();
+  // Names bound to what a guard checks (`major, _ = torch.cuda.get_device_capability()`):
+  // a condition on them (`if major >= 9:`) is that guard.
+  const guardNames = new Map<string, Guard[]>();
   const text = (n: SyntaxNode) => source.slice(n.from, n.to);
   const cursor = tree.cursor();
   do {
@@ -495,8 +506,16 @@ function findUses(
     switch (cursor.name) {
       case 'IfStatement':
       case 'ConditionalExpression':
-        addGuards(cursor.node, source, guarded);
+        addGuards(cursor.node, source, guarded, guardNames);
         break;
+      case 'AssertStatement': {
+        // `assert torch.cuda.is_available()`: what follows in the block runs only if it held.
+        const node = cursor.node;
+        for (const guard of guardsIn(text(node), guardNames)) {
+          guarded.push({ from: node.to, to: node.parent?.to ?? source.length, guard });
+        }
+        break;
+      }
       case 'ImportStatement': {
         const node = cursor.node;
         for (const module of importedModules(node, source)) {
@@ -513,6 +532,9 @@ function findUses(
           break;
         }
         const path = resolve(node, source, imports);
+        if (path && isChosenAtRunTime(node, source)) {
+          break; // one entry of a table picked by a run-time key: not used as such
+        }
         if (path) {
           uses.push({ kind: 'symbol', key: path, from: node.from, to: node.to });
         } else if (cursor.name === 'VariableName' && isDeviceArgument(node, source)) {
@@ -538,6 +560,16 @@ function findUses(
               to: node.to
             });
           }
+          const checks = guardsIn(text(value), guardNames);
+          for (let t: SyntaxNode | null = target; t && t.name !== 'AssignOp'; t = t.nextSibling) {
+            if (t.name === 'VariableName') {
+              if (checks.length) {
+                guardNames.set(text(t), checks);
+              } else {
+                guardNames.delete(text(t));
+              }
+            }
+          }
           if (target.name === 'VariableName' && target.nextSibling?.name === 'AssignOp') {
             const name = text(target);
             if (LITERALS.has(value.name)) {
@@ -550,6 +582,14 @@ function findUses(
               value: cudaLiteralIn(value, source)
             });
           }
+        }
+        break;
+      }
+      case 'FormatString': {
+        // f"cuda:{rank}": CUDA, on a device known only at run time.
+        const node = cursor.node;
+        if (/^[fF][rR]?['"]cuda\b/.test(text(node)) && isDeviceArgument(node, source)) {
+          uses.push({ kind: 'cuda_use', key: 'cuda', from: node.from, to: node.to });
         }
         break;
       }
@@ -588,7 +628,12 @@ function findUses(
  * The branches an `if` chain or a conditional expression guards, when one of its
  * conditions checks for a GPU or what it can do: code there does what its guard says.
  */
-function addGuards(node: SyntaxNode, source: string, guarded: IGuarded[]): void {
+function addGuards(
+  node: SyntaxNode,
+  source: string,
+  guarded: IGuarded[],
+  guardNames: Map<string, Guard[]>
+): void {
   const conditions: SyntaxNode[] = [];
   const branches: SyntaxNode[] = [];
   for (let child = node.firstChild; child; child = child.nextSibling) {
@@ -603,13 +648,43 @@ function addGuards(node: SyntaxNode, source: string, guarded: IGuarded[]): void 
     branches.push(node.firstChild!, node.lastChild!);
   }
   const said = conditions.map(c => source.slice(c.from, c.to)).join(' ');
-  for (const [guard, pattern] of GUARDS) {
-    if (pattern.test(said)) {
-      for (const branch of branches) {
-        guarded.push({ from: branch.from, to: branch.to, guard });
-      }
+  const guards = guardsIn(said, guardNames);
+  for (const guard of guards) {
+    for (const branch of branches) {
+      guarded.push({ from: branch.from, to: branch.to, guard });
     }
   }
+  // `if not torch.cuda.is_available(): return` (or raise, exit, continue): the rest of the
+  // block runs only when the check passed.
+  const [only] = branches;
+  if (
+    node.name === 'IfStatement' &&
+    conditions.length === 1 &&
+    branches.length === 1 &&
+    /^\s*:?\s*(return|raise|continue|break|sys\.exit\(|exit\(|quit\()/m.test(
+      source.slice(only.from, only.to).replace(/^:/, '').trim()
+    )
+  ) {
+    for (const guard of guards) {
+      guarded.push({ from: node.to, to: node.parent?.to ?? source.length, guard });
+    }
+  }
+}
+
+/** The guards a piece of code checks: by what it calls, or by names bound to such checks. */
+function guardsIn(text: string, guardNames: Map<string, Guard[]>): Guard[] {
+  const found = new Set<Guard>();
+  for (const [guard, pattern] of GUARDS) {
+    if (pattern.test(text)) {
+      found.add(guard);
+    }
+  }
+  for (const [name, guards] of guardNames) {
+    if (new RegExp(`\\b${name}\\b`).test(text)) {
+      guards.forEach(guard => found.add(guard));
+    }
+  }
+  return [...found];
 }
 
 /** The CUDA device string an assigned value holds: a literal, `torch.device("cuda:1")`,
@@ -657,6 +732,24 @@ function deviceUses(
   }
 }
 
+/**
+ * A value in a dict literal that is indexed right away by something computed
+ * (`{"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]`): which entry is used is
+ * decided at run time, so naming one is no use of it.
+ */
+function isChosenAtRunTime(node: SyntaxNode, source: string): boolean {
+  const table = node.parent;
+  const subscript = table?.parent;
+  if (table?.name !== 'DictionaryExpression' || subscript?.name !== 'MemberExpression') {
+    return false;
+  }
+  if (subscript.firstChild?.from !== table.from) {
+    return false;
+  }
+  const key = table.nextSibling?.nextSibling;
+  return !!key && key.name !== 'String' && stringValue(source.slice(key.from, key.to)) === null;
+}
+
 /** Syntax nodes whose text is a literal value a name can stand for. */
 const LITERALS = new Set(['String', 'Number', 'Boolean', 'None']);
 
@@ -680,6 +773,10 @@ function callUses(
   const path = resolve(callee, source, imports);
   if (path) {
     uses.push({ kind: 'call', key: path, args, from: node.from, to: node.to });
+    if (path === 'torch.cuda.set_device' || path === 'torch.cuda.device') {
+      // Choosing a CUDA device needs one, whatever the index (`set_device(local_rank)`).
+      uses.push({ kind: 'cuda_use', key: 'cuda', from: node.from, to: node.to });
+    }
     if ((path === 'torch.cuda.set_device' || path === 'torch.device') && args.positional.length) {
       const index = path === 'torch.device' ? args.positional[1] : args.positional[0];
       if (index !== undefined && /^\d+$/.test(index)) {
