@@ -123,8 +123,17 @@ test.describe('GPU error explanations under cell outputs', () => {
     await expect(card.locator('.jp-gpuscope-Explain-title')).toHaveText(
       'The GPU ran out of memory'
     );
-    await expect(card.locator('.jp-gpuscope-Explain-facts')).toHaveText(
+    const facts = card.locator('.jp-gpuscope-Explain-facts');
+    await expect(facts).toContainText(
       'The cell asked for 90.00 GiB on GPU 0, which has 79.18 GiB in all and had 30.66 GiB free.'
+    );
+    // The message says the failing process itself holds 48.51 of 79.18 GiB: that comes first.
+    await expect(facts).toContainText(
+      "This process (the kernel that failed) holds 48.51 GiB of the GPU's 79.18 GiB itself"
+    );
+    // 90 GiB is more than the whole GPU: freeing memory cannot help, whoever holds it.
+    await expect(card.locator('.jp-gpuscope-Explain-fix')).toContainText(
+      'larger than the whole GPU'
     );
     const rows = card.locator('.jp-gpuscope-Explain-holderTable tbody tr');
     // The failing kernel's own row: marked, with no shut-down button.
