@@ -499,6 +499,9 @@ function findUses(
   // Names bound to what a guard checks (`major, _ = torch.cuda.get_device_capability()`):
   // a condition on them (`if major >= 9:`) is that guard.
   const guardNames = new Map<string, Guard[]>();
+  // Keyword arguments gathered in a dict before a call (`kw = dict(bf16=True)`,
+  // `kw["attn_implementation"] = "flash_attention_2"`), for `f(**kw)`.
+  const kwargDicts = new Map<string, KeywordValues>();
   const text = (n: SyntaxNode) => source.slice(n.from, n.to);
   const cursor = tree.cursor();
   do {
@@ -543,7 +546,7 @@ function findUses(
         break;
       }
       case 'CallExpression':
-        callUses(cursor.node, source, imports, uses, literals);
+        callUses(cursor.node, source, imports, uses, { literals, kwargDicts });
         break;
       case 'AssignStatement': {
         const node = cursor.node;
@@ -569,6 +572,24 @@ function findUses(
                 guardNames.delete(text(t));
               }
             }
+          }
+          if (target.name === 'VariableName' && target.nextSibling?.name === 'AssignOp') {
+            const gathered = keywordsIn(value, source, { literals, kwargDicts });
+            if (gathered) {
+              kwargDicts.set(text(target), gathered);
+            } else {
+              kwargDicts.delete(text(target));
+            }
+          }
+          const entry = subscriptTarget(target, source);
+          if (entry && target.nextSibling?.name === 'AssignOp') {
+            // `kw["attn_implementation"] = "flash_attention_2"`: one more keyword for `**kw`.
+            const dict = kwargDicts.get(entry.name) ?? new Map();
+            dict.set(entry.key, {
+              value: valueText(value, source, literals),
+              span: { from: node.from, to: node.to }
+            });
+            kwargDicts.set(entry.name, dict);
           }
           if (target.name === 'VariableName' && target.nextSibling?.name === 'AssignOp') {
             const name = text(target);
@@ -758,14 +779,14 @@ function callUses(
   source: string,
   imports: Map<string, string>,
   uses: IUse[],
-  literals: Map<string, string>
+  known: IKnownValues
 ): void {
   const callee = node.firstChild;
   const argList = node.getChild('ArgList');
   if (!callee || !argList) {
     return;
   }
-  const args = readArgs(argList, source, literals);
+  const args = readArgs(argList, source, known);
   for (const [name, value] of args.keywords) {
     const at = args.keywordSpans.get(name)!;
     uses.push({ kind: 'kwarg', key: name, value, from: at.from, to: at.to });
@@ -801,16 +822,26 @@ function callUses(
   }
 }
 
-function readArgs(argList: SyntaxNode, source: string, literals: Map<string, string>): IArgs {
+/** Values known so far in the source: names bound to literals and dicts of keywords. */
+interface IKnownValues {
+  literals: Map<string, string>;
+  kwargDicts: Map<string, KeywordValues>;
+}
+
+/** Keyword name -> its value's text and where it is written. */
+type KeywordValues = Map<string, { value: string; span: ISpan }>;
+
+function valueText(node: SyntaxNode, source: string, literals: Map<string, string>): string {
+  const text = source.slice(node.from, node.to);
+  return node.name === 'VariableName' ? (literals.get(text) ?? text) : text;
+}
+
+function readArgs(argList: SyntaxNode, source: string, known: IKnownValues): IArgs {
   const args: IArgs = {
     positional: [],
     keywords: new Map(),
     positionalSpans: [],
     keywordSpans: new Map()
-  };
-  const valueOf = (node: SyntaxNode) => {
-    const text = source.slice(node.from, node.to);
-    return node.name === 'VariableName' ? (literals.get(text) ?? text) : text;
   };
   let child = argList.firstChild;
   while (child) {
@@ -821,18 +852,75 @@ function readArgs(argList: SyntaxNode, source: string, literals: Map<string, str
     ) {
       const value = child.nextSibling.nextSibling;
       const name = source.slice(child.from, child.to);
-      args.keywords.set(name, valueOf(value));
+      args.keywords.set(name, valueText(value, source, known.literals));
       args.keywordSpans.set(name, { from: child.from, to: value.to });
       child = value.nextSibling;
       continue;
     }
+    if (child.name === '**' && child.nextSibling) {
+      // `f(**kw)`: the keywords the dict was given, where they were written.
+      const spread = child.nextSibling;
+      const gathered =
+        spread.name === 'VariableName'
+          ? known.kwargDicts.get(source.slice(spread.from, spread.to))
+          : keywordsIn(spread, source, known);
+      gathered?.forEach(({ value, span }, name) => {
+        if (!args.keywords.has(name)) {
+          args.keywords.set(name, value);
+          args.keywordSpans.set(name, span);
+        }
+      });
+      child = spread.nextSibling;
+      continue;
+    }
     if (!['(', ')', ','].includes(child.name) && !child.type.isError) {
-      args.positional.push(valueOf(child));
+      args.positional.push(valueText(child, source, known.literals));
       args.positionalSpans.push({ from: child.from, to: child.to });
     }
     child = child.nextSibling;
   }
   return args;
+}
+
+/** The keywords a dict literal or `dict(...)` call holds (null for any other value). */
+function keywordsIn(node: SyntaxNode, source: string, known: IKnownValues): KeywordValues | null {
+  const found: KeywordValues = new Map();
+  if (node.name === 'DictionaryExpression') {
+    for (let key = node.firstChild; key; key = key.nextSibling) {
+      const value = key.nextSibling?.name === ':' ? key.nextSibling.nextSibling : null;
+      const name = key.name === 'String' ? stringValue(source.slice(key.from, key.to)) : null;
+      if (value && name !== null) {
+        found.set(name, {
+          value: valueText(value, source, known.literals),
+          span: { from: key.from, to: value.to }
+        });
+      }
+    }
+    return found;
+  }
+  const callee = node.name === 'CallExpression' ? node.firstChild : null;
+  const argList = node.getChild('ArgList');
+  if (callee && argList && source.slice(callee.from, callee.to) === 'dict') {
+    const args = readArgs(argList, source, known);
+    args.keywords.forEach((value, name) =>
+      found.set(name, { value, span: args.keywordSpans.get(name)! })
+    );
+    return found;
+  }
+  return null;
+}
+
+/** `kw["name"]` as an assignment target: the dict's name and the key. */
+function subscriptTarget(target: SyntaxNode, source: string): { name: string; key: string } | null {
+  if (target.name !== 'MemberExpression' || target.firstChild?.name !== 'VariableName') {
+    return null;
+  }
+  const open = target.firstChild.nextSibling;
+  const key = open?.name === '[' ? open.nextSibling : null;
+  const value = key?.name === 'String' ? stringValue(source.slice(key.from, key.to)) : null;
+  return value === null
+    ? null
+    : { name: source.slice(target.firstChild.from, target.firstChild.to), key: value };
 }
 
 /** A string (or a name) used as a device: `device="cuda"`, `.to("cuda:1")`, `.to(*args)`,

@@ -320,6 +320,25 @@ args = TrainingArguments(output_dir="o", bf16=BF16, tf32=TF32)`;
     ).toEqual(['bf16-training-unsupported']);
   });
 
+  it('settings gathered in a dict and passed with ** are checked where they are written', () => {
+    const code = `from transformers import AutoModelForCausalLM, TrainingArguments
+model_kwargs = dict(torch_dtype="auto")
+model_kwargs["attn_implementation"] = "flash_attention_2"
+model = AutoModelForCausalLM.from_pretrained("x", **model_kwargs)
+cfg = {"bf16": True, "output_dir": "o"}
+args = TrainingArguments(**cfg)
+other = TrainingArguments(**{"tf32": True})`;
+    const found = analyze(code, T4());
+    expect(found.map(f => `${f.rule}@${f.line}`)).toEqual([
+      'hf-flash-attn2-unsupported@3',
+      'bf16-training-unsupported@5',
+      'hf-tf32-unsupported@7'
+    ]);
+    const bf16 = found.find(f => f.rule === 'bf16-training-unsupported')!;
+    expect(code.slice(bf16.from, bf16.to)).toBe('"bf16": True');
+    expect(at(code, target('A100'))).toEqual([]);
+  });
+
   it('.cuda(1) names a GPU by its index, checked against the GPUs there are', () => {
     const code = `import torch
 model = model.cuda(1)`;
