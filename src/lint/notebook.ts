@@ -8,7 +8,13 @@ import type { CodeEditor } from '@jupyterlab/codeeditor';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { analyze, collectDeviceNames, IDeviceProfile, ILintFinding } from '../core/lint/analyzer';
+import {
+  analyze,
+  collectDeviceNames,
+  collectLiterals,
+  IDeviceProfile,
+  ILintFinding
+} from '../core/lint/analyzer';
 import { importLines } from '../core/lint/files';
 import type { IDeviceProfiles } from '../tokens';
 
@@ -66,7 +72,8 @@ export class NotebookLinter {
       text,
       profile,
       this._imports(panel),
-      this._deviceNames(panel)
+      this._deviceNames(panel),
+      this._literals(panel)
     );
     this._summaryChanged.emit(panel);
     return findings;
@@ -80,6 +87,7 @@ export class NotebookLinter {
     }
     const imports = this._imports(panel);
     const deviceNames = this._deviceNames(panel);
+    const literals = this._literals(panel);
     const all: ICellFinding[] = [];
     panel.content.widgets.forEach((cell: Cell, cellIndex: number) => {
       if (cell.model.type !== 'code') {
@@ -89,7 +97,14 @@ export class NotebookLinter {
       if (source.length > MAX_LIVE_CELL_CHARS) {
         return;
       }
-      const findings = this._cellFindings(cell.model, source, profile, imports, deviceNames);
+      const findings = this._cellFindings(
+        cell.model,
+        source,
+        profile,
+        imports,
+        deviceNames,
+        literals
+      );
       all.push(...findings.map(finding => ({ cellIndex, finding })));
     });
     return all;
@@ -104,14 +119,26 @@ export class NotebookLinter {
     source: string,
     profile: IDeviceProfile,
     imports: Map<string, string>,
-    deviceNames: Map<string, string | null>
+    deviceNames: Map<string, string | null>,
+    literals: Map<string, string>
   ): ILintFinding[] {
-    const key = JSON.stringify([profile, [...this.disabled], [...imports], [...deviceNames]]);
+    const key = JSON.stringify([
+      profile,
+      [...this.disabled],
+      [...imports],
+      [...deviceNames],
+      [...literals]
+    ]);
     const cached = this._results.get(model);
     if (cached && cached.source === source && cached.key === key) {
       return cached.findings;
     }
-    const findings = analyze(source, profile, { imports, deviceNames, disabled: this.disabled });
+    const findings = analyze(source, profile, {
+      imports,
+      deviceNames,
+      literals,
+      disabled: this.disabled
+    });
     this._results.set(model, { source, key, findings });
     return findings;
   }
@@ -135,6 +162,11 @@ export class NotebookLinter {
    */
   private _deviceNames(panel: NotebookPanel): Map<string, string | null> {
     return this._merged(panel, this._nameCache, collectDeviceNames);
+  }
+
+  /** The notebook's top-level literal bindings (`BF16 = True`), every code cell's in order. */
+  private _literals(panel: NotebookPanel): Map<string, string> {
+    return this._merged(panel, this._literalCache, collectLiterals);
   }
 
   /** The notebook's imports: every code cell's, each cell parsed again only when it changed. */
@@ -167,6 +199,7 @@ export class NotebookLinter {
   private _panels = new WeakMap<CodeEditor.IModel, NotebookPanel>();
   private _importCache = new WeakMap<ICellModel, IPerCell<string>>();
   private _nameCache = new WeakMap<ICellModel, IPerCell<string | null>>();
+  private _literalCache = new WeakMap<ICellModel, IPerCell<string>>();
   private _results = new WeakMap<
     ICellModel,
     { source: string; key: string; findings: ILintFinding[] }

@@ -101,6 +101,27 @@ describe('gpuscope lint on framework code, guards and names', () => {
     expect(out).toContain(`${file}:cell 2:1:18: error [device-index-out-of-range]`);
   });
 
+  it('in a notebook, a setting bound in one cell is followed into another', () => {
+    const file = `${tmp}/literals.ipynb`;
+    const cell = (source: string) => ({ cell_type: 'code', source, metadata: {}, outputs: [] });
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        cells: [
+          cell('BF16 = True'),
+          cell(
+            'from transformers import TrainingArguments\nargs = TrainingArguments("o", bf16=BF16)'
+          )
+        ],
+        metadata: {},
+        nbformat: 4,
+        nbformat_minor: 5
+      })
+    );
+    const { out } = run(['lint', file, '--target', 'T4']);
+    expect(out).toContain(`${file}:cell 2:2:31: warning [bf16-training-unsupported]`);
+  });
+
   it('guarded code and a guarded device name pass on a machine without a GPU (exit 0)', () => {
     const file = `${tmp}/guarded.py`;
     fs.writeFileSync(

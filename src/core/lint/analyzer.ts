@@ -57,6 +57,8 @@ export interface IAnalyzeOptions {
   imports?: Map<string, string>;
   /** Names bound elsewhere in the notebook to a CUDA device string (or null: to something else). */
   deviceNames?: Map<string, string | null>;
+  /** Names bound elsewhere in the notebook to a literal (`BF16 = True`), as written. */
+  literals?: Map<string, string>;
   /** Rule ids turned off in the settings. */
   disabled?: Set<string>;
 }
@@ -190,6 +192,29 @@ export function collectDeviceNames(source: string): Map<string, string | null> {
   return names;
 }
 
+/**
+ * The top-level names a source binds to a literal (`BF16 = True`, `ATTN = "sdpa"`), for
+ * the other cells of a notebook; a name bound to anything else is left out.
+ */
+export function collectLiterals(source: string): Map<string, string> {
+  const names = new Map<string, string>();
+  const lines = source
+    .split('\n')
+    .filter(line => /^[A-Za-z_]\w*\s*=[^=]/.test(line))
+    .join('\n');
+  const tree = lines ? parse(lines) : null;
+  for (let node = tree?.topNode.firstChild ?? null; node; node = node.nextSibling) {
+    const target = node.name === 'AssignStatement' ? node.firstChild : null;
+    const value = node.lastChild;
+    if (target?.name === 'VariableName' && target.nextSibling?.name === 'AssignOp' && value) {
+      if (LITERALS.has(value.name)) {
+        names.set(lines.slice(target.from, target.to), lines.slice(value.from, value.to));
+      }
+    }
+  }
+  return names;
+}
+
 /** Findings for one cell (or file) against a device profile. */
 export function analyze(
   source: string,
@@ -226,7 +251,7 @@ export function analyzeStrict(
   const imports =
     own.size || !base.has('torch') ? new Map([['torch', 'torch'], ...base, ...own]) : base;
   // Only uses some rule can match: on large cells most names are irrelevant.
-  const found = findUses(tree, python, imports, options.deviceNames);
+  const found = findUses(tree, python, imports, options.deviceNames, options.literals);
   const uses = found.uses.filter(isWatched);
   if (!uses.length) {
     return [];
@@ -486,7 +511,8 @@ function findUses(
   tree: Tree,
   source: string,
   imports: Map<string, string>,
-  deviceNames?: Map<string, string | null>
+  deviceNames?: Map<string, string | null>,
+  notebookLiterals?: Map<string, string>
 ): { uses: IUse[]; guarded: IGuarded[] } {
   const uses: IUse[] = [];
   const guarded: IGuarded[] = [];
@@ -495,7 +521,7 @@ function findUses(
   const bindings = new Map<string, { at: number; value: string | null }[]>();
   deviceNames?.forEach((value, name) => bindings.set(name, [{ at: -1, value }]));
   // Names bound to a literal so far (`BF16 = True`): an argument that names one reads as it.
-  const literals = new Map<string, string>();
+  const literals = new Map<string, string>(notebookLiterals ?? []);
   // Names bound to what a guard checks (`major, _ = torch.cuda.get_device_capability()`):
   // a condition on them (`if major >= 9:`) is that guard.
   const guardNames = new Map<string, Guard[]>();

@@ -6,6 +6,7 @@ import { readNotebook } from '../notebook';
 import {
   analyze,
   collectDeviceNames,
+  collectLiterals,
   collectImports,
   IDeviceProfile,
   ILintFinding
@@ -25,17 +26,19 @@ export function lintFile(file: string, text: string, profile: IDeviceProfile): I
   // What one cell imports or binds to a device string, the others see (as in the kernel).
   const imports = new Map<string, string>();
   const deviceNames = new Map<string, string | null>();
+  const literals = new Map<string, string>();
   for (const cell of cells) {
     if (cell.code) {
       importLines(cell.source).forEach((path, alias) => imports.set(alias, path));
       collectDeviceNames(cell.source).forEach((value, name) => deviceNames.set(name, value));
+      collectLiterals(cell.source).forEach((value, name) => literals.set(name, value));
     }
   }
   const findings: IFileFinding[] = [];
   cells.forEach(cell => {
     if (cell.code) {
       findings.push(
-        ...analyze(cell.source, profile, { imports, deviceNames }).map(f => ({
+        ...analyze(cell.source, profile, { imports, deviceNames, literals }).map(f => ({
           ...f,
           file,
           cell: cell.number
