@@ -192,15 +192,18 @@ export function collectDeviceNames(source: string): Map<string, string | null> {
   return names;
 }
 
+const LITERAL_LINE = /^[A-Za-z_]\w*\s*=\s*(True|False|None|[-+]?[\d.]|[rRbBuU]?['"])/;
+
 /**
  * The top-level names a source binds to a literal (`BF16 = True`, `ATTN = "sdpa"`), for
  * the other cells of a notebook; a name bound to anything else is left out.
  */
 export function collectLiterals(source: string): Map<string, string> {
   const names = new Map<string, string>();
+  // Only lines that look like `NAME = literal` are parsed: most assignments are not.
   const lines = source
     .split('\n')
-    .filter(line => /^[A-Za-z_]\w*\s*=[^=]/.test(line))
+    .filter(line => LITERAL_LINE.test(line))
     .join('\n');
   const tree = lines ? parse(lines) : null;
   for (let node = tree?.topNode.firstChild ?? null; node; node = node.nextSibling) {
