@@ -215,9 +215,9 @@ export function contextFor(
     }
   } else if (kind === 'library') {
     const library = match.groups?.library ?? '';
-    const wheel = libraryWheel(library);
-    if (wheel) {
-      out.facts.push(`\`${library}\` comes with the \`${wheel}\` package on PyPI.`);
+    const wheels = libraryWheels(library).map(name => `\`${name}\``);
+    if (wheels.length) {
+      out.facts.push(`\`${library}\` comes with the ${wheels.join(' or ')} package on PyPI.`);
     }
   } else if (kind === 'xid') {
     const xid = match.groups?.xid ?? '';
@@ -234,26 +234,26 @@ export function contextFor(
 }
 
 /**
- * The PyPI package that ships a CUDA library, where its file name says which: the runtime,
+ * The PyPI packages that ship a CUDA library, where its file name says which: the runtime,
  * cuBLAS, NVRTC, nvJitLink and CUPTI carry CUDA's major version in their file names
  * ("libcudart.so.12" -> nvidia-cuda-runtime-cu12); cuDNN and NCCL carry their own.
  */
-function libraryWheel(file: string): string | null {
+function libraryWheels(file: string): string[] {
   const found = /^lib(cudart|cublas(?:Lt)?|nvrtc|nvJitLink|cupti|cudnn\w*|nccl)\.so\.(\d+)/.exec(
     file
   );
   if (!found) {
-    return null;
+    return [];
   }
   const [, name, major] = found;
   if (name.startsWith('cudnn') || name === 'nccl') {
     const stem = name === 'nccl' ? 'nccl' : 'cudnn';
-    return `nvidia-${stem}-cu12\` or \`nvidia-${stem}-cu13`;
+    return [`nvidia-${stem}-cu12`, `nvidia-${stem}-cu13`];
   }
   const stem =
     { cudart: 'cuda-runtime', nvrtc: 'cuda-nvrtc', cupti: 'cuda-cupti' }[name] ??
     (name.startsWith('cublas') ? 'cublas' : name.toLowerCase());
-  return `nvidia-${stem}-cu${major}`;
+  return [`nvidia-${stem}-cu${major}`];
 }
 
 /** 1 GiB: below this, memory held back by fragmentation is not worth a tip. */

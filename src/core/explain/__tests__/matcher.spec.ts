@@ -245,6 +245,17 @@ describe('families that read the message', () => {
     expect(ids).not.toContain('p2p-unsupported');
   });
 
+  it('a missing CUDA library: the file it names, and the package that ships it', () => {
+    const [e] = explainError(
+      'OSError: libcudart.so.12: cannot open shared object file: No such file or directory'
+    );
+    expect(e.id).toBe('cuda-library-missing');
+    expect(e.cause).toContain('could not find libcudart.so.12');
+    expect(e.context.facts).toEqual([
+      '`libcudart.so.12` comes with the `nvidia-cuda-runtime-cu12` package on PyPI.'
+    ]);
+  });
+
   it('an Xid line: what its number means', () => {
     const [e] = explainError(
       'NVRM: Xid (PCI:0000:3b:00): 79, pid=1921, name=python, GPU has fallen off the bus.'
