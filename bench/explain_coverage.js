@@ -15,7 +15,7 @@
  *   node bench/explain_coverage.js [--misses]
  */
 const { explainError, inventoryMessages, ordinaryMessages } = require('./bundle')(
-  "export { explainError } from './core/explain/matcher'; export { inventoryMessages, ordinaryMessages } from './core/knowledge/errors';",
+  "export { explainError } from './core/explain/matcher'; export { inventoryMessages, ordinaryMessages } from './core/knowledge/inventory';",
   'explain-coverage'
 );
 const realErrors = require('../src/core/explain/__tests__/fixtures/real-errors.json');

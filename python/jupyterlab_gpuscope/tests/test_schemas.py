@@ -84,8 +84,9 @@ def test_every_source_and_failure_source_in_the_knowledge_base_is_read():
                 walk(value)
 
     walk(kb)
-    # The error explainer's knowledge cites the same sources (errors.json beside kb.json).
-    walk(json.loads((ROOT / "src" / "core" / "knowledge" / "errors.json").read_text()))
+    # The error explainer's knowledge and its inventory cite the same sources.
+    for name in ("errors.json", "error-inventory.json"):
+        walk(json.loads((ROOT / "src" / "core" / "knowledge" / name).read_text()))
     unknown = sorted(cited - set(kb["sources"]))
     assert unknown == [], "cited but not in sources"
     uncited = [key for key in kb["sources"] if key not in cited and not re.search(rf"[\"']{key}[\"']", code)]

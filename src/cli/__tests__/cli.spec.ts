@@ -3,7 +3,7 @@ import * as os from 'os';
 
 import { explainError } from '../../core/explain/matcher';
 import { failureText } from '../../core/explain/outputs';
-import { inventoryMessages } from '../../core/knowledge/errors';
+import { inventoryMessages } from '../../core/knowledge/inventory';
 import { main, MAX_INPUT_BYTES } from '../index';
 
 const dir = `${__dirname}/files`;

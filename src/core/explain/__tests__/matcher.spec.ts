@@ -1,6 +1,6 @@
 import { marked } from 'marked';
 
-import { inventoryMessages, ordinaryMessages } from '../../knowledge/errors';
+import { inventoryMessages, ordinaryMessages } from '../../knowledge/inventory';
 import { explainError, spacesTolerant, toMarkdown } from '../matcher';
 import { parseOom } from '../oom';
 import compat from './fixtures/compat-texts.json';

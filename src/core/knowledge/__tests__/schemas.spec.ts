@@ -5,6 +5,8 @@
 import Ajv2020 from 'ajv/dist/2020';
 
 import codes from '../error-codes.json';
+import inventory from '../error-inventory.json';
+import inventorySchema from '../error-inventory.schema.json';
 import codesSchema from '../error-codes.schema.json';
 import errors from '../errors.json';
 import errorsSchema from '../errors.schema.json';
@@ -33,9 +35,10 @@ describe('the knowledge base', () => {
 });
 
 describe("the error explainer's knowledge", () => {
-  it('errors.json and error-codes.json validate against their schemas', () => {
+  it('errors.json, error-codes.json and error-inventory.json validate against their schemas', () => {
     expect(validate(errorsSchema, errors)).toEqual([]);
     expect(validate(codesSchema, codes)).toEqual([]);
+    expect(validate(inventorySchema, inventory)).toEqual([]);
   });
 
   it('every family, status format and message names sources the knowledge base has', () => {
@@ -43,8 +46,8 @@ describe("the error explainer's knowledge", () => {
     const cited = [
       ...errors.families.flatMap(f => f.source),
       ...errors.statuses.flatMap(s => s.source),
-      ...errors.messages.map(m => m.source),
-      ...errors.quiet.map(q => q.source)
+      ...inventory.messages.map(m => m.source),
+      ...inventory.quiet.map(q => q.source)
     ];
     expect(cited.filter(key => !known.has(key))).toEqual([]);
   });
@@ -57,7 +60,7 @@ describe("the error explainer's knowledge", () => {
         t.default,
         ...Object.values(t.families as Record<string, string | null>)
       ]),
-      ...errors.messages.map(m => m.family),
+      ...inventory.messages.map(m => m.family),
       ...errors.families.flatMap(f => (f as { supersedes?: string[] }).supersedes ?? [])
     ].filter((id): id is string => id !== null);
     expect(named.filter(id => !ids.includes(id))).toEqual([]);
