@@ -9,7 +9,7 @@ import jupyterPlugin from '@jupyter/eslint-plugin';
 
 export default defineConfig([
   {
-    ignores: ['node_modules', 'lib', 'coverage', '**/*.js', '**/*.mjs', '**/*.d.ts', 'ui-tests', 'python', '.venv*', 'dist', '**/__tests__']
+    ignores: ['node_modules', 'lib', 'coverage', '**/*.js', '**/*.mjs', '**/*.d.ts', 'ui-tests', 'python', '.venv*', 'dist', '**/__tests__', 'src/diagnostic/reportValidator.ts']
   },
   js.configs.recommended,
   tseslint.configs.recommended,

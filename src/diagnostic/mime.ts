@@ -15,7 +15,8 @@ class ReportRenderer extends Widget implements IRenderMime.IRenderer {
   }
 
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    return this._report.setBundle(model.data as IDiagnosticBundle);
+    this._report.setBundle(model.data as IDiagnosticBundle);
+    return Promise.resolve();
   }
 
   private _report: DiagnosticReport;

@@ -132,7 +132,7 @@ export const diagnosticPlugin: JupyterFrontEndPlugin<void> = {
           );
           Notification.dismiss(id);
           const report = new DiagnosticReport(trans);
-          await report.setBundle(bundle);
+          report.setBundle(bundle);
           await showDialog({
             title: trans.__('GPU diagnostic — %1', ready.panel.context.path),
             body: report,

@@ -2,10 +2,14 @@ import { Clipboard } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import type { ValidateFunction } from 'ajv';
-
-import reportSchema from '../core/knowledge/report.schema.json';
 import { element, withCode } from '../ui/dom';
+import generatedValidator from './reportValidator';
+
+/** Ajv's validator for the report schema: false, with `errors` set, when data does not match. */
+const validateReport = generatedValidator as unknown as {
+  (data: unknown): boolean;
+  errors?: { instancePath?: string; message?: string }[] | null;
+};
 import { appendSources, ISourceLike, listedSources } from '../ui/sources';
 
 /**
@@ -56,33 +60,22 @@ type Reading =
   | { kind: 'newer'; schema: string }
   | { kind: 'invalid'; why: string };
 
-let validator: Promise<ValidateFunction> | null = null;
-
-/**
- * The report schema's validator. Ajv is loaded on first use, in a chunk of its own: most
- * sessions never render a report, and JupyterLab's start should not wait for it.
- */
-function reportValidator(): Promise<ValidateFunction> {
-  validator ??= import('ajv/dist/2020').then(
-    ({ default: Ajv2020 }) =>
-      new Ajv2020({ strict: false }).compile(reportSchema) as ValidateFunction
-  );
-  return validator;
-}
-
 /**
  * What a diagnostic output holds, validated against the report schema (a saved notebook
- * can hold anything): a report only when every field is what the renderer expects.
+ * can hold anything): a report only when every field is what the renderer expects. The
+ * validator is Ajv's code for the schema, generated ahead of time (reportValidator.ts).
  */
-export async function readDiagnostic(value: unknown): Promise<Reading> {
+export function readDiagnostic(value: unknown): Reading {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { kind: 'invalid', why: 'it is not a JSON object' };
   }
   const schema = (value as { schema?: unknown }).schema;
   if (schema === REPORT_SCHEMA) {
-    const validate = await reportValidator();
-    if (!validate(value)) {
-      const [first] = validate.errors ?? [];
+    if (!validateReport(value)) {
+      const [first] = (validateReport.errors ?? []) as {
+        instancePath?: string;
+        message?: string;
+      }[];
       const where = first?.instancePath ? `"${first.instancePath}"` : 'the report';
       return { kind: 'invalid', why: `${where} ${first?.message ?? 'does not match its schema'}` };
     }
@@ -109,9 +102,9 @@ export class DiagnosticReport extends Widget {
   }
 
   /** Render an output bundle (anything: a malformed output gets a message, not a crash). */
-  async setBundle(bundle: IDiagnosticBundle): Promise<void> {
+  setBundle(bundle: IDiagnosticBundle): void {
     const trans = this._trans;
-    const reading = await readDiagnostic(bundle[DIAGNOSTIC_MIME]);
+    const reading = readDiagnostic(bundle[DIAGNOSTIC_MIME]);
     this.node.replaceChildren();
     if (reading.kind === 'invalid') {
       element('p', 'jp-gpuscope-Report-invalid', this.node).textContent = trans.__(

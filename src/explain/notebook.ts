@@ -7,8 +7,10 @@ import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { addUnderOutputs } from '../ui/cells';
 import { ExplainCard, IExplainCardOptions } from './card';
-import { explainError, IExplainFacts, IExplanation, toMarkdown } from '../core/explain/matcher';
+import type { IExplainFacts, IExplanation } from '../core/explain/matcher';
 import { failureText } from '../core/explain/outputs';
+
+type Matcher = typeof import('../core/explain/matcher');
 
 /** Waiting after the last output change: a stream writes in many small pieces. */
 const SETTLE_MS = 150;
@@ -44,14 +46,28 @@ export class CellErrorExplainer {
   }
 
   /** Explain the active cell again, even if its card was dismissed; what was found. */
-  explainActiveCell(): IExplanation[] {
+  async explainActiveCell(): Promise<IExplanation[]> {
     const panel = this._options.tracker.currentWidget;
     const cell = panel?.content.activeCell;
     if (!panel || !cell || cell.model.type !== 'code') {
       return [];
     }
+    await this._load();
     this._dismissed.delete(cell);
     return this._check(panel, cell as CodeCell, true);
+  }
+
+  /**
+   * The matcher and its knowledge (a few dozen KiB), loaded when the first output shows a
+   * failure rather than with JupyterLab: most sessions never need them.
+   */
+  private _load(): Promise<Matcher> {
+    this._loading ??= import('../core/explain/matcher').then(matcher => {
+      this._matcher = matcher;
+      this.recheckAll();
+      return matcher;
+    });
+    return this._loading;
   }
 
   private _watchNotebook(panel: NotebookPanel): void {
@@ -113,7 +129,13 @@ export class CellErrorExplainer {
 
   private _check(panel: NotebookPanel, cell: CodeCell, force: boolean): IExplanation[] {
     const text = failureText(cell.model.outputs.toJSON());
-    const found = this._enabled || force ? explainError(text, this._options.facts(panel)) : [];
+    const wanted = (this._enabled || force) && text !== '';
+    if (wanted && !this._matcher) {
+      void this._load(); // checks every cell again once loaded
+      return [];
+    }
+    const found =
+      wanted && this._matcher ? this._matcher.explainError(text, this._options.facts(panel)) : [];
     const shown = this._showWarnings || force ? found : found.filter(e => e.severity === 'error');
     if (!shown.length || (!force && this._dismissed.get(cell) === text)) {
       this._removeCard(cell);
@@ -157,7 +179,7 @@ export class CellErrorExplainer {
     }
     model.sharedModel.insertCell(index + 1, {
       cell_type: 'markdown',
-      source: explanations.map(toMarkdown).join('\n\n---\n\n')
+      source: explanations.map(e => this._matcher!.toMarkdown(e)).join('\n\n---\n\n')
     });
   }
 
@@ -169,4 +191,6 @@ export class CellErrorExplainer {
   private _pending = new Map<Cell, number>();
   private _cards = new Map<Cell, ExplainCard>();
   private _dismissed = new WeakMap<Cell, string>();
+  private _matcher: Matcher | null = null;
+  private _loading: Promise<Matcher> | null = null;
 }

@@ -50,8 +50,8 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
       caption: trans.__("Explain the active cell's CUDA error or warning, and show the fix"),
       isEnabled: () => notebooks.activeCell?.model.type === 'code',
       describedBy: { args: { type: 'object', properties: {} } },
-      execute: () => {
-        if (!explainer.explainActiveCell().length) {
+      execute: async () => {
+        if (!(await explainer.explainActiveCell()).length) {
           Notification.info(
             trans.__('The active cell shows no GPU error that gpuscope recognises.'),
             { autoClose: 5000 }
