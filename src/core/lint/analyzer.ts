@@ -97,7 +97,13 @@ interface IArgs {
  * `torch.cuda.is_available()`, `use_cuda`, `device.type == "cuda"`, a device count), or
  * what it can do ("capability": `is_bf16_supported()`, `get_device_capability()`).
  */
-type Guard = 'availability' | 'capability' | 'count';
+/**
+ * Also: 'choice', a branch picked by the user's own setting (`if args.bf16:`,
+ * `torch.bfloat16 if use_bf16 else torch.float16`): the finding belongs where that setting
+ * is made, not here; 'elsewhere', a branch for another accelerator (`if
+ * torch.xpu.is_available():`), where no CUDA rule applies.
+ */
+type Guard = 'availability' | 'capability' | 'count' | 'choice' | 'elsewhere';
 
 const GUARDS: [Guard, RegExp][] = [
   [
@@ -120,7 +126,31 @@ interface IGuarded {
   from: number;
   to: number;
   guard: Guard;
+  /** For 'choice': the condition's text, which names what is chosen. */
+  said?: string;
 }
+
+/** Another accelerator's availability or device type in a condition. */
+const ELSEWHERE = /\b(xpu|mps|npu|hpu|tpu|xla|mlu|musa)\b/i;
+
+/** The words a condition uses for a feature a rule is about (`args.bf16`, `use_flash_attn`). */
+const FEATURE_WORDS: Record<string, RegExp> = {
+  bf16: /bf16|bfloat16/i,
+  tf32: /tf32/i,
+  fp8_scaled_mm: /fp8|float8/i,
+  te_fp8: /fp8|float8/i,
+  fp8_block: /fp8|float8/i,
+  mxfp8: /fp8|mxfp8/i,
+  nvfp4: /fp4/i,
+  nvfp4_partial: /fp4/i,
+  fp4: /fp4/i,
+  flash_attn_fa2: /flash/i,
+  flash_attn_fa3: /flash/i,
+  flash_attn_fa4: /flash/i,
+  sdpa_flash: /flash/i,
+  torch_compile: /compile/i,
+  int8_bnb: /8bit|int8|bits|quant/i
+};
 
 const DEFAULT_IMPORTS = new Map([['torch', 'torch']]);
 
@@ -341,8 +371,14 @@ function isGuarded(rule: ILintRule, use: IUse, guarded: IGuarded[]): boolean {
   ) {
     return false; // deprecations and the like: a guard changes nothing
   }
+  const feature = rule.when.below ?? rule.when.outside ?? rule.when.inside;
+  const words = feature ? FEATURE_WORDS[feature] : undefined;
+  const covers = (g: IGuarded) =>
+    enough.includes(g.guard) ||
+    g.guard === 'elsewhere' ||
+    (g.guard === 'choice' && !!words && words.test(g.said ?? ''));
   const inside = (at: number, end: number) =>
-    guarded.some(g => enough.includes(g.guard) && g.from <= at && end <= g.to);
+    guarded.some(g => covers(g) && g.from <= at && end <= g.to);
   return (
     inside(use.from, use.to) || (use.boundAt !== undefined && inside(use.boundAt, use.boundAt + 1))
   );
@@ -702,6 +738,35 @@ function addGuards(
   for (const guard of guards) {
     for (const branch of branches) {
       guarded.push({ from: branch.from, to: branch.to, guard });
+    }
+  }
+  // Every branch is picked by what the conditions say: a setting of the user's (matched
+  // against a rule's feature in isGuarded).
+  for (const branch of branches) {
+    guarded.push({ from: branch.from, to: branch.to, guard: 'choice', said });
+  }
+  // A branch whose own condition is about another accelerator runs no CUDA code.
+  const elsewhere = (
+    branch: SyntaxNode | null | undefined,
+    cond: SyntaxNode | null | undefined
+  ) => {
+    if (branch && cond && ELSEWHERE.test(source.slice(cond.from, cond.to))) {
+      guarded.push({ from: branch.from, to: branch.to, guard: 'elsewhere' });
+    }
+  };
+  if (node.name === 'ConditionalExpression') {
+    // `A if COND else B`: A, then `if`, then COND.
+    elsewhere(node.firstChild, node.firstChild?.nextSibling?.nextSibling);
+  } else {
+    let condition: SyntaxNode | null = null;
+    for (let child = node.firstChild; child; child = child.nextSibling) {
+      if ((child.name === 'if' || child.name === 'elif') && child.nextSibling) {
+        condition = child.nextSibling;
+      } else if (child.name === 'else') {
+        condition = null;
+      } else if (child.name === 'Body') {
+        elsewhere(child, condition);
+      }
     }
   }
   // `if not torch.cuda.is_available(): return` (or raise, exit, continue): the rest of the

@@ -409,6 +409,21 @@ y = torch.zeros(2, dtype=torch.bfloat16)`;
     expect(at(code, T4())).toEqual(['bf16-unsupported@5']);
   });
 
+  it("a branch picked by the user's own bf16 setting is their choice; an XPU branch is not CUDA", () => {
+    const code = `import torch
+compute_dtype = torch.float16 if args.fp16 else (torch.bfloat16 if args.bf16 else torch.float32)
+if args.bf16:
+    module = module.to(torch.bfloat16)
+if torch.xpu.is_available():
+    compute_dtype = torch.bfloat16
+if args.fp16:
+    w = w.to(torch.bfloat16)
+x = torch.zeros(2, dtype=torch.bfloat16)`;
+    // Quiet where the choice is the user's or the device is Intel's; the branch chosen by
+    // another setting, and the unconditional use, are still found.
+    expect(at(code, T4())).toEqual(['bf16-unsupported@8', 'bf16-unsupported@9']);
+  });
+
   it('NCCL under `if world_size > 1:` is for several GPUs: quiet on one', () => {
     const code = `import torch.distributed as dist
 if world_size > 1:
