@@ -8,6 +8,16 @@ import { main, MAX_INPUT_BYTES } from '../index';
 
 const dir = `${__dirname}/files`;
 
+/** A new temporary folder, and a function that writes a file there and returns its path. */
+function scratch(prefix: string) {
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/${prefix}-`);
+  const write = (name: string, text: string) => {
+    fs.writeFileSync(`${dir}/${name}`, text);
+    return `${dir}/${name}`;
+  };
+  return { dir, write };
+}
+
 function run(argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
@@ -69,9 +79,7 @@ describe('gpuscope lint', () => {
 });
 
 describe('gpuscope lint on framework code, guards and names', () => {
-  const fs = require('fs') as typeof import('fs');
-  const os = require('os') as typeof import('os');
-  const tmp = fs.mkdtempSync(`${os.tmpdir()}/gpuscope-lint-`);
+  const { dir: tmp } = scratch('gpuscope-lint');
 
   it('transformers arguments on a T4: tf32 is an error (exit 1), bf16 and FlashAttention-2 are named', () => {
     const file = `${tmp}/train.py`;
@@ -138,13 +146,7 @@ describe('gpuscope lint on framework code, guards and names', () => {
 });
 
 describe('gpuscope explain-error', () => {
-  const fs = require('fs') as typeof import('fs');
-  const os = require('os') as typeof import('os');
-  const tmp = fs.mkdtempSync(`${os.tmpdir()}/gpuscope-cli-`);
-  const write = (name: string, text: string) => {
-    fs.writeFileSync(`${tmp}/${name}`, text);
-    return `${tmp}/${name}`;
-  };
+  const { dir: tmp, write } = scratch('gpuscope-cli');
 
   it('explains a traceback, with shell commands instead of IPython magics', () => {
     const file = write(
@@ -240,11 +242,7 @@ describe('gpuscope explain-error', () => {
 });
 
 describe('gpuscope CLI and hostile input', () => {
-  const tmp = fs.mkdtempSync(`${os.tmpdir()}/gpuscope-hostile-`);
-  const write = (name: string, text: string) => {
-    fs.writeFileSync(`${tmp}/${name}`, text);
-    return `${tmp}/${name}`;
-  };
+  const { dir: tmp, write } = scratch('gpuscope-hostile');
 
   it('refuses devices, directories and inputs over the limit in one line with exit 2', () => {
     const big = `${tmp}/big.log`;
@@ -305,9 +303,10 @@ describe('gpuscope explain-error and the card under a cell', () => {
       execution_count: 1,
       outputs: [{ output_type: 'error', ename: 'RuntimeError', evalue: text, traceback: [text] }]
     }));
-    const dir = fs.mkdtempSync(`${os.tmpdir()}/gpuscope-agree-`);
-    const file = `${dir}/all.ipynb`;
-    fs.writeFileSync(file, JSON.stringify({ cells, metadata: {}, nbformat: 4, nbformat_minor: 5 }));
+    const file = scratch('gpuscope-agree').write(
+      'all.ipynb',
+      JSON.stringify({ cells, metadata: {}, nbformat: 4, nbformat_minor: 5 })
+    );
     const { code, out } = run(['explain-error', file, '--json']);
     expect(code).toBe(0);
     const byCell = new Map<number, string[]>();
