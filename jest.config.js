@@ -1,6 +1,7 @@
 const jestJupyterLab = require('@jupyterlab/testutils/lib/jest-config');
 
-// ESM packages that jest must transform (see ../shared/docs/TOOLCHAIN.md, pitfall 3).
+// ESM packages that jest must transform (a shorter list fails with
+// "SyntaxError: Unexpected token 'export'" once the plugin imports notebook and statusbar).
 const esModules = [
   '@codemirror',
   '@jupyter/',

@@ -1,4 +1,4 @@
-"""Check the server extension against nvidia-smi on a real GPU (run on the device machine).
+"""Check the server extension against nvidia-smi on a real GPU (run on a machine with an NVIDIA GPU).
 
 Starts `jupyter server` with the NVML backend, a notebook kernel through the server's
 sessions API that allocates GPU memory, and a second torch process that keeps the GPU

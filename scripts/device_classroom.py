@@ -1,4 +1,4 @@
-"""Shared-GPU features on a real GPU (run on the device machine).
+"""Shared-GPU features on a real GPU (run on a machine with an NVIDIA GPU).
 
 Starts `jupyter server` (NVML backend) with a 12 GiB soft limit, nudges after 6 s idle and
 shut-down 9 s later, and per-kernel metrics. A notebook kernel holds 10 GiB; a process of

@@ -1,4 +1,4 @@
-"""The diagnostic on a real GPU (run on the device machine; README "Checked on a real GPU").
+"""The diagnostic on a real GPU (run on a machine with an NVIDIA GPU; README "Checked on a real GPU").
 
 - `gpuscope diagnose` (text and --json) through the console script of the installed wheel;
 - the same with CUDA_VISIBLE_DEVICES hiding every GPU, and naming one that does not exist;

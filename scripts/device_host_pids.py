@@ -3,7 +3,7 @@
     python scripts/device_host_pids.py OUT_DIR     (torch with CUDA; jupyter_client,
                                                    ipykernel, nvidia-ml-py, psutil installed)
 
-The lent GPU's driver (580) gives this namespace's own PIDs, so host PIDs are made up
+The H200's driver (580) it was checked on gives this namespace's own PIDs, so host PIDs are made up
 here: every PID NVML lists is moved by an offset no process has, as an older driver in a
 container would show it. Everything else is real: the sampler reads NVML, two kernels
 (8 and 3 GiB; the second also runs a matmul, for cuBLAS's workspace) run the per-cell

@@ -1,6 +1,6 @@
 """An out-of-memory error in a real notebook kernel, and what the server says holds the GPU.
 
-Run on the device machine. Starts `jupyter server` with the NVML backend and two notebook
+Run on a machine with an NVIDIA GPU. Starts `jupyter server` with the NVML backend and two notebook
 kernels through the sessions API: `holder.ipynb` keeps 30 GiB and goes idle, `train.ipynb`
 keeps 20 GiB and then asks for more than is left. Writes, for the explainer's checks:
 

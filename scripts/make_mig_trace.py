@@ -2,7 +2,7 @@
 
     python scripts/make_mig_trace.py
 
-No MIG hardware was lent (and the lent H200's MIG settings must not be changed), so this
+No MIG hardware was at hand (and the H200's MIG settings must not be changed), so this
 trace is synthesised, and says so in its header (`synthetic`), which the replay shows in
 every label. What is real: the MIG profiles (names, memory sizes, SM counts) are those the
 H200's NVML reported (scripts/records/h200-mig-probe.json, driver 580.159.04), and the

@@ -1,7 +1,7 @@
 import { expect, test } from '@jupyterlab/galata';
 
 /**
- * MIG on the synthetic MIG trace (no MIG hardware was lent): the server's kernels run on the
+ * MIG on the synthetic MIG trace (no MIG hardware was at hand): the server's kernels run on the
  * 1g.18gb instance (GPU instance 13) that their CUDA_VISIBLE_DEVICES names
  * (jupyter_server_mig_config.py).
  */

@@ -254,7 +254,7 @@ def test_capacity_follows_interval(interval):
 
 
 def test_a_gpu_without_nvlink_or_gpm_says_why_not_zero():
-    """The lent H200 is a PCIe card: no NVLink. A100-class GPUs have no GPM."""
+    """The H200 the traces were recorded on is a PCIe card: no NVLink. A100-class GPUs have no GPM."""
     fake = FakeNVML(gpus=1)
     fake.gpm_supported = False
     sampler = make_sampler(fake)
