@@ -13,9 +13,11 @@ own: several leave CUDA unusable. A library that is not installed is skipped, an
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -92,6 +94,25 @@ total = jax.devices()[0].memory_stats()["bytes_limit"]
 jnp.zeros(int(total * 2) // 4, dtype=jnp.float32).block_until_ready()
 """,
     ),
+    # A CUDA C++ program (thrust, no PyTorch) built for compute capability 8.0 only, with no
+    # PTX: on any other major version it has no kernel image, and the fix is the build's
+    # architecture list, not a wheel.
+    "nvcc_thrust_no_kernel_image": (
+        "nvcc",
+        """
+import os, subprocess, sys, tempfile
+folder = tempfile.mkdtemp()
+source = os.path.join(folder, "fill.cu")
+with open(source, "w") as f:
+    f.write('#include <thrust/device_vector.h>\\n#include <thrust/sequence.h>\\n'
+            'int main() { thrust::device_vector<int> v(1 << 20); thrust::sequence(v.begin(), v.end()); return 0; }\\n')
+program = os.path.join(folder, "fill")
+subprocess.run(["nvcc", "-gencode", "arch=compute_80,code=sm_80", "-o", program, source], check=True)
+done = subprocess.run([program], capture_output=True, text=True)
+sys.stderr.write(done.stdout + done.stderr)
+sys.exit(done.returncode)
+""",
+    ),
     "numba_oom": (
         "numba",
         """
@@ -106,10 +127,11 @@ cuda.device_array(int(total * 2), dtype="uint8")
 def run_case(library: str, code: str) -> dict:
     script = Path(tempfile.mkdtemp()) / "case.py"
     script.write_text(code)
-    try:
-        __import__(library)
-    except ImportError as error:
-        return {"skipped": f"{library} is not installed here ({error})"}
+    if library == "nvcc":
+        if shutil.which("nvcc") is None:
+            return {"skipped": "nvcc is not on PATH here"}
+    elif importlib.util.find_spec(library) is None:
+        return {"skipped": f"{library} is not installed here"}
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
     return {"rc": done.returncode, "stderr": done.stderr[-6000:]}
 
