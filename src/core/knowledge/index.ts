@@ -72,7 +72,15 @@ export interface ILintRule {
      * (`transformers.*.from_pretrained`); values are Python literals as written, strings
      * compared by their value (`"bf16-mixed"` matches '...' and "...").
      */
-    call_kwarg?: { callee: string[]; keyword: string; values: string[] }[];
+    call_kwarg?: {
+      callee: string[];
+      keyword: string;
+      values?: string[];
+      /** Matches a whole number above the GPUs there are (`devices=4` on one GPU). */
+      above_count?: boolean;
+      /** Not when another keyword says otherwise (`use_cpu=True`). */
+      unless?: { keyword: string; values: string[] }[];
+    }[];
     /** A dictionary entry, as in a DeepSpeed config: key and a pattern for its value's text. */
     dict_entry?: { key: string; value: string };
   };

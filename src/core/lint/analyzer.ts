@@ -149,7 +149,9 @@ const FEATURE_WORDS: Record<string, RegExp> = {
   flash_attn_fa4: /flash/i,
   sdpa_flash: /flash/i,
   torch_compile: /compile/i,
-  int8_bnb: /8bit|int8|bits|quant/i
+  int8_bnb: /8bit|int8|bits|quant/i,
+  vllm_awq: /awq|quant/i,
+  vllm_bitsandbytes: /bnb|bitsandbytes|quant/i
 };
 
 const DEFAULT_IMPORTS = new Map([['torch', 'torch']]);
@@ -313,10 +315,15 @@ export function analyzeStrict(
         continue;
       }
       const words = { ...context, ...extra };
+      // A value written away from the call that uses it: say where it is used.
+      const usedAt =
+        at.from < use.from || at.to > use.to
+          ? ` Used on line ${position(lineStarts, use.from).line}.`
+          : '';
       findings.push({
         rule: rule.id,
         severity: rule.severity as LintSeverity,
-        message: fill(rule.message, words),
+        message: fill(rule.message, words) + usedAt,
         fix: fill(rule.fix, words),
         from: at.from,
         to: at.to,
@@ -477,13 +484,20 @@ function matches(
         return {};
       }
       for (const spec of m.call_kwarg ?? []) {
-        const given = use.args?.keywords.get(spec.keyword);
-        if (
-          given !== undefined &&
-          spec.callee.some(c => calleeMatches(c, use.key)) &&
-          spec.values.some(v => sameLiteral(v, given))
-        ) {
-          return { keyword: spec.keyword, value: given };
+        const keywords = use.args?.keywords;
+        const given = keywords?.get(spec.keyword);
+        if (given === undefined || !spec.callee.some(c => calleeMatches(c, use.key))) {
+          continue;
+        }
+        const overruled = spec.unless?.some(u => {
+          const other = keywords!.get(u.keyword);
+          return other !== undefined && u.values.some(v => sameLiteral(v, other));
+        });
+        const hit = spec.above_count
+          ? /^\d+$/.test(given.trim()) && Number(given) > profile.deviceCount
+          : (spec.values ?? []).some(v => sameLiteral(v, given));
+        if (hit && !overruled) {
+          return { keyword: spec.keyword, value: given.trim() };
         }
       }
       const spec = m.call_arg;
@@ -559,14 +573,20 @@ function findUses(
   // cells' bindings come first (before this cell's first line).
   const bindings = new Map<string, { at: number; value: string | null }[]>();
   deviceNames?.forEach((value, name) => bindings.set(name, [{ at: -1, value }]));
-  // Names bound to a literal so far (`BF16 = True`): an argument that names one reads as it.
-  const literals = new Map<string, string>(notebookLiterals ?? []);
+  // Names bound to a literal so far (`BF16 = True`): an argument that names one reads as
+  // it, and a finding about it points where it is written (other cells: the argument).
+  const literals = new Map<string, IKnownValue>();
+  notebookLiterals?.forEach((value, name) => literals.set(name, { value, span: null }));
   // Names bound to what a guard checks (`major, _ = torch.cuda.get_device_capability()`):
   // a condition on them (`if major >= 9:`) is that guard.
   const guardNames = new Map<string, Guard[]>();
-  // Keyword arguments gathered in a dict before a call (`kw = dict(bf16=True)`,
-  // `kw["attn_implementation"] = "flash_attention_2"`), for `f(**kw)`.
+  // Settings gathered under a name before a call: a dict (`kw = dict(bf16=True)`,
+  // `kw["attn_implementation"] = "flash_attention_2"`) for `f(**kw)`, and the attributes of
+  // a simple config object (a namespace, a class's defaults, argparse's defaults) for
+  // `f(bf16=cfg.bf16)`.
   const kwargDicts = new Map<string, KeywordValues>();
+  // argparse parsers: the defaults their options were given, by destination.
+  const parsers = new Map<string, KeywordValues>();
   const text = (n: SyntaxNode) => source.slice(n.from, n.to);
   const cursor = tree.cursor();
   do {
@@ -610,9 +630,22 @@ function findUses(
         }
         break;
       }
-      case 'CallExpression':
-        callUses(cursor.node, source, imports, uses, { literals, kwargDicts });
+      case 'CallExpression': {
+        const node = cursor.node;
+        callUses(node, source, imports, uses, { literals, kwargDicts });
+        addParserOption(node, source, parsers, { literals, kwargDicts });
         break;
+      }
+      case 'ClassDefinition': {
+        // `class Config: bf16 = True`: its instances start with these attributes.
+        const node = cursor.node;
+        const name = node.getChild('VariableName');
+        const body = node.getChild('Body');
+        if (name && body) {
+          kwargDicts.set(text(name), classDefaults(body, source, { literals, kwargDicts }));
+        }
+        break;
+      }
       case 'AssignStatement': {
         const node = cursor.node;
         const target = node.firstChild;
@@ -638,7 +671,12 @@ function findUses(
               }
             }
           }
-          if (target.name === 'VariableName' && target.nextSibling?.name === 'AssignOp') {
+          // `args, _ = parser.parse_known_args()` binds its first name to the options too.
+          const first = target.name === 'VariableName' ? text(target) : null;
+          const parsed = first ? parsedOptions(value, source, parsers) : null;
+          if (parsed) {
+            kwargDicts.set(first!, new Map(parsed));
+          } else if (target.name === 'VariableName' && target.nextSibling?.name === 'AssignOp') {
             const gathered = keywordsIn(value, source, { literals, kwargDicts });
             if (gathered) {
               kwargDicts.set(text(target), gathered);
@@ -646,12 +684,13 @@ function findUses(
               kwargDicts.delete(text(target));
             }
           }
-          const entry = subscriptTarget(target, source);
+          const entry = memberTarget(target, source);
           if (entry && target.nextSibling?.name === 'AssignOp') {
-            // `kw["attn_implementation"] = "flash_attention_2"`: one more keyword for `**kw`.
+            // `kw["attn_implementation"] = "flash_attention_2"`, `cfg.bf16 = True`: one
+            // more setting under that name.
             const dict = kwargDicts.get(entry.name) ?? new Map();
             dict.set(entry.key, {
-              value: valueText(value, source, literals),
+              value: valueOf(value, source, { literals, kwargDicts }).value,
               span: { from: node.from, to: node.to }
             });
             kwargDicts.set(entry.name, dict);
@@ -659,7 +698,7 @@ function findUses(
           if (target.name === 'VariableName' && target.nextSibling?.name === 'AssignOp') {
             const name = text(target);
             if (LITERALS.has(value.name)) {
-              literals.set(name, text(value));
+              literals.set(name, { value: text(value), span: { from: node.from, to: node.to } });
             } else {
               literals.delete(name);
             }
@@ -916,18 +955,34 @@ function callUses(
   }
 }
 
-/** Values known so far in the source: names bound to literals and dicts of keywords. */
+/** Values known so far in the source: names bound to literals, and settings under a name. */
 interface IKnownValues {
-  literals: Map<string, string>;
+  literals: Map<string, IKnownValue>;
   kwargDicts: Map<string, KeywordValues>;
+}
+
+/** A value's text as written, and where it is written (null: in another cell). */
+interface IKnownValue {
+  value: string;
+  span: ISpan | null;
 }
 
 /** Keyword name -> its value's text and where it is written. */
 type KeywordValues = Map<string, { value: string; span: ISpan }>;
 
-function valueText(node: SyntaxNode, source: string, literals: Map<string, string>): string {
+/**
+ * What an expression stands for: a name bound to a literal, or a setting read from a
+ * dict or a config object (`cfg["bf16"]`, `cfg.bf16`), as that literal and where it is
+ * written; anything else as its own text.
+ */
+function valueOf(node: SyntaxNode, source: string, known: IKnownValues): IKnownValue {
   const text = source.slice(node.from, node.to);
-  return node.name === 'VariableName' ? (literals.get(text) ?? text) : text;
+  if (node.name === 'VariableName') {
+    return known.literals.get(text) ?? { value: text, span: null };
+  }
+  const entry = memberTarget(node, source);
+  const setting = entry ? known.kwargDicts.get(entry.name)?.get(entry.key) : undefined;
+  return setting ?? { value: text, span: null };
 }
 
 function readArgs(argList: SyntaxNode, source: string, known: IKnownValues): IArgs {
@@ -946,8 +1001,9 @@ function readArgs(argList: SyntaxNode, source: string, known: IKnownValues): IAr
     ) {
       const value = child.nextSibling.nextSibling;
       const name = source.slice(child.from, child.to);
-      args.keywords.set(name, valueText(value, source, known.literals));
-      args.keywordSpans.set(name, { from: child.from, to: value.to });
+      const given = valueOf(value, source, known);
+      args.keywords.set(name, given.value);
+      args.keywordSpans.set(name, given.span ?? { from: child.from, to: value.to });
       child = value.nextSibling;
       continue;
     }
@@ -968,8 +1024,9 @@ function readArgs(argList: SyntaxNode, source: string, known: IKnownValues): IAr
       continue;
     }
     if (!['(', ')', ','].includes(child.name) && !child.type.isError) {
-      args.positional.push(valueText(child, source, known.literals));
-      args.positionalSpans.push({ from: child.from, to: child.to });
+      const given = valueOf(child, source, known);
+      args.positional.push(given.value);
+      args.positionalSpans.push(given.span ?? { from: child.from, to: child.to });
     }
     child = child.nextSibling;
   }
@@ -985,7 +1042,7 @@ function keywordsIn(node: SyntaxNode, source: string, known: IKnownValues): Keyw
       const name = key.name === 'String' ? stringValue(source.slice(key.from, key.to)) : null;
       if (value && name !== null) {
         found.set(name, {
-          value: valueText(value, source, known.literals),
+          value: valueOf(value, source, known).value,
           span: { from: key.from, to: value.to }
         });
       }
@@ -994,27 +1051,107 @@ function keywordsIn(node: SyntaxNode, source: string, known: IKnownValues): Keyw
   }
   const callee = node.name === 'CallExpression' ? node.firstChild : null;
   const argList = node.getChild('ArgList');
-  if (callee && argList && source.slice(callee.from, callee.to) === 'dict') {
+  if (!callee || !argList) {
+    return null;
+  }
+  const name = source.slice(callee.from, callee.to);
+  // A class of this source starts from its defaults; a namespace from nothing.
+  const defaults = known.kwargDicts.get(name);
+  if (defaults || NAMESPACES.test(name)) {
     const args = readArgs(argList, source, known);
-    args.keywords.forEach((value, name) =>
-      found.set(name, { value, span: args.keywordSpans.get(name)! })
+    args.keywords.forEach((value, keyword) =>
+      found.set(keyword, { value, span: args.keywordSpans.get(keyword)! })
     );
+    defaults?.forEach((value, keyword) => found.has(keyword) || found.set(keyword, value));
     return found;
+  }
+  if (CONFIG_FROM_DICT.test(name)) {
+    // `OmegaConf.create({"bf16": True})`
+    const first = argList.firstChild?.nextSibling;
+    return first ? keywordsIn(first, source, known) : null;
   }
   return null;
 }
 
-/** `kw["name"]` as an assignment target: the dict's name and the key. */
-function subscriptTarget(target: SyntaxNode, source: string): { name: string; key: string } | null {
+/** Calls that build a namespace from keywords: its attributes are those keywords. */
+const NAMESPACES =
+  /^(dict|(types\.)?SimpleNamespace|(argparse\.)?Namespace|EasyDict|edict|AttrDict|(ml_collections\.)?ConfigDict)$/;
+/** Calls that build a config object from a dict literal. */
+const CONFIG_FROM_DICT = /^(OmegaConf\.create|(omegaconf\.)?DictConfig)$/;
+
+/** The literal defaults of a class body (`bf16 = True`, `bf16: bool = True`). */
+function classDefaults(body: SyntaxNode, source: string, known: IKnownValues): KeywordValues {
+  const found: KeywordValues = new Map();
+  for (let statement = body.firstChild; statement; statement = statement.nextSibling) {
+    const target = statement.name === 'AssignStatement' ? statement.firstChild : null;
+    const value = statement.lastChild;
+    if (target?.name === 'VariableName' && value && LITERALS.has(value.name)) {
+      found.set(source.slice(target.from, target.to), {
+        value: valueOf(value, source, known).value,
+        span: { from: statement.from, to: statement.to }
+      });
+    }
+  }
+  return found;
+}
+
+/**
+ * `parser.add_argument("--bf16", default=True)`: the option's default, by its destination
+ * (`--use-bf16` -> use_bf16), for what `parser.parse_args()` returns.
+ */
+function addParserOption(
+  node: SyntaxNode,
+  source: string,
+  parsers: Map<string, KeywordValues>,
+  known: IKnownValues
+): void {
+  const callee = node.firstChild;
+  const argList = node.getChild('ArgList');
+  const call = callee ? /^(\w+)\.add_argument$/.exec(source.slice(callee.from, callee.to)) : null;
+  if (!call || !argList) {
+    return;
+  }
+  const args = readArgs(argList, source, known);
+  const flag = args.positional.map(stringValue).find(f => f?.startsWith('--'));
+  const dest = stringValue(args.keywords.get('dest') ?? '') ?? flag?.slice(2).replace(/-/g, '_');
+  const given = args.keywords.get('default');
+  if (!dest || given === undefined) {
+    return;
+  }
+  const options = parsers.get(call[1]) ?? parsers.set(call[1], new Map()).get(call[1])!;
+  options.set(dest, { value: given, span: args.keywordSpans.get('default')! });
+}
+
+/** The options a `parser.parse_args()` / `parse_known_args()` call returns, if known. */
+function parsedOptions(
+  value: SyntaxNode,
+  source: string,
+  parsers: Map<string, KeywordValues>
+): KeywordValues | null {
+  const callee = value.name === 'CallExpression' ? value.firstChild : null;
+  const call = callee
+    ? /^(\w+)\.parse_(known_)?args$/.exec(source.slice(callee.from, callee.to))
+    : null;
+  return call ? (parsers.get(call[1]) ?? null) : null;
+}
+
+/** `kw["name"]` or `cfg.name` (as a target or a value): the name and the key. */
+function memberTarget(target: SyntaxNode, source: string): { name: string; key: string } | null {
   if (target.name !== 'MemberExpression' || target.firstChild?.name !== 'VariableName') {
     return null;
   }
-  const open = target.firstChild.nextSibling;
-  const key = open?.name === '[' ? open.nextSibling : null;
+  const name = source.slice(target.firstChild.from, target.firstChild.to);
+  const next = target.firstChild.nextSibling;
+  if (
+    next?.name === '.' &&
+    next.nextSibling?.name === 'PropertyName' &&
+    !next.nextSibling.nextSibling
+  ) {
+    return { name, key: source.slice(next.nextSibling.from, next.nextSibling.to) };
+  }
+  const key = next?.name === '[' ? next.nextSibling : null;
   const value = key?.name === 'String' ? stringValue(source.slice(key.from, key.to)) : null;
-  return value === null
-    ? null
-    : { name: source.slice(target.firstChild.from, target.firstChild.to), key: value };
+  return value === null ? null : { name, key: value };
 }
 
 /** A string (or a name) used as a device: `device="cuda"`, `.to("cuda:1")`, `.to(*args)`,

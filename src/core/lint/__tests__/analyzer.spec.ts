@@ -284,14 +284,14 @@ convert_to_float8_training(model)`;
       'bf16-training-unsupported@5',
       'bf16-training-unsupported@6',
       'bf16-training-unsupported@8',
-      'fp8-training-unsupported@9',
+      'accelerate-fp8-fallback@9',
       'fp8-training-unsupported@10',
       'bf16-training-unsupported@11',
       'fp8-training-unsupported@12'
     ]);
     // An A100 has bf16 but not FP8; an L4 (8.9) has both.
     expect(at(code, target('A100'))).toEqual([
-      'fp8-training-unsupported@9',
+      'accelerate-fp8-fallback@9',
       'fp8-training-unsupported@10',
       'fp8-training-unsupported@12'
     ]);
@@ -301,7 +301,7 @@ convert_to_float8_training(model)`;
 });
 
 describe('values that reach a call through a name', () => {
-  it('a setting held by a name bound to a literal is read as that literal, and the finding sits on the argument', () => {
+  it('a setting held by a name bound to a literal is read as that literal; the finding sits where it is written and says where it is used', () => {
     const code = `from transformers import TrainingArguments
 BF16 = True
 TF32 = True
@@ -312,8 +312,16 @@ args = TrainingArguments(output_dir="o", bf16=BF16, tf32=TF32)`;
       'hf-tf32-unsupported'
     ]);
     const tf32 = found.find(f => f.rule === 'hf-tf32-unsupported')!;
-    expect(code.slice(tf32.from, tf32.to)).toBe('tf32=TF32');
-    expect([tf32.line, tf32.column]).toEqual([4, 53]);
+    expect(code.slice(tf32.from, tf32.to)).toBe('TF32 = True');
+    expect([tf32.line, tf32.column]).toEqual([3, 1]);
+    expect(tf32.message).toMatch(/ Used on line 4\.$/);
+    // Bound in another cell, the name's finding stays on the argument.
+    const later = analyze('args = TrainingArguments(output_dir="o", tf32=TF32)', T4(), {
+      imports: new Map([['TrainingArguments', 'transformers.TrainingArguments']]),
+      literals: new Map([['TF32', 'True']])
+    });
+    expect(later.map(f => `${f.rule}:${f.column}`)).toEqual(['hf-tf32-unsupported:42']);
+    expect(later[0].message).not.toContain('Used on line');
     // A name bound to something else is not guessed at.
     expect(
       analyze(code.replace('TF32 = True', 'TF32 = args_from_cli.tf32'), T4()).map(f => f.rule)
@@ -396,6 +404,62 @@ x = torch.zeros(2, device=device)`;
 
   it('a name bound again to something computed is no longer a CUDA string', () => {
     expect(at('device = "cuda"\ndevice = pick()\nx = t.to(device)', CPU)).toEqual([]);
+  });
+});
+
+describe('settings carried by simple config objects', () => {
+  it("a class's defaults reach a call through an instance, and the finding sits on the default", () => {
+    const code = `from transformers import TrainingArguments
+class Config:
+    output_dir = "out"
+    bf16: bool = True
+    tf32 = False
+cfg = Config()
+args = TrainingArguments(output_dir=cfg.output_dir, bf16=cfg.bf16, tf32=cfg.tf32)`;
+    const found = analyze(code, T4());
+    expect(found.map(f => `${f.rule}@${f.line}`)).toEqual(['bf16-training-unsupported@4']);
+    expect(code.slice(found[0].from, found[0].to)).toBe('bf16: bool = True');
+    expect(found[0].message).toMatch(/Used on line 7\.$/);
+    // A dataclass instance made with other values uses those.
+    expect(at(code.replace('cfg = Config()', 'cfg = Config(bf16=False)'), T4())).toEqual([]);
+    expect(at(code, target('A100'))).toEqual([]);
+  });
+
+  it('namespaces, OmegaConf dicts and attributes set later are followed', () => {
+    const code = `from types import SimpleNamespace
+from omegaconf import OmegaConf
+from vllm import LLM
+import lightning as L
+ns = SimpleNamespace(dtype="bfloat16")
+llm = LLM("m", dtype=ns.dtype)
+conf = OmegaConf.create({"accelerator": "gpu", "devices": 2})
+trainer = L.Trainer(accelerator=conf.accelerator, devices=conf["devices"])
+ns.dtype = "half"
+again = LLM("m", dtype=ns.dtype)`;
+    expect(at(code, T4())).toEqual(['vllm-bf16-unsupported@5', 'lightning-devices-beyond-count@7']);
+    expect(at(code, target('T4', 2))).toEqual(['vllm-bf16-unsupported@5']);
+    expect(at(code, CPU)).toEqual(['lightning-gpu-without-gpu@7']);
+  });
+
+  it("argparse defaults are what parse_args returns in a notebook; a flag's store_true default is not", () => {
+    const code = `import argparse
+from transformers import TrainingArguments
+parser = argparse.ArgumentParser()
+parser.add_argument("--use-bf16", type=bool, default=True)
+parser.add_argument("--tf32", action="store_true")
+args, _ = parser.parse_known_args()
+ta = TrainingArguments(output_dir="o", bf16=args.use_bf16, tf32=args.tf32)`;
+    const found = analyze(code, T4());
+    expect(found.map(f => `${f.rule}@${f.line}`)).toEqual(['bf16-training-unsupported@4']);
+    expect(code.slice(found[0].from, found[0].to)).toBe('default=True');
+  });
+
+  it('use_cpu=True is how transformers trains bf16 without a GPU: only then is bf16 allowed there', () => {
+    const code = `from transformers import TrainingArguments
+a = TrainingArguments(output_dir="o", bf16=True)
+b = TrainingArguments(output_dir="o", bf16=True, use_cpu=True)
+c = TrainingArguments(output_dir="o", tf32=True)`;
+    expect(at(code, CPU)).toEqual(['hf-bf16-without-gpu@2', 'hf-tf32-without-gpu@4']);
   });
 });
 
