@@ -620,8 +620,8 @@ function findUses(
           break;
         }
         const path = resolve(node, source, imports);
-        if (path && isChosenAtRunTime(node, source)) {
-          break; // one entry of a table picked by a run-time key: not used as such
+        if (path && (isChosenAtRunTime(node, source) || isStorageSetting(node, source))) {
+          break; // picked by a run-time key, or a storage format: not computed in
         }
         if (path) {
           uses.push({ kind: 'symbol', key: path, from: node.from, to: node.to });
@@ -902,6 +902,19 @@ function isChosenAtRunTime(node: SyntaxNode, source: string): boolean {
   }
   const key = table.nextSibling?.nextSibling;
   return !!key && key.name !== 'String' && stringValue(source.slice(key.from, key.to)) === null;
+}
+
+/**
+ * A dtype given as a storage format (`bnb_4bit_quant_storage=torch.bfloat16`): how weights
+ * are packed, not what the GPU computes in.
+ */
+function isStorageSetting(node: SyntaxNode, source: string): boolean {
+  const keyword = node.prevSibling?.name === 'AssignOp' ? node.prevSibling.prevSibling : null;
+  return (
+    node.parent?.name === 'ArgList' &&
+    keyword?.name === 'VariableName' &&
+    /storage/i.test(source.slice(keyword.from, keyword.to))
+  );
 }
 
 /** Syntax nodes whose text is a literal value a name can stand for. */
