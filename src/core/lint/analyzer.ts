@@ -950,6 +950,20 @@ function callUses(
         uses.push({ kind: 'device_index', key: index, from: node.from, to: node.to });
       }
     }
+    if (DATA_PARALLEL.has(path)) {
+      // `DataParallel(model, device_ids=[0, 1])`: each id is a GPU that must exist.
+      const ids = argumentNode(argList, source, 'device_ids', 1);
+      for (
+        let id = ids?.name === 'ArrayExpression' ? ids.firstChild : null;
+        id;
+        id = id.nextSibling
+      ) {
+        if (id.name === 'Number' && /^\d+$/.test(source.slice(id.from, id.to))) {
+          const key = source.slice(id.from, id.to);
+          uses.push({ kind: 'device_index', key, from: id.from, to: id.to });
+        }
+      }
+    }
     return;
   }
   // `x.cuda()` on a tensor or a model (not a module path we know).
@@ -966,6 +980,35 @@ function callUses(
       }
     }
   }
+}
+
+const DATA_PARALLEL = new Set([
+  'torch.nn.DataParallel',
+  'torch.nn.parallel.DataParallel',
+  'torch.nn.parallel.DistributedDataParallel'
+]);
+
+/** The node of a call's argument given by keyword or at a position (0-based). */
+function argumentNode(
+  argList: SyntaxNode,
+  source: string,
+  keyword: string,
+  position: number
+): SyntaxNode | null {
+  let index = 0;
+  for (let child = argList.firstChild; child; child = child.nextSibling) {
+    if (child.name === 'VariableName' && child.nextSibling?.name === 'AssignOp') {
+      if (source.slice(child.from, child.to) === keyword) {
+        return child.nextSibling.nextSibling;
+      }
+      child = child.nextSibling.nextSibling ?? child;
+    } else if (!['(', ')', ','].includes(child.name) && !child.type.isError) {
+      if (index++ === position) {
+        return child;
+      }
+    }
+  }
+  return null;
 }
 
 /** Values known so far in the source: names bound to literals, and settings under a name. */

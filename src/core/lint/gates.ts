@@ -3,7 +3,7 @@
  * refuses and one it lets through, from the knowledge base's compute capabilities. The
  * gate tests and the linter benchmark lint each gate's example on both.
  */
-import { ccValue, feature, resolveTarget } from '../knowledge';
+import { ccValue, feature, lintRules, resolveTarget } from '../knowledge';
 import kb from '../knowledge/kb.json';
 import type { IDeviceProfile } from './analyzer';
 
@@ -54,4 +54,16 @@ export function gateTargets(condition: IGateCondition): {
     .filter(cc => ccValue(cc) < ccValue(min_cc))
     .sort((a, b) => ccValue(b) - ccValue(a))[0];
   return { refused: gpu(below), allowed: gpu(min_cc) };
+}
+
+/**
+ * The rules about what a GPU can run (each comes from a gate), as opposed to advice
+ * (`DataParallel` on several GPUs, deprecations), which no library refuses.
+ */
+export function capabilityRules(): Set<string> {
+  return new Set(
+    lintRules()
+      .filter(r => r.when.below || r.when.outside || r.when.no_gpu || r.when.index_beyond_count)
+      .map(r => r.id)
+  );
 }

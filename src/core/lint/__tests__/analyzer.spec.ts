@@ -454,6 +454,17 @@ ta = TrainingArguments(output_dir="o", bf16=args.use_bf16, tf32=args.tf32)`;
     expect(code.slice(found[0].from, found[0].to)).toBe('default=True');
   });
 
+  it('a dtype given as a storage format is not computed in: only the compute dtype is flagged', () => {
+    const code = `import torch
+from transformers import BitsAndBytesConfig
+cfg = BitsAndBytesConfig(
+    load_in_4bit=True,
+    bnb_4bit_compute_dtype=torch.bfloat16,
+    bnb_4bit_quant_storage=torch.bfloat16,
+)`;
+    expect(at(code, T4())).toEqual(['bf16-unsupported@5']);
+  });
+
   it('use_cpu=True is how transformers trains bf16 without a GPU: only then is bf16 allowed there', () => {
     const code = `from transformers import TrainingArguments
 a = TrainingArguments(output_dir="o", bf16=True)
