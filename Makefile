@@ -96,6 +96,7 @@ bench: build ui-tests/node_modules/.installed chromium
 	python bench/frontend_size.py  # leaves the production build, which the browser benchmarks load
 	node bench/lint_speed.js
 	node bench/lint_quality.js
+	node bench/lint_public.js
 	node bench/explain_coverage.js
 	python bench/cell_overhead.py
 	cd ui-tests && npx playwright test -c bench/playwright.config.js update-cost

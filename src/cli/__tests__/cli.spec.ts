@@ -95,6 +95,21 @@ describe('gpuscope lint on framework code, guards and names', () => {
     expect(out).toContain(`${file}:3:36: error [hf-flash-attn2-unsupported]`);
   });
 
+  it("a config object's default is where the finding points, and the message names the line that uses it", () => {
+    const file = `${tmp}/config.py`;
+    fs.writeFileSync(
+      file,
+      'from transformers import TrainingArguments\nclass Config:\n    bf16: bool = True\ncfg = Config()\nargs = TrainingArguments(output_dir="o", bf16=cfg.bf16)\n'
+    );
+    const onT4 = run(['lint', file, '--target', 'T4']);
+    expect(onT4.code).toBe(0); // a warning: bf16 runs, emulated
+    expect(onT4.out).toContain(`${file}:3:5: warning [bf16-training-unsupported]`);
+    expect(onT4.out).toContain('Used on line 5.');
+    const noGPU = run(['lint', file, '--target', 'cpu']);
+    expect(noGPU.code).toBe(1);
+    expect(noGPU.out).toContain(`${file}:3:5: error [hf-bf16-without-gpu]`);
+  });
+
   it('in a notebook, a device name bound in one cell is followed into another', () => {
     const file = `${tmp}/names.ipynb`;
     const cell = (source: string) => ({ cell_type: 'code', source, outputs: [] });
