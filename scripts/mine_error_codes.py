@@ -9,7 +9,7 @@ explainer reads beside errors.json.
 --wheels: where the wheels are, or are downloaded to (pip download, pinned versions below).
 --driver-strings: the driver API's strings (cuGetErrorString lives in libcuda, which comes
 with the driver, not a wheel), recorded on a machine with an NVIDIA GPU by
-scripts/record_driver_error_strings.py; without it the driver's codes keep their names only.
+scripts/record_error_texts.py; without it the driver's codes keep their names only.
 """
 
 from __future__ import annotations

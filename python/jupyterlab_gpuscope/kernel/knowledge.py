@@ -162,6 +162,14 @@ def driver_for(variant):
     return table.get(variant_cuda(variant))
 
 
+def driver_needed(variant, by_ptx):
+    """The oldest driver that runs a wheel: its CUDA family's floor (minor-version
+    compatibility) where the GPU runs the wheel's machine code, the toolkit's own driver
+    where its PTX must be compiled."""
+    floor = data()["driver_minimum_by_cuda_major"].get(variant_cuda(variant).split(".")[0])
+    return driver_for(variant) if by_ptx or not floor else floor["driver"]
+
+
 _PLATFORM_NAMES = {"macos": "macOS", "windows-amd64": "Windows"}
 
 
@@ -229,10 +237,13 @@ def wheel_advice(cc, platform, driver_version=None, driver_cuda=None):
         row, by = runnable[0]
         result = answer("install", row, by)
         if compare_key(newest_row["torch"]) > compare_key(row["torch"]):
-            result["newer"] = dict(answer("install", newest_row, newest_by), driver=driver_for(newest_row["variant"]))
+            result["newer"] = dict(
+                answer("install", newest_row, newest_by),
+                driver=driver_needed(newest_row["variant"], newest_by.startswith("compute_")),
+            )
         return result
     result = answer("upgrade-driver", newest_row, newest_by)
-    result["driver"] = driver_for(newest_row["variant"])
+    result["driver"] = driver_needed(newest_row["variant"], newest_by.startswith("compute_"))
     return result
 
 

@@ -125,7 +125,7 @@ def test_rtx_5090_on_driver_570_gets_the_cu128_wheel_that_runs_there_not_cu130()
         in arch["fix"]
     )
     assert "cu130" not in arch["fix"].split("A driver")[0]  # the command itself is not a cu13x wheel
-    assert "A driver ≥ 580.65.06 would allow torch 2.14 (cu130)." in arch["fix"]
+    assert "A driver ≥ 580.65.06 would allow torch 2.15 (cu132)." in arch["fix"]
     # The elementwise smoke test fails with the real text and points at that finding.
     [smoke] = by_id(findings, "smoke-test")
     assert "no kernel image" in smoke["cause"] and "see the arch-list finding" in smoke["fix"]
@@ -248,7 +248,7 @@ def test_a_cpu_only_wheel_on_a_gpu_machine_gets_the_cuda_wheel_for_this_gpu_and_
     [finding] = by_id(diagnose(facts(cpu)), "cpu-only-wheel")
     assert finding["severity"] == "fail"
     assert (
-        '`pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130`'
+        '`pip install --force-reinstall "torch==2.15.*" --index-url https://download.pytorch.org/whl/cu132`'
         in finding["fix"]
     )
 
@@ -259,7 +259,7 @@ def test_in_a_notebook_the_fix_installs_into_the_kernel_with_percent_pip():
         f["python"]["ipython"] = True
 
     [finding] = by_id(diagnose(facts(cpu)), "cpu-only-wheel")
-    assert '`%pip install --force-reinstall "torch==2.14.*"' in finding["fix"]
+    assert '`%pip install --force-reinstall "torch==2.15.*"' in finding["fix"]
 
 
 def test_no_torch_with_a_driver_gets_the_install_command_for_this_gpu():
@@ -267,7 +267,7 @@ def test_no_torch_with_a_driver_gets_the_install_command_for_this_gpu():
     assert finding["severity"] == "warn"
     assert (
         finding["fix"]
-        == 'Install it: `pip install "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130` (torch 2.14 for CUDA 13.0: the newest build that has code for compute capability 9.0 and runs on this driver), then restart the kernel.'
+        == 'Install it: `pip install "torch==2.15.*" --index-url https://download.pytorch.org/whl/cu132` (torch 2.15 for CUDA 13.2: the newest build that has code for compute capability 9.0 and runs on this driver), then restart the kernel.'
     )
 
 

@@ -141,6 +141,18 @@ export function driverFor(variant: string): string | null {
   return (kb.cuda_toolkit_driver.linux as Record<string, string>)[variantCuda(variant)] ?? null;
 }
 
+/**
+ * The oldest driver that runs a wheel: its CUDA family's floor (minor-version
+ * compatibility) where the GPU runs the wheel's machine code, the toolkit's own driver
+ * where its PTX must be compiled.
+ */
+export function driverNeeded(variant: string, byPtx: boolean): string | null {
+  const major = variantCuda(variant).split('.')[0];
+  const floor = (kb.driver_minimum_by_cuda_major as Record<string, unknown>)[major] as
+    { driver: string } | undefined;
+  return byPtx || !floor ? driverFor(variant) : floor.driver;
+}
+
 const PLATFORM_NAMES: Record<string, string> = { macos: 'macOS', 'windows-amd64': 'Windows' };
 
 /** "2.14" -> [2, 14]. */
@@ -224,14 +236,14 @@ export function wheelAdvice(
     if (compareVersions(newest.row.torch, runnable[0].row.torch) > 0) {
       result.newer = {
         ...answer('install', newest.row, newest.by),
-        driver: driverFor(newest.row.variant)
+        driver: driverNeeded(newest.row.variant, newest.by.startsWith('compute_'))
       };
     }
     return result;
   }
   return {
     ...answer('upgrade-driver', newest.row, newest.by),
-    driver: driverFor(newest.row.variant)
+    driver: driverNeeded(newest.row.variant, newest.by.startsWith('compute_'))
   };
 }
 

@@ -412,7 +412,7 @@ describe('what the kernel facts add', () => {
       'The server sees NVIDIA H200 (compute capability 9.0).'
     ]);
     expect(e.context.commands[0]).toMatch(
-      /^%pip install --force-reinstall "torch==2\.14\.\*" --index-url https:\/\/download\.pytorch\.org\/whl\/cu130$/
+      /^%pip install --force-reinstall "torch==2\.15\.\*" --index-url https:\/\/download\.pytorch\.org\/whl\/cu132$/
     );
   });
 
@@ -507,7 +507,7 @@ describe('messages as torch really prints them', () => {
       'Your GPU is NVIDIA GeForce RTX 5090 (compute capability 12.0).'
     );
     expect(bare.context.commands).toEqual([
-      '%pip install --force-reinstall "torch==2.14.*" --index-url https://download.pytorch.org/whl/cu130'
+      '%pip install --force-reinstall "torch==2.15.*" --index-url https://download.pytorch.org/whl/cu132'
     ]);
   });
 
