@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 
+import recorded from '../../core/explain/__tests__/fixtures/gpu-error-texts.json';
 import { explainError } from '../../core/explain/matcher';
 import { failureText } from '../../core/explain/outputs';
 import { inventoryMessages } from '../../core/knowledge/inventory';
@@ -311,7 +312,9 @@ describe('gpuscope explain-error and the card under a cell', () => {
     const texts = inventoryMessages()
       .filter(m => !seen.has(m.family) && seen.add(m.family))
       .map(m => m.text);
-    const cells = texts.map(text => ({
+    // And what real software printed on an H100, whole (tracebacks, thrust's terminate line).
+    const real = Object.values(recorded.cases).map(c => c.stderr);
+    const cells = [...texts, ...real].map(text => ({
       cell_type: 'code',
       source: 'x',
       metadata: {},
@@ -333,6 +336,6 @@ describe('gpuscope explain-error and the card under a cell', () => {
       const card = explainError(failureText(cell.outputs)).map(e => e.id);
       expect({ cell: i + 1, ids: byCell.get(i + 1) ?? [] }).toEqual({ cell: i + 1, ids: card });
     });
-    expect(byCell.size).toBe(seen.size);
+    expect(byCell.size).toBe(seen.size + real.length);
   });
 });

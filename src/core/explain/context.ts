@@ -26,6 +26,8 @@ export interface IContext {
   tips: string[];
   /** A fix that replaces the family's, when the facts rule the usual one out. */
   fix: string | null;
+  /** The message comes from a program without PyTorch: the family's without_torch texts. */
+  withoutTorch: boolean;
   oom: IOomFacts | null;
   /** What the message said that fills the family's {placeholders} (an Xid's meaning). */
   values: Record<string, string>;
@@ -92,6 +94,7 @@ export function contextFor(
     commands: [...(signature.commands ?? [])],
     tips: [],
     fix: null,
+    withoutTorch: false,
     oom: null,
     values: {}
   };
@@ -109,11 +112,9 @@ export function contextFor(
         cc: `${named[2]}.${named[3]}`
       }
     : gpu;
-  if (kind === 'arch' && !/\btorch\b|pytorch/i.test(text) && !facts.kernel?.torch) {
-    // A program of its own (CMake, a CUDA sample): its build chose the architectures.
-    out.fix =
-      "Rebuild the program for this GPU: set `CMAKE_CUDA_ARCHITECTURES` (or nvcc's `-gencode arch=compute_XY,code=sm_XY`) to include its compute capability (`nvidia-smi --query-gpu=compute_cap --format=csv`), or `native` to build for the GPUs of the machine that builds it.";
-  }
+  // A program of its own (CMake, a CUDA sample): its build chose the architectures.
+  out.withoutTorch =
+    !!signature.without_torch && !/\btorch\b|pytorch/i.test(text) && !facts.kernel?.torch;
   if (kind === 'arch' && archGPU?.cc) {
     out.facts.push(`Your GPU is ${describe(archGPU)}.`);
     const wheel = torch

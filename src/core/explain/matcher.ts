@@ -178,12 +178,13 @@ function explanation(found: IFound, text: string, facts: IExplainFacts): IExplan
   if (status) {
     values.status = status.string ? `${status.name}: ${status.string}` : status.name;
   }
+  const texts = (context.withoutTorch && family.family.without_torch) || family.family;
   return {
     id: family.family.id,
-    title: fill(family.family.title, values),
+    title: fill(texts.title, values),
     severity: family.family.severity,
-    cause: fill(family.family.cause, values),
-    fix: fill(context.fix ?? family.family.fix, values),
+    cause: fill(texts.cause, values),
+    fix: fill(context.fix ?? texts.fix, values),
     detail: said ?? (status ? values.status : null),
     may: family.family.may === true,
     context,

@@ -28,6 +28,8 @@ export interface IErrorFamily {
   supersedes?: string[];
   /** Rests on unconfirmed facts: the card says "may". */
   may?: boolean;
+  /** Texts for a message from a program without PyTorch (its own build chose the code). */
+  without_torch?: { title: string; cause: string; fix: string };
   source: string[];
 }
 

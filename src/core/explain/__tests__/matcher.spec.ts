@@ -6,6 +6,7 @@ import { parseOom } from '../oom';
 import compat from './fixtures/compat-texts.json';
 import h100 from './fixtures/observed-h100.json';
 import h200 from './fixtures/observed-h200.json';
+import recorded from './fixtures/gpu-error-texts.json';
 import type { IDeviceProfile } from '../../lint/analyzer';
 
 const ids = (text: string) => explainError(text).map(e => e.id);
@@ -37,6 +38,44 @@ const H200x2: IDeviceProfile = {
 describe('the exact texts of the reference (compat.json error_signatures)', () => {
   it.each(compat.cases.map(c => [c.reference_id, c.text, c.expect]))('%s', (_, text, expected) => {
     expect(ids(text)[0]).toBe(expected);
+  });
+});
+
+describe('errors torch, CuPy, JAX, Numba and a thrust program printed on a real H100 (scripts/record_error_texts.py)', () => {
+  const text = (name: keyof typeof recorded.cases) => recorded.cases[name].stderr;
+
+  it.each([
+    ['torch_different_devices', 'tensors-on-different-devices'],
+    ['torch_index_different_devices', 'tensors-on-different-devices'],
+    ['torch_load_cuda_checkpoint_without_gpu', 'checkpoint-device-missing'],
+    ['torch_oom_held_by_own_process', 'cuda-oom'],
+    ['torch_invalid_ordinal', 'invalid-device-ordinal'],
+    ['cupy_oom', 'cupy-oom'],
+    ['cupy_illegal_address', 'illegal-memory-access'],
+    ['cupy_invalid_device', 'invalid-device-ordinal'],
+    ['jax_oom', 'jax-oom'],
+    ['numba_oom', 'gpu-oom'],
+    ['nvcc_thrust_no_kernel_image', 'no-kernel-image']
+  ] as const)('%s is explained as %s', (name, family) => {
+    expect(ids(text(name))[0]).toBe(family);
+  });
+
+  it("a checkpoint's CUDA tensors on a machine without CUDA: the fix is map_location", () => {
+    const [e] = explainError(text('torch_load_cuda_checkpoint_without_gpu'));
+    expect(e.fix).toContain('map_location');
+  });
+
+  it('memory held by the failing kernel itself: free it there, not in other processes', () => {
+    const [e] = explainError(text('torch_oom_held_by_own_process'));
+    expect(toMarkdown(e)).toContain('This process (the kernel that failed) holds 71.30 GiB');
+    expect(e.fix).toMatch(/^Free memory this kernel holds/);
+  });
+
+  it('a thrust program built without code for the GPU is about its own build, not a torch wheel', () => {
+    const [e] = explainError(text('nvcc_thrust_no_kernel_image'));
+    expect(e.title).toBe('This program has no code for this GPU');
+    expect(e.fix).toContain('CMAKE_CUDA_ARCHITECTURES');
+    expect(toMarkdown(e)).not.toMatch(/pip install|torch wheel/);
   });
 });
 
