@@ -1,6 +1,7 @@
 """`gpuscope`: the command line installed with the package (for terminals, CI and pre-commit).
 
-    gpuscope diagnose [--json] [--include-private]   collect the facts here and judge them
+    gpuscope diagnose [--json] [--include-private] [--require-gpu]
+                                                      collect the facts here and judge them
     gpuscope explain FACTS.json [--json]              findings for facts saved elsewhere
                                                       (gpuscope diagnose --json; - reads stdin)
     gpuscope lint ...                                 capability warnings for .py / .ipynb files
@@ -10,7 +11,8 @@ diagnose and explain are Python (no Node needed); lint and explain-error run the
 TypeScript CLI (gpuscope-cli.js, next to this file) with Node.
 
 Exit status: 0 nothing at error level, 1 a finding at error level, 2 bad input or usage,
-3 the tool itself could not run. explain-error keeps grep's 0 (an error recognised) and 1
+3 the tool itself could not run. With --require-gpu (diagnose, explain), a report in which no
+GPU is usable is an error too (exit 1): for CI runners that must have one. explain-error keeps grep's 0 (an error recognised) and 1
 (none recognised).
 
 Input files are read only when they are regular files (or standard input) of at most
@@ -48,9 +50,13 @@ def _parser():
     run = commands.add_parser("diagnose", help="collect the GPU facts here and print the findings")
     run.add_argument("--json", action="store_true", help="print the report document (facts and findings) as JSON")
     run.add_argument("--include-private", action="store_true", help="keep home paths and the user name in the output")
+    run.add_argument(
+        "--require-gpu", action="store_true", help="exit 1 when no GPU is usable (for CI runners that need one)"
+    )
     explain = commands.add_parser("explain", help="print the findings for a facts or report file")
     explain.add_argument("file", help="FACTS.json from gpuscope diagnose --json (- reads standard input)")
     explain.add_argument("--json", action="store_true", help="print the report document as JSON")
+    explain.add_argument("--require-gpu", action="store_true", help="exit 1 when no GPU is usable")
     for name, text in (
         ("lint", "capability warnings for .py and .ipynb files (needs Node)"),
         ("explain-error", "explain the GPU errors in a log or a notebook's outputs (needs Node)"),
@@ -66,7 +72,7 @@ def _read_facts(path):
     if not text.strip():
         raise ValueError(f"{path}: the file is empty")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         raise ValueError(
             f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): the file is truncated or not facts"
@@ -83,6 +89,14 @@ def _read_facts(path):
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not a JSON number (facts are written with finite numbers only)")
+
+
+def _finite_float(text):
+    """A JSON number as a float; 1e999 is valid JSON but no float: refused like NaN."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range (facts are written with finite numbers only)")
+    return value
 
 
 def _read_input(path):
@@ -106,9 +120,11 @@ def _read_input(path):
         raise ValueError(f"{path}: not a text file") from None
 
 
-def _print_report(document, as_json):
+def _print_report(document, as_json, require_gpu):
     print(json.dumps(document, indent=1, allow_nan=False) if as_json else findings.to_text(document))
-    return EXIT_FINDING if document["worst"] == "fail" else EXIT_OK
+    if document["worst"] == "fail" or (require_gpu and not findings.gpu_usable(document["findings"])):
+        return EXIT_FINDING
+    return EXIT_OK
 
 
 def _node():
@@ -145,7 +161,9 @@ def main(argv=None):
     options = _parser().parse_args(args)
     if options.command == "diagnose":
         return _print_report(
-            findings.report_document(collector.collect(), include_private=options.include_private), options.json
+            findings.report_document(collector.collect(), include_private=options.include_private),
+            options.json,
+            options.require_gpu,
         )
     if options.command == "explain":
         try:
@@ -163,7 +181,7 @@ def main(argv=None):
                 file=sys.stderr,
             )
             return EXIT_USAGE
-        return _print_report(document, options.json)
+        return _print_report(document, options.json, options.require_gpu)
     _parser().print_help()
     return EXIT_USAGE
 

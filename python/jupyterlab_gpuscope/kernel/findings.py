@@ -679,14 +679,18 @@ def _ordered(findings):
 # ---- the report ------------------------------------------------------------------------
 
 
+def gpu_usable(findings):
+    """Whether the findings say a GPU is usable (CUDA, ROCm or Apple's MPS)."""
+    return any(f["id"] in ("cuda-available", "rocm", "mps") for f in findings)
+
+
 def headline(findings, facts):
     """One line a reader understands at a glance."""
     count = {s: sum(1 for f in findings if f["severity"] == s) for s in _RANK}
     warnings = f"{count['warn']} warning{'s' if count['warn'] != 1 else ''}"
     if count["fail"]:
         return f"{count['fail']} problem{'s' if count['fail'] != 1 else ''} to fix, {warnings}"
-    usable = any(f["id"] in ("cuda-available", "rocm", "mps") for f in findings)
-    if not usable:
+    if not gpu_usable(findings):
         return f"no GPU is usable in this environment, {warnings}"
     if count["warn"]:
         return f"GPU ready, {warnings}"

@@ -245,6 +245,7 @@ def test_the_self_contained_cell_carries_only_the_knowledge_the_doctor_reads():
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ('{"schema": "gpuscope.facts/2", "duration_s": NaN}', "NaN is not a JSON number"),
         ('{"schema": "gpuscope.facts/2", "duration_s": -Infinity}', "-Infinity is not a JSON number"),
+        ('{"schema": "gpuscope.facts/2", "duration_s": 1e999}', "1e999 is out of range"),
     ],
 )
 def test_gpuscope_explain_refuses_malformed_facts_in_one_line_with_exit_2(tmp_path, content, says):
@@ -294,6 +295,23 @@ def test_gpuscope_explain_judges_saved_facts_and_reports_with_exit_1_on_a_failur
         [*GPUSCOPE, "explain", "-", "--json"], input=json.dumps(facts), capture_output=True, text=True
     )
     assert json.loads(piped.stdout)["worst"] == "fail"
+
+
+def test_require_gpu_makes_a_report_without_a_usable_gpu_exit_1_for_ci(tmp_path):
+    # A laptop without an NVIDIA driver and a CPU-only torch: only warnings, so exit 0 ...
+    facts = json.loads((Path(__file__).parent / "facts" / "h200.json").read_text())
+    facts["driver"] = {"available": False, "devices": [], "error": "NVML could not be loaded"}
+    facts["torch"].update(cuda=None, cuda_built=False, cuda_available=False, device_count=0, devices=[], smoke=[])
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(facts))
+    plain = subprocess.run([*GPUSCOPE, "explain", str(path)], capture_output=True, text=True)
+    assert plain.returncode == 0 and "no GPU is usable" in plain.stdout
+    # ... which a CI runner that lost its GPU must not pass.
+    strict = subprocess.run([*GPUSCOPE, "explain", str(path), "--require-gpu"], capture_output=True, text=True)
+    assert strict.returncode == 1
+    ready = tmp_path / "ready.json"
+    ready.write_text((Path(__file__).parent / "facts" / "h200.json").read_text())
+    assert subprocess.run([*GPUSCOPE, "explain", str(ready), "--require-gpu"], capture_output=True).returncode == 0
 
 
 def test_gpuscope_usage_errors_exit_2():

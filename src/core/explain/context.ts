@@ -157,6 +157,9 @@ export function contextFor(
       if (seen?.cc) {
         out.facts.push(`The server sees ${describe(seen)}.`);
         addInstallAdvice(out, seen.cc, facts.kernel ?? null);
+      } else if (facts.kernel && !facts.kernel.hasGPU && facts.server && !facts.server.hasGPU) {
+        // A laptop without an NVIDIA GPU: a CUDA wheel cannot help.
+        out.fix = signature.without_gpu?.fix ?? null;
       }
     }
   } else if (kind === 'no_gpu') {

@@ -30,6 +30,8 @@ export interface IErrorFamily {
   may?: boolean;
   /** Texts for a message from a program without PyTorch (its own build chose the code). */
   without_torch?: { title: string; cause: string; fix: string };
+  /** A fix for when neither the kernel nor the server sees a GPU. */
+  without_gpu?: { fix: string };
   source: string[];
 }
 

@@ -455,6 +455,33 @@ describe('what the kernel facts add', () => {
     );
   });
 
+  it('a CPU-only build on a laptop without an NVIDIA GPU: no CUDA wheel is advised, the CPU is', () => {
+    const kernel: IDeviceProfile = {
+      source: 'kernel',
+      hasGPU: false,
+      noGPUReason: 'torch 2.13.0+cpu is a CPU-only build',
+      cc: null,
+      name: null,
+      deviceCount: 0,
+      torch: '2.13.0+cpu'
+    };
+    const server: IDeviceProfile = {
+      source: 'server',
+      hasGPU: false,
+      cc: null,
+      name: null,
+      deviceCount: 0
+    };
+    const [e] = explainError('AssertionError: Torch not compiled with CUDA enabled', {
+      kernel,
+      server
+    });
+    expect(e.id).toBe('not-compiled-with-cuda');
+    expect(e.context.commands).toEqual([]);
+    expect(e.fix).toContain('would not help here');
+    expect(e.fix).not.toMatch(/Install a CUDA build/);
+  });
+
   it('no GPUs in the kernel although the server has two', () => {
     const kernel: IDeviceProfile = {
       source: 'kernel',
