@@ -153,6 +153,9 @@ def diagnose(facts):
         _macos(findings, torch)
         return _ordered(findings)
     if torch and torch.get("hip"):
+        if driver.get("available") and driver.get("devices") and not torch.get("device_count"):
+            _rocm_on_nvidia(findings, facts, torch, plat, pip)
+            return _ordered(findings)
         _rocm(findings, torch)
         _smoke_findings(findings, torch, arch_failed=set())
         return _ordered(findings)
@@ -207,6 +210,8 @@ def diagnose(facts):
 
     _driver_too_old(findings, facts, plat, pip)
     _visible_devices(findings, facts)
+    _device_order(findings, facts)
+    _newer_than_knowledge(findings, facts, torch)
     if torch.get("init_error") and not findings.failed():
         findings.add(
             "cuda-init-failed",
@@ -237,8 +242,34 @@ def diagnose(facts):
     for device in torch.get("devices") or []:
         if not _device_findings(findings, facts, torch, device, plat, pip):
             arch_failed.add(device["index"])
-    _smoke_findings(findings, torch, arch_failed)
+    _smoke_findings(findings, torch, arch_failed, _advice_for(facts, plat), pip)
     return _ordered(findings)
+
+
+def _newer_than_knowledge(findings, facts, torch):
+    """A torch release or a GPU newer than the knowledge base: said so, never guessed at."""
+    known = max((r["torch"] for r in knowledge.data()["wheels"]["rows"]), key=knowledge.compare_key)
+    release = ".".join(str(torch.get("version") or "").split("+")[0].split(".")[:2])
+    as_of = knowledge.data().get("as_of")
+    if release and release[0].isdigit() and knowledge.compare_versions(release, known) > 0:
+        findings.add(
+            "newer-than-knowledge",
+            "warn",
+            f"torch {release} is newer than this gpuscope knows (its knowledge ends at torch {known}, {as_of})",
+            "The arch list below is read from torch itself and checked; the wheel and driver advice may be out of date for this release.",
+            "Upgrade jupyterlab-gpuscope for current advice: `pip install --upgrade jupyterlab-gpuscope`.",
+        )
+    for device in (facts.get("driver") or {}).get("devices") or []:
+        cc = device.get("cc")
+        if cc and not knowledge.capability(cc):
+            findings.add(
+                "unknown-gpu",
+                "warn",
+                f"{device.get('name') or 'This GPU'} (compute capability {cc}) is newer than this gpuscope knows ({as_of})",
+                "Its code coverage is judged by CUDA's compatibility rules alone (code for the same major version, or PTX); which features it has is not known here.",
+                "Upgrade jupyterlab-gpuscope: `pip install --upgrade jupyterlab-gpuscope`.",
+                device=device.get("index"),
+            )
 
 
 def _hung_finding(findings, part):
@@ -306,11 +337,39 @@ def _rocm(findings, torch):
         )
 
 
+def _rocm_on_nvidia(findings, facts, torch, plat, pip):
+    names = ", ".join(sorted({d.get("name") or "an NVIDIA GPU" for d in facts["driver"]["devices"]}))
+    findings.add(
+        "rocm-build-on-nvidia",
+        "fail",
+        f"This torch is a ROCm (AMD) build, and this machine's GPU is NVIDIA ({names})",
+        f"torch {torch.get('version')} was built for AMD GPUs (HIP {torch['hip']}); it cannot use an NVIDIA GPU, so torch sees none.",
+        _advice_fix(_advice_for(facts, plat), pip, "Install a CUDA build"),
+        ["pt_hip"],
+    )
+
+
+#: NVML's words when the kernel module and the user-space library differ (an upgrade
+#: without a reboot).
+_VERSION_MISMATCH = "Driver/library version mismatch"
+
+
 def _no_driver(findings, facts, torch):
     container = _container(facts)
     cuda_torch = bool(torch and torch.get("cuda_built"))
     severity = "fail" if cuda_torch else "warn"
     cause = _sentence((facts.get("driver") or {}).get("error") or "The NVIDIA driver could not be read")
+    if _VERSION_MISMATCH in cause:
+        findings.add(
+            "driver-library-mismatch",
+            "fail",
+            "The NVIDIA driver was upgraded, but the old one is still loaded",
+            cause
+            + " The driver's kernel module and its user-space library are different versions: the driver is installed, and it was changed without a reboot.",
+            "Reboot the machine. Without a reboot, stop everything using the GPU and reload the module: `sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia` (on a shared machine, ask the administrator). Do not reinstall the driver.",
+            knowledge.data()["failure_sources"]["no_gpu_in_container"][:1],
+        )
+        return
     no_devices = not container["dev_nvidia"]
     sources = [key for key in knowledge.data()["failure_sources"]["no_gpu_in_container"] if key not in SOURCES_CITED]
     if container["wsl"]:
@@ -442,6 +501,25 @@ def _driver_findings(findings, facts):
         )
 
 
+def _device_order(findings, facts):
+    """Different GPUs and CUDA_DEVICE_ORDER unset: CUDA numbers the fastest first, nvidia-smi
+    by PCI bus, so "GPU 1" names different cards in torch and in nvidia-smi."""
+    devices = (facts.get("driver") or {}).get("devices") or []
+    kinds = {(d.get("name"), d.get("cc")) for d in devices}
+    if len(devices) < 2 or len(kinds) < 2 or (facts.get("env") or {}).get("CUDA_DEVICE_ORDER") == "PCI_BUS_ID":
+        return
+    findings.add(
+        "device-order",
+        "warn",
+        "torch and nvidia-smi may number these GPUs differently",
+        f"This machine has {_count(len(devices), 'GPU')} of {len(kinds)} kinds ("
+        + ", ".join(sorted(f"{name} ({cc})" for name, cc in kinds))
+        + "), and CUDA_DEVICE_ORDER is not PCI_BUS_ID: CUDA then numbers the fastest GPU first, while nvidia-smi and NVML number them by PCI bus. An index taken from nvidia-smi (or CUDA_VISIBLE_DEVICES=1) can pick the other card.",
+        "Set `CUDA_DEVICE_ORDER=PCI_BUS_ID` before the kernel starts (in the kernel's environment or the kernel spec), so torch, nvidia-smi and CUDA_VISIBLE_DEVICES use the same numbers.",
+        knowledge.data()["failure_sources"]["cuda_visible_devices"],
+    )
+
+
 def _advice_for(facts, plat):
     """The wheel advice for the machine's GPUs (the first distinct compute capability the
     driver lists; mixed machines get the advice for each)."""
@@ -483,19 +561,37 @@ def _driver_too_old(findings, facts, plat, pip):
     if not (driver.get("available") and torch.get("cuda") and driver.get("version") and driver.get("cuda_version")):
         return
     variant = "cu" + torch["cuda"].replace(".", "")
-    if knowledge.driver_runs(variant, driver["version"], driver["cuda_version"], by_ptx=False):
+    numbered_apart = any(knowledge.jetson(d.get("cc") or "") for d in driver.get("devices") or [])
+    if knowledge.driver_runs(variant, driver["version"], driver["cuda_version"], False, numbered_apart):
         return
     wheel_major = torch["cuda"].split(".")[0]
     floor = knowledge.data()["driver_minimum_by_cuda_major"].get(wheel_major) or {}
+    needed = knowledge.driver_needed(variant, by_ptx=False) or floor.get("driver")
+    # A GPU whose last driver branch is older than the one this CUDA needs cannot be
+    # upgraded into it: only an older torch helps.
+    ends = [knowledge.last_driver_branch(d["cc"]) for d in driver.get("devices") or [] if d.get("cc")]
+    ended = min((e for e in ends if e), key=lambda e: e["branch"], default=None)
+    beyond = ended and needed and int(needed.split(".")[0]) > ended["branch"]
+    upgrade = (
+        f"No driver for {ended['arch']} GPUs runs CUDA {wheel_major}: R{ended['branch']} is their last driver branch. "
+        if beyond
+        else f"Upgrade the NVIDIA driver{' on Windows (WSL uses it)' if _container(facts)['wsl'] else ''} to ≥ {needed or 'a newer release'}. "
+    )
     findings.add(
         "driver-too-old",
         "fail",
         f"The driver is too old for this torch build (CUDA {torch['cuda']})",
         f"Driver {driver['version']} supports CUDA up to {driver['cuda_version']}; torch {torch.get('version')} needs a driver for CUDA {wheel_major}.x"
         + (f" (at least {floor['driver']})." if floor.get("driver") else "."),
-        f"Upgrade the NVIDIA driver to ≥ {knowledge.driver_for(variant) or floor.get('driver') or 'a newer release'}. "
-        + _advice_fix(_advice_for(facts, plat), pip, "Or install a torch that runs on this driver"),
-        list(floor.get("source") or []) + knowledge.data()["failure_sources"]["driver_too_old"],
+        upgrade
+        + _advice_fix(
+            _advice_for(facts, plat),
+            pip,
+            "Install a torch that runs on it" if beyond else "Or install a torch that runs on this driver",
+        ),
+        list(floor.get("source") or [])
+        + knowledge.data()["failure_sources"]["driver_too_old"]
+        + (knowledge.data()["last_driver_branch"]["source"] if beyond else []),
     )
 
 
@@ -598,7 +694,11 @@ def _device_findings(findings, facts, torch, device, plat, pip):
 
 def _capability_sentence(torch, cc, flash):
     def needs(name):
-        return f"needs {knowledge.feature(name)['min_cc']}"
+        feature = knowledge.feature(name)
+        low, high = feature["min_cc"], feature.get("max_cc")
+        if high == low:
+            return f"only on {low}"
+        return f"needs {low} to {high}" if high else f"needs {low}"
 
     tf32_on = (torch.get("tf32") or {}).get("matmul")
     parts = [
@@ -626,7 +726,7 @@ def _capability_sentence(torch, cc, flash):
     return "; ".join(parts) + "."
 
 
-def _smoke_findings(findings, torch, arch_failed):
+def _smoke_findings(findings, torch, arch_failed, advices=(), pip="pip"):
     for smoke in torch.get("smoke") or []:
         index = smoke.get("device")
         matmul, elementwise = _smoke_parts(smoke)
@@ -649,6 +749,7 @@ def _smoke_findings(findings, torch, arch_failed):
             continue
         label, part = broken[0]
         no_kernel = "no kernel image" in (part.get("error") or "")
+        library_arch = re.search(r"CUBLAS_STATUS_(ARCH_MISMATCH|NOT_SUPPORTED)", part.get("error") or "")
         if part.get("error"):
             cause = f"The {label} failed: {part['error']}"
         elif part.get("non_finite"):
@@ -657,7 +758,10 @@ def _smoke_findings(findings, torch, arch_failed):
             cause = (
                 f"The {label}'s largest difference from the CPU is {part.get('max_error')}, far above rounding error."
             )
-        if no_kernel:
+        if library_arch:
+            cause += f" cuBLAS, which torch's matrix multiplication calls, has no kernel for this GPU (CUDA {torch.get('cuda')}'s libraries carry none below compute capability 7.5): the GPU and the driver are fine."
+            fix = _advice_fix(advices, pip, "Install a torch whose CUDA libraries cover this GPU") if advices else None
+        elif no_kernel:
             fix = (
                 "This torch build has no code for this GPU: see the arch-list finding."
                 if index in arch_failed
@@ -750,10 +854,13 @@ def _footer(document):
     facts = document["facts"]
     torch = facts.get("torch") or {}
     driver = facts.get("driver") or {}
+    hung = {h["part"] for h in _hung(facts)}
+    torch_said = "not checked (the check hung)" if "torch" in hung else torch.get("version", "not installed")
+    driver_said = "not read (the check hung)" if "driver" in hung else driver.get("version") or "none"
     return (
-        f"Python {(facts.get('python') or {}).get('version')}, torch {torch.get('version', 'not installed')}, "
-        f"driver {driver.get('version') or 'none'}; collected {document.get('collected_at')} in {facts.get('duration_s')} s "
-        f"by jupyterlab-gpuscope {document.get('gpuscope')} (knowledge base {document.get('kb')})"
+        f"Python {(facts.get('python') or {}).get('version')}, torch {torch_said}, "
+        f"driver {driver_said}; collected {document.get('collected_at')} in {facts.get('duration_s')} s "
+        f"by jupyterlab-gpuscope {document.get('gpuscope')} (knowledge base {document.get('kb')}, checked {knowledge.data().get('as_of')})"
         + ("; home paths and user names left out" if document.get("redacted") else "")
         + "."
     )

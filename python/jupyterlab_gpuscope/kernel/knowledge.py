@@ -138,10 +138,29 @@ def install_command(torch, variant):
     return f'pip install --force-reinstall "torch=={torch}.*" --index-url {index}'
 
 
-def driver_runs(variant, driver_version, driver_cuda, by_ptx):
+def jetson(cc):
+    """Whether a compute capability is a Jetson module's: its driver comes with Jetson Linux,
+    numbered apart from the desktop and data-center drivers."""
+    return bool((capability(cc) or {}).get("jetson"))
+
+
+def last_driver_branch(cc):
+    """The last driver branch that supports this GPU ({"branch", "arch"}), or None while
+    new branches still do."""
+    if jetson(cc):
+        return None
+    value = cc_value(cc)
+    for entry in data()["last_driver_branch"]["ranges"]:
+        if cc_value(entry["min_cc"]) <= value <= cc_value(entry["max_cc"]):
+            return entry
+    return None
+
+
+def driver_runs(variant, driver_version, driver_cuda, by_ptx, numbered_apart=False):
     """Whether a wheel built with this CUDA runs on the driver: the driver's CUDA major is
     at least the wheel's and the driver meets that family's floor (minor-version
-    compatibility); PTX newer than the driver cannot be compiled by it."""
+    compatibility); PTX newer than the driver cannot be compiled by it. A driver numbered
+    apart (Jetson's) is judged by the CUDA version it reports alone."""
     if not driver_cuda:
         return False
     wheel = variant_cuda(variant)
@@ -149,7 +168,7 @@ def driver_runs(variant, driver_version, driver_cuda, by_ptx):
     if wheel_major > driver_major:
         return False
     floor = data()["driver_minimum_by_cuda_major"].get(str(wheel_major))
-    if floor and driver_version and compare_versions(driver_version, floor["driver"]) < 0:
+    if floor and driver_version and not numbered_apart and compare_versions(driver_version, floor["driver"]) < 0:
         return False
     if by_ptx and compare_versions(wheel, driver_cuda) > 0:
         return False
@@ -204,10 +223,17 @@ def wheel_advice(cc, platform, driver_version=None, driver_cuda=None):
     def order(row):
         return (compare_key(row["torch"]), bool(row.get("default")), compare_key(variant_cuda(row["variant"])))
 
+    last = last_driver_branch(cc)
+
+    def reachable(row, by):
+        """A driver this GPU can have runs the wheel (no R590 for a Pascal card)."""
+        needed = driver_needed(row["variant"], by.startswith("compute_"))
+        return not last or not needed or int(needed.split(".")[0]) <= last["branch"]
+
     covering = []
     for row in sorted(recorded, key=order, reverse=True):
         by = arch_covers(row["archs"], cc)
-        if by:
+        if by and reachable(row, by):
             covering.append((row, by))
     if not covering:
         return {
@@ -230,7 +256,7 @@ def wheel_advice(cc, platform, driver_version=None, driver_cuda=None):
     runnable = [
         (row, by)
         for row, by in covering
-        if driver_runs(row["variant"], driver_version, driver_cuda, by.startswith("compute_"))
+        if driver_runs(row["variant"], driver_version, driver_cuda, by.startswith("compute_"), jetson(cc))
     ]
     newest_row, newest_by = covering[0]
     if runnable:

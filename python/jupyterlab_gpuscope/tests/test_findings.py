@@ -390,7 +390,7 @@ def test_markdown_and_text_renderings_carry_every_verdict_and_fix():
     assert markdown.startswith("**GPU diagnostic: 1 problem to fix, 0 warnings**")
     assert "- ❌ **No CUDA in this torch build**" in markdown and "  - Fix: Install a CUDA build:" in markdown
     assert "FAIL  No CUDA in this torch build" in text and "      fix: Install a CUDA build:" in text
-    assert f"jupyterlab-gpuscope {document['gpuscope']} (knowledge base {document['kb']})" in text
+    assert f"jupyterlab-gpuscope {document['gpuscope']} (knowledge base {document['kb']}, checked 20" in text
 
 
 def test_facts_quoted_in_the_markdown_render_as_text_never_as_html_or_markdown():
@@ -491,3 +491,118 @@ def test_the_collector_reads_the_gpu_links_through_libnvidia_ml():
 
     assert _links(_CtypesNVML(nvlinks=18), 2) == [{"gpus": [0, 1], "link": "NV18", "p2p_read": True}]
     assert _links(_CtypesNVML(nvlinks=0), 2) == [{"gpus": [0, 1], "link": "SYS", "p2p_read": False}]
+
+
+# ---- what the knowledge base did not know, and states it read wrongly ----------------------
+
+
+def test_jetson_thor_driver_numbered_apart_is_judged_by_its_cuda_version_not_too_old():
+    def thor(f):
+        on_gpu(f, "NVIDIA Thor", "11.0", ["sm_80", "sm_90", "sm_100", "sm_110", "sm_120"], ("2.14.0", "13.0"))
+        f["driver"].update(version="580.00", cuda_version="13.0")
+        f["platform"]["machine"] = "aarch64"
+
+    findings = diagnose(facts(thor))
+    assert not by_id(findings, "driver-too-old")
+    assert by_id(findings, "cuda-available")
+
+
+def test_a_kepler_gpu_is_never_told_to_upgrade_past_its_last_driver_branch():
+    def k80(f):
+        on_gpu(f, "Tesla K80", "3.7", ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"], ("2.14.0", "13.0"))
+        f["driver"].update(version="470.256.02", cuda_version="11.4")
+
+    [too_old] = by_id(diagnose(facts(k80)), "driver-too-old")
+    assert "R470 is their last driver branch" in too_old["fix"]
+    assert "Upgrade the NVIDIA driver" not in too_old["fix"]
+    assert "torch==2.5.*" in too_old["fix"] and "cu118" in too_old["fix"]
+
+
+def test_under_wsl_the_driver_to_upgrade_is_the_windows_one():
+    def wsl(f):
+        f["driver"].update(version="535.104.05", cuda_version="12.2")
+        f["container"]["wsl"] = True
+
+    [too_old] = by_id(diagnose(facts(wsl)), "driver-too-old")
+    assert too_old["fix"].startswith("Upgrade the NVIDIA driver on Windows (WSL uses it)")
+
+
+def test_a_driver_library_mismatch_after_an_upgrade_asks_for_a_reboot_not_an_install():
+    findings = diagnose(facts(lambda f: no_driver(f, "NVML: Driver/library version mismatch")))
+    [mismatch] = by_id(findings, "driver-library-mismatch")
+    assert "Reboot" in mismatch["fix"] and "Do not reinstall" in mismatch["fix"]
+    assert not by_id(findings, "no-driver")
+    assert "install the NVIDIA driver" not in everything(findings)
+
+
+def test_a_rocm_build_on_an_nvidia_machine_gets_the_cuda_wheel_not_amd_advice():
+    def rocm(f):
+        f["torch"].update(
+            version="2.14.0+rocm6.4", cuda=None, hip="6.4.43482", cuda_available=False, device_count=0, devices=[]
+        )
+
+    findings = diagnose(facts(rocm))
+    [wrong] = by_id(findings, "rocm-build-on-nvidia")
+    assert wrong["severity"] == "fail" and "NVIDIA H200" in wrong["title"]
+    assert "download.pytorch.org/whl/cu" in wrong["fix"]
+    assert "rocm-smi" not in everything(findings) and "/dev/kfd" not in everything(findings)
+
+
+def test_two_kinds_of_gpu_without_pci_bus_order_are_warned_of_and_with_it_are_not():
+    def mixed(f, order=None):
+        first = f["driver"]["devices"][0]
+        f["driver"]["devices"] = [first, dict(first, index=1, name="NVIDIA RTX A4000", cc="8.6")]
+        if order:
+            f["env"]["CUDA_DEVICE_ORDER"] = order
+        else:
+            f["env"].pop("CUDA_DEVICE_ORDER", None)
+
+    [order] = by_id(diagnose(facts(mixed)), "device-order")
+    assert "CUDA_DEVICE_ORDER=PCI_BUS_ID" in order["fix"]
+    assert not by_id(diagnose(facts(lambda f: mixed(f, "PCI_BUS_ID"))), "device-order")
+    assert not by_id(diagnose(facts()), "device-order")  # two H200s: the same either way
+
+
+def test_a_matmul_failing_in_cublas_for_lack_of_code_is_not_blamed_on_hardware():
+    def pascal(f):
+        on_gpu(f, "Tesla P100-PCIE-16GB", "6.0", ["sm_50", "sm_60", "sm_70"], ("2.14.0", "13.0"))
+        f["torch"]["smoke"][0]["matmul"] = {
+            "ok": False,
+            "error": "CUDA error: CUBLAS_STATUS_ARCH_MISMATCH when calling `cublasSgemm( handle, opa, opb, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc)`",
+        }
+
+    [smoke] = [f for f in by_id(diagnose(facts(pascal)), "smoke-test") if f["severity"] == "fail"]
+    assert "the GPU and the driver are fine" in smoke["cause"]
+    assert "faulty hardware" not in smoke["fix"] and "cu126" in smoke["fix"]
+
+
+def test_flash_attention_3_is_said_to_run_on_hopper_only():
+    def blackwell(f):
+        on_gpu(f, "NVIDIA B200", "10.0")
+
+    [capabilities] = by_id(diagnose(facts(blackwell)), "capabilities")
+    assert "FlashAttention-3: no (only on 9.0)" in capabilities["cause"]
+    [hopper] = by_id(diagnose(facts()), "capabilities")
+    assert "FlashAttention-3: yes" in hopper["cause"]
+
+
+def test_a_torch_newer_than_the_knowledge_and_an_unknown_gpu_are_said_so_not_guessed():
+    def future(f):
+        f["torch"]["version"] = "9.1.0+cu190"
+        f["driver"]["devices"][0].update(name="NVIDIA Z900", cc="15.0")
+
+    findings = diagnose(facts(future))
+    [newer] = by_id(findings, "newer-than-knowledge")
+    assert newer["severity"] == "warn" and "torch 9.1 is newer than this gpuscope knows" in newer["title"]
+    [unknown] = by_id(findings, "unknown-gpu")
+    assert "compute capability 15.0" in unknown["title"] and unknown["severity"] == "warn"
+
+
+def test_a_hung_torch_check_footer_says_not_checked_never_not_installed():
+    def hang(f):
+        f["torch"] = None
+        f["hung"] = [{"part": "torch", "step": "torch.cuda.init()", "seconds": 30.0}]
+
+    text = to_text(report_document(facts(hang)))
+    assert "torch not checked (the check hung)" in text
+    assert "not installed" not in text

@@ -5,6 +5,7 @@
  * is python/jupyterlab_gpuscope/knowledge.py; the conformance cases in
  * python/jupyterlab_gpuscope/tests/conformance.json hold both to the same answers.
  */
+import { capability, ccValue } from './index';
 import kb from './kb.json';
 
 export interface IWheel {
@@ -114,11 +115,34 @@ export function installCommand(torch: string, variant: string): string {
  * least the wheel's and the driver meets that family's floor (minor-version
  * compatibility); PTX newer than the driver cannot be compiled by it.
  */
+/** A Jetson module's compute capability: its driver comes with Jetson Linux, numbered apart. */
+export function jetson(cc: string): boolean {
+  return (capability(cc) as { jetson?: boolean } | undefined)?.jetson === true;
+}
+
+/** The last driver branch that supports this GPU, or null while new branches still do. */
+export function lastDriverBranch(cc: string): { branch: number; arch: string } | null {
+  if (jetson(cc)) {
+    return null;
+  }
+  const value = ccValue(cc);
+  return (
+    kb.last_driver_branch.ranges.find(
+      r => ccValue(r.min_cc) <= value && value <= ccValue(r.max_cc)
+    ) ?? null
+  );
+}
+
+/**
+ * Whether a wheel built with this CUDA runs on the driver (see knowledge.py's driver_runs):
+ * a driver numbered apart (Jetson's) is judged by the CUDA version it reports alone.
+ */
 export function driverRuns(
   variant: string,
   driverVersion: string | null,
   driverCuda: string | null,
-  byPtx: boolean
+  byPtx: boolean,
+  numberedApart = false
 ): boolean {
   if (!driverCuda) {
     return false;
@@ -130,7 +154,12 @@ export function driverRuns(
   }
   const floor = (kb.driver_minimum_by_cuda_major as Record<string, unknown>)[String(wheelMajor)] as
     { driver: string } | undefined;
-  if (floor && driverVersion && compareVersions(driverVersion, floor.driver) < 0) {
+  if (
+    floor &&
+    driverVersion &&
+    !numberedApart &&
+    compareVersions(driverVersion, floor.driver) < 0
+  ) {
     return false;
   }
   return !(byPtx && compareVersions(wheel, driverCuda) > 0);
@@ -206,10 +235,16 @@ export function wheelAdvice(
     compareVersions(b.torch, a.torch) ||
     Number(!!b.default) - Number(!!a.default) ||
     compareVersions(variantCuda(b.variant), variantCuda(a.variant));
+  // A driver this GPU can have must run the wheel (no R590 for a Pascal card).
+  const last = lastDriverBranch(cc);
+  const reachable = (row: IWheel, by: string): boolean => {
+    const needed = driverNeeded(row.variant, by.startsWith('compute_'));
+    return !last || !needed || Number(needed.split('.')[0]) <= last.branch;
+  };
   const covering = [...recorded]
     .sort(newestFirst)
     .map(row => ({ row, by: archCovers(row.archs, cc) }))
-    .filter((c): c is { row: IWheel; by: string } => c.by !== null);
+    .filter((c): c is { row: IWheel; by: string } => c.by !== null && reachable(c.row, c.by));
   if (!covering.length) {
     const name = (kb.wheels.platforms as Record<string, string>)[platform] ?? platform;
     return {
@@ -228,7 +263,7 @@ export function wheelAdvice(
     source: row.source
   });
   const runnable = covering.filter(c =>
-    driverRuns(c.row.variant, driverVersion, driverCuda, c.by.startsWith('compute_'))
+    driverRuns(c.row.variant, driverVersion, driverCuda, c.by.startsWith('compute_'), jetson(cc))
   );
   const newest = covering[0];
   if (runnable.length) {
