@@ -46,6 +46,8 @@ export interface IDevice {
   nvlink_links?: number | null;
   /** Whether NVML's GPM activity (SM, tensor, DRAM) can be read. */
   gpm_supported?: boolean | null;
+  /** The GPU uses the system's memory (Jetson, GB10): its memory figures are the system's. */
+  memory_shared?: boolean;
   unavailable: Unavailable;
 }
 

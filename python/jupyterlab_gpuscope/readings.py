@@ -117,11 +117,13 @@ def device_entry(
     mig_instances: list[dict[str, Any]] | None = None,
     nvlink_links: int | None = None,
     gpm_supported: bool | None = None,
+    memory_shared: bool = False,
 ) -> dict[str, Any]:
     """The `devices` entry for one GPU, in the API's format. `mig_instances`: one
     mig_instance() per MIG device, when the GPU is in MIG mode (else empty);
     `nvlink_links`: its active NVLinks; `gpm_supported`: whether NVML's GPM metrics
-    (SM, tensor, DRAM activity) can be read (None: unknown)."""
+    (SM, tensor, DRAM activity) can be read (None: unknown); `memory_shared`: the GPU
+    uses the system's memory (Jetson, GB10), so its memory figures are the system's."""
     return {
         "index": index,
         "status": "ok",
@@ -140,6 +142,7 @@ def device_entry(
         "mig_instances": mig_instances or [],
         "nvlink_links": nvlink_links,
         "gpm_supported": gpm_supported,
+        "memory_shared": memory_shared,
         "unavailable": unavailable,
     }
 

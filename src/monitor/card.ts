@@ -181,9 +181,18 @@ export class GPUCard {
     const total = gpu?.memory_total ?? device?.memory_total ?? null;
     const percent = used !== null && total ? (100 * used) / total : 0;
     this._barFill.style.width = `${Math.min(percent, 100).toFixed(1)}%`;
-    setText(this._barText, formatUsedOfTotal(used, total, units));
+    const memory = formatUsedOfTotal(used, total, units);
+    // A GPU without memory of its own (Jetson, GB10) uses the system's: say so.
+    const shared = device?.memory_shared === true;
+    setText(this._barText, shared ? trans.__('%1 system memory, shared', memory) : memory);
     setAttr(this._bar, 'aria-valuenow', percent.toFixed(0));
-    setAttr(this._bar, 'aria-label', trans.__('Memory used'));
+    setAttr(
+      this._bar,
+      'aria-label',
+      shared
+        ? trans.__('System memory used (shared by the GPU and the CPU)')
+        : trans.__('Memory used')
+    );
     setAttr(this._bar, 'title', naReason(gpu, 'memory_used', trans) ?? '');
 
     const throttle = gpu ? throttleWords(gpu.throttle_reasons, trans) : [];

@@ -100,7 +100,8 @@ export function statusText(
   gpus: IGPUSample[],
   content: StatusContent,
   units: MemoryUnits,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  sharedMemory: ReadonlySet<number> = new Set()
 ): string {
   const shown = busiest(gpus);
   if (shown === null) {
@@ -114,7 +115,9 @@ export function statusText(
       parts.push(formatPercent(shown.util_gpu));
     }
     if (content !== 'utilization') {
-      parts.push(formatUsedOfTotal(shown.memory_used, shown.memory_total, units));
+      const memory = formatUsedOfTotal(shown.memory_used, shown.memory_total, units);
+      // A GPU without memory of its own (Jetson, GB10): the figure is the system's.
+      parts.push(sharedMemory.has(shown.index) ? trans.__('%1 shared', memory) : memory);
     }
   }
   const more = gpus.length > 1 ? ` +${gpus.length - 1}` : '';

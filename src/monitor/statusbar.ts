@@ -144,7 +144,10 @@ export class GPUStatusModel extends VDomModel {
         )
       : null;
     const gpus = instance ? [instance.gpu] : this._gpusInView(all);
-    let text = instance ? this._instanceText(instance) : statusText(gpus, content, units, trans);
+    const shared = new Set(devices.devices.filter(d => d.memory_shared).map(d => d.index));
+    let text = instance
+      ? this._instanceText(instance)
+      : statusText(gpus, content, units, trans, shared);
     if (monitor.paused) {
       text = trans.__('%1 (paused)', text);
     }
@@ -246,7 +249,7 @@ export class GPUStatusModel extends VDomModel {
     if (gpu.status !== 'ok') {
       return trans.__('GPU %1 %2: %3', gpu.index, name, gpu.reason ?? gpu.status);
     }
-    return trans.__(
+    const line = trans.__(
       'GPU %1 %2 (compute capability %3): %4 busy, %5 °C, %6 of %7',
       gpu.index,
       name,
@@ -256,6 +259,9 @@ export class GPUStatusModel extends VDomModel {
       formatWatts(gpu.power_mw),
       formatWatts(device?.power_limit_mw ?? null)
     );
+    return device?.memory_shared
+      ? trans.__('%1; its memory is the system memory it shares with the CPU', line)
+      : line;
   }
 
   private _kernelId: string | null = null;

@@ -12,8 +12,10 @@ import time
 from types import ModuleType
 from typing import Any, Callable
 
+import psutil
 import pynvml
 
+from ..kernel import knowledge
 from ..readings import device_entry, gpu_entry, mig_entry, mig_instance, unreadable_gpu
 from .base import Backend, BackendLost, BackendUnavailable, GpuLost, Reading, SystemInfo
 from .cadence import SlowFieldCadence
@@ -99,6 +101,8 @@ class NvmlBackend(Backend):
         # nvmlMemory_v2 when the driver has it: its `used` leaves out the memory the
         # driver reserves, as nvidia-smi does (v1 counts it as used).
         self._memory_version: int | None = None
+        #: GPUs that use the system's memory (Jetson, GB10): NVML reports none for them.
+        self._shared_memory: set[int] = set()
         # Device index -> its MIG devices (GPUs in MIG mode only); why GPM cannot measure it
         # (None: it can); its active NVLinks (their link numbers); its slow fields as last read.
         self._mig: dict[int, list[_MigDevice]] = {}
@@ -202,6 +206,11 @@ class NvmlBackend(Backend):
         memory = field(values, reasons, "memory", nv.nvmlDeviceGetMemoryInfo, handle, self._memory_version, index=index)
         if memory is not None:
             values["memory_used"], values["memory_total"] = memory.used, memory.total
+        elif index in self._shared_memory:
+            # NVML has no memory of its own for this GPU: it uses the system's.
+            reasons.pop("memory")
+            system = psutil.virtual_memory()
+            values["memory_used"], values["memory_total"] = system.total - system.available, system.total
         else:
             reasons["memory_used"] = reasons["memory_total"] = reasons.pop("memory")
         util = field(values, reasons, "util", nv.nvmlDeviceGetUtilizationRates, handle, index=index)
@@ -354,6 +363,10 @@ class NvmlBackend(Backend):
             self._nvlinks[index] = self._active_nvlinks(index, handle)
         except GpuLost as lost:
             return {"index": index, "status": "lost", "reason": str(lost), "unavailable": {}}
+        shared = memory is None and cc is not None and knowledge.unified_memory(f"{cc[0]}.{cc[1]}")
+        if shared:
+            self._shared_memory.add(index)
+            reasons.pop("memory", None)
         rename = {"cc": "compute_capability", "memory": "memory_total", "mig": "mig_mode", "pci": "bus_id"}
         for old, new in rename.items():
             if old in reasons:
@@ -363,7 +376,7 @@ class NvmlBackend(Backend):
             name=_text(values.get("name")),
             uuid=_text(values.get("uuid")),
             cc=cc,
-            memory_total=memory.total if memory is not None else None,
+            memory_total=memory.total if memory is not None else psutil.virtual_memory().total if shared else None,
             power_limit_mw=values.get("power_limit_mw"),
             mig_mode=mig,
             pcie_max_gen=values.get("pcie_max_gen"),
@@ -373,6 +386,7 @@ class NvmlBackend(Backend):
             bus_id=_text(pci.busId) if pci is not None else None,
             unavailable=reasons,
             mig_instances=instances,
+            memory_shared=bool(shared),
             nvlink_links=len(self._nvlinks[index]) if index in self._nvlinks else None,
             gpm_supported=self._gpm_missing.get(index) is None,
         )

@@ -144,6 +144,12 @@ def jetson(cc):
     return bool((capability(cc) or {}).get("jetson"))
 
 
+def unified_memory(cc):
+    """Whether the GPU of this compute capability uses the system's memory (Jetson, GB10):
+    NVML reports no memory of its own for it."""
+    return bool((capability(cc) or {}).get("unified_memory"))
+
+
 def last_driver_branch(cc):
     """The last driver branch that supports this GPU ({"branch", "arch"}), or None while
     new branches still do."""

@@ -67,6 +67,9 @@ class FakeNVML:
         self.initialised = False
         self.calls = 0
         self.has_memory_v2 = True
+        #: What nvmlDeviceGetCudaComputeCapability answers (12.1: a GB10, whose GPU uses
+        #: the system's memory).
+        self.cc = (9, 0)
         self.calls_by_name: dict[str, int] = {}
 
     # ---- fault controls ------------------------------------------------------------
@@ -230,7 +233,7 @@ _ANSWERS = {
     "nvmlDeviceGetUUID": lambda f, h: (
         f"MIG-fake-{h.index}-{_slot(f, h)['gi']}" if getattr(h, "mig", None) is not None else f"GPU-fake-{h.index}"
     ),
-    "nvmlDeviceGetCudaComputeCapability": lambda f, h: (9, 0),
+    "nvmlDeviceGetCudaComputeCapability": lambda f, h: f.cc,
     "nvmlDeviceGetMemoryInfo": _memory,
     "nvmlDeviceGetEnforcedPowerLimit": lambda f, h: 700000,
     "nvmlDeviceGetMigMode": lambda f, h: [1, 1] if f.mig.get(h.index) else [0, 0],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import psutil
 import pynvml
 import pytest
 
@@ -337,3 +338,30 @@ def test_while_no_one_watches_the_slow_fields_are_read_every_ten_seconds_only():
         sampler.tick()
     assert fake.calls_by_name["nvmlDeviceGetPcieThroughput"] - before == 2 * 2  # twice in 20 s
     assert last_sample(sampler)["gpus"][0]["pcie_rx_kbs"] is not None  # the last value read
+
+
+def test_a_gpu_that_uses_system_memory_shows_the_systems_memory_labelled_shared():
+    # A GB10 (12.1): NVML has no memory of its own for it.
+    fake = FakeNVML(gpus=1)
+    fake.cc = (12, 1)
+    fake.fail("nvmlDeviceGetMemoryInfo", pynvml.NVML_ERROR_NOT_SUPPORTED)
+    sampler = make_sampler(fake)
+    sampler.tick()
+    [device] = sampler.status()["devices"]
+    total = psutil.virtual_memory().total
+    assert device["memory_shared"] is True and device["memory_total"] == total
+    assert "memory_total" not in device["unavailable"]
+    gpu = last_sample(sampler)["gpus"][0]
+    assert gpu["memory_total"] == total and 0 < gpu["memory_used"] <= total
+    assert "memory_used" not in gpu["unavailable"]
+
+
+def test_a_discrete_gpu_without_memory_readings_stays_n_a_with_its_reason():
+    fake = FakeNVML(gpus=1)
+    fake.fail("nvmlDeviceGetMemoryInfo", pynvml.NVML_ERROR_NOT_SUPPORTED)
+    sampler = make_sampler(fake)
+    sampler.tick()
+    [device] = sampler.status()["devices"]
+    assert device["memory_shared"] is False and device["memory_total"] is None
+    gpu = last_sample(sampler)["gpus"][0]
+    assert gpu["memory_used"] is None and gpu["unavailable"]["memory_used"]

@@ -16,6 +16,14 @@ describe('format', () => {
     expect(statusText([gpu(0)], 'utilization', 'GiB', trans)).toBe('GPU 0: 87%');
   });
 
+  it("says a GPU's memory is shared where the GPU uses the system's (Jetson, GB10)", () => {
+    const unified = gpu(0, { memory_used: 30 * GiB, memory_total: 120 * GiB });
+    expect(statusText([unified], 'memory', 'GiB', trans, new Set([0]))).toBe(
+      'GPU 0: 30.0/120 GiB shared'
+    );
+    expect(statusText([unified], 'memory', 'GiB', trans, new Set([1]))).toBe('GPU 0: 30.0/120 GiB');
+  });
+
   it('keeps several GPUs short: the busiest and a count', () => {
     const gpus = [gpu(0, { util_gpu: 10 }), gpu(1, { util_gpu: 99 }), gpu(2, { util_gpu: 50 })];
     expect(statusText(gpus, 'utilization-and-memory', 'GiB', trans)).toBe(
