@@ -134,9 +134,19 @@ export function resolveTarget(target: string): { cc: string; name: string } | nu
     'i'
   );
   for (const cap of kb.capabilities) {
-    if (cap.examples.some(example => pattern.test(example))) {
+    if (cap.examples.flatMap(modelNames).some(example => pattern.test(example))) {
       return { cc: cap.cc, name: wanted };
     }
   }
   return null;
+}
+
+/**
+ * "GeForce RTX 3090 Ti / 3080 Ti / 3070" -> itself and "GeForce RTX 3090 Ti",
+ * "GeForce RTX 3080 Ti", "GeForce RTX 3070": each model of a list with the family's name.
+ */
+function modelNames(example: string): string[] {
+  const [first, ...rest] = example.split(/\s*\/\s*/);
+  const family = /^(.*?\s)(?=[A-Z]*\d)/.exec(first)?.[1] ?? '';
+  return [example, first, ...rest.map(model => family + model)];
 }

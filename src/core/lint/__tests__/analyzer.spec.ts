@@ -222,6 +222,25 @@ describe('alias resolution and positions', () => {
     expect(resolveTarget('H100')?.cc).toBe('9.0');
     expect(resolveTarget('no such gpu')).toBeNull();
   });
+
+  it('knows each model of a listed family by its own name (RTX 3070, GTX 1660 Super, L20)', () => {
+    const cc = (name: string) => resolveTarget(name)?.cc;
+    expect(
+      ['RTX 3070', 'RTX 3080 Ti', 'GTX 1660 Super', 'GTX 970', 'Quadro P4000', 'RTX 6000 Ada'].map(
+        cc
+      )
+    ).toEqual(['8.6', '8.6', '7.5', '5.2', '6.1', '8.9']);
+    expect(['L20', 'A10G', 'H800', 'A800', 'B100', 'RTX 5070 Ti'].map(cc)).toEqual([
+      '8.9',
+      '8.6',
+      '9.0',
+      '8.0',
+      '10.0',
+      '12.0'
+    ]);
+    // A list's model is not confused with another family's number.
+    expect(cc('GTX 3070')).toBeUndefined();
+  });
 });
 
 const T4 = () => target('T4');
