@@ -55,3 +55,11 @@ def test_cuda_visible_devices_leaves_the_agreed_gpus(case):
     assert seen["invalid"] == expect["invalid"]
     if "mig" in expect:
         assert [v["mig"] for v in seen["visible"]] == expect["mig"]
+
+
+@pytest.mark.parametrize("case", CASES["driver_limits"], ids=lambda c: c["name"])
+def test_jetson_and_the_last_driver_branch_are_the_agreed_ones(case):
+    cc = case["args"]["cc"]
+    last = knowledge.last_driver_branch(cc)
+    assert knowledge.jetson(cc) == case["expect"]["jetson"]
+    assert (last["branch"] if last else None) == case["expect"]["last_branch"]

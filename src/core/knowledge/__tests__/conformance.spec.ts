@@ -5,7 +5,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { archCovers, installCommand, platformKey, visibleDevices, wheelAdvice } from '../compat';
+import {
+  archCovers,
+  installCommand,
+  jetson,
+  lastDriverBranch,
+  platformKey,
+  visibleDevices,
+  wheelAdvice
+} from '../compat';
 
 const CASES: Record<string, any[]> = JSON.parse(
   fs.readFileSync(
@@ -51,6 +59,13 @@ describe('the knowledge base answers as the Python side does', () => {
   for (const c of CASES.arch_covers) {
     it(`arch list coverage of ${c.args.cc} by ${c.args.archs.join(' ')}`, () => {
       expect(archCovers(c.args.archs, c.args.cc)).toBe(c.expect);
+    });
+  }
+
+  for (const c of CASES.driver_limits) {
+    it(`driver limits: ${c.name}`, () => {
+      expect(jetson(c.args.cc)).toBe(c.expect.jetson);
+      expect(lastDriverBranch(c.args.cc)?.branch ?? null).toBe(c.expect.last_branch);
     });
   }
 
