@@ -11,7 +11,7 @@ BACKEND ?= auto
 TRACE ?=
 PORT ?= 8888
 
-.PHONY: lab test test-python test-js test-ui test-oldest build setup chromium bench clean lint lint-check screenshots
+.PHONY: lab test test-fast test-python test-js test-ui test-oldest build setup chromium bench clean lint lint-check screenshots
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -32,6 +32,9 @@ build: node_modules/.installed
 
 setup: build
 
+# The browser tests use the system's Chromium (Debian's package), which needs no download
+# from Playwright's servers; CHROMIUM_EXECUTABLE tells the Playwright configuration.
+export CHROMIUM_EXECUTABLE ?= $(shell command -v chromium 2>/dev/null || echo /usr/bin/chromium)
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
@@ -42,10 +45,15 @@ ui-tests/node_modules/.installed: ui-tests/package.json ui-tests/package-lock.js
 lab: build
 	jupyter lab --allow-root --no-browser --port=$(PORT) --GPUScope.backend=$(BACKEND) --GPUScope.replay_trace=$(TRACE)
 
-# The diagnostic's tests run the collector in a real kernel with PyTorch's CPU build
-# (on these machines `pip install torch==2.13.0` takes the CPU wheel kept on disk).
+# The diagnostic's tests run the collector in a real kernel with whichever torch is
+# installed: they expect what that build reports of itself (a CPU build is told it has no
+# CUDA; a CUDA build on a machine without a GPU is told there is no driver). From PyPI,
+# `pip install torch` on x86_64 Linux is the CUDA build (some GB with its NVIDIA libraries);
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu takes the small CPU build instead.
+# Where a torch wheel is kept in a local wheel folder (pip's find-links), pip takes that.
+TORCH_INDEX_URL ?=
 $(VENV)/.torch: $(VENV)/.installed
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	touch $@
 
 test-python: build $(VENV)/.torch
@@ -85,6 +93,14 @@ test-oldest: build $(VENV_OLDEST)/.installed chromium ui-tests/node_modules/.ins
 	cd ui-tests && npx playwright test -c oldest/playwright.config.js
 
 test: lint-check test-python test-js test-ui test-oldest
+
+# The everyday loop after a change: the quality gates, jest and pytest without the browser
+# tests and without building the release wheel (a minute or two, not ten). `make test`
+# runs everything, as CI does.
+test-fast: node_modules/.installed
+	$(MAKE) --no-print-directory lint-check
+	jlpm test --silent
+	python -m pytest -q -m "not wheel" python/jupyterlab_gpuscope/tests
 
 # The README's images: the Galata tests with their screenshots written to docs/screenshots.
 screenshots: build $(VENV)/.torch chromium ui-tests/node_modules/.installed

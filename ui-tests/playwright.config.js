@@ -1,6 +1,7 @@
 /**
- * Galata configuration: Debian's Chromium (Playwright cannot download browsers here),
- * JupyterLab started by `jlpm start` with the replay backend.
+ * Galata configuration: JupyterLab started by `jlpm start` with the replay backend.
+ * The browser is CHROMIUM_EXECUTABLE when set (the Makefile sets it to the system's
+ * Chromium, for machines where Playwright cannot download its own), else Playwright's.
  */
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
@@ -15,7 +16,7 @@ module.exports = {
     video: 'off',
     trace: 'off',
     launchOptions: {
-      executablePath: '/usr/bin/chromium',
+      executablePath: process.env.CHROMIUM_EXECUTABLE || undefined,
       args: [
         '--headless',
         '--no-sandbox',

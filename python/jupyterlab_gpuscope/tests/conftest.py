@@ -13,6 +13,14 @@ from .fake_nvml import FakeNVML
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that build or install the release wheel are marked `wheel`: they take minutes,
+    so `make test-fast` leaves them to `make test`."""
+    for item in items:
+        if {"release_wheel", "installed_wheel"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.wheel)
+
+
 @pytest.fixture
 def gpuscope_config() -> dict:
     """Override in a test module (or with `indirect`) to change c.GPUScope."""
