@@ -177,9 +177,6 @@ export interface ISharedGPUs {
 }
 
 export const ISharedGPUs = new Token<ISharedGPUs>(
-  'jupyterlab-gpuscope:IGPUUsage',
+  'jupyterlab-gpuscope:ISharedGPUs',
   "This user's GPU memory against the admin's soft limit, and idle kernels holding GPU memory."
 );
-
-/** @deprecated The token's name before 0.2; use ISharedGPUs. */
-export const IGPUUsage = ISharedGPUs;

@@ -35,7 +35,7 @@ from .kernel.cell_usage import EVIDENCE_PREFIX
 #: NVML's per-process memory includes the CUDA context, cuBLAS/cuDNN workspaces and
 #: whatever is not in a Python allocator: up to this much above what the allocators hold
 #: (measured on an H200 with torch 2.11: 518 MiB after an allocation, 676 MiB after a
-#: matmul; scripts/device_host_pids.py).
+#: matmul; scripts/gpu_host_pid_attribution.py).
 CONTEXT_ALLOWANCE = 2 * 2**30
 #: The allocators may have grown since NVML's last sample (a cell ending just after it).
 SAMPLE_LAG_ALLOWANCE = 256 * 2**20

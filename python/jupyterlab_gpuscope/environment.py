@@ -1,7 +1,7 @@
 """Where the server runs, as far as can be told: in a container (which kind), in a PID
 namespace of its own, and what that does to the PIDs NVML gives.
 
-Measured on an H200 with driver 580.159.04 (scripts/device_memory_probe.py): a process in
+Measured on an H200 with driver 580.159.04 (scripts/gpu_memory_by_namespace.py): a process in
 its own PID namespace gets its GPU processes from NVML with this namespace's PIDs, and
 processes of other namespaces are left out (their memory is then "held outside this
 server's view"). Older drivers give host PIDs, which do not exist inside (nvidia-docker

@@ -308,7 +308,7 @@ def kernel_with_evidence_dir(tmp_path):
 
 
 def test_on_recorded_h200_readings_host_pids_go_to_the_right_kernels_and_no_other(tmp_path):
-    """scripts/device_host_pids.py on a real H200: two kernels (8 GiB; 3 GiB and a matmul) and
+    """scripts/gpu_host_pid_attribution.py on a real H200: two kernels (8 GiB; 3 GiB and a matmul) and
     a process that is no kernel (2.5 GiB, from before them); NVML's PIDs moved to stand for
     host PIDs. The evidence files the kernels wrote are read back by the server's parser."""
     recorded = json.loads((Path(__file__).parent / "fixtures" / "h200-host-pids.json").read_text())

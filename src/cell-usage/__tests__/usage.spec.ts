@@ -169,7 +169,7 @@ describe("a cell measured without resetting torch's peak statistics (the default
   });
 });
 
-describe('records a real kernel sent on an H100 (scripts/device_cell_usage.py)', () => {
+describe('records a real kernel sent on an H100 (scripts/gpu_cell_usage_records.py)', () => {
   const cells = require('./fixtures/h100-cells.json') as { code: string; records: ICellRecord[] }[];
   const lines = cells.map(cell => {
     const usage = summarize(cell.records[0]);

@@ -176,7 +176,7 @@ describe('the explanation card', () => {
 });
 
 describe('an out-of-memory card on an H200 shared with another container (recorded)', () => {
-  // scripts/device_shared_gpu.py: the server in its own PID namespace, two kernels (8 and
+  // scripts/gpu_pid_namespace_attribution.py: the server in its own PID namespace, two kernels (8 and
   // 3 GiB) and a process outside it (2.5 GiB) that nvidia-smi lists and NVML hides here.
   const recorded = require('./fixtures/h200-namespace.json');
   const reply = recorded.processes as IProcessesReply;
@@ -316,7 +316,7 @@ describe('failure text of outputs', () => {
   });
 });
 
-describe('a real out-of-memory error on an H100 (scripts/device_oom_check.py)', () => {
+describe('a real out-of-memory error on an H100 (scripts/gpu_oom_in_kernel.py)', () => {
   // Two server kernels: holder.ipynb keeps 30 GiB and is idle; train.ipynb keeps 20 GiB
   // and then asks for 60 GiB. The outputs and the process list are what the server sent.
   const notebook = require('../../core/explain/__tests__/fixtures/h100-oom/train.ipynb.json');

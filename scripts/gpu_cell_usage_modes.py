@@ -1,6 +1,6 @@
 """On a real GPU: the per-cell extension's two modes against torch's own peak statistics.
 
-    python scripts/device_cell_usage_modes.py      (torch with CUDA; prints JSON)
+    python scripts/gpu_cell_usage_modes.py      (torch with CUDA; prints JSON)
 
 Three cells each: allocate 1 GiB (a new high-water mark), free it and allocate 256 MiB
 (below the earlier high), then read torch.cuda.max_memory_allocated() as a user would.

@@ -1,6 +1,6 @@
 """On a real GPU: would gpuscope name its kernels if the driver gave host PIDs?
 
-    python scripts/device_host_pids.py OUT_DIR     (torch with CUDA; jupyter_client,
+    python scripts/gpu_host_pid_attribution.py OUT_DIR     (torch with CUDA; jupyter_client,
                                                    ipykernel, nvidia-ml-py, psutil installed)
 
 The H200's driver (580) it was checked on gives this namespace's own PIDs, so host PIDs are made up

@@ -1,4 +1,4 @@
-"""The diagnostic on a real GPU (run on a machine with an NVIDIA GPU; README "Checked on a real GPU").
+"""The diagnostic on a real GPU (run on a machine with an NVIDIA GPU; docs/diagnostic.md).
 
 - `gpuscope diagnose` (text and --json) through the console script of the installed wheel;
 - the same with CUDA_VISIBLE_DEVICES hiding every GPU, and naming one that does not exist;
@@ -8,7 +8,7 @@
 Everything lands in $OUT (or the folder given): the report documents are the real facts
 the tests' fixtures are made from.
 
-    python scripts/device_diagnostic.py [OUT]
+    python scripts/gpu_diagnostic_facts.py [OUT]
 """
 
 import os

@@ -1,6 +1,6 @@
 """On a real GPU: where the idle sampler's CPU goes (no viewer), tick by tick.
 
-    python scripts/device_sampler_profile.py       (nvidia-ml-py)
+    python scripts/gpu_sampler_cost.py       (nvidia-ml-py)
 
 Runs the sampler at 1 s over the NVML backend for 20 s on its own thread, as the server
 does, then profiles 20 ticks of the backend's read; prints process CPU per second, the

@@ -1,7 +1,7 @@
 """On a real GPU: GPM beside the classic utilisation, NVLink, the topology, and what the slow
 fields cost on the sampler's thread.
 
-    python scripts/device_monitor_check.py OUT_DIR     (nvidia-ml-py; torch with CUDA)
+    python scripts/gpu_activity_and_topology.py OUT_DIR     (nvidia-ml-py; torch with CUDA)
 
 Runs the NVML backend's sampler at 1 s while, in turn, nothing runs, a bf16 matmul loop runs,
 and a loop of one tiny kernel at a time runs (classic utilisation calls that busy; GPM shows

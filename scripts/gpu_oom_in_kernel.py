@@ -8,7 +8,7 @@ keeps 20 GiB and then asks for more than is left. Writes, for the explainer's ch
 - processes.json: /gpuscope/api/processes read right after the error;
 - kernels.json: which kernel id belongs to which notebook.
 
-    python scripts/device_oom_check.py OUTDIR
+    python scripts/gpu_oom_in_kernel.py OUTDIR
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Starts `jupyter server` with the NVML backend, a notebook kernel through the ser
 sessions API that allocates GPU memory, and a second torch process that keeps the GPU
 busy; then reads the API and `nvidia-smi` at the same moments and prints both side by side.
 
-    python scripts/device_check.py [--out report.json]
+    python scripts/gpu_monitor_vs_nvidia_smi.py [--out report.json]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """On a real GPU: what NVML says of memory in use, per process, and across PID namespaces.
 
-    python scripts/device_memory_probe.py      (torch with CUDA, nvidia-ml-py; root for unshare)
+    python scripts/gpu_memory_by_namespace.py      (torch with CUDA, nvidia-ml-py; root for unshare)
 
 Prints NVML's memory v1 and v2 (used, reserved) idle, with one process holding 1 GiB, and
 with a second one in its own PID namespace (as in a container), plus what that process

@@ -6,7 +6,7 @@ a second OS user holds 3 GiB. Prints, next to nvidia-smi: `usage` (mine, others,
 state), `/metrics`, what any route says about the other user, the nudge, Keep, and the
 automatic shut-down with the memory it freed, and the server's log lines.
 
-    python scripts/device_classroom.py
+    python scripts/gpu_shared_gpu_policy.py
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 loaded the way JupyterLab loads it: a small allocation (CUDA starts here), a large one,
 then freeing it. Prints the records the kernel sent on the gpuscope.cells comm (JSON).
 
-    python scripts/device_cell_usage.py > records.json
+    python scripts/gpu_cell_usage_records.py > records.json
 """
 
 from __future__ import annotations

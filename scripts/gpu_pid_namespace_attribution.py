@@ -1,7 +1,7 @@
 """On a real GPU: the server in a PID namespace of its own (as in a container) with two
 kernels holding 8 and 3 GiB, and a GPU process outside it holding 2.5 GiB.
 
-    python scripts/device_shared_gpu.py OUT_DIR     (root; torch with CUDA; jupyter_server,
+    python scripts/gpu_pid_namespace_attribution.py OUT_DIR     (root; torch with CUDA; jupyter_server,
                                                     ipykernel, nvidia-ml-py installed)
 
 Writes OUT_DIR/shared-gpu.json: gpuscope's processes, usage and devices replies next to

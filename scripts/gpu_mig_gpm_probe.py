@@ -1,7 +1,7 @@
 """On a real GPU, read-only: what NVML says of MIG and GPM, for the synthetic MIG trace
 and the MIG backend. Changes nothing (MIG mode and instances stay as they are).
 
-    python scripts/device_mig_probe.py OUT_DIR      (nvidia-ml-py installed)
+    python scripts/gpu_mig_gpm_probe.py OUT_DIR      (nvidia-ml-py installed)
 
 Writes OUT_DIR/mig-probe.json: MIG mode, the MIG device slots, the GPU instance profiles
 the driver offers (name, slices, memory), process fields, and GPM support with one

@@ -4,7 +4,7 @@ Run on a GPU machine (the device tool); the explainer's tests use what it printe
 (src/core/explain/__tests__/fixtures/observed-h100.json). Each case runs in its own process,
 because several of them leave CUDA unusable.
 
-    python scripts/device_errors.py > observed.json
+    python scripts/gpu_nccl_sdpa_errors.py > observed.json
 """
 
 from __future__ import annotations
