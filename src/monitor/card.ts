@@ -2,7 +2,15 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { IDevice, IGPUProcess, IGPUSample, IMigInstance, IProcessesReply } from '../api';
 import { IChartTheme, TimeChart } from './chart';
-import { formatPercent, formatThroughput, formatWatts, gpuLevel, throttleWords } from './format';
+import {
+  formatPercent,
+  formatThroughput,
+  formatWatts,
+  Level,
+  memoryLevel,
+  throttleLevel,
+  throttleWords
+} from './format';
 import { element, setAttr, setText } from '../ui/dom';
 import { heldOutside, outsideExplanation } from '../ui/outside';
 import { markProbable, probableHow, whyNotMatched } from '../ui/attribution';
@@ -166,10 +174,12 @@ export class GPUCard {
         device?.compute_capability ?? 'n/a'
       )
     );
-    const level = gpu ? gpuLevel(gpu, thresholds) : 'normal';
+    const level = gpu ? memoryLevel(gpu, thresholds) : 'normal';
     for (const l of ['normal', 'warning', 'critical']) {
       this.node.classList.toggle(`jp-mod-${l}`, level === l);
     }
+    // Throttling is said in words, coloured on its own line, never in the memory's colour.
+    const throttled = gpu ? throttleLevel(gpu, thresholds) : 'normal';
     const unwell = !!gpu && gpu.status !== 'ok';
     if (unwell) {
       setText(this._state, gpu.reason ?? gpu.status);
@@ -250,7 +260,8 @@ export class GPUCard {
       [
         trans.__('Throttling'),
         !gpu?.throttle_reasons ? 'n/a' : throttle.length ? throttle.join(', ') : trans.__('none'),
-        naReason(gpu, 'throttle', trans)
+        naReason(gpu, 'throttle', trans),
+        throttled
       ],
       [trans.__('Fan'), formatPercent(gpu?.fan ?? null), naReason(gpu, 'fan', trans)]
     ]);
@@ -522,7 +533,8 @@ export class GPUCard {
     }
   }
 
-  private _setFields(rows: [string, string, string | null][]): void {
+  /** Name, value, why it is n/a, and how much the value matters (colours the value). */
+  private _setFields(rows: [string, string, string | null, Level?][]): void {
     if (this._fields.childElementCount !== rows.length * 2) {
       this._fields.replaceChildren();
       for (let i = 0; i < rows.length; i++) {
@@ -530,7 +542,7 @@ export class GPUCard {
         element('dd', '', this._fields);
       }
     }
-    rows.forEach(([name, value, reason], i) => {
+    rows.forEach(([name, value, reason, level], i) => {
       const dt = this._fields.children[2 * i] as HTMLElement;
       const dd = this._fields.children[2 * i + 1] as HTMLElement;
       setText(dt, name);
@@ -538,6 +550,8 @@ export class GPUCard {
       // "n/a" carries its reason on hover.
       setAttr(dd, 'title', value.includes('n/a') && reason ? reason : '');
       dd.classList.toggle('jp-mod-unavailable', value === 'n/a');
+      dd.classList.toggle('jp-mod-warning', level === 'warning');
+      dd.classList.toggle('jp-mod-critical', level === 'critical');
     });
   }
 

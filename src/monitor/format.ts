@@ -55,30 +55,36 @@ const THERMAL = new Set([
   'hw_power_brake_slowdown'
 ]);
 
-/** The colour state of one GPU: memory near full, or thermal / power throttling. */
-export function gpuLevel(gpu: IGPUSample, thresholds: IThresholds): Level {
+/**
+ * The colour of one GPU's memory: near the warning or the critical threshold (a GPU that
+ * cannot be read is critical). Throttling never colours memory: it is said in words
+ * (throttleLevel, throttleWords), because orange on a memory bar reads as "memory".
+ */
+export function memoryLevel(gpu: IGPUSample, thresholds: IThresholds): Level {
   if (gpu.status !== 'ok') {
     return 'critical';
   }
-  let level: Level = 'normal';
-  if (gpu.memory_used !== null && gpu.memory_total) {
-    const percent = (100 * gpu.memory_used) / gpu.memory_total;
-    if (percent >= thresholds.memoryCriticalPercent) {
-      return 'critical';
-    }
-    if (percent >= thresholds.memoryWarningPercent) {
-      level = 'warning';
-    }
+  if (gpu.memory_used === null || !gpu.memory_total) {
+    return 'normal';
   }
-  if (thresholds.warnOnThrottle && gpu.throttle_reasons) {
-    if (gpu.throttle_reasons.some(r => THERMAL.has(r))) {
-      return 'critical';
-    }
-    if (gpu.throttle_reasons.includes('sw_power_cap')) {
-      level = 'warning';
-    }
+  const percent = (100 * gpu.memory_used) / gpu.memory_total;
+  return percent >= thresholds.memoryCriticalPercent
+    ? 'critical'
+    : percent >= thresholds.memoryWarningPercent
+      ? 'warning'
+      : 'normal';
+}
+
+/** How much throttling matters, when the user asked to be warned: a power cap is a
+ * warning, a thermal slowdown critical. */
+export function throttleLevel(gpu: IGPUSample, thresholds: IThresholds): Level {
+  if (!thresholds.warnOnThrottle || !gpu.throttle_reasons) {
+    return 'normal';
   }
-  return level;
+  if (gpu.throttle_reasons.some(r => THERMAL.has(r))) {
+    return 'critical';
+  }
+  return gpu.throttle_reasons.includes('sw_power_cap') ? 'warning' : 'normal';
 }
 
 /** The busiest GPU: highest utilisation, then highest memory fraction. */

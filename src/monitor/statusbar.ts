@@ -5,7 +5,15 @@ import { Widget } from '@lumino/widgets';
 
 import { element, setAttr, setText } from '../ui/dom';
 import type { IGPUSample } from '../api';
-import { formatPercent, formatWatts, gpuLevel, Level, statusText } from './format';
+import {
+  formatPercent,
+  formatWatts,
+  Level,
+  memoryLevel,
+  statusText,
+  throttleLevel,
+  throttleWords
+} from './format';
 import { formatUsedOfTotal } from '../ui/memory';
 import { IInstanceInView, instanceName, kernelInstance } from '../ui/mig';
 import type {
@@ -156,10 +164,19 @@ export class GPUStatusModel extends VDomModel {
     // On a MIG instance, its own memory is what fills up.
     const judged = instance ? [{ ...instance.gpu, ...this._instanceMemory(instance) }] : gpus;
     for (const gpu of judged) {
-      const l = gpuLevel(gpu, thresholds);
+      const l = memoryLevel(gpu, thresholds);
       if (l === 'critical' || (l === 'warning' && level === 'normal')) {
         level = l;
       }
+    }
+    // Throttling is said in words, not in the colour the memory has.
+    const slowed = new Set(
+      judged
+        .filter(gpu => throttleLevel(gpu, thresholds) !== 'normal')
+        .flatMap(gpu => throttleWords(gpu.throttle_reasons, trans))
+    );
+    if (slowed.size) {
+      text = trans.__('%1 · %2', text, [...slowed].join(', '));
     }
     if (this._shared) {
       const extra = this._shared.statusFor(

@@ -17,7 +17,9 @@ test('on JupyterLab 4.2 the extension loads without version warnings; status bar
     })
     .toMatch(/^4\.2\./);
   const item = page.locator('.jp-gpuscope-StatusItem');
-  await expect(item).toHaveText(/^Replay · GPU 0: \d+% · [\d.]+\/\d+ GiB$/, { timeout: 60000 });
+  await expect(item).toHaveText(/^Replay · GPU 0: \d+% · [\d.]+\/\d+ GiB( · power cap)?$/, {
+    timeout: 60000
+  });
   await item.click();
   const panel = page.locator('#jp-gpuscope-panel');
   await expect(panel.locator('.jp-gpuscope-Card')).toHaveCount(1, { timeout: 20000 });

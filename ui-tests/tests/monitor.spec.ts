@@ -28,7 +28,7 @@ const statusItem = (page: any) => page.locator('.jp-gpuscope-StatusItem');
 test.describe('GPU monitor on the replay backend', () => {
   test('the status bar shows values from the recording, marked as a replay', async ({ page }) => {
     const item = statusItem(page);
-    await expect(item).toHaveText(/^Replay · GPU 0: \d+% · \d+\.\d\/140 GiB$/);
+    await expect(item).toHaveText(/^Replay · GPU 0: \d+% · \d+\.\d\/140 GiB( · power cap)?$/);
     const text = (await item.textContent()) as string;
     const used = text.match(/· (\d+\.\d)\/140 GiB/)![1];
     expect(recordedMemoryTexts().has(used)).toBe(true);

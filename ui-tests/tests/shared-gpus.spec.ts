@@ -44,7 +44,7 @@ test.describe('Shared GPUs (classroom server)', () => {
     await startKernel(page, 'limit.ipynb');
     const item = page.locator('.jp-gpuscope-StatusItem');
     await expect(item).toHaveText(
-      /^Replay · GPU 0: \d+% · \d+\.\d\/140 GiB · you 2\.0\/2\.5 GiB$/,
+      /^Replay · GPU 0: \d+% · \d+\.\d\/140 GiB( · power cap)? · you 2\.0\/2\.5 GiB$/,
       { timeout: 15000 }
     );
     await expect(item).toHaveClass(/jp-mod-warning|jp-mod-critical/);

@@ -1,7 +1,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
 import { formatUsedOfTotal } from '../../ui/memory';
-import { formatThroughput, gpuLevel, statusText, throttleWords } from '../format';
+import { formatThroughput, memoryLevel, statusText, throttleLevel, throttleWords } from '../format';
 import { GiB, gpu } from '../../__tests__/fakes';
 
 const trans = nullTranslator.load('test');
@@ -49,22 +49,20 @@ describe('format', () => {
   });
 
   it('colours by memory thresholds', () => {
-    expect(gpuLevel(gpu(0, { memory_used: 50 * GiB }), thresholds)).toBe('normal');
-    expect(gpuLevel(gpu(0, { memory_used: 70 * GiB }), thresholds)).toBe('warning');
-    expect(gpuLevel(gpu(0, { memory_used: 77 * GiB }), thresholds)).toBe('critical');
+    expect(memoryLevel(gpu(0, { memory_used: 50 * GiB }), thresholds)).toBe('normal');
+    expect(memoryLevel(gpu(0, { memory_used: 70 * GiB }), thresholds)).toBe('warning');
+    expect(memoryLevel(gpu(0, { memory_used: 77 * GiB }), thresholds)).toBe('critical');
   });
 
-  it('colours power capping as a warning and thermal slowdown as critical', () => {
-    expect(gpuLevel(gpu(0, { throttle_reasons: ['sw_power_cap'] }), thresholds)).toBe('warning');
-    expect(gpuLevel(gpu(0, { throttle_reasons: ['hw_thermal_slowdown'] }), thresholds)).toBe(
+  it('rates power capping a warning and thermal slowdown critical, never as memory', () => {
+    const capped = gpu(0, { memory_used: 37.6 * GiB, throttle_reasons: ['sw_power_cap'] });
+    expect(throttleLevel(capped, thresholds)).toBe('warning');
+    // Power-capped at 47 % memory: the memory is not orange.
+    expect(memoryLevel(capped, thresholds)).toBe('normal');
+    expect(throttleLevel(gpu(0, { throttle_reasons: ['hw_thermal_slowdown'] }), thresholds)).toBe(
       'critical'
     );
-    expect(
-      gpuLevel(gpu(0, { throttle_reasons: ['sw_power_cap'] }), {
-        ...thresholds,
-        warnOnThrottle: false
-      })
-    ).toBe('normal');
+    expect(throttleLevel(capped, { ...thresholds, warnOnThrottle: false })).toBe('normal');
   });
 
   it('puts throttle reasons in words and leaves out idle', () => {

@@ -58,6 +58,17 @@ describe('GPUStatusModel', () => {
     expect(status.level).toBe('normal');
   });
 
+  it('says power capping in words and keeps the colour for memory', async () => {
+    // 37.6 of 80 GiB (47 %), power capped: orange would read as "memory nearly full".
+    api.history = [
+      sample(1, [gpu(0, { memory_used: 37.6 * GiB, throttle_reasons: ['sw_power_cap'] })])
+    ];
+    status = new GPUStatusModel(monitor, trans, STATUS_CONFIG);
+    await monitor.start();
+    expect(status.text).toBe('GPU 0: 87% · 37.6/80 GiB · power cap');
+    expect(status.level).toBe('normal');
+  });
+
   it('marks a replay as a replay, always', async () => {
     api.devicesReply = devicesReply({
       backend: 'replay',
