@@ -22,6 +22,7 @@ export class GPUPanel extends Widget implements IGPUPanel {
     this._model = model;
     this._trans = trans;
     this._actions = options.actions;
+    this._diagnostic = options.diagnostic ?? null;
     this._config = options.config;
     this._windowMinutes = options.config.windowMinutes;
     this.addClass('jp-gpuscope-Panel');
@@ -65,7 +66,17 @@ export class GPUPanel extends Widget implements IGPUPanel {
     windowLabel.appendChild(this._windowSelect);
     controls.append(this._pauseButton, windowLabel);
     this._controls = controls;
-    header.append(this._banner, controls);
+    // Without GPU readings the panel leads somewhere: the diagnostic says why, in a kernel.
+    this._diagnose = document.createElement('button');
+    this._diagnose.type = 'button';
+    this._diagnose.className = 'jp-Button jp-mod-styled jp-mod-accept jp-gpuscope-Panel-diagnose';
+    this._diagnose.textContent = trans.__('Run GPU Diagnostic');
+    this._diagnose.title = trans.__(
+      "Check the GPU, driver and PyTorch build in the active notebook's kernel"
+    );
+    this._diagnose.hidden = true;
+    this._diagnose.addEventListener('click', () => options.diagnostic?.run());
+    header.append(this._banner, controls, this._diagnose);
     this._cards = document.createElement('div');
     this._cards.className = 'jp-gpuscope-Panel-cards';
     this._topology = document.createElement('table');
@@ -216,6 +227,10 @@ export class GPUPanel extends Widget implements IGPUPanel {
     if (this._controls.hidden === readable) {
       this._controls.hidden = !readable;
     }
+    const diagnose = !!devices && devices.status !== 'ok' && !!this._diagnostic?.available();
+    if (this._diagnose.hidden === diagnose) {
+      this._diagnose.hidden = !diagnose;
+    }
     setText(this._banner, banner);
     setAttr(this._banner, 'data-level', bannerLevel);
     setAttr(
@@ -306,6 +321,8 @@ export class GPUPanel extends Widget implements IGPUPanel {
   private _themeDirty = true;
   private _watch: IDisposable | null = null;
   private _returnFocus: (() => void) | null = null;
+  private _diagnose: HTMLButtonElement;
+  private _diagnostic: GPUPanel.IDiagnostic | null;
 }
 
 export namespace GPUPanel {
@@ -318,6 +335,14 @@ export namespace GPUPanel {
     /** The History choices, minutes (the schema's). */
     windowChoices: readonly number[];
     onWindowChange?: (minutes: number) => void;
+    /** The GPU diagnostic, offered when there are no GPU readings (absent: not offered). */
+    diagnostic?: IDiagnostic;
+  }
+
+  export interface IDiagnostic {
+    /** Whether it can run now (a notebook with a kernel is active). */
+    available(): boolean;
+    run(): void;
   }
 
   export interface IConfig {

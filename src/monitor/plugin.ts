@@ -95,6 +95,12 @@ export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
         shutDownKernel: (kernelId, path) =>
           void shutDownFromPanel(app, trans, model, kernelId, path)
       },
+      diagnostic: {
+        available: () =>
+          app.commands.hasCommand(CommandIDs.runDiagnostic) &&
+          app.commands.isEnabled(CommandIDs.runDiagnostic),
+        run: () => void app.commands.execute(CommandIDs.runDiagnostic)
+      },
       // The History choice is a setting: it is kept for the next session.
       onWindowChange: minutes =>
         void settings

@@ -183,6 +183,42 @@ describe('GPUPanel', () => {
     expect(controls.hidden).toBe(true);
   });
 
+  it('offers the GPU diagnostic when there are no GPU readings, and runs it on a click', async () => {
+    panel.dispose();
+    const run = jest.fn();
+    const config = monitorConfig({}, settingsSchema('monitor'));
+    let notebookOpen = true;
+    panel = new GPUPanel({
+      model,
+      trans,
+      actions,
+      windowChoices: [1, 5, 15, 60],
+      config: {
+        units: config.memoryUnits,
+        windowMinutes: config.chartWindowMinutes,
+        thresholds: config.thresholds
+      },
+      diagnostic: { available: () => notebookOpen, run }
+    });
+    Widget.attach(panel, document.body);
+    const button = () =>
+      panel.node.querySelector<HTMLButtonElement>('.jp-gpuscope-Panel-diagnose')!;
+    panel.updateNow();
+    expect(button().hidden).toBe(true); // GPUs are read: nothing to diagnose from here
+    await serverDevices(
+      devicesReply({ status: 'unavailable', reason: 'no NVIDIA driver', devices: [] })
+    );
+    panel.updateNow();
+    expect(button().hidden).toBe(false);
+    expect(button().textContent).toBe('Run GPU Diagnostic');
+    button().click();
+    expect(run).toHaveBeenCalledTimes(1);
+    // Without a notebook to run it in, it is not offered.
+    notebookOpen = false;
+    panel.updateNow();
+    expect(button().hidden).toBe(true);
+  });
+
   it('takes focus when opened, and Escape gives it back to where it was opened from', () => {
     const before = document.createElement('button');
     document.body.appendChild(before);
