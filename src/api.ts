@@ -82,6 +82,8 @@ export interface IMigSample {
   sm_util: number | null;
   tensor_util: number | null;
   dram_util: number | null;
+  /** Seconds the GPM figures average over. */
+  gpm_window_s?: number | null;
   unavailable: Unavailable;
 }
 
@@ -131,6 +133,8 @@ export interface IGPUSample {
   sm_util?: number | null;
   tensor_util?: number | null;
   dram_util?: number | null;
+  /** Seconds the GPM figures average over: the interval while watched, 10 s while not. */
+  gpm_window_s?: number | null;
   /** Its MIG instances' readings; null (or absent) when the GPU is not in MIG mode. */
   mig?: IMigSample[] | null;
   unavailable: Unavailable;

@@ -32,6 +32,12 @@ DEVICE_GAUGES = (
     ("gpuscope_gpu_temperature_celsius", "GPU temperature, in degrees Celsius.", "temp_c", 1),
     ("gpuscope_gpu_sm_activity_ratio", "Fraction of the SMs busy (NVML GPM; Hopper and newer).", "sm_util", 0.01),
     ("gpuscope_gpu_tensor_activity_ratio", "Fraction of time a tensor pipe was busy (GPM).", "tensor_util", 0.01),
+    (
+        "gpuscope_gpu_activity_window_seconds",
+        "Seconds the GPM activity ratios average over (10 s while no viewer is open).",
+        "gpm_window_s",
+        1,
+    ),
     ("gpuscope_gpu_dram_bandwidth_ratio", "Fraction of DRAM bandwidth used (GPM).", "dram_util", 0.01),
     ("gpuscope_gpu_nvlink_rx_bytes_per_second", "NVLink receive throughput, all links.", "nvlink_rx_kbs", 1024),
     ("gpuscope_gpu_nvlink_tx_bytes_per_second", "NVLink transmit throughput, all links.", "nvlink_tx_kbs", 1024),

@@ -30,6 +30,7 @@ SAMPLE_FIELDS = (
     "sm_util",  # % of SMs busy (NVML GPM, Hopper and newer), beside the classic util_gpu
     "tensor_util",  # % of time any tensor pipe was busy (GPM)
     "dram_util",  # % of DRAM bandwidth used (GPM)
+    "gpm_window_s",  # seconds the GPM figures average over (longer while no one watches)
 )
 
 # NVML clocks-event (throttle) reason bits, named for the API. Values from nvml.h
@@ -61,6 +62,7 @@ MIG_SAMPLE_FIELDS = (
     "sm_util",  # % of the instance's SMs busy (NVML GPM, Hopper and newer)
     "tensor_util",  # % of time any tensor pipe was busy (GPM)
     "dram_util",  # % of the instance's DRAM bandwidth (GPM)
+    "gpm_window_s",  # seconds the GPM figures average over
 )
 
 

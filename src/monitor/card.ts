@@ -25,6 +25,16 @@ export interface ICardActions {
 }
 
 /**
+ * A GPM figure with the seconds it averages over ("85% over 10 s"): GPM compares two
+ * readings, taken every 10 s while no one watches, so a figure can outlast the work.
+ */
+function overWindow(value: string, window: number | null, trans: TranslationBundle): string {
+  return window !== null && value !== 'n/a'
+    ? trans.__('%1 over %2 s', value, window < 10 ? window.toFixed(1) : window.toFixed(0))
+    : value;
+}
+
+/**
  * One GPU: its fields, three history charts and its process table. The DOM is built
  * once; updates only change text and chart data.
  */
@@ -239,7 +249,7 @@ export class GPUCard {
       ],
       [
         trans.__('SM active (GPM)'),
-        formatPercent(gpu?.sm_util ?? null),
+        overWindow(formatPercent(gpu?.sm_util ?? null), gpu?.gpm_window_s ?? null, trans),
         naReason(gpu, 'sm_util', trans)
       ],
       [

@@ -9,6 +9,7 @@ into those three figures. Called only from the sampler's thread.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import pynvml
@@ -21,6 +22,9 @@ GPM_FIELDS = {
     "tensor_util": pynvml.NVML_GPM_METRIC_ANY_TENSOR_UTIL,
     "dram_util": pynvml.NVML_GPM_METRIC_DRAM_BW_UTIL,
 }
+#: The seconds between the two GPM readings the figures average over: the sampler's
+#: interval while someone watches, longer (10 s) while no one does, so a reader must know it.
+GPM_WINDOW = "gpm_window_s"
 NEEDS_HOPPER = (
     "n/a: GPM metrics (SM, tensor and DRAM activity) need a Hopper or newer GPU; NVML's classic "
     "utilisation is all this GPU gives"
@@ -33,6 +37,11 @@ class GpmReader:
         self._nvml = nvml
         self._call = call  # the backend's counted call
         self._samples: dict[tuple[int, int | None], Any] = {}
+        self._stamps: dict[tuple[int, int | None], float] = {}
+
+    @staticmethod
+    def _now() -> float:
+        return time.monotonic()
 
     def supported(self, handle: Any) -> bool:
         try:
@@ -60,6 +69,7 @@ class GpmReader:
             return f"GPM could not be read: {error}"
         key = (index, gpu_instance_id)
         previous, self._samples[key] = self._samples.get(key), sample
+        started, self._stamps[key] = self._stamps.get(key), self._now()
         if previous is None:
             return FIRST_SAMPLE
         try:
@@ -77,6 +87,8 @@ class GpmReader:
         for slot, name in enumerate(GPM_FIELDS):
             if request.metrics[slot].nvmlReturn == pynvml.NVML_SUCCESS:
                 values[name] = round(float(request.metrics[slot].value), 2)
+        if started is not None:
+            values[GPM_WINDOW] = round(self._stamps[key] - started, 2)
         return None
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from ..kernel import knowledge
 from ..readings import device_entry, gpu_entry, mig_entry, mig_instance, unreadable_gpu
 from .base import Backend, BackendLost, BackendUnavailable, GpuLost, Reading, SystemInfo
 from .cadence import SlowFieldCadence
-from .gpm import GPM_FIELDS, NEEDS_HOPPER, GpmReader
+from .gpm import GPM_FIELDS, GPM_WINDOW, NEEDS_HOPPER, GpmReader
 from .topology import read_topology
 
 # Errors that mean the whole library or driver is gone, not one field.
@@ -267,7 +267,7 @@ class NvmlBackend(Backend):
         if why_not is None:
             why_not = self._gpm_reader.read(index, parent, mig.gpu_instance_id, values)
         if why_not is not None:
-            for name in GPM_FIELDS:
+            for name in (*GPM_FIELDS, GPM_WINDOW):
                 reasons[name] = why_not
         return mig_entry(mig.uuid, mig.gpu_instance_id, values, reasons)
 
@@ -294,7 +294,7 @@ class NvmlBackend(Backend):
                 if why_not is None:
                     why_not = self._gpm_reader.read(index, handle, None, slow.values)
             if why_not is not None:
-                for name in GPM_FIELDS:
+                for name in (*GPM_FIELDS, GPM_WINDOW):
                     slow.reasons[name] = why_not
             self._cadence.measured(index, time.perf_counter() - started)
         values.update(slow.values)

@@ -265,6 +265,7 @@ def test_a_gpu_without_nvlink_or_gpm_says_why_not_zero():
     gpu = last_sample(sampler)["gpus"][0]
     assert gpu["nvlink_rx_kbs"] is None and "no active NVLink" in gpu["unavailable"]["nvlink_rx_kbs"]
     assert gpu["sm_util"] is None and "Hopper" in gpu["unavailable"]["sm_util"]
+    assert gpu["gpm_window_s"] is None and "Hopper" in gpu["unavailable"]["gpm_window_s"]
     assert gpu["util_gpu"] == 0  # the classic figure is still there
     device = sampler.status()["devices"][0]
     assert device["nvlink_links"] == 0 and device["gpm_supported"] is False
@@ -365,3 +366,22 @@ def test_a_discrete_gpu_without_memory_readings_stays_n_a_with_its_reason():
     assert device["memory_shared"] is False and device["memory_total"] is None
     gpu = last_sample(sampler)["gpus"][0]
     assert gpu["memory_used"] is None and gpu["unavailable"]["memory_used"]
+
+
+def test_gpm_activity_carries_the_seconds_it_averages_over(monkeypatch):
+    """GPM figures average over the time between two GPM readings: 10 s while no one
+    watches, so an idle GPU can read busy for 10 s after a job ended. The window says so."""
+    from jupyterlab_gpuscope.backends import gpm
+
+    clock = iter([100.0, 110.0])
+    monkeypatch.setattr(gpm.GpmReader, "_now", staticmethod(lambda: next(clock)))
+    fake = FakeNVML(gpus=1)
+    fake.gpm[0] = {"sm_util": 85.0, "tensor_util": 0.0, "dram_util": 3.0}
+    sampler = make_sampler(fake)
+    sampler.subscribe(lambda payload: None)
+    sampler.tick()
+    first = last_sample(sampler)["gpus"][0]
+    assert first["gpm_window_s"] is None and "two GPM readings" in first["unavailable"]["gpm_window_s"]
+    sampler.tick()
+    gpu = last_sample(sampler)["gpus"][0]
+    assert gpu["sm_util"] == 85.0 and gpu["gpm_window_s"] == 10.0

@@ -431,6 +431,13 @@ describe('GPUPanel', () => {
     expect(fields).toContainEqual(['Utilisation', '100%', '']);
     expect(fields).toContainEqual(['SM active (GPM)', '13%', '']);
     expect(fields).toContainEqual(['Tensor / DRAM (GPM)', '0% / 3%', '']);
+    // Read 10 s apart (no one watched): the figure says what it averages over.
+    api.socket.deliver(sample(3, [gpu(0, { sm_util: 85, gpm_window_s: 10 })]));
+    panel.updateNow();
+    const sm = Array.from(panel.node.querySelectorAll('.jp-gpuscope-Card-fields dt')).find(
+      dt => dt.textContent === 'SM active (GPM)'
+    )!;
+    expect(sm.nextElementSibling!.textContent).toBe('85% over 10 s');
     expect(fields).toContainEqual([
       'NVLink rx / tx',
       'n/a / n/a',
