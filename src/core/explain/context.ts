@@ -113,8 +113,9 @@ export function contextFor(
       }
     : gpu;
   // A program of its own (CMake, a CUDA sample): its build chose the architectures.
+  const program = signature.without_torch;
   out.withoutTorch =
-    !!signature.without_torch && !/\btorch\b|pytorch/i.test(text) && !facts.kernel?.torch;
+    !!program && !new RegExp(program.unless, 'i').test(text) && !facts.kernel?.torch;
   if (kind === 'arch' && archGPU?.cc) {
     out.facts.push(`Your GPU is ${describe(archGPU)}.`);
     const wheel = torch

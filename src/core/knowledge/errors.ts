@@ -29,7 +29,7 @@ export interface IErrorFamily {
   /** Rests on unconfirmed facts: the card says "may". */
   may?: boolean;
   /** Texts for a message from a program without PyTorch (its own build chose the code). */
-  without_torch?: { title: string; cause: string; fix: string };
+  without_torch?: { title: string; cause: string; fix: string; unless: string };
   /** A fix for when neither the kernel nor the server sees a GPU. */
   without_gpu?: { fix: string };
   source: string[];

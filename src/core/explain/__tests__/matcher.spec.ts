@@ -71,6 +71,13 @@ describe('errors torch, CuPy, JAX, Numba and a thrust program printed on a real 
     expect(e.fix).toMatch(/^Free memory this kernel holds/);
   });
 
+  it("torch's own one-line message without the word torch is still torch's (its 'CUDA error:' prefix)", () => {
+    const [e] = explainError(
+      'RuntimeError: CUDA error: no kernel image is available for execution on the device'
+    );
+    expect(e.title).toBe('This PyTorch build has no code for this GPU');
+  });
+
   it('a thrust program built without code for the GPU is about its own build, not a torch wheel', () => {
     const [e] = explainError(text('nvcc_thrust_no_kernel_image'));
     expect(e.title).toBe('This program has no code for this GPU');
