@@ -2,8 +2,9 @@
 
     gpuscope diagnose [--json] [--include-private] [--require-gpu]
                                                       collect the facts here and judge them
-    gpuscope explain FACTS.json [--json]              findings for facts saved elsewhere
-                                                      (gpuscope diagnose --json; - reads stdin)
+    gpuscope explain FILE [--json]                    findings for facts saved elsewhere: FILE is
+                                                      gpuscope diagnose --json's output, or a notebook
+                                                      with a saved diagnostic (- reads stdin)
     gpuscope lint ...                                 capability warnings for .py / .ipynb files
     gpuscope explain-error ...                        what a CUDA error in a log means
 
@@ -54,7 +55,10 @@ def _parser():
         "--require-gpu", action="store_true", help="exit 1 when no GPU is usable (for CI runners that need one)"
     )
     explain = commands.add_parser("explain", help="print the findings for a facts or report file")
-    explain.add_argument("file", help="FACTS.json from gpuscope diagnose --json (- reads standard input)")
+    explain.add_argument(
+        "file",
+        help="FACTS.json from gpuscope diagnose --json, or a notebook with a saved diagnostic output (- reads standard input)",
+    )
     explain.add_argument("--json", action="store_true", help="print the report document as JSON")
     explain.add_argument("--require-gpu", action="store_true", help="exit 1 when no GPU is usable")
     for name, text in (
@@ -81,10 +85,30 @@ def _read_facts(path):
         raise ValueError(f"{path}: the JSON is nested too deeply to be facts") from None
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+    if isinstance(value, dict) and isinstance(value.get("cells"), list):
+        value = _saved_diagnostic(path, value["cells"])
     problem = findings.facts_problem(value)
     if problem:
         raise ValueError(f"{path}: {problem}")
     return value["facts"] if value.get("schema") == findings.REPORT_SCHEMA else value
+
+
+def _saved_diagnostic(path, cells):
+    """The report of a notebook's last saved GPU diagnostic output, or raise ValueError."""
+    saved = [
+        output["data"][collector.MIME]
+        for cell in cells
+        if isinstance(cell, dict) and isinstance(cell.get("outputs"), list)
+        for output in cell["outputs"]
+        if isinstance(output, dict) and isinstance(output.get("data"), dict) and collector.MIME in output["data"]
+    ]
+    if not saved:
+        raise ValueError(
+            f"{path}: a notebook with no saved GPU diagnostic output. Run the GPU Diagnostic in it and "
+            "save it, or run `gpuscope diagnose` where it runs; for the errors in its outputs, "
+            "use `gpuscope explain-error`"
+        )
+    return saved[-1]
 
 
 def _refuse_constant(name):

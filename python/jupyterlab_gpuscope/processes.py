@@ -250,7 +250,7 @@ ALL_GRANTED = ReadGrants()
 
 def for_viewer(body: dict[str, Any], show_other_users: bool, grants: ReadGrants = ALL_GRANTED) -> dict[str, Any]:
     """The body as a viewer may see it: unless the admin allows it, processes that are not
-    this user's become one "others" total per GPU (and per MIG instance, for its limit);
+    this user's (or a recording's) become one "others" total per GPU (and per MIG instance, for its limit);
     kernels and notebook paths only as far as `grants` allow. Pure: the join is made once
     with everything, and each reader gets its view of it."""
     body = _within_grants(body, grants)
@@ -261,7 +261,8 @@ def for_viewer(body: dict[str, Any], show_other_users: bool, grants: ReadGrants 
         listed, count, memory = [], 0, 0
         by_instance: dict[str, dict[str, int]] = {}
         for entry in gpu["processes"]:
-            if entry["owner"] == "self":
+            # A recording's processes belong to no user of this machine: listed as they are.
+            if entry["owner"] == "self" or entry["note"] == RECORDED:
                 listed.append(entry)
                 continue
             count += 1

@@ -19,7 +19,7 @@
 import * as fs from 'fs';
 import { parseArgs } from 'util';
 
-import { explainError, IExplanation, toMarkdown } from '../core/explain/matcher';
+import { explainError, IExplanation, toMarkdown, toText } from '../core/explain/matcher';
 import { failureText } from '../core/explain/outputs';
 import { readNotebook } from '../core/notebook';
 import { IFileFinding, lintFile } from '../core/lint/files';
@@ -32,9 +32,10 @@ const USAGE = `usage:
       capability warnings for .py and .ipynb files, for a GPU given by name ("T4",
       "A100") or compute capability ("7.5"), or "cpu" for a machine without a GPU;
       --torch 2.13.0+cpu checks against a CPU-only torch build
-  gpuscope explain-error [FILE] [--json]
+  gpuscope explain-error [FILE] [--json | --markdown]
       what a CUDA error means and how to fix it, for a traceback or log on standard
-      input (or FILE), or for every cell output of a notebook (FILE.ipynb)
+      input (or FILE), or for every cell output of a notebook (FILE.ipynb);
+      --markdown writes it for pasting into an issue or a chat
   gpuscope diagnose | explain      (Python: see gpuscope --help)`;
 
 export interface IOutput {
@@ -144,12 +145,20 @@ function explainErrorCommand(args: string[], io: IOutput): number {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { json: { type: 'boolean', default: false } }
+    options: {
+      json: { type: 'boolean', default: false },
+      markdown: { type: 'boolean', default: false }
+    }
   });
   if (positionals.length > 1) {
     io.err(`gpuscope explain-error: give at most one file\n${USAGE}`);
     return EXIT.usage;
   }
+  if (values.json && values.markdown) {
+    io.err(`gpuscope explain-error: --json and --markdown exclude each other\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const render = values.markdown ? toMarkdown : toText;
   const asJson = values.json;
   const files = positionals;
   const file = files[0] ?? '-';
@@ -177,11 +186,11 @@ function explainErrorCommand(args: string[], io: IOutput): number {
         .map(
           ({ cell, explanation }) =>
             (cell !== null ? `Cell ${cell}: ` : '') +
-            toMarkdown(explanation)
+            render(explanation)
               .replace(/%pip /g, 'pip ')
               .replace(/%env (\w+)=/g, 'export $1=')
         )
-        .join('\n\n---\n\n')
+        .join(values.markdown ? '\n\n---\n\n' : '\n\n' + '-'.repeat(72) + '\n\n')
     );
   }
   return results.length ? EXIT.ok : EXIT.finding;

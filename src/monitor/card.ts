@@ -557,8 +557,9 @@ export class GPUCard {
       const dd = this._fields.children[2 * i + 1] as HTMLElement;
       setText(dt, name);
       setText(dd, value);
-      // "n/a" carries its reason on hover.
-      setAttr(dd, 'title', value.includes('n/a') && reason ? reason : '');
+      // "n/a" carries its reason on hover; other values their whole text, which a narrow
+      // sidebar may cut short with an ellipsis.
+      setAttr(dd, 'title', value.includes('n/a') && reason ? reason : value);
       dd.classList.toggle('jp-mod-unavailable', value === 'n/a');
       dd.classList.toggle('jp-mod-warning', level === 'warning');
       dd.classList.toggle('jp-mod-critical', level === 'critical');

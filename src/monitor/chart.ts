@@ -22,16 +22,21 @@ export function readTheme(element: HTMLElement = document.body): IChartTheme {
   };
 }
 
-// One formatter for every axis: toLocaleTimeString builds a new one per call (slow).
-const CLOCK = new Intl.DateTimeFormat(undefined, {
+// One formatter per precision: toLocaleTimeString builds a new one per call (slow).
+const CLOCK_SECONDS = new Intl.DateTimeFormat(undefined, {
   hour: '2-digit',
   minute: '2-digit',
   second: '2-digit'
 });
+const CLOCK_MINUTES = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 
-/** "14:03:20": one line, so the axis stays short. */
-function clockTime(seconds: number): string {
-  return CLOCK.format(seconds * 1000);
+/**
+ * Time tick labels on one line: "14:03" where ticks are a minute or more apart,
+ * "14:03:20" only where they are closer, so the labels fit a narrow sidebar.
+ */
+export function clockTimes(ticks: number[], stepSeconds: number): string[] {
+  const clock = stepSeconds >= 60 ? CLOCK_MINUTES : CLOCK_SECONDS;
+  return ticks.map(seconds => clock.format(seconds * 1000));
 }
 
 /**
@@ -78,7 +83,12 @@ export class TimeChart {
           y: yRange ? { range: yRange } : { auto: true }
         },
         axes: [
-          { ...axis, space: 60, size: 24, values: (_u, ticks) => ticks.map(clockTime) },
+          {
+            ...axis,
+            space: 70,
+            size: 24,
+            values: (_u, ticks, _axis, _space, step) => clockTimes(ticks, step)
+          },
           {
             ...axis,
             size: 46,

@@ -85,6 +85,15 @@ def test_recorded_processes_are_labelled_as_the_recordings():
     assert body["gpus"][0]["processes"][0]["note"] == RECORDED
 
 
+def test_a_replay_lists_its_processes_as_the_recordings_not_as_other_users():
+    from jupyterlab_gpuscope.processes import RECORDED, describe
+
+    body = describe({0: [{"pid": 4_194_000, "used_memory": 1}]}, [], show_other_users=False, recorded=True)
+    gpu = body["gpus"][0]
+    assert [p["note"] for p in gpu["processes"]] == [RECORDED]
+    assert gpu["others"]["count"] == 0
+
+
 async def test_stats_count_ticks_and_calls(get_json, wait_for_samples):
     await wait_for_samples(2)
     stats = await get_json("stats")

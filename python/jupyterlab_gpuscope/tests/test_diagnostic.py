@@ -297,6 +297,38 @@ def test_gpuscope_explain_judges_saved_facts_and_reports_with_exit_1_on_a_failur
     assert json.loads(piped.stdout)["worst"] == "fail"
 
 
+def test_gpuscope_explain_on_a_notebook_judges_its_last_saved_diagnostic_again(tmp_path):
+    facts = json.loads((Path(__file__).parent / "facts" / "h200-cvd-empty.json").read_text())
+    older = json.loads((Path(__file__).parent / "facts" / "h200.json").read_text())
+
+    def diagnostic_cell(document):
+        data = {kernel_facts.MIME: document, "text/plain": "GPU diagnostic"}
+        return {"cell_type": "code", "source": "", "outputs": [{"output_type": "display_data", "data": data}]}
+
+    notebook = {
+        "nbformat": 4,
+        "cells": [
+            diagnostic_cell(kernel_findings.report_document(older)),
+            {"cell_type": "markdown", "source": "notes"},
+            diagnostic_cell(kernel_findings.report_document(facts)),
+        ],
+    }
+    path = tmp_path / "run.ipynb"
+    path.write_text(json.dumps(notebook))
+    done = subprocess.run([*GPUSCOPE, "explain", str(path)], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert 'FAIL  CUDA_VISIBLE_DEVICES="" hides every GPU' in done.stdout
+
+
+def test_gpuscope_explain_on_a_notebook_without_a_diagnostic_says_what_to_run(tmp_path):
+    path = tmp_path / "plain.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": "1", "outputs": []}]}))
+    done = subprocess.run([*GPUSCOPE, "explain", str(path)], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no saved GPU diagnostic output" in done.stderr and "gpuscope explain-error" in done.stderr
+    assert "schema" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
 def test_require_gpu_makes_a_report_without_a_usable_gpu_exit_1_for_ci(tmp_path):
     # A laptop without an NVIDIA driver and a CPU-only torch: only warnings, so exit 0 ...
     facts = json.loads((Path(__file__).parent / "facts" / "h200.json").read_text())
@@ -375,7 +407,7 @@ def test_a_pip_installed_gpuscope_lint_runs_the_bundled_cli_with_node(installed_
         capture_output=True,
         text=True,
     )
-    assert explained.returncode == 0 and "**The kernel sees no GPU**" in explained.stdout
+    assert explained.returncode == 0 and explained.stdout.startswith("The kernel sees no GPU\n")
 
 
 def test_without_node_gpuscope_lint_says_what_to_install_and_exits_3(installed_wheel, tmp_path):

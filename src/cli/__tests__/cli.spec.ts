@@ -171,9 +171,21 @@ describe('gpuscope explain-error', () => {
     );
     const { code, out } = run(['explain-error', file]);
     expect(code).toBe(0);
-    expect(out).toContain('**A GPU kernel hit an assertion (usually an index out of range)**');
-    expect(out).toContain('export CUDA_LAUNCH_BLOCKING=1');
+    expect(out.split('\n')[0]).toBe(
+      'A GPU kernel hit an assertion (usually an index out of range)'
+    );
+    expect(out).toContain('\n    export CUDA_LAUNCH_BLOCKING=1');
     expect(out).not.toContain('%env');
+  });
+
+  it('writes plain text for a terminal, and Markdown only when asked', () => {
+    const file = write('oom.txt', 'RuntimeError: No CUDA GPUs are available\n');
+    const text = run(['explain-error', file]).out;
+    expect(text).toMatch(/^Fix: /m);
+    expect(text).not.toMatch(/\*\*|```|\]\(/);
+    const markdown = run(['explain-error', file, '--markdown']).out;
+    expect(markdown).toMatch(/^\*\*Fix:\*\* /m);
+    expect(run(['explain-error', file, '--markdown', '--json'])).toMatchObject({ code: 2 });
   });
 
   it("recognises torch's cuDNN message with its two spaces, and a cuBLAS bf16 refusal", () => {
@@ -182,14 +194,14 @@ describe('gpuscope explain-error', () => {
       'RuntimeError: cuDNN version incompatibility: PyTorch was compiled  against (8, 5, 0) but found runtime version (8, 3, 3).\n'
     );
     expect(run(['explain-error', cudnn]).out).toContain(
-      '**Another cuDNN is loaded than the one PyTorch was built with**'
+      'Another cuDNN is loaded than the one PyTorch was built with'
     );
     const cublas = write(
       'cublas.txt',
       'RuntimeError: CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasGemmStridedBatchedEx(handle, opa, opb, (int)m, (int)n, (int)k, (void*)&falpha, a, CUDA_R_16BF, (int)lda`\n'
     );
     expect(run(['explain-error', cublas]).out).toContain(
-      '**cuBLAS has no bf16 matrix product for this GPU**'
+      'cuBLAS has no bf16 matrix product for this GPU'
     );
   });
 

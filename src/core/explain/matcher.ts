@@ -10,7 +10,7 @@ import {
   IStatusCode,
   statusFormats
 } from '../knowledge/errors';
-import { codeBlock, codeSpan, markdownText } from '../markdown';
+import { codeBlock, codeSpan, markdownText, printable } from '../markdown';
 import { contextFor, IContext, IExplainFacts } from './context';
 
 export type { IExplainFacts } from './context';
@@ -226,6 +226,39 @@ export function toMarkdown(e: IExplanation): string {
   }
   if (e.sources.length) {
     lines.push('', `Sources: ${e.sources.map(markdownSource).join('; ')}`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * The explanation as terminal text: the same parts as toMarkdown, without markup (the
+ * knowledge base's `code` spans keep their backticks, which read well in a terminal).
+ */
+export function toText(e: IExplanation): string {
+  const lines = [
+    printable(e.title) + (e.may ? ' (may not apply: rests on unconfirmed reports)' : ''),
+    '',
+    printable(e.cause)
+  ];
+  if (e.detail) {
+    lines.push('', `The message says: ${printable(e.detail).replace(/\s*\n\s*/g, ' ')}`);
+  }
+  for (const fact of e.context.facts) {
+    lines.push('', printable(fact));
+  }
+  lines.push('', `Fix: ${printable(e.fix)}`);
+  if (e.context.commands.length) {
+    lines.push('', ...e.context.commands.map(command => `    ${printable(command)}`));
+  }
+  for (const tip of e.context.tips) {
+    lines.push('', `- ${printable(tip)}`);
+  }
+  if (e.sources.length) {
+    lines.push(
+      '',
+      'Sources:',
+      ...e.sources.map(s => `  ${printable(s.title)}${s.url ? ` <${s.url}>` : ''}`)
+    );
   }
   return lines.join('\n');
 }

@@ -1,7 +1,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
 import { chartSummary } from '../card';
-import { movesAPixel, TimeChart } from '../chart';
+import { clockTimes, movesAPixel, TimeChart } from '../chart';
 import { formatPercent } from '../format';
 
 describe('when a history chart is redrawn', () => {
@@ -77,5 +77,17 @@ describe("a history chart's text alternative", () => {
 
   it('can be reached with Tab', () => {
     expect(utilisation().node.tabIndex).toBe(0);
+  });
+});
+
+describe('time labels under a chart', () => {
+  const t = Date.UTC(2026, 11, 7, 14, 3, 20) / 1000;
+
+  it('leave the seconds out where ticks are a minute or more apart', () => {
+    const [minutes] = clockTimes([t], 60);
+    const [seconds] = clockTimes([t], 20);
+    expect(seconds).toMatch(/20/);
+    expect(minutes).not.toMatch(/:20\b/);
+    expect(minutes.length).toBeLessThan(seconds.length);
   });
 });
