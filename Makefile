@@ -66,12 +66,14 @@ test-ui: build $(VENV)/.torch chromium ui-tests/node_modules/.installed
 	cd ui-tests && npx playwright test
 
 # The template's quality gates: eslint (with @jupyter/eslint-plugin), prettier, stylelint,
-# the browser-free core compiled without the DOM, no import cycles, and ruff for Python.
+# the browser-free core compiled without the DOM, no import cycles, ruff for Python, and
+# one JupyterLab version in every file that pins it (scripts/pin_jupyterlab.py).
 PY_SOURCES := python bench scripts ui-tests/*.py ui-tests/oldest/*.py
 lint-check: node_modules/.installed
 	jlpm lint:check
 	ruff check $(PY_SOURCES)
 	ruff format --check $(PY_SOURCES)
+	python scripts/pin_jupyterlab.py --check
 
 # Fix what can be fixed, then report the rest.
 lint: node_modules/.installed

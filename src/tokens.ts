@@ -21,6 +21,7 @@ import type {
   StreamMessage
 } from './api';
 import type { IDeviceProfile } from './core/lint/analyzer';
+import type { MemoryUnits } from './core/memory';
 
 /** Every command of the extension. */
 export namespace CommandIDs {
@@ -56,7 +57,7 @@ export const IGPUScopeAPI = new Token<IGPUScopeAPI>(
 );
 
 /** Memory units the user picked. */
-export type MemoryUnits = 'GiB' | 'GB';
+export type { MemoryUnits };
 
 /** What the status bar item shows. */
 export type StatusContent = 'utilization-and-memory' | 'memory' | 'utilization';

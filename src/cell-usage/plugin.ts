@@ -4,7 +4,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
-import { formatSize } from '../core/explain/oom';
+import { formatSize } from '../core/memory';
 import { followSettings } from '../ui/settings';
 import type { CellUsageMode } from '../api';
 import { IGPUMonitor, IGPUScopeAPI, TRANSLATION_DOMAIN } from '../tokens';
@@ -31,6 +31,12 @@ export const cellUsagePlugin: JupyterFrontEndPlugin<void> = {
   ): Promise<void> => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const tracker = new CellUsageTracker(notebooks, api, monitor?.model ?? null, trans);
+    if (monitor) {
+      tracker.units = monitor.config.memoryUnits;
+      monitor.configChanged.connect((_, config) => {
+        tracker.units = config.memoryUnits;
+      });
+    }
     if (monitor?.panel) {
       const section = heaviestCellsSection(tracker, notebooks, trans);
       monitor.panel.addSection(section.node);
@@ -80,7 +86,11 @@ function heaviestCellsSection(
         const link = document.createElement('button');
         link.type = 'button';
         link.className = 'jp-gpuscope-ProcessTable-open';
-        link.textContent = trans.__('Cell %1: %2', cellIndex + 1, formatSize(heaviness(usage)));
+        link.textContent = trans.__(
+          'Cell %1: %2',
+          cellIndex + 1,
+          formatSize(heaviness(usage), tracker.units)
+        );
         link.title = trans.__('Go to cell %1', cellIndex + 1);
         link.addEventListener('click', () => goToCell(panel, cellIndex));
         item.appendChild(link);

@@ -24,6 +24,7 @@ import {
   utilizationDuring
 } from './usage';
 import type { IGPUScopeAPI, IMonitorModel } from '../tokens';
+import type { MemoryUnits } from '../core/memory';
 
 export const COMM_TARGET = 'gpuscope.cells';
 const METADATA_KEY = 'gpuscope';
@@ -63,6 +64,9 @@ export class CellUsageTracker {
   }
 
   saveInMetadata = false;
+
+  /** The monitor's memory units setting, for the figures under cells. */
+  units: MemoryUnits = 'GiB';
 
   /** How kernels measure (the setting); a change reloads the extension in every kernel. */
   get mode(): CellUsageMode {
@@ -197,8 +201,8 @@ export class CellUsageTracker {
     }
     const widget = new Widget();
     widget.addClass('jp-gpuscope-CellUsage');
-    widget.node.textContent = annotationText(usage, this._trans);
-    widget.node.title = annotationDetails(usage, record.mode ?? 'peak', this._trans);
+    widget.node.textContent = annotationText(usage, this.units, this._trans);
+    widget.node.title = annotationDetails(usage, record.mode ?? 'peak', this.units, this._trans);
     this._widgets.set(cell.model, widget);
     addUnderOutputs(cell, widget, () => this._widgets.get(cell.model) === widget);
     this._changed.emit(panel);

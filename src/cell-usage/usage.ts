@@ -5,7 +5,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { CellUsageMode } from '../api';
-import { formatSize } from '../core/explain/oom';
+import { formatSize, MemoryUnits } from '../core/memory';
 import type { IGPUHistory } from '../tokens';
 
 /** One device in a kernel record (bytes; torch's caching-allocator counters). */
@@ -116,16 +116,24 @@ function validDevice(d: IDeviceUsage): boolean {
   );
 }
 
-function signed(bytes: number): string {
-  return `${bytes < 0 ? '−' : '+'}${formatSize(Math.abs(bytes))}`;
+function signed(bytes: number, units: MemoryUnits): string {
+  return `${bytes < 0 ? '−' : '+'}${formatSize(Math.abs(bytes), units)}`;
 }
 
 /** "GPU peak 3.20 GiB (+1.10 GiB) · util 94 %", or "GPU +1.10 GiB, 3.20 GiB held". */
-export function annotationText(usage: ICellUsage, trans: TranslationBundle): string {
+export function annotationText(
+  usage: ICellUsage,
+  units: MemoryUnits,
+  trans: TranslationBundle
+): string {
   const memory =
     usage.peak !== null
-      ? trans.__('GPU peak %1 (%2)', formatSize(usage.peak), signed(usage.delta))
-      : trans.__('GPU %1, %2 held', signed(usage.delta), formatSize(usage.device.allocated_after));
+      ? trans.__('GPU peak %1 (%2)', formatSize(usage.peak, units), signed(usage.delta, units))
+      : trans.__(
+          'GPU %1, %2 held',
+          signed(usage.delta, units),
+          formatSize(usage.device.allocated_after, units)
+        );
   if (usage.utilization === null) {
     return memory;
   }
@@ -139,20 +147,21 @@ export function annotationText(usage: ICellUsage, trans: TranslationBundle): str
 export function annotationDetails(
   usage: ICellUsage,
   mode: CellUsageMode,
+  units: MemoryUnits,
   trans: TranslationBundle
 ): string {
   const lines = usage.all.map(d => {
     const held = trans.__(
       '%1 allocated before, %2 after',
-      formatSize(d.allocated_before),
-      formatSize(d.allocated_after)
+      formatSize(d.allocated_before, units),
+      formatSize(d.allocated_after, units)
     );
     return d.peak_allocated !== null
       ? trans.__(
           'cuda:%1: peak %2 allocated, %3 reserved by PyTorch; %4',
           d.index,
-          formatSize(d.peak_allocated),
-          d.peak_reserved === null ? trans.__('n/a') : formatSize(d.peak_reserved),
+          formatSize(d.peak_allocated, units),
+          d.peak_reserved === null ? trans.__('n/a') : formatSize(d.peak_reserved, units),
           held
         )
       : trans.__('cuda:%1: %2', d.index, held);

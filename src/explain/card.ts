@@ -11,7 +11,7 @@ import { Widget } from '@lumino/widgets';
 import type { IProcessesReply } from '../api';
 import { holdersFor, IHolders } from './holders';
 import type { IExplanation } from '../core/explain/matcher';
-import { formatSize } from '../core/explain/oom';
+import { formatSize, MemoryUnits } from '../core/memory';
 import { element, withCode } from '../ui/dom';
 import { appendSources } from '../ui/sources';
 import { outsideExplanation } from '../ui/outside';
@@ -26,6 +26,8 @@ export interface IExplainCardOptions {
   addNote(): void;
   /** The server's process list (OOM only). */
   processes(): Promise<IProcessesReply>;
+  /** The monitor's memory units setting, for the process list. */
+  units(): MemoryUnits;
   openNotebook(path: string): void;
   /** Resolves true when the kernel was shut down. */
   shutDownKernel(kernelId: string, path: string | null): Promise<boolean>;
@@ -205,7 +207,9 @@ export class ExplainCard extends Widget {
       }
       element('td', '', tr).textContent = row.pid === null ? '—' : String(row.pid);
       element('td', '', tr).textContent =
-        row.usedMemory === null ? trans.__('n/a') : formatSize(row.usedMemory);
+        row.usedMemory === null
+          ? trans.__('n/a')
+          : formatSize(row.usedMemory, this._options.units());
       const actions = element('td', '', tr);
       if (row.canShutDown && row.kernelId) {
         const kernelId = row.kernelId;
@@ -225,12 +229,15 @@ export class ExplainCard extends Widget {
     if (holders.others.count) {
       const tr = element('tr', 'jp-gpuscope-ProcessTable-others', body);
       element('td', '', tr).textContent = trans._n(
-        '%1 process of other users',
-        '%1 processes of other users',
+        '%1 process of other users (details hidden by the server)',
+        '%1 processes of other users (details hidden by the server)',
         holders.others.count
       );
       element('td', '', tr).textContent = '—';
-      element('td', '', tr).textContent = formatSize(holders.others.usedMemory);
+      element('td', '', tr).textContent = formatSize(
+        holders.others.usedMemory,
+        this._options.units()
+      );
       element('td', '', tr);
     }
     if (holders.outside && holders.outsideHow) {
@@ -239,7 +246,7 @@ export class ExplainCard extends Widget {
       what.textContent = trans.__("Held outside this server's view");
       what.title = outsideExplanation(holders.outsideHow, trans);
       element('td', '', tr).textContent = '—';
-      element('td', '', tr).textContent = formatSize(holders.outside);
+      element('td', '', tr).textContent = formatSize(holders.outside, this._options.units());
       element('td', '', tr);
     }
   }

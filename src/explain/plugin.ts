@@ -6,7 +6,13 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { shutDownKernel } from '../ui/kernels';
 import { followSettings } from '../ui/settings';
-import { CommandIDs, IDeviceProfiles, IGPUScopeAPI, TRANSLATION_DOMAIN } from '../tokens';
+import {
+  CommandIDs,
+  IDeviceProfiles,
+  IGPUMonitor,
+  IGPUScopeAPI,
+  TRANSLATION_DOMAIN
+} from '../tokens';
 import { CellErrorExplainer } from './notebook';
 
 /**
@@ -17,7 +23,7 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Explains CUDA errors under the cell that raised them, with the fix.',
   autoStart: true,
   requires: [IGPUScopeAPI, IDeviceProfiles, INotebookTracker, ISettingRegistry],
-  optional: [ICommandPalette, ITranslator],
+  optional: [ICommandPalette, ITranslator, IGPUMonitor],
   activate: async (
     app: JupyterFrontEnd,
     api: IGPUScopeAPI,
@@ -25,7 +31,8 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
     notebooks: INotebookTracker,
     settingRegistry: ISettingRegistry,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    monitor: IGPUMonitor | null
   ): Promise<void> => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const explainer = new CellErrorExplainer({
@@ -37,6 +44,7 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
       card: {
         trans,
         processes: () => api.processes(),
+        units: () => monitor?.config.memoryUnits ?? 'GiB',
         openNotebook: path => void app.commands.execute('docmanager:open', { path }),
         shutDownKernel: (kernelId, path) => shutDownKernel(app, trans, kernelId, path)
       }

@@ -15,7 +15,7 @@ import { element, setAttr, setText } from '../ui/dom';
 import { heldOutside, outsideExplanation } from '../ui/outside';
 import { markProbable, probableHow, whyNotMatched } from '../ui/attribution';
 import { instanceName } from '../ui/mig';
-import { formatMemory, formatUsedOfTotal } from '../ui/memory';
+import { formatMemory, formatUsedOfTotal } from '../core/memory';
 import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
 
 /** What a card needs from its panel to act on a process row. */
@@ -489,7 +489,7 @@ export class GPUCard {
       this._memoryCells.push(element('td', '', row));
       const cell = element('td', '', row) as HTMLTableCellElement;
       cell.colSpan = 3;
-      cell.textContent = trans.__("held outside this server's view");
+      cell.textContent = trans.__("Held outside this server's view");
       cell.title = outsideExplanation(gpu.outside, trans);
     }
   }

@@ -2,7 +2,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { IGPUSample } from '../api';
 import type { IThresholds, MemoryUnits, StatusContent } from '../tokens';
-import { formatUsedOfTotal } from '../ui/memory';
+import { formatUsedOfTotal } from '../core/memory';
 
 export type Level = 'normal' | 'warning' | 'critical';
 

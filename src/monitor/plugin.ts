@@ -266,7 +266,7 @@ namespace Private {
   /**
    * Show the GPUs (or the MIG instance) of the active notebook's kernel, from the process
    * lists the server pushes, only with more than one GPU or MIG instance to choose from.
-   * The kernel's CUDA_VISIBLE_DEVICES comes from its probe (the device profiles).
+   * The kernel's MIG instance comes from its probe (the device profiles).
    */
   export function followActiveKernel(
     model: GPUStatusModel,
@@ -277,8 +277,8 @@ namespace Private {
     let watch = monitor.watchProcesses();
     const follow = () => {
       const context = notebooks?.currentWidget?.sessionContext ?? null;
-      const visible = profiles?.kernelProfile(context)?.visibleDevices ?? null;
-      model.setActiveKernel(context?.session?.kernel?.id ?? null, visible);
+      const mig = profiles?.kernelProfile(context)?.mig?.uuid ?? null;
+      model.setActiveKernel(context?.session?.kernel?.id ?? null, mig);
     };
     profiles?.changed.connect(follow);
     notebooks?.currentChanged.connect((_, panel) => {

@@ -14,7 +14,7 @@ import {
   throttleLevel,
   throttleWords
 } from './format';
-import { formatUsedOfTotal } from '../ui/memory';
+import { formatUsedOfTotal } from '../core/memory';
 import { IInstanceInView, instanceName, kernelInstance } from '../ui/mig';
 import type {
   IMonitorModel,
@@ -51,11 +51,12 @@ export class GPUStatusModel extends VDomModel {
 
   /**
    * The kernel of the active notebook: its GPUs are the ones shown, or its MIG instance
-   * (named by its CUDA_VISIBLE_DEVICES, `visibleDevices`, or by where its process runs).
+   * (`migUuid`, resolved from its CUDA_VISIBLE_DEVICES by its profile, or where its
+   * process runs).
    */
-  setActiveKernel(kernelId: string | null, visibleDevices: string | null = null): void {
+  setActiveKernel(kernelId: string | null, migUuid: string | null = null): void {
     this._kernelId = kernelId;
-    this._visibleDevices = kernelId ? visibleDevices : null;
+    this._migUuid = kernelId ? migUuid : null;
     this._recompute();
   }
 
@@ -143,13 +144,7 @@ export class GPUStatusModel extends VDomModel {
     const all = monitor.latest?.gpus ?? [];
     const { content, units, thresholds } = this._config;
     const instance = this._kernelId
-      ? kernelInstance(
-          devices.devices,
-          all,
-          this._visibleDevices,
-          monitor.processes,
-          this._kernelId
-        )
+      ? kernelInstance(devices.devices, all, this._migUuid, monitor.processes, this._kernelId)
       : null;
     const gpus = instance ? [instance.gpu] : this._gpusInView(all);
     const shared = new Set(devices.devices.filter(d => d.memory_shared).map(d => d.index));
@@ -282,7 +277,7 @@ export class GPUStatusModel extends VDomModel {
   }
 
   private _kernelId: string | null = null;
-  private _visibleDevices: string | null = null;
+  private _migUuid: string | null = null;
   private _shared: ISharedGPUs | null = null;
   private _text = '';
   private _tooltip = '';

@@ -4,7 +4,7 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { IGPUShare, IUsageReply } from '../api';
-import { formatUsedOfTotal } from '../ui/memory';
+import { formatUsedOfTotal } from '../core/memory';
 import { outsideLine, usageLine, worthALine } from './text';
 import type { IGPUScopeAPI, ISharedGPUs, IStatusContribution, MemoryUnits } from '../tokens';
 

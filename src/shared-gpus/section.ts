@@ -3,7 +3,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { element } from '../ui/dom';
 import type { IUsageReply } from '../api';
 import type { INudgeActions } from './nudges';
-import { formatMemory } from '../ui/memory';
+import { formatMemory } from '../core/memory';
 import { formatDuration, outsideLine, usageLine, worthALine } from './text';
 import type { MemoryUnits } from '../tokens';
 

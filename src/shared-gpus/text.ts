@@ -1,7 +1,7 @@
 import { PathExt } from '@jupyterlab/coreutils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { formatMemory } from '../ui/memory';
+import { formatMemory } from '../core/memory';
 import type { IGPUShare, IIdleKernel, IShutDownKernel } from '../api';
 import type { MemoryUnits } from '../tokens';
 

@@ -14,13 +14,14 @@ export interface IInstanceInView {
 }
 
 /**
- * The MIG instance a kernel uses: the first MIG UUID its CUDA_VISIBLE_DEVICES names (CUDA
- * uses only one MIG device per process), else the instance its GPU process runs on.
+ * The MIG instance a kernel uses: the one its profile resolved from CUDA_VISIBLE_DEVICES
+ * (`migUuid`, by CUDA's own rules in core/knowledge), else the instance its GPU process
+ * runs on.
  */
 export function kernelInstance(
   devices: IDevice[],
   gpus: IGPUSample[],
-  visibleDevices: string | null,
+  migUuid: string | null,
   processes: IProcessesReply | null,
   kernelId: string | null
 ): IInstanceInView | null {
@@ -35,12 +36,8 @@ export function kernelInstance(
     }
     return null;
   };
-  const named = (visibleDevices ?? '')
-    .split(',')
-    .map(entry => entry.trim())
-    .find(entry => entry.startsWith('MIG-'));
-  if (named) {
-    return find((_, instance) => instance.uuid === named);
+  if (migUuid) {
+    return find((_, instance) => instance.uuid === migUuid);
   }
   if (!kernelId || !processes) {
     return null;

@@ -1,25 +1,24 @@
 import { expect, test } from '@jupyterlab/galata';
+import * as fs from 'fs';
 import * as path from 'path';
 import { SCREENSHOTS } from './screenshots';
 
 // No GPU on CI: the kernel gets a stand-in for torch with CUDA "initialised" whose
-// allocator counters the cells drive (as in the pytest of the kernel extension). The
+// allocator counters the cells drive (the same file as the kernel extension's pytest). The
 // utilisation comes from the replayed recording and is labelled "(replay)".
-const FAKE_TORCH = `import sys, types
-class _FakeCuda:
-    allocated = peak = reserved = 0
-    def is_initialized(self): return True
-    def current_device(self): return 0
-    def device_count(self): return 1
-    def memory_reserved(self, i): return self.reserved
-    def memory_allocated(self, i): return self.allocated
-    def max_memory_allocated(self, i): return self.peak
-    def max_memory_reserved(self, i): return self.reserved
-    def reset_peak_memory_stats(self, i): self.peak = self.allocated
-    def get_device_properties(self, i): return types.SimpleNamespace(uuid=None)
-    def allocate(self, n):
-        self.allocated += n; self.peak = max(self.peak, self.allocated); self.reserved = max(self.reserved, self.allocated)
-torch = types.ModuleType("torch"); torch.cuda = _FakeCuda(); sys.modules["torch"] = torch`;
+const FAKE_TORCH = fs.readFileSync(
+  path.join(
+    __dirname,
+    '..',
+    '..',
+    'python',
+    'jupyterlab_gpuscope',
+    'tests',
+    'fixtures',
+    'fake_torch_cell.py'
+  ),
+  'utf-8'
+);
 
 async function extensionLoaded(page: any): Promise<boolean> {
   return page.evaluate(async () => {

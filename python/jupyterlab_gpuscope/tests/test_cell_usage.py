@@ -23,27 +23,8 @@ PEAK_LOADER = cell_usage_loader("peak")
 
 # A stand-in for torch with CUDA initialised: counters on the host, as torch's allocator
 # keeps them, driven by `torch.cuda.allocate(n)` / `torch.cuda.free(n)`.
-FAKE_TORCH = """
-import sys, types
-class _FakeCuda:
-    def __init__(self):
-        self.allocated = 0; self.peak = 0; self.reserved = 0; self.peak_reserved = 0
-    def is_initialized(self): return True
-    def current_device(self): return 0
-    def device_count(self): return 1
-    def memory_reserved(self, i): return self.reserved
-    def memory_allocated(self, i): return self.allocated
-    def max_memory_allocated(self, i): return self.peak
-    def max_memory_reserved(self, i): return self.peak_reserved
-    def reset_peak_memory_stats(self, i): self.peak = self.allocated; self.peak_reserved = self.reserved
-    def get_device_properties(self, i): return types.SimpleNamespace(uuid="bcc1dfc1-2d22-b7fe-0cb8-970918da4ec7")
-    def allocate(self, n):
-        self.allocated += n; self.peak = max(self.peak, self.allocated)
-        self.reserved = max(self.reserved, self.allocated); self.peak_reserved = max(self.peak_reserved, self.reserved)
-    def free(self, n): self.allocated -= n
-_fake = types.ModuleType("torch"); _fake.cuda = _FakeCuda()
-sys.modules["torch"] = _fake
-"""
+# The torch stand-in a test kernel runs first (the Galata tests run the same file).
+FAKE_TORCH = (Path(__file__).parent / "fixtures" / "fake_torch_cell.py").read_text()
 GiB = 2**30
 
 

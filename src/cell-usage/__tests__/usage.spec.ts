@@ -37,11 +37,16 @@ function record(
 describe('what a cell did on the GPU', () => {
   it('peak, change and utilisation in one short line', () => {
     const usage = summarize(record(), () => ({ value: 93.6, recorded: false }))!;
-    expect(annotationText(usage, trans)).toBe('GPU peak 3.20 GiB (+1.10 GiB) · util 94 %');
-    expect(annotationDetails(usage, 'peak', trans)).toContain(
+    expect(annotationText(usage, 'GiB', trans)).toBe('GPU peak 3.20 GiB (+1.10 GiB) · util 94 %');
+    expect(annotationDetails(usage, 'peak', 'GiB', trans)).toContain(
       'cuda:0: peak 3.20 GiB allocated, 4.00 GiB reserved by PyTorch; 2.10 GiB allocated before, 3.20 GiB after'
     );
-    expect(annotationDetails(usage, 'peak', trans)).toContain('ran 3.50 s');
+    expect(annotationDetails(usage, 'peak', 'GiB', trans)).toContain('ran 3.50 s');
+  });
+
+  it('in GB when the user picked decimal units, and small amounts in MB', () => {
+    const usage = summarize(record({ allocated_before: 3.2 * GiB - 12 * 2 ** 20 }), () => null)!;
+    expect(annotationText(usage, 'GB', trans)).toBe('GPU peak 3.44 GB (+12.58 MB)');
   });
 
   it('freed memory shows as a negative change; no utilisation when none was sampled', () => {
@@ -49,13 +54,15 @@ describe('what a cell did on the GPU', () => {
       record({ peak_allocated: 2 * GiB, allocated_before: 2 * GiB, allocated_after: 0.5 * GiB }),
       () => null
     )!;
-    expect(annotationText(usage, trans)).toBe('GPU peak 2.00 GiB (−1.50 GiB)');
+    expect(annotationText(usage, 'GiB', trans)).toBe('GPU peak 2.00 GiB (−1.50 GiB)');
   });
 
   it('utilisation from a replayed recording is labelled', () => {
     const usage = summarize(record(), () => ({ value: 50, recorded: true }))!;
-    expect(annotationText(usage, trans)).toBe('GPU peak 3.20 GiB (+1.10 GiB) · util 50 % (replay)');
-    expect(annotationDetails(usage, 'peak', trans)).toContain('from the replayed recording');
+    expect(annotationText(usage, 'GiB', trans)).toBe(
+      'GPU peak 3.20 GiB (+1.10 GiB) · util 50 % (replay)'
+    );
+    expect(annotationDetails(usage, 'peak', 'GiB', trans)).toContain('from the replayed recording');
   });
 
   it('a cell that did not touch the GPU gets nothing', () => {
@@ -92,7 +99,7 @@ describe('what a cell did on the GPU', () => {
     );
     const usage = summarize(r)!;
     expect(usage.device.index).toBe(1);
-    expect(annotationText(usage, trans)).toBe('GPU peak 6.00 GiB (+0 bytes)');
+    expect(annotationText(usage, 'GiB', trans)).toBe('GPU peak 6.00 GiB (+0 bytes)');
   });
 
   it('CUDA started in the cell: no start time, so no utilisation and no duration', () => {
@@ -137,8 +144,10 @@ describe('the per-cell line is translated', () => {
     };
     const usage = summarize(record(), () => ({ value: 50, recorded: false }))!;
     // One message, with the memory part as a placeholder: ««GPU peak …» · util 50 %».
-    expect(annotationText(usage, marked)).toBe('««GPU peak 3.20 GiB (+1.10 GiB)» · util 50 %»');
-    const details = annotationDetails(usage, 'peak', marked).split('\n');
+    expect(annotationText(usage, 'GiB', marked)).toBe(
+      '««GPU peak 3.20 GiB (+1.10 GiB)» · util 50 %»'
+    );
+    const details = annotationDetails(usage, 'peak', 'GiB', marked).split('\n');
     expect(details.every(line => line.startsWith('«'))).toBe(true);
   });
 });
@@ -157,15 +166,15 @@ describe("a cell measured without resetting torch's peak statistics (the default
       )
     )!;
     expect(usage.peak).toBeNull();
-    expect(annotationText(usage, trans)).toBe('GPU −1.50 GiB, 1.50 GiB held');
-    const details = annotationDetails(usage, 'change', trans);
+    expect(annotationText(usage, 'GiB', trans)).toBe('GPU −1.50 GiB, 1.50 GiB held');
+    const details = annotationDetails(usage, 'change', 'GiB', trans);
     expect(details).toContain('cuda:0: 3.00 GiB allocated before, 1.50 GiB after');
     expect(details).toContain('No peak of its own');
   });
 
   it("a new high-water mark is the cell's own peak", () => {
     const usage = summarize(record({}, { mode: 'change' }))!;
-    expect(annotationText(usage, trans)).toBe('GPU peak 3.20 GiB (+1.10 GiB)');
+    expect(annotationText(usage, 'GiB', trans)).toBe('GPU peak 3.20 GiB (+1.10 GiB)');
   });
 });
 
@@ -173,7 +182,7 @@ describe('records a real kernel sent on an H100 (scripts/gpu_cell_usage_records.
   const cells = require('./fixtures/h100-cells.json') as { code: string; records: ICellRecord[] }[];
   const lines = cells.map(cell => {
     const usage = summarize(cell.records[0]);
-    return usage ? annotationText(usage, trans) : null;
+    return usage ? annotationText(usage, 'GiB', trans) : null;
   });
 
   it('small allocation (CUDA starts here), large allocation, freeing it, and a cell without GPU work', () => {

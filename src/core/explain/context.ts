@@ -7,7 +7,8 @@ import type { IDeviceProfile } from '../lint/analyzer';
 import { feature, supports } from '../knowledge';
 import { IErrorFamily, xidMeaning } from '../knowledge/errors';
 import { archCovers, wheelAdvice, wheelFor } from '../knowledge/compat';
-import { formatSize, IOomFacts, parseOom } from './oom';
+import { formatSize } from '../memory';
+import { IOomFacts, parseOom } from './oom';
 
 /** What is known about the kernel whose output failed. */
 export interface IExplainFacts {

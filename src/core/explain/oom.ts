@@ -58,13 +58,3 @@ export function parseOom(text: string): IOomFacts {
     processUsed: bytes(processUsed)
   };
 }
-
-/** 1.5 * 2**30 -> "1.50 GiB", the way PyTorch writes sizes. */
-export function formatSize(value: number): string {
-  for (const unit of ['TiB', 'GiB', 'MiB', 'KiB']) {
-    if (value >= UNITS[unit]) {
-      return `${(value / UNITS[unit]).toFixed(2)} ${unit}`;
-    }
-  }
-  return `${value} bytes`;
-}

@@ -62,6 +62,7 @@ function card(text: string, overrides: Partial<IExplainCardOptions> = {}) {
     dismiss: () => calls.dismiss++,
     addNote: () => calls.addNote++,
     processes: async () => reply,
+    units: () => 'GiB',
     openNotebook: path => calls.opened.push(path),
     shutDownKernel: async id => {
       calls.shutDown.push(id);
@@ -137,7 +138,7 @@ describe('the explanation card', () => {
     expect(rows).toEqual([
       'train.ipynb (this notebook)434348.00 GiB',
       'old/experiment.ipynb42422.00 GiBShut down kernel',
-      '2 processes of other users—10.00 GiB'
+      '2 processes of other users (details hidden by the server)—10.00 GiB'
     ]);
     expect(node.querySelector('.jp-gpuscope-Explain-holdersTitle')!.textContent).toBe(
       'What holds memory on GPU 0 now:'
@@ -151,6 +152,15 @@ describe('the explanation card', () => {
     expect(node.querySelector('.jp-gpuscope-Explain-holderTable')!.textContent).not.toContain(
       'old/experiment.ipynb'
     );
+  });
+
+  it('writes the holders in GB when the user picked decimal units', async () => {
+    const { node } = card(h100.oom_realistic.stderr, { units: () => 'GB' });
+    await flush();
+    const rows = Array.from(node.querySelectorAll('.jp-gpuscope-Explain-holderTable tbody tr')).map(
+      r => r.textContent
+    );
+    expect(rows[1]).toBe('old/experiment.ipynb42422.15 GBShut down kernel');
   });
 
   it('labels holders read from a recorded GPU', async () => {

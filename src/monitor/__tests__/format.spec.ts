@@ -1,6 +1,6 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
-import { formatUsedOfTotal } from '../../ui/memory';
+import { formatUsedOfTotal } from '../../core/memory';
 import { formatThroughput, memoryLevel, statusText, throttleLevel, throttleWords } from '../format';
 import { GiB, gpu } from '../../__tests__/fakes';
 

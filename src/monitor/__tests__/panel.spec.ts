@@ -550,7 +550,7 @@ describe('GPUPanel', () => {
       );
     card.updateProcesses(reply(2.5 * GiB));
     const row = card.node.querySelector('.jp-gpuscope-ProcessTable-outside')!;
-    expect(row.textContent).toBe("—2.5 GiBheld outside this server's view");
+    expect(row.textContent).toBe("—2.5 GiBHeld outside this server's view");
     expect(row.querySelector('td[title]')!.getAttribute('title')).toContain(
       'such as those of other containers on the same GPU'
     );
