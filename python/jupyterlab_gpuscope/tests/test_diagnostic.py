@@ -208,6 +208,29 @@ def test_the_self_contained_cell_runs_in_a_bare_python_without_torch(tmp_path):
     assert "WARN  PyTorch is not installed in this kernel" in done.stdout
 
 
+def test_the_self_contained_cell_is_a_third_of_the_code_it_carries():
+    carried = sum(
+        len((ROOT / "python" / "jupyterlab_gpuscope" / "kernel" / f"{m}.py").read_text())
+        for m in ("knowledge", "findings", "facts", "diagnostic")
+    )
+    carried += len(json.dumps(diagnostic_cell.needed_knowledge()))
+    assert len(diagnostic_cell.self_contained()) < carried / 2.5
+
+
+def test_a_cut_or_edited_self_contained_cell_is_refused_with_what_to_do(tmp_path):
+    cell = diagnostic_cell.self_contained()
+    start = cell.index('_GPUSCOPE = "') + len('_GPUSCOPE = "')
+    for name, altered in (
+        ("edited", cell[:start] + ("0" if cell[start] != "0" else "1") + cell[start + 1 :]),
+        ("cut", cell[: start + 50] + cell[start + 55 :]),
+    ):
+        script = tmp_path / f"{name}.py"
+        script.write_text(altered)
+        done = subprocess.run([sys.executable, "-S", str(script)], capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode == 1, name
+        assert "cut or edited since it was inserted: insert it again" in done.stderr, done.stderr
+
+
 def test_the_self_contained_cell_carries_only_the_knowledge_the_doctor_reads():
     part = diagnostic_cell.needed_knowledge()
     assert "lint_rules" not in part and "error_signatures" not in part
