@@ -47,6 +47,13 @@ export function gpu(index: number, overrides: Partial<IGPUSample> = {}): IGPUSam
     throttle_reasons: [],
     fan: null,
     ecc_uncorrected: 0,
+    nvlink_tx_kbs: null,
+    nvlink_rx_kbs: null,
+    sm_util: null,
+    tensor_util: null,
+    dram_util: null,
+    gpm_window_s: null,
+    mig: null,
     unavailable: { fan: 'not supported on this GPU' },
     ...overrides
   };
@@ -85,9 +92,15 @@ export function devicesReply(overrides: Partial<IDevicesReply> = {}): IDevicesRe
         max_sm_clock: 1410,
         max_mem_clock: 1593,
         bus_id: '00000000:00:04.0',
+        mig_instances: [],
+        nvlink_links: 0,
+        gpm_supported: false,
+        memory_shared: false,
         unavailable: {}
       }
     ],
+    environment: { container: null, own_pid_namespace: false, gpu_pids: 'shared' },
+    topology: null,
     ...overrides
   };
 }
@@ -114,7 +127,7 @@ export function processesReply(
     show_other_users: false,
     gpus: gpus.map(gpu => ({
       processes: [],
-      others: { count: 0, used_memory: 0 },
+      others: { count: 0, used_memory: 0, by_instance: {} },
       unavailable: null,
       outside: NOTHING_OUTSIDE,
       ...gpu
@@ -133,6 +146,9 @@ export function gpuProcess(overrides: Partial<IGPUProcess> = {}): IGPUProcess {
     cmdline: null,
     note: null,
     kernel: null,
+    attribution: null,
+    gpu_instance_id: null,
+    compute_instance_id: null,
     ...overrides
   };
 }
@@ -314,6 +330,7 @@ export function migMachine(): { devices: IDevicesReply; sample: ISample } {
     sm_util: sm,
     tensor_util: sm === null ? null : sm / 2,
     dram_util: sm === null ? null : 10,
+    gpm_window_s: sm === null ? null : 1,
     unavailable: sm === null ? { sm_util: 'n/a: no GPM', tensor_util: 'n/a: no GPM' } : {}
   });
   const parent = gpu(0, {

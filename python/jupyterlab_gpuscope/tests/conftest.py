@@ -9,6 +9,7 @@ from jupyterlab_gpuscope.backends import NvmlBackend
 from jupyterlab_gpuscope.extension import GPUScope
 
 from .fake_nvml import FakeNVML
+from .wire import ROUTE_REPLIES, assert_matches
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
@@ -59,7 +60,9 @@ def get_json(jp_fetch):
     async def get(*path: str, **params) -> dict:
         response = await jp_fetch("gpuscope", "api", *path, params=params or None)
         assert response.code == 200
-        return json.loads(response.body)
+        body = json.loads(response.body)
+        assert_matches(ROUTE_REPLIES[path[0]], body)
+        return body
 
     return get
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 from tornado.httpclient import HTTPClientError
 from tornado.routing import Router
+
+from .wire import stream_message
 
 
 def gpuscope_paths(web_app) -> list[str]:
@@ -66,7 +67,7 @@ async def test_every_route_and_the_stream_accept_the_token_in_the_query(jp_serve
     for parts in route_parts(jp_serverapp.web_app, jp_serverapp.base_url):
         if parts[-1] == "stream":
             ws = await jp_ws_fetch(*parts, headers=no_header, params={"token": token})
-            assert json.loads(await ws.read_message())["type"] == "hello"
+            assert (await stream_message(ws))["type"] == "hello"
             ws.close()
         elif parts[-1] == "keep":
             with pytest.raises(HTTPClientError) as error:  # authenticated: the body is what is wrong

@@ -14,6 +14,7 @@ from tornado.httpclient import HTTPClientError
 
 from .fake_nvml import GiB
 from .test_auth import gpuscope_paths, request_for
+from .wire import stream_message
 
 NOTEBOOK = "course/week1-secret-project.ipynb"
 
@@ -88,7 +89,7 @@ async def pushed_processes(jp_ws_fetch) -> str:
         ws.write_message(json.dumps({"action": "processes", "on": True}))
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            message = json.loads(await asyncio.wait_for(ws.read_message(), 15))
+            message = await stream_message(ws, 15)
             if message["type"] == "processes" and message["reply"]["gpus"][0]["processes"]:
                 return json.dumps(message)
         raise AssertionError("no process list with the kernel's process was pushed")

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from .fake_nvml import GiB
+from .wire import stream_message
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ async def test_fifty_subscribers_and_fifty_pollers_share_one_join_per_sample(
     # Every subscriber got the list pushed, with the kernel named, and the backend summary.
     for ws in sockets:
         while True:
-            message = json.loads(await asyncio.wait_for(ws.read_message(), 5))
+            message = await stream_message(ws, 5)
             if message["type"] == "processes":
                 break
         reply = message["reply"]
@@ -74,7 +75,7 @@ async def test_a_subscriber_gets_the_list_again_only_when_it_changes(fake_nvml, 
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
-                message = json.loads(await asyncio.wait_for(ws.read_message(), end - time.monotonic()))
+                message = await stream_message(ws, end - time.monotonic())
             except asyncio.TimeoutError:
                 return None
             if message["type"] == "processes":
@@ -92,9 +93,9 @@ async def test_a_subscriber_gets_the_list_again_only_when_it_changes(fake_nvml, 
     changed = await next_processes(5)
     assert changed is not None and changed["gpus"][0]["others"]["count"] == 1
     ws.write_message(json.dumps({"action": "processes", "on": "yes"}))
-    error = json.loads(await ws.read_message())
+    error = await stream_message(ws)
     while error["type"] != "error":
-        error = json.loads(await ws.read_message())
+        error = await stream_message(ws)
     assert '"on": true or false' in error["message"]
     ws.close()
 

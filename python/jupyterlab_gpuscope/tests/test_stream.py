@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+from .wire import stream_message
+
 
 async def next_message(ws, timeout: float = 5.0) -> dict:
-    return json.loads(await asyncio.wait_for(ws.read_message(), timeout))
+    return await stream_message(ws, timeout)
 
 
 async def next_of_type(ws, kind: str, timeout: float = 5.0) -> dict:

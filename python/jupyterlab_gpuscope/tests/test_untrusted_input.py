@@ -11,6 +11,8 @@ from traitlets import TraitError
 
 from jupyterlab_gpuscope.extension import GPUScope
 
+from .wire import stream_message
+
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
@@ -32,13 +34,13 @@ async def test_keep_refuses_deeply_nested_or_huge_bodies_with_a_400_and_never_ec
 
 async def test_a_deeply_nested_stream_message_gets_an_error_and_the_stream_goes_on(jp_ws_fetch):
     ws = await jp_ws_fetch("gpuscope", "api", "stream")
-    assert json.loads(await ws.read_message())["type"] == "hello"
+    assert (await stream_message(ws))["type"] == "hello"
     ws.write_message("[" * 1500 + "]" * 1500)
-    while (message := json.loads(await asyncio.wait_for(ws.read_message(), 5)))["type"] != "error":
+    while (message := await stream_message(ws, 5))["type"] != "error":
         pass
     assert "JSON objects" in message["message"]
     ws.write_message(json.dumps({"action": "pause"}))
-    while (message := json.loads(await asyncio.wait_for(ws.read_message(), 5)))["type"] != "ack":
+    while (message := await stream_message(ws, 5))["type"] != "ack":
         pass
     assert message["action"] == "pause"
     ws.close()

@@ -45,7 +45,7 @@ function processes(overrides: Partial<IProcessesReply> = {}): IProcessesReply {
           }
         }
       ].map(p => ({ ...p, note: null })) as IProcessesReply['gpus'][0]['processes'],
-      others: { count: 2, used_memory: 10 * GiB }
+      others: { count: 2, used_memory: 10 * GiB, by_instance: {} }
     },
     { index: 1 }
   ]);
@@ -225,7 +225,9 @@ describe('an out-of-memory card on a driver that gives host PIDs', () => {
             execution_state: 'idle',
             notebook_path: 'old.ipynb'
           },
-          attribution: { probable: true, how }
+          attribution: { probable: true, how },
+          gpu_instance_id: null,
+          compute_instance_id: null
         }
       ]
     }

@@ -179,7 +179,7 @@ describe('MonitorModel', () => {
       {
         index: 0,
         processes: [],
-        others: { count: 1, used_memory: 1024 }
+        others: { count: 1, used_memory: 1024, by_instance: {} }
       }
     ]);
     api.processesReply = reply;

@@ -137,7 +137,8 @@ describe('GPUPanel', () => {
           kind: 'replay',
           trace: 'h200-workload.jsonl',
           description: 'Replay of a recording from 1× NVIDIA H200, not a live GPU',
-          duration_seconds: 720
+          duration_seconds: 720,
+          synthetic: false
         }
       })
     );
@@ -256,7 +257,7 @@ describe('GPUPanel', () => {
           processes: [
             gpuProcess({ used_memory: 3 * GiB, kernel: kernelRef('k1', 'train.ipynb', 'busy') })
           ],
-          others: { count: 2, used_memory: 20 * GiB }
+          others: { count: 2, used_memory: 20 * GiB, by_instance: {} }
         }
       ],
       { devices: api.devicesReply }
@@ -282,7 +283,9 @@ describe('GPUPanel', () => {
       used_memory: memory,
       username: null,
       name: null,
-      cmdline: null
+      cmdline: null,
+      gpu_instance_id: null,
+      compute_instance_id: null
     });
     api.processesReply = processesReply(
       [
@@ -541,7 +544,7 @@ describe('GPUPanel', () => {
           {
             index: 0,
             processes: [],
-            others: { count: 0, used_memory: 0 },
+            others: { count: 0, used_memory: 0, by_instance: {} },
             unavailable: null,
             outside: { used_memory: outside, includes_driver_reserve: false, reason: null }
           }
@@ -586,7 +589,7 @@ describe('GPUPanel', () => {
         {
           index: 0,
           processes: [gpuProcess({ pid, used_memory: used })],
-          others: { count: 0, used_memory: 0 }
+          others: { count: 0, used_memory: 0, by_instance: {} }
         }
       ]);
     const table = () => card.node.querySelector('.jp-gpuscope-ProcessTable');

@@ -77,7 +77,8 @@ describe('GPUStatusModel', () => {
         kind: 'replay',
         trace: 'h200-workload.jsonl',
         description: 'Replay of a recording from 1× NVIDIA H200, not a live GPU',
-        duration_seconds: 75
+        duration_seconds: 75,
+        synthetic: false
       }
     });
     api.history = [sample(1, [gpu(0, { memory_used: 78 * GiB })])];
@@ -142,12 +143,12 @@ describe('GPUStatusModel', () => {
         {
           index: 0,
           processes: [],
-          others: { count: 0, used_memory: 0 }
+          others: { count: 0, used_memory: 0, by_instance: {} }
         },
         {
           index: 1,
           processes: [gpuProcess({ pid: 42, kernel: kernelRef('k1', 'a.ipynb') })],
-          others: { count: 0, used_memory: 0 }
+          others: { count: 0, used_memory: 0, by_instance: {} }
         }
       ],
       { devices: two }

@@ -11,8 +11,10 @@ export function share(overrides: Partial<IGPUShare> = {}): IGPUShare {
     others_count: 0,
     memory_total: 80 * GiB,
     outside: null,
+    outside_reason: null,
     limit: null,
     state: 'ok',
+    instances: [],
     ...overrides
   };
 }
