@@ -66,9 +66,8 @@ export class GPUScopeAPI {
   }
 
   /**
-   * The kernel-side Python: the collector's source (the profile probe reads the driver
-   * with it), the two forms of the diagnostic cell, and the per-cell usage extension's
-   * loader in the asked mode.
+   * The kernel-side Python: the kernel probe, the two forms of the diagnostic cell, and
+   * the per-cell usage extension's loader in the asked mode.
    */
   collector(options: ICollectorOptions = {}): Promise<ICollectorReply> {
     const query = new URLSearchParams();

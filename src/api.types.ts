@@ -380,9 +380,9 @@ export interface IStats {
  */
 export interface ICollectorReply {
   /**
-   * The collector (kernel/facts.py): the profile probe reads the driver with it.
+   * What to run silently at kernel start: the kernel probe (kernel/probe.py) with the collector's driver reader; it displays the probe's reply.
    */
-  source: string;
+  probe: string;
   mime: string;
   /**
    * What to run in a kernel to load the per-cell usage extension (its source inside).

@@ -216,8 +216,8 @@ class KeepHandler(_GPUScopeMixin, APIHandler):
 
 class CollectorHandler(_GPUScopeMixin, APIHandler):
     """The kernel-side code, for the frontend to run in a kernel (the kernel's environment
-    need not have this package): the collector (the profile probe reads the driver with
-    it), the diagnostic cell in its short and self-contained forms, and the per-cell GPU
+    need not have this package): the kernel probe (with the collector's driver reader),
+    the diagnostic cell in its short and self-contained forms, and the per-cell GPU
     usage extension. ?include_private=true: cells that keep home paths and user names;
     ?cell_usage=peak: the per-cell extension in its peak mode."""
 
@@ -237,7 +237,7 @@ class CollectorHandler(_GPUScopeMixin, APIHandler):
         self.finish(
             json.dumps(
                 {
-                    "source": _source("facts.py"),
+                    "probe": probe_code(),
                     "mime": facts.MIME,
                     "cell_usage_loader": cell_usage_loader(mode),
                     "cells": {
@@ -269,6 +269,22 @@ def cell_usage_loader(mode: str = "change") -> str:
     namespace["load_ipython_extension"](get_ipython(), reset_peaks={mode == "peak"})
 _gpuscope_load_cell_usage({json.dumps(_source("cell_usage.py"))})
 del _gpuscope_load_cell_usage
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def probe_code() -> str:
+    """What the frontend runs silently at kernel start: kernel/probe.py with the
+    collector's driver reader (kernel/facts.py), each loaded as a private module (the
+    kernel's environment need not have this package)."""
+    return f"""def _gpuscope_probe(facts_source, probe_source):
+    facts = {{"__name__": "gpuscope_probe_facts"}}
+    exec(compile(facts_source, "<gpuscope facts.py>", "exec"), facts)
+    probe = {{"__name__": "gpuscope_probe"}}
+    exec(compile(probe_source, "<gpuscope probe.py>", "exec"), probe)
+    probe["show"](facts["_driver_facts"])
+_gpuscope_probe({json.dumps(_source("facts.py"))}, {json.dumps(_source("probe.py"))})
+del _gpuscope_probe
 """
 
 

@@ -165,7 +165,7 @@ export function kernelRef(
 /** A `collector` reply: empty sources unless given. */
 export function collectorReply(overrides: Partial<ICollectorReply> = {}): ICollectorReply {
   return {
-    source: '',
+    probe: '',
     mime: '',
     cell_usage_loader: '',
     cells: { short: '', self_contained: '' },

@@ -6,7 +6,7 @@
 import type { ISessionContext } from '@jupyterlab/apputils';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { IProbe, PROBE_MIME, probeCode, profileFromProbe } from '../core/profiles/probe';
+import { IProbe, PROBE_MIME, profileFromProbe } from '../core/profiles/probe';
 import type { IDeviceProfile } from '../core/lint/analyzer';
 import { runSilently } from '../ui/silent';
 import type { IDeviceProfiles, IGPUScopeAPI } from '../tokens';
@@ -92,10 +92,10 @@ export class ProfileStore implements IDeviceProfiles {
     if (info.language_info.name !== 'python') {
       return;
     }
-    if (!this._source) {
-      this._source = (await this._api.collector()).source;
+    if (!this._probe) {
+      this._probe = (await this._api.collector()).probe;
     }
-    const run = await runSilently(kernel, probeCode(this._source), { waitMs: PROBE_WAIT_MS });
+    const run = await runSilently(kernel, this._probe, { waitMs: PROBE_WAIT_MS });
     const data = run.displays.find(display => PROBE_MIME in display)?.[PROBE_MIME];
     if (data) {
       this._kernels.set(kernel.id, profileFromProbe(data as unknown as IProbe));
@@ -118,6 +118,6 @@ export class ProfileStore implements IDeviceProfiles {
   private _probed = new Set<string>();
   private _attempts = new Map<string, number>();
   private _watched = new WeakSet<object>();
-  private _source: string | null = null;
+  private _probe: string | null = null;
   private _changed = new Signal<this, void>(this);
 }

@@ -23,6 +23,7 @@ import pytest
 from jupyterlab_gpuscope import diagnostic_cell
 from jupyterlab_gpuscope.kernel import facts as kernel_facts
 from jupyterlab_gpuscope.kernel import findings as kernel_findings
+from jupyterlab_gpuscope.routes import probe_code
 
 ROOT = Path(__file__).resolve().parents[3]
 MIME = kernel_facts.MIME
@@ -453,7 +454,7 @@ async def test_the_collector_route_serves_both_cells_and_refuses_odd_flags(jp_fe
 
     body = json.loads((await jp_fetch("gpuscope", "api", "collector")).body)
     assert body["mime"] == MIME
-    assert body["source"] == Path(kernel_facts.__file__).read_text()
+    assert body["probe"] == probe_code()
     assert body["cells"]["short"] == diagnostic_cell.short()
     assert body["cells"]["self_contained"] == diagnostic_cell.self_contained()
     private = json.loads((await jp_fetch("gpuscope", "api", "collector", params={"include_private": "true"})).body)

@@ -1,53 +1,12 @@
 /**
- * The kernel probe: the Python run silently at kernel start, and the device profile its
- * reply describes. Browser-free: the store runs it, the tests read it.
+ * The kernel probe's reply (python/jupyterlab_gpuscope/kernel/probe.py, run silently at
+ * kernel start) and the device profile it describes. Browser-free.
  */
 import { platformKey, visibleDevices } from '../knowledge/compat';
 import type { IDeviceProfile } from '../lint/analyzer';
 
+/** The MIME type of the probe's output: kernel/probe.py's MIME (pytest checks they agree). */
 export const PROBE_MIME = 'application/vnd.gpuscope.probe+json';
-
-/**
- * Python run silently at kernel start: the driver's devices (through the collector's
- * ctypes reader, without CUDA initialisation), CUDA_VISIBLE_DEVICES, the platform, and
- * the installed torch's version and build (its metadata and torch/version.py, read as
- * text: torch is not imported, since PyPI's version string lacks "+cuXYZ"). Milliseconds.
- */
-export function probeCode(collectorSource: string): string {
-  return `
-def _gpuscope_probe(source):
-    import importlib.metadata, importlib.util, os, platform
-    from IPython.display import display
-    namespace = {"__name__": "gpuscope_probe"}
-    exec(compile(source, "<gpuscope-probe>", "exec"), namespace)
-    try:
-        torch_version = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        torch_version = None
-    build = None
-    try:
-        import ast
-        spec = importlib.util.find_spec("torch")
-        with open(os.path.join(os.path.dirname(spec.origin), "version.py"), encoding="utf-8") as file:
-            tree = ast.parse(file.read())
-        build = {"cuda": None, "hip": None}
-        for node in tree.body:
-            target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
-            value = getattr(node, "value", None)
-            if getattr(target, "id", None) in build and isinstance(value, ast.Constant):
-                build[target.id] = value.value
-    except Exception:
-        build = None
-    display({"${PROBE_MIME}": {
-        "driver": namespace["_driver_facts"](),
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "torch": torch_version,
-        "torch_build": build,
-        "platform": {"system": platform.system(), "machine": platform.machine()},
-    }}, raw=True)
-_gpuscope_probe(${JSON.stringify(collectorSource)})
-del _gpuscope_probe`;
-}
 
 export interface IProbe {
   driver: {
