@@ -110,7 +110,7 @@ screenshots: build $(VENV)/.torch chromium ui-tests/node_modules/.installed
 
 bench: build ui-tests/node_modules/.installed chromium
 	python bench/server_load.py
-	python bench/classroom_load.py
+	python bench/shared_gpus_load.py
 	python bench/frontend_size.py  # leaves the production build, which the browser benchmarks load
 	node bench/lint_speed.js
 	node bench/lint_quality.js

@@ -171,9 +171,9 @@ async def load_table(seconds: float) -> None:
 
 
 def memory_table(gpus: int = 8, hours: int = 24) -> None:
-    from jupyterlab_gpuscope.backends import ReplayBackend
-    from jupyterlab_gpuscope.backends.replay import bundled_trace
-    from jupyterlab_gpuscope.sampler import Sampler
+    from jupyterlab_gpuscope.monitor.backends import ReplayBackend
+    from jupyterlab_gpuscope.monitor.backends.replay import bundled_trace
+    from jupyterlab_gpuscope.monitor.sampler import Sampler
 
     # An 8-GPU trace: the two-H200 recording's GPUs repeated with new indices.
     lines = [json.loads(line) for line in bundled_trace("h200x2-workload.jsonl").read_text().splitlines()]

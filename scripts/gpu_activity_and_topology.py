@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 import pynvml  # noqa: E402
-from jupyterlab_gpuscope.backends import NvmlBackend  # noqa: E402
+from jupyterlab_gpuscope.monitor.backends import NvmlBackend  # noqa: E402
 
 LOADS = {
     "idle": None,

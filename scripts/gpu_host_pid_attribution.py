@@ -25,11 +25,11 @@ from jupyter_client.manager import KernelManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-from jupyterlab_gpuscope.attribution import evidence_path  # noqa: E402
-from jupyterlab_gpuscope.backends import NvmlBackend  # noqa: E402
-from jupyterlab_gpuscope.processes import KernelInfo, describe  # noqa: E402
+from jupyterlab_gpuscope.monitor.attribution import evidence_path  # noqa: E402
+from jupyterlab_gpuscope.monitor.backends import NvmlBackend  # noqa: E402
+from jupyterlab_gpuscope.monitor.processes import KernelInfo, describe  # noqa: E402
+from jupyterlab_gpuscope.monitor.sampler import Sampler  # noqa: E402
 from jupyterlab_gpuscope.routes import cell_usage_loader  # noqa: E402
-from jupyterlab_gpuscope.sampler import Sampler  # noqa: E402
 
 GiB = 2**30
 OFFSET = 3_000_000

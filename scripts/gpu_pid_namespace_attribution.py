@@ -103,7 +103,7 @@ def main(out):
             "kernels": kernels,
             "outside_process": {"host_pid": outside.pid, "bytes": int(2.5 * GiB)},
             "processes": api("gpuscope/api/processes"),
-            "usage": api("gpuscope/api/usage"),
+            "usage": api("gpuscope/api/shared-gpus"),
             "devices": api("gpuscope/api/devices"),
             "nvidia_smi": nvidia_smi(),
         }

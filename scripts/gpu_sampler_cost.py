@@ -17,8 +17,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-from jupyterlab_gpuscope.backends import NvmlBackend  # noqa: E402
-from jupyterlab_gpuscope.sampler import Sampler  # noqa: E402
+from jupyterlab_gpuscope.monitor.backends import NvmlBackend  # noqa: E402
+from jupyterlab_gpuscope.monitor.sampler import Sampler  # noqa: E402
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def main() -> int:
         kernel_id, client = kernel(work, "student.ipynb")
         run(client, ALLOCATE.format(gib=10))
         time.sleep(3)  # the sampler and the watcher see both processes
-        usage = api("gpuscope/api/usage")
+        usage = api("gpuscope/api/shared-gpus")
         apps = smi("pid,used_memory", "compute-apps")
         print("nvidia-smi compute apps (pid, MiB):", apps)
         for gpu in usage["gpus"][:1]:
@@ -82,7 +82,8 @@ def main() -> int:
         print("nvidia-smi memory.used MiB:", smi("index,memory.used")[0])
         if other is not None:
             bodies = {
-                r: json.dumps(api(f"gpuscope/api/{r}")) for r in ("devices", "processes", "usage", "policy", "stats")
+                r: json.dumps(api(f"gpuscope/api/{r}"))
+                for r in ("devices", "processes", "shared-gpus", "policy", "stats")
             }
             bodies["metrics"] = text
             leaks = [r for r, body in bodies.items() if OTHER in body or f'"pid": {other.pid},' in body]
@@ -90,9 +91,9 @@ def main() -> int:
 
         # Idle: the kernel ran its cell; now it waits.
         deadline = time.time() + 30
-        while time.time() < deadline and not api("gpuscope/api/usage")["idle"]:
+        while time.time() < deadline and not api("gpuscope/api/shared-gpus")["idle"]:
             time.sleep(0.5)
-        idle = api("gpuscope/api/usage")["idle"]
+        idle = api("gpuscope/api/shared-gpus")["idle"]
         print(
             "idle:",
             [(i["notebook_path"], gib(i["used_memory"]), round(i["shutdown_at"] - i["idle_since"], 1)) for i in idle],
@@ -104,11 +105,11 @@ def main() -> int:
             headers={"Authorization": f"token {TOKEN}"},
         )
         print("Keep:", urllib.request.urlopen(keep, timeout=10).status)
-        print("after Keep, idle:", api("gpuscope/api/usage")["idle"])
+        print("after Keep, idle:", api("gpuscope/api/shared-gpus")["idle"])
         deadline = time.time() + 60
-        while time.time() < deadline and not api("gpuscope/api/usage")["shut_down"]:
+        while time.time() < deadline and not api("gpuscope/api/shared-gpus")["shut_down"]:
             time.sleep(0.5)
-        print("shut_down:", api("gpuscope/api/usage")["shut_down"])
+        print("shut_down:", api("gpuscope/api/shared-gpus")["shut_down"])
         kernels = [k["id"] for k in api("api/kernels")]
         time.sleep(2)
         print(

@@ -14,7 +14,7 @@ import type {
   IProcessesReply,
   ISamplesReply,
   IStats,
-  IUsageReply,
+  ISharedGPUsReply,
   StreamMessage
 } from './api.types';
 
@@ -82,8 +82,8 @@ export class GPUScopeAPI {
   }
 
   /** This user's GPU memory against the soft limit, and idle kernels holding memory. */
-  usage(): Promise<IUsageReply> {
-    return this._get('usage');
+  sharedGPUs(): Promise<ISharedGPUsReply> {
+    return this._get('shared-gpus');
   }
 
   /** What the admin set for everyone (limits, idle kernels, lint target). Fixed while the

@@ -11,7 +11,7 @@ export type GPUScopeWire =
   | IProcessesReply
   | IStats
   | ICollectorReply
-  | IUsageReply
+  | ISharedGPUsReply
   | IPolicy
   | StreamMessage;
 /**
@@ -81,12 +81,12 @@ export interface IDevicesReply {
   nvml_version: string | null;
   devices: IDevice[];
   /**
-   * How the GPUs are linked; null when unknown, absent before 0.2.
+   * How the GPUs are linked; null when unknown.
    */
   topology: ITopology | null;
 }
 /**
- * Absent from servers before 0.2.
+ * Where the server runs (monitor/environment.py).
  */
 export interface IEnvironment {
   container: 'docker' | 'podman' | 'kubernetes' | 'wsl' | null;
@@ -115,11 +115,11 @@ export interface IDevice {
   max_mem_clock: number | null;
   bus_id: string | null;
   /**
-   * Its MIG devices when the GPU is in MIG mode (readings.py's mig_instance); absent before 0.2.
+   * Its MIG devices when the GPU is in MIG mode (monitor/readings.py's mig_instance).
    */
   mig_instances: IMigInstance[];
   /**
-   * Active NVLinks (0: none); absent before 0.2.
+   * Active NVLinks (0: none).
    */
   nvlink_links: number | null;
   /**
@@ -346,7 +346,7 @@ export interface IKernelRef {
   notebook_path: string | null;
 }
 /**
- * Memory in use that no process listed here holds (processes.py's held_outside).
+ * Memory in use that no process listed here holds (monitor/processes.py's held_outside).
  */
 export interface IHeldOutside {
   used_memory: number | null;
@@ -396,7 +396,7 @@ export interface ICollectorReply {
     self_contained: string;
   };
 }
-export interface IUsageReply {
+export interface ISharedGPUsReply {
   backend: 'nvml' | 'replay' | 'none';
   live: boolean;
   source: {
@@ -441,7 +441,7 @@ export interface IGPUShare {
    */
   outside: number | null;
   /**
-   * Why `outside` is null (a recording, an unreadable process list); absent from older servers.
+   * Why `outside` is null (a recording, an unreadable process list).
    */
   outside_reason: string | null;
   limit: number | null;

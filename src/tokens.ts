@@ -17,7 +17,7 @@ import type {
   ISample,
   ISamplesReply,
   IStats,
-  IUsageReply,
+  ISharedGPUsReply,
   StreamMessage
 } from './api';
 import type { IDeviceProfile } from './core/lint/analyzer';
@@ -45,7 +45,7 @@ export interface IGPUScopeAPI {
   processes(): Promise<IProcessesReply>;
   stats(): Promise<IStats>;
   collector(options?: ICollectorOptions): Promise<ICollectorReply>;
-  usage(): Promise<IUsageReply>;
+  sharedGPUs(): Promise<ISharedGPUsReply>;
   policy(): Promise<IPolicy>;
   keepKernel(kernelId: string): Promise<void>;
   openStream(onMessage: (message: StreamMessage) => void): WebSocket;
@@ -169,8 +169,8 @@ export interface IStatusContribution {
 /** This user's share of the GPUs (soft limit, others' total, idle kernels). */
 export interface ISharedGPUs {
   readonly changed: ISignal<ISharedGPUs, void>;
-  /** The latest reply; null before the first one, or when the server has no `usage` route. */
-  readonly usage: IUsageReply | null;
+  /** The latest reply; null before the first one, or when the server has no `shared-gpus` route. */
+  readonly usage: ISharedGPUsReply | null;
   /** Fetch now and resolve once the new reply is in. */
   refresh(): Promise<void>;
   /** The status bar's part for these GPUs. */

@@ -4,7 +4,7 @@ server started reported as holding 2 GiB on GPU 0 (as NVML would list a real one
 Readings stay labelled as a replay (live = False)."""
 
 import psutil
-from jupyterlab_gpuscope.backends import ReplayBackend
+from jupyterlab_gpuscope.monitor.backends import ReplayBackend
 
 GiB = 1024**3
 

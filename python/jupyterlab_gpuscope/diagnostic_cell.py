@@ -39,7 +39,7 @@ else:
 
 
 def needed_knowledge():
-    """The part of the knowledge base the doctor reads (no lint rules, no error texts),
+    """The part of the knowledge base kernel/findings.py reads (no lint rules, no error texts),
     with only the sources it can cite."""
     kb = knowledge.data()
     part = {

@@ -11,11 +11,11 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Enum, Float, Int, TraitError, Type, Unicode
 
-from . import metrics
-from .backends import Backend, NoneBackend, NvmlBackend, ReplayBackend
-from .process_join import ProcessJoin
+from .monitor import metrics
+from .monitor.backends import Backend, NoneBackend, NvmlBackend, ReplayBackend
+from .monitor.process_feed import ProcessFeed
+from .monitor.sampler import Sampler
 from .routes import route_handlers
-from .sampler import Sampler
 from .shared_gpus.idle import IdlePolicy
 from .shared_gpus.limits import MemoryLimit
 from .shared_gpus.watcher import SharedGPUsWatcher
@@ -211,12 +211,12 @@ class GPUScope(ExtensionApp):
             log=self.log,
         )
         policy = self.policy()
-        self.process_join = ProcessJoin(
+        self.process_feed = ProcessFeed(
             self.sampler, self.serverapp.kernel_manager, self.serverapp.session_manager, policy=policy, log=self.log
         )
         self.shared_gpus = SharedGPUsWatcher(
             self.sampler,
-            self.process_join,
+            self.process_feed,
             self.serverapp.kernel_manager,
             limit=MemoryLimit(
                 self.user_memory_limit_bytes, self.user_memory_limit_fraction, self.user_memory_warn_fraction
@@ -229,7 +229,7 @@ class GPUScope(ExtensionApp):
         self.settings.update(
             gpuscope_sampler=self.sampler,
             gpuscope_watcher=self.shared_gpus,
-            gpuscope_join=self.process_join,
+            gpuscope_join=self.process_feed,
             gpuscope_policy=policy,
         )
 

@@ -23,14 +23,14 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web, websocket
 
 from . import diagnostic_cell
-from .environment import environment
 from .kernel import facts
-from .processes import ReadGrants
+from .monitor.environment import environment
+from .monitor.processes import ReadGrants
 from .shared_gpus.watcher import usage_for_viewer
 
 if TYPE_CHECKING:
-    from .process_join import Joined, ProcessJoin
-    from .sampler import Sampler
+    from .monitor.process_feed import Joined, ProcessFeed
+    from .monitor.sampler import Sampler
     from .shared_gpus.watcher import SharedGPUsWatcher
 
 AUTH_RESOURCE = "gpuscope"
@@ -88,7 +88,7 @@ class _GPUScopeMixin:
                 raise web.HTTPError(400, f"Query parameter '{name}' was given {len(values)} times; give it once.")
 
     @property
-    def join(self) -> ProcessJoin:
+    def join(self) -> ProcessFeed:
         return self.settings["gpuscope_join"]  # type: ignore[attr-defined]
 
     def backend_summary(self) -> dict[str, Any]:
@@ -164,7 +164,7 @@ class StatsHandler(_GPUScopeMixin, APIHandler):
         )
 
 
-class UsageHandler(_GPUScopeMixin, APIHandler):
+class SharedGPUsHandler(_GPUScopeMixin, APIHandler):
     """This user's GPU memory per GPU against the soft limit, their kernels holding memory,
     idle ones to nudge, and what gpuscope shut down. Others appear only as totals."""
 
@@ -375,7 +375,7 @@ class StreamHandler(_GPUScopeMixin, JupyterHandler, websocket.WebSocketHandler):
         self.join.unsubscribe(self._on_processes)
 
     def _on_processes(self, joined: Joined) -> None:
-        """A new process list (process_join.py), in the view this viewer may read; the
+        """A new process list (process_feed.py), in the view this viewer may read; the
         summary is spliced in here, as it is this moment's."""
         if self._paused:
             return
@@ -429,7 +429,7 @@ def route_handlers() -> list[tuple[str, type]]:
         (rf"/{API}/processes", ProcessesHandler),
         (rf"/{API}/stats", StatsHandler),
         (rf"/{API}/collector", CollectorHandler),
-        (rf"/{API}/usage", UsageHandler),
+        (rf"/{API}/shared-gpus", SharedGPUsHandler),
         (rf"/{API}/policy", PolicyHandler),
         (rf"/{API}/keep", KeepHandler),
         (rf"/{API}/stream", StreamHandler),

@@ -13,7 +13,7 @@ import type {
   ISample,
   ISamplesReply,
   IStats,
-  IUsageReply,
+  ISharedGPUsReply,
   StreamMessage
 } from '../api';
 import type { IGPUScopeAPI } from '../tokens';
@@ -241,9 +241,9 @@ export class FakeAPI implements IGPUScopeAPI {
   }
 
   /** Replies for `usage`, in order (an Error is thrown); the last one repeats. */
-  usageReplies: (IUsageReply | Error)[] = [];
+  usageReplies: (ISharedGPUsReply | Error)[] = [];
   usageCalls = 0;
-  async usage(): Promise<IUsageReply> {
+  async sharedGPUs(): Promise<ISharedGPUsReply> {
     this.usageCalls += 1;
     const next = this.usageReplies.length > 1 ? this.usageReplies.shift() : this.usageReplies[0];
     if (!next) {

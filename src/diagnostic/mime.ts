@@ -5,7 +5,7 @@ import { Widget } from '@lumino/widgets';
 import { TRANSLATION_DOMAIN } from '../tokens';
 import { DIAGNOSTIC_MIME, DiagnosticReport, IDiagnosticBundle } from './report';
 
-/** Renders the diagnostic's output: the findings the kernel-side doctor put there. */
+/** Renders the diagnostic's output: the findings the kernel put there. */
 class ReportRenderer extends Widget implements IRenderMime.IRenderer {
   constructor(options: IRenderMime.IRendererOptions) {
     super();

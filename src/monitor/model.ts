@@ -109,7 +109,7 @@ export class MonitorModel implements IMonitorModel {
   /**
    * Views that show processes register here. While at least one does, the server pushes
    * the process list over the stream whenever it changes (its join is made once per
-   * sample for every viewer: process_join.py); nothing is polled.
+   * sample for every viewer: monitor/process_feed.py); nothing is polled.
    */
   watchProcesses(): IDisposable {
     this._processViewers++;

@@ -3,7 +3,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { IGPUShare, IUsageReply } from '../api';
+import type { IGPUShare, ISharedGPUsReply } from '../api';
 import { formatUsedOfTotal } from '../core/memory';
 import { outsideLine, usageLine, worthALine } from './text';
 import type { IGPUScopeAPI, ISharedGPUs, IStatusContribution, MemoryUnits } from '../tokens';
@@ -40,7 +40,7 @@ export class SharedGPUsModel implements ISharedGPUs {
   }
 
   /** The latest reply; null before the first one, or when the server has no `usage` route. */
-  get usage(): IUsageReply | null {
+  get usage(): ISharedGPUsReply | null {
     return this._usage;
   }
 
@@ -81,9 +81,9 @@ export class SharedGPUsModel implements ISharedGPUs {
   }
 
   private async _fetch(): Promise<void> {
-    let usage: IUsageReply;
+    let usage: ISharedGPUsReply;
     try {
-      usage = await this._api.usage();
+      usage = await this._api.sharedGPUs();
     } catch (error) {
       if (error instanceof ServerConnection.ResponseError && error.response.status === 404) {
         // A server extension older than this frontend: nothing to poll.
@@ -104,6 +104,6 @@ export class SharedGPUsModel implements ISharedGPUs {
   }
 
   private _poll: Poll;
-  private _usage: IUsageReply | null = null;
+  private _usage: ISharedGPUsReply | null = null;
   private _changed = new Signal<this, void>(this);
 }

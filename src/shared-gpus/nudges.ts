@@ -1,7 +1,7 @@
 import { Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IGPUShare, IUsageReply } from '../api';
+import type { IGPUShare, ISharedGPUsReply } from '../api';
 import { idleMessage, limitToast, shutDownMessage } from './text';
 import type { MemoryUnits } from '../tokens';
 
@@ -32,7 +32,7 @@ export class NudgeNotifier {
     private _storage: NudgeStorage | null = globalThis.localStorage ?? null
   ) {}
 
-  update(usage: IUsageReply, units: MemoryUnits): void {
+  update(usage: ISharedGPUsReply, units: MemoryUnits): void {
     const remembered = this._read(SHOWN_KEY);
     const shown = Array.isArray(remembered)
       ? remembered.filter((id): id is string => typeof id === 'string')
@@ -89,7 +89,7 @@ export class NudgeNotifier {
     this._notifyLimits(usage, units);
   }
 
-  private _notifyLimits(usage: IUsageReply, units: MemoryUnits): void {
+  private _notifyLimits(usage: ISharedGPUsReply, units: MemoryUnits): void {
     const remembered = this._read(LIMIT_KEY);
     const states: Record<string, string> =
       remembered && typeof remembered === 'object' && !Array.isArray(remembered)
@@ -108,7 +108,7 @@ export class NudgeNotifier {
   }
 
   /** A message about readings from a recording says so. */
-  private _labelled(usage: IUsageReply, text: string): string {
+  private _labelled(usage: ISharedGPUsReply, text: string): string {
     return usage.live ? text : this._trans.__('%1 (replay readings)', text);
   }
 

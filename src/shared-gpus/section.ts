@@ -1,7 +1,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { element } from '../ui/dom';
-import type { IUsageReply } from '../api';
+import type { ISharedGPUsReply } from '../api';
 import type { INudgeActions } from './nudges';
 import { formatMemory } from '../core/memory';
 import { formatDuration, outsideLine, usageLine, worthALine } from './text';
@@ -22,7 +22,7 @@ export class UsageSection {
     this.node.hidden = true;
   }
 
-  update(usage: IUsageReply | null, units: MemoryUnits): void {
+  update(usage: ISharedGPUsReply | null, units: MemoryUnits): void {
     const trans = this._trans;
     this.node.hidden = !usage || usage.gpus.length === 0;
     if (!usage || this.node.hidden) {
@@ -102,7 +102,7 @@ export class UsageSection {
 
   private _shown = '';
 
-  private _policyText(usage: IUsageReply): string {
+  private _policyText(usage: ISharedGPUsReply): string {
     const { policy } = usage;
     const trans = this._trans;
     const parts: string[] = [];

@@ -7,7 +7,7 @@ import tempfile
 
 from jupyterlab.galata import configure_jupyter_server
 
-from jupyterlab_gpuscope.backends.replay import bundled_trace
+from jupyterlab_gpuscope.monitor.backends.replay import bundled_trace
 
 configure_jupyter_server(c)  # noqa: F821
 c.ServerApp.allow_root = True  # noqa: F821

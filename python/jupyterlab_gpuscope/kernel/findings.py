@@ -1,4 +1,4 @@
-"""The doctor: the collector's facts in, findings out (pass / warn / fail, each with its
+"""The findings: the collector's facts in, findings out (pass / warn / fail, each with its
 cause, the exact fix and its sources), and the report document every frontend shows.
 
 It runs where the facts are collected (a kernel, a terminal, CI), so that a saved
@@ -61,7 +61,7 @@ def _code(text):
 
 
 def facts_problem(value):
-    """Why a document is not facts this doctor can read, or None when it can."""
+    """Why a document is not facts this version can judge, or None when it can."""
     if not isinstance(value, dict):
         return "the facts must be a JSON object"
     schema = value.get("schema")

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from ..processes import KernelInfo
+from ..monitor.processes import KernelInfo
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from tornado.ioloop import PeriodicCallback
 
-from ..processes import ALL_GRANTED, KernelInfo, ReadGrants, for_viewer
+from ..monitor.processes import ALL_GRANTED, KernelInfo, ReadGrants, for_viewer
 from .idle import IdleKernel, IdlePolicy
 from .limits import MemoryLimit, gpu_usage, kernel_memory
 
 if TYPE_CHECKING:
-    from ..process_join import ProcessJoin
-    from ..sampler import Sampler
+    from ..monitor.process_feed import ProcessFeed
+    from ..monitor.sampler import Sampler
 
 GiB = 1024**3
 
@@ -52,7 +52,7 @@ class SharedGPUsWatcher:
     def __init__(
         self,
         sampler: Sampler,
-        join: ProcessJoin,
+        join: ProcessFeed,
         kernel_manager: Any,
         *,
         limit: MemoryLimit,

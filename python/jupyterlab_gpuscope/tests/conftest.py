@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from jupyterlab_gpuscope.backends import NvmlBackend
 from jupyterlab_gpuscope.extension import GPUScope
+from jupyterlab_gpuscope.monitor.backends import NvmlBackend
 
 from .fake_nvml import FakeNVML
 from .wire import ROUTE_REPLIES, assert_matches

@@ -7,7 +7,7 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from jupyterlab_gpuscope.backends.replay import bundled_trace
+from jupyterlab_gpuscope.monitor.backends.replay import bundled_trace
 
 
 def recorded_values(field: str) -> set:
@@ -78,7 +78,7 @@ async def test_processes_from_a_replay_are_not_attributed_locally(get_json, wait
 
 
 def test_recorded_processes_are_labelled_as_the_recordings():
-    from jupyterlab_gpuscope.processes import RECORDED, describe
+    from jupyterlab_gpuscope.monitor.processes import RECORDED, describe
 
     body = describe({0: [{"pid": 4_194_000, "used_memory": 1}]}, [], show_other_users=True, recorded=True)
     assert body["pid_namespace"]["note"].startswith("These processes were recorded on another machine")
@@ -86,7 +86,7 @@ def test_recorded_processes_are_labelled_as_the_recordings():
 
 
 def test_a_replay_lists_its_processes_as_the_recordings_not_as_other_users():
-    from jupyterlab_gpuscope.processes import RECORDED, describe
+    from jupyterlab_gpuscope.monitor.processes import RECORDED, describe
 
     body = describe({0: [{"pid": 4_194_000, "used_memory": 1}]}, [], show_other_users=False, recorded=True)
     gpu = body["gpus"][0]
@@ -137,8 +137,8 @@ async def test_repeated_parameter_is_400(jp_fetch):
 
 
 def test_the_two_gpu_replay_has_the_topology_written_from_nvidia_smi_labelled_as_such():
-    from jupyterlab_gpuscope.backends import ReplayBackend
-    from jupyterlab_gpuscope.backends.replay import bundled_trace
+    from jupyterlab_gpuscope.monitor.backends import ReplayBackend
+    from jupyterlab_gpuscope.monitor.backends.replay import bundled_trace
 
     backend = ReplayBackend(bundled_trace("h200x2-workload.jsonl"))
     system = backend.open()

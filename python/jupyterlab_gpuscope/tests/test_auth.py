@@ -32,7 +32,7 @@ def gpuscope_paths(web_app) -> list[str]:
 def test_the_enumeration_finds_every_route(jp_serverapp):
     paths = gpuscope_paths(jp_serverapp.web_app)
     names = sorted(p.rsplit("/", 1)[-1] for p in paths)
-    assert names == ["collector", "devices", "keep", "policy", "processes", "samples", "stats", "stream", "usage"]
+    assert names == ["collector", "devices", "keep", "policy", "processes", "samples", "shared-gpus", "stats", "stream"]
 
 
 def request_for(parts: list[str]) -> dict:

@@ -117,7 +117,7 @@ async def test_every_route_is_authorized_against_the_gpuscope_resource(deny, jp_
 async def test_a_user_allowed_everything_sees_the_kernel_and_its_notebook(deny, kernel_on_gpu, get_json, jp_ws_fetch):
     deny()
     kernel_id, _ = kernel_on_gpu
-    for route in ("processes", "usage"):
+    for route in ("processes", "shared-gpus"):
         _, text = await settled(get_json, route)
         assert kernel_id in text and NOTEBOOK in text, route
     pushed = await pushed_processes(jp_ws_fetch)
@@ -136,7 +136,7 @@ async def test_a_user_who_may_not_read_kernels_is_told_no_kernel_id_anywhere(
     assert process["pid"] == pid and process["owner"] == "self"
     assert process["kernel"] is None and process["cmdline"] is None
     assert kernel_id not in text and NOTEBOOK not in text
-    usage, text = await settled(get_json, "usage")
+    usage, text = await settled(get_json, "shared-gpus")
     assert usage["gpus"][0]["mine"] == 3 * GiB
     assert usage["kernels"] == [] and usage["idle"] == []
     assert kernel_id not in text and NOTEBOOK not in text
@@ -155,7 +155,7 @@ async def test_a_user_who_may_not_read_sessions_is_told_no_notebook_path(deny, k
         "notebook_path": None,
     }
     assert NOTEBOOK not in text
-    usage, text = await settled(get_json, "usage")
+    usage, text = await settled(get_json, "shared-gpus")
     assert [k["id"] for k in usage["kernels"]] == [kernel_id]
     assert NOTEBOOK not in text
     pushed = await pushed_processes(jp_ws_fetch)

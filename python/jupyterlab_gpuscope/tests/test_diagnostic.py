@@ -232,7 +232,7 @@ def test_a_cut_or_edited_self_contained_cell_is_refused_with_what_to_do(tmp_path
         assert "cut or edited since it was inserted: insert it again" in done.stderr, done.stderr
 
 
-def test_the_self_contained_cell_carries_only_the_knowledge_the_doctor_reads():
+def test_the_self_contained_cell_carries_only_the_knowledge_the_findings_read():
     part = diagnostic_cell.needed_knowledge()
     assert "lint_rules" not in part and "error_signatures" not in part
     full = json.loads((ROOT / "src" / "core" / "knowledge" / "kb.json").read_text())

@@ -1,4 +1,4 @@
-"""The doctor on real facts: collected on an H200 (scripts/gpu_diagnostic_facts.py), each
+"""The findings on real facts: collected on an H200 (scripts/gpu_diagnostic_facts.py), each
 scenario changing only what it is about. Asserts what a user reads: the verdict, the
 cause, and above all that the fix is the right one (and that wrong ones are absent)."""
 

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from jupyterlab_gpuscope import metrics, processes
-from jupyterlab_gpuscope.attribution import (
+from jupyterlab_gpuscope.monitor import metrics, processes
+from jupyterlab_gpuscope.monitor.attribution import (
     CONTEXT_ALLOWANCE,
     EVIDENCE_READ_SECONDS,
     MAX_EVIDENCE_BYTES,
     evidence_path,
     read_evidence,
 )
-from jupyterlab_gpuscope.processes import NOT_IN_NAMESPACE, KernelInfo, describe
+from jupyterlab_gpuscope.monitor.processes import NOT_IN_NAMESPACE, KernelInfo, describe
 from jupyterlab_gpuscope.routes import cell_usage_loader
 
 from .fake_nvml import GiB
@@ -144,7 +144,7 @@ async def test_each_driver_kind_names_the_kernels_counts_the_others_and_nudges_t
             assert gpu["others"]["count"] == 0
             assert gpu["outside"]["used_memory"] == OTHER_CONTAINER[1]
 
-        usage = await body_when(get_json, "usage", lambda b: len(b["kernels"]) == 2)
+        usage = await body_when(get_json, "shared-gpus", lambda b: len(b["kernels"]) == 2)
         [gpu_usage] = [g for g in usage["gpus"] if g["index"] == 0]
         assert gpu_usage["mine"] == 11 * GiB + 2 * CONTEXT
         assert gpu_usage["others"] + (gpu_usage["outside"] or 0) == OTHER_CONTAINER[1]
@@ -169,7 +169,7 @@ async def test_each_driver_kind_names_the_kernels_counts_the_others_and_nudges_t
         watcher.clock = watcher.idle.clock = clock
         clock.now += 31 * MINUTE
         await watcher.check()
-        idle = {i["notebook_path"]: i for i in (await get_json("usage"))["idle"]}
+        idle = {i["notebook_path"]: i for i in (await get_json("shared-gpus"))["idle"]}
         assert set(idle) == {"train.ipynb", "eval.ipynb"}
         assert idle["eval.ipynb"]["used_memory"] == 3 * GiB + CONTEXT
     finally:
@@ -190,7 +190,7 @@ async def test_with_host_pids_a_kernel_without_evidence_is_not_guessed(
     )
     assert body["pid_namespace"]["kernels_without_evidence"] == [kernel_id]
     assert "cannot be told" in body["pid_namespace"]["note"]
-    assert (await get_json("usage"))["kernels"] == []
+    assert (await get_json("shared-gpus"))["kernels"] == []
 
 
 # ---- the matching rules, on given evidence ----------------------------------------------------
@@ -202,7 +202,7 @@ def kernel(kernel_id: str, pid: int = 100) -> KernelInfo:
 
 def evidence(*entries):
     """evidence_of for describe: kernel id -> [(context_after, context_by, held)] on GPU 0."""
-    from jupyterlab_gpuscope.attribution import DeviceEvidence
+    from jupyterlab_gpuscope.monitor.attribution import DeviceEvidence
 
     given = {k: [DeviceEvidence(k, "fake-0", a, b, held) for a, b, held in v] for k, v in entries}
     return lambda info: given.get(info.id)
@@ -379,7 +379,7 @@ def test_a_fifo_link_or_huge_file_in_place_of_evidence_is_ignored_without_hangin
 
 
 def test_a_read_that_hangs_is_given_up_after_the_time_limit(tmp_path, monkeypatch):
-    from jupyterlab_gpuscope import attribution
+    from jupyterlab_gpuscope.monitor import attribution
 
     connection, report = planted_evidence(tmp_path)
     Path(evidence_path(str(connection))).write_text(report)

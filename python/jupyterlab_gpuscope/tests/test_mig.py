@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from jupyterlab_gpuscope.backends import NvmlBackend, ReplayBackend
-from jupyterlab_gpuscope.backends.replay import bundled_trace
+from jupyterlab_gpuscope.monitor.backends import NvmlBackend, ReplayBackend
+from jupyterlab_gpuscope.monitor.backends.replay import bundled_trace
 
 from .fake_nvml import FakeNVML, GiB
 
@@ -117,7 +117,7 @@ async def test_the_routes_serve_instances_processes_per_instance_and_limits_per_
     devices = await get_json("devices")
     assert [m["profile"] for m in devices["devices"][0]["mig_instances"]] == ["3g.71gb", "2g.35gb", "1g.18gb"]
     for _ in range(100):
-        usage = await get_json("usage")
+        usage = await get_json("shared-gpus")
         if usage["gpus"] and usage["gpus"][0]["instances"] and usage["gpus"][0]["mine"]:
             break
         await asyncio.sleep(0.1)

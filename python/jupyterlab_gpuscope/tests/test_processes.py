@@ -14,7 +14,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jupyterlab_gpuscope.processes import ENDED, NOT_IN_NAMESPACE, UNVERIFIED, KernelInfo, describe, held_outside
+from jupyterlab_gpuscope.monitor.processes import (
+    ENDED,
+    NOT_IN_NAMESPACE,
+    UNVERIFIED,
+    KernelInfo,
+    describe,
+    held_outside,
+)
 
 from .fake_nvml import GiB
 
@@ -146,7 +153,7 @@ def test_outside_a_container_a_vanished_pid_is_only_a_process_that_ended(child_p
 
 
 async def test_a_kernel_still_starting_is_listed_without_its_unset_traits():
-    from jupyterlab_gpuscope.processes import running_kernels
+    from jupyterlab_gpuscope.monitor.processes import running_kernels
 
     class Starting:
         kernel_name = "python3"
@@ -220,7 +227,7 @@ async def test_the_processes_and_usage_routes_count_memory_held_outside(fake_nvm
     outside = body["gpus"][0]["outside"]
     assert outside == {"used_memory": int(2.5 * GiB), "includes_driver_reserve": False, "reason": None}
     assert body["gpus"][1]["outside"]["used_memory"] == GiB  # 1 GiB in use, nothing listed
-    usage = await get_json("usage")
+    usage = await get_json("shared-gpus")
     assert usage["gpus"][0]["outside"] == int(2.5 * GiB)
 
 
@@ -229,8 +236,8 @@ async def test_the_processes_and_usage_routes_count_memory_held_outside(fake_nvm
 NAMESPACE_PROBE = r"""
 import json, os, subprocess, sys, time
 sys.path.insert(0, sys.argv[1])
-from jupyterlab_gpuscope.environment import environment
-from jupyterlab_gpuscope.processes import KernelInfo, describe
+from jupyterlab_gpuscope.monitor.environment import environment
+from jupyterlab_gpuscope.monitor.processes import KernelInfo, describe
 GiB = 2**30
 kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
 time.sleep(0.3)
@@ -289,7 +296,7 @@ async def test_devices_say_where_the_server_runs(fake_nvml, jp_fetch):
 async def test_a_kernel_shut_down_while_being_listed_is_skipped_not_an_error():
     from types import SimpleNamespace
 
-    from jupyterlab_gpuscope.processes import running_kernels
+    from jupyterlab_gpuscope.monitor.processes import running_kernels
 
     class Kernels:
         def list_kernel_ids(self):

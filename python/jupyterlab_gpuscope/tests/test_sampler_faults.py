@@ -9,8 +9,8 @@ import psutil
 import pynvml
 import pytest
 
-from jupyterlab_gpuscope.backends import NoneBackend, NvmlBackend, ReplayBackend
-from jupyterlab_gpuscope.sampler import Sampler
+from jupyterlab_gpuscope.monitor.backends import NoneBackend, NvmlBackend, ReplayBackend
+from jupyterlab_gpuscope.monitor.sampler import Sampler
 
 from .fake_nvml import RESERVED, FakeNVML, GiB
 
@@ -371,7 +371,7 @@ def test_a_discrete_gpu_without_memory_readings_stays_n_a_with_its_reason():
 def test_gpm_activity_carries_the_seconds_it_averages_over(monkeypatch):
     """GPM figures average over the time between two GPM readings: 10 s while no one
     watches, so an idle GPU can read busy for 10 s after a job ended. The window says so."""
-    from jupyterlab_gpuscope.backends import gpm
+    from jupyterlab_gpuscope.monitor.backends import gpm
 
     clock = iter([100.0, 110.0])
     monkeypatch.setattr(gpm.GpmReader, "_now", staticmethod(lambda: next(clock)))

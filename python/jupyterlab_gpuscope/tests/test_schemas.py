@@ -43,7 +43,7 @@ def test_the_schema_refuses_a_compute_capability_written_as_prose():
 
 
 @pytest.mark.parametrize("facts_file", sorted(p.name for p in FACTS.glob("*.json") if "report" not in p.name))
-def test_every_report_the_doctor_writes_validates(facts_file):
+def test_every_report_the_findings_write_validates(facts_file):
     facts = json.loads((FACTS / facts_file).read_text())
     for private in (False, True):
         assert errors("report.schema.json", findings.report_document(facts, include_private=private)) == []

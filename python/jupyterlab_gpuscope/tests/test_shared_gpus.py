@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from jupyterlab_gpuscope import metrics
+from jupyterlab_gpuscope.monitor import metrics
 
 from .fake_nvml import GiB
 from .test_shared_gpus_policy import MINUTE, FakeClock
@@ -54,7 +54,7 @@ async def usage_when(get_json, condition, timeout: float = 10.0, check=None) -> 
     while True:
         if check is not None:
             await check()
-        body = await get_json("usage")
+        body = await get_json("shared-gpus")
         if condition(body):
             return body
         if asyncio.get_running_loop().time() > deadline:
@@ -115,23 +115,23 @@ async def test_an_idle_kernel_is_nudged_kept_then_shut_down_with_every_action_lo
         await usage_when(get_json, lambda b: b["kernels"], check=watcher.check)
         clock.now += 31 * MINUTE
         await watcher.check()
-        [idle] = (await get_json("usage"))["idle"]
+        [idle] = (await get_json("shared-gpus"))["idle"]
         assert idle["kernel_id"] == kernel_id and idle["notebook_path"] == NOTEBOOK
         assert idle["used_memory"] == 2 * GiB and idle["gpus"] == [1]
         assert idle["shutdown_at"] == pytest.approx(clock.now - MINUTE + 10 * MINUTE)
 
         response = await jp_fetch("gpuscope", "api", "keep", method="POST", body=json.dumps({"kernel_id": kernel_id}))
         assert response.code == 204
-        assert (await get_json("usage"))["idle"] == []
+        assert (await get_json("shared-gpus"))["idle"] == []
 
         clock.now += 31 * MINUTE
         await watcher.check()
-        [again] = (await get_json("usage"))["idle"]
+        [again] = (await get_json("shared-gpus"))["idle"]
         assert again["nudge_id"] != idle["nudge_id"]
         clock.now += 10 * MINUTE
         await watcher.check()
         assert kernel_id not in jp_serverapp.kernel_manager
-        body = await get_json("usage")
+        body = await get_json("shared-gpus")
         [shut] = body["shut_down"]
         assert shut["kernel_id"] == kernel_id and shut["notebook_path"] == NOTEBOOK and shut["used_memory"] == 2 * GiB
         assert body["idle"] == []
@@ -246,7 +246,7 @@ async def test_no_endpoint_reveals_another_users_processes(
     await usage_when(get_json, lambda b: b["kernels"] and b["gpus"][0]["others"] == 5 * GiB)
 
     bodies = {}
-    for route in ("devices", "samples", "processes", "stats", "usage", "policy"):
+    for route in ("devices", "samples", "processes", "stats", "shared-gpus", "policy"):
         bodies[route] = (await jp_fetch("gpuscope", "api", route)).body.decode()
     ws = await jp_ws_fetch("gpuscope", "api", "stream")
     bodies["stream"] = "\n".join([await ws.read_message() for _ in range(3)])
@@ -262,7 +262,7 @@ async def test_no_endpoint_reveals_another_users_processes(
     assert processes["gpus"][0]["others"] == {"count": 1, "used_memory": 5 * GiB, "by_instance": {}}
     [own] = processes["gpus"][0]["processes"]
     assert own["pid"] == pid and own["kernel"]["id"] == kernel_id
-    usage = json.loads(bodies["usage"])
+    usage = json.loads(bodies["shared-gpus"])
     assert usage["gpus"][0]["mine"] == GiB and usage["gpus"][0]["others_count"] == 1
 
     # The check above can fail: when the admin allows it, the same process is described.

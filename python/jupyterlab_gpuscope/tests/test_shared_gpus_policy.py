@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 
-from jupyterlab_gpuscope.processes import KernelInfo
+from jupyterlab_gpuscope.monitor.processes import KernelInfo
 from jupyterlab_gpuscope.shared_gpus.idle import IdlePolicy
 from jupyterlab_gpuscope.shared_gpus.limits import MemoryLimit, gpu_usage, kernel_memory
 
@@ -180,12 +180,12 @@ async def test_a_failed_check_is_logged_with_its_traceback_but_not_once_the_serv
     from jupyterlab_gpuscope.shared_gpus.watcher import SharedGPUsWatcher
 
     log = logging.getLogger("gpuscope-test")
-    from jupyterlab_gpuscope.process_join import ProcessJoin
+    from jupyterlab_gpuscope.monitor.process_feed import ProcessFeed
 
     sampler = types.SimpleNamespace(run_id="r", buffer=types.SimpleNamespace(last_seq=1))
     watcher = SharedGPUsWatcher(
         sampler=sampler,
-        join=ProcessJoin(sampler, None, _ClosedSessions(), policy={}),
+        join=ProcessFeed(sampler, None, _ClosedSessions(), policy={}),
         kernel_manager=None,
         limit=MemoryLimit(),
         idle=IdlePolicy(0, 0),

@@ -21,7 +21,7 @@ ROUTE_REPLIES = {
     "processes": "IProcessesReply",
     "stats": "IStats",
     "collector": "ICollectorReply",
-    "usage": "IUsageReply",
+    "shared-gpus": "ISharedGPUsReply",
     "policy": "IPolicy",
 }
 

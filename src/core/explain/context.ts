@@ -55,7 +55,7 @@ function describe(profile: IDeviceProfile): string {
 }
 
 /**
- * The wheel to install for a GPU, as the diagnostic's doctor advises it: a fact when the
+ * The wheel to install for a GPU, as the diagnostic's findings advise it: a fact when the
  * driver must be upgraded first or no wheel exists, and the command to run.
  */
 function addInstallAdvice(

@@ -1,5 +1,5 @@
 /**
- * The questions of the knowledge base that the kernel-side doctor asks too: which torch
+ * The questions of the knowledge base that the kernel-side findings (kernel/findings.py) ask too: which torch
  * wheel covers a GPU, runs on its driver and exists for its platform; what
  * CUDA_VISIBLE_DEVICES leaves visible; the install command for a wheel. The Python twin
  * is python/jupyterlab_gpuscope/knowledge.py; the conformance cases in

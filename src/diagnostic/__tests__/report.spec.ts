@@ -2,7 +2,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 
 import { DIAGNOSTIC_MIME, DiagnosticReport } from '../report';
 
-// A report document made by the kernel-side doctor on a real H200 (scripts/gpu_diagnostic_facts.py).
+// A report document made by the kernel-side findings on a real H200 (scripts/gpu_diagnostic_facts.py).
 import h200 from '../../../python/jupyterlab_gpuscope/tests/facts/h200-report.json';
 // Facts saved by an earlier gpuscope (schema facts/1, no findings), from a real H100.
 import oldFacts from '../../../python/jupyterlab_gpuscope/tests/facts/h100-facts1.json';

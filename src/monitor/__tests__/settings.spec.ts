@@ -1,4 +1,4 @@
-import { usageReply } from '../../shared-gpus/__tests__/fixtures';
+import { sharedGPUsReply } from '../../shared-gpus/__tests__/fixtures';
 import { settingsSchema } from '../../__tests__/schemas';
 import { monitorConfig, windowChoicesOf, withPolicy } from '../settings';
 
@@ -50,7 +50,7 @@ describe('monitor settings with the server policy', () => {
   it("puts the admin's thresholds over the user's, and only those", () => {
     const user = { memoryWarningPercent: 60, memoryCriticalPercent: 70, chartWindowMinutes: 5 };
     const policy = {
-      ...usageReply().policy,
+      ...sharedGPUsReply().policy,
       memory_warning_percent: 80,
       memory_critical_percent: 97
     };
@@ -60,7 +60,7 @@ describe('monitor settings with the server policy', () => {
     expect(config.chartWindowMinutes).toBe(5);
     // Not set on the server (null): the user's own.
     expect(
-      monitorConfig(withPolicy(user, usageReply().policy), schema).thresholds.memoryWarningPercent
+      monitorConfig(withPolicy(user, sharedGPUsReply().policy), schema).thresholds.memoryWarningPercent
     ).toBe(60);
     expect(monitorConfig(withPolicy(user, null), schema).thresholds.memoryCriticalPercent).toBe(70);
   });

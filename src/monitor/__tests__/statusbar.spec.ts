@@ -1,12 +1,12 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
-import type { IUsageReply } from '../../api';
+import type { ISharedGPUsReply } from '../../api';
 import { SharedGPUsModel } from '../../shared-gpus/model';
 import { MonitorModel } from '../model';
 import { Widget } from '@lumino/widgets';
 
 import { GPUStatusItem, GPUStatusModel } from '../statusbar';
-import { share, usageReply } from '../../shared-gpus/__tests__/fixtures';
+import { share, sharedGPUsReply } from '../../shared-gpus/__tests__/fixtures';
 import {
   devicesReply,
   FakeAPI,
@@ -238,12 +238,12 @@ describe('GPUStatusModel with a soft limit', () => {
     const shared = new SharedGPUsModel(api, trans);
     shared.start();
     status.setSharedGPUs(shared);
-    const usageIs = async (reply: IUsageReply) => {
+    const usageIs = async (reply: ISharedGPUsReply) => {
       api.usageReplies = [reply];
       await shared.refresh();
     };
     await usageIs(
-      usageReply({
+      sharedGPUsReply({
         gpus: [
           share({
             mine: 3.7 * GiB,
@@ -260,10 +260,10 @@ describe('GPUStatusModel with a soft limit', () => {
     expect(status.tooltip).toContain(
       'You hold 3.7 GiB of your 4.0 GiB limit on GPU 0. Others hold 6.0 GiB (2 processes).'
     );
-    await usageIs(usageReply({ gpus: [share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' })] }));
+    await usageIs(sharedGPUsReply({ gpus: [share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' })] }));
     expect(status.level).toBe('critical');
     // Without a limit: nothing added to the text, the others' total in the tooltip.
-    await usageIs(usageReply({ gpus: [share({ others: 6 * GiB, others_count: 1 })] }));
+    await usageIs(sharedGPUsReply({ gpus: [share({ others: 6 * GiB, others_count: 1 })] }));
     expect(status.text).toBe('GPU 0: 87% · 10.0/80 GiB');
     expect(status.tooltip).toContain('Others hold 6.0 GiB (1 process).');
     shared.dispose();

@@ -1,5 +1,5 @@
 import { GiB } from '../../__tests__/fakes';
-import type { IGPUShare, IUsageReply } from '../../api';
+import type { IGPUShare, ISharedGPUsReply } from '../../api';
 
 export const NOW = 1_800_000_000;
 
@@ -19,7 +19,7 @@ export function share(overrides: Partial<IGPUShare> = {}): IGPUShare {
   };
 }
 
-export function usageReply(overrides: Partial<IUsageReply> = {}): IUsageReply {
+export function sharedGPUsReply(overrides: Partial<ISharedGPUsReply> = {}): ISharedGPUsReply {
   return {
     backend: 'nvml',
     live: true,
@@ -47,5 +47,5 @@ export function usageReply(overrides: Partial<IUsageReply> = {}): IUsageReply {
       show_other_users: false
     },
     ...overrides
-  } as IUsageReply;
+  } as ISharedGPUsReply;
 }

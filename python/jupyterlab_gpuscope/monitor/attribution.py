@@ -30,7 +30,7 @@ import stat
 from dataclasses import dataclass
 from typing import Any
 
-from .kernel.cell_usage import EVIDENCE_PREFIX
+from ..kernel.cell_usage import EVIDENCE_PREFIX
 
 #: NVML's per-process memory includes the CUDA context, cuBLAS/cuDNN workspaces and
 #: whatever is not in a Python allocator: up to this much above what the allocators hold

@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from .kernel.facts import container_facts
+from ..kernel.facts import container_facts
 
 #: The inode of the initial PID namespace (PROC_PID_INIT_INO in the Linux kernel).
 _INIT_PID_NAMESPACE = 0xEFFFFFFC

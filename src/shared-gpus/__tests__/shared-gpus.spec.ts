@@ -8,7 +8,7 @@ import { SharedGPUsModel } from '../model';
 import { NudgeNotifier, NudgeStorage } from '../nudges';
 import { UsageSection } from '../section';
 import { formatDuration, idleMessage, usageLine } from '../text';
-import { NOW, share, usageReply } from './fixtures';
+import { NOW, share, sharedGPUsReply } from './fixtures';
 
 const trans = nullTranslator.load('test');
 function idleKernel(overrides: Partial<IIdleKernel> = {}): IIdleKernel {
@@ -82,8 +82,8 @@ describe('NudgeNotifier', () => {
     const act = actions();
     const storage = new MemoryStorage();
     const notifier = new NudgeNotifier(act, trans, storage);
-    notifier.update(usageReply({ idle: [idleKernel()] }), 'GiB');
-    notifier.update(usageReply({ idle: [idleKernel()] }), 'GiB');
+    notifier.update(sharedGPUsReply({ idle: [idleKernel()] }), 'GiB');
+    notifier.update(sharedGPUsReply({ idle: [idleKernel()] }), 'GiB');
     expect(toasts()).toHaveLength(1);
     const [toast] = toasts();
     expect(toast.type).toBe('warning');
@@ -97,17 +97,17 @@ describe('NudgeNotifier', () => {
 
     // Another tab (same localStorage) does not repeat it; a new idle period does notify.
     const otherTab = new NudgeNotifier(act, trans, storage);
-    otherTab.update(usageReply({ idle: [idleKernel()] }), 'GiB');
+    otherTab.update(sharedGPUsReply({ idle: [idleKernel()] }), 'GiB');
     expect(toasts()).toHaveLength(1);
-    otherTab.update(usageReply({ idle: [idleKernel({ nudge_id: 'k1@later' })] }), 'GiB');
+    otherTab.update(sharedGPUsReply({ idle: [idleKernel({ nudge_id: 'k1@later' })] }), 'GiB');
     expect(toasts()).toHaveLength(2);
   });
 
   it('takes back the notification when the kernel is no longer idle', () => {
     const notifier = new NudgeNotifier(actions(), trans, new MemoryStorage());
-    notifier.update(usageReply({ idle: [idleKernel()] }), 'GiB');
+    notifier.update(sharedGPUsReply({ idle: [idleKernel()] }), 'GiB');
     expect(toasts()).toHaveLength(1);
-    notifier.update(usageReply({ idle: [] }), 'GiB');
+    notifier.update(sharedGPUsReply({ idle: [] }), 'GiB');
     expect(toasts()).toHaveLength(0);
   });
 
@@ -120,8 +120,8 @@ describe('NudgeNotifier', () => {
       idle_minutes: 41,
       at: NOW
     };
-    notifier.update(usageReply({ live: false, idle: [idleKernel()], shut_down: [shut] }), 'GiB');
-    notifier.update(usageReply({ live: false, idle: [idleKernel()], shut_down: [shut] }), 'GiB');
+    notifier.update(sharedGPUsReply({ live: false, idle: [idleKernel()], shut_down: [shut] }), 'GiB');
+    notifier.update(sharedGPUsReply({ live: false, idle: [idleKernel()], shut_down: [shut] }), 'GiB');
     const messages = toasts().map(t => `${t.type}: ${t.message}`);
     expect(messages).toHaveLength(2);
     expect(messages.some(m => m.startsWith('warning:') && m.includes('(replay readings)'))).toBe(
@@ -139,7 +139,7 @@ describe('NudgeNotifier', () => {
   it('warns when memory rises past the warning level and again past the limit, not while it stays', () => {
     const notifier = new NudgeNotifier(actions(), trans, new MemoryStorage());
     const at = (state: IGPUShare['state'], mine: number) =>
-      usageReply({ gpus: [share({ mine, limit: 4 * GiB, state })] });
+      sharedGPUsReply({ gpus: [share({ mine, limit: 4 * GiB, state })] });
     notifier.update(at('ok', GiB), 'GiB');
     expect(toasts()).toHaveLength(0);
     notifier.update(at('near', 3.7 * GiB), 'GiB');
@@ -162,7 +162,7 @@ describe('NudgeNotifier', () => {
     storage.setItem('jupyterlab-gpuscope:limit-states', 'not json');
     const notifier = new NudgeNotifier(actions(), trans, storage);
     notifier.update(
-      usageReply({
+      sharedGPUsReply({
         idle: [idleKernel()],
         gpus: [share({ mine: 5 * GiB, limit: GiB, state: 'over' })]
       }),
@@ -182,7 +182,7 @@ describe('UsageSection', () => {
     const section = new UsageSection(act, trans);
     expect(section.node.hidden).toBe(true);
     section.update(
-      usageReply({
+      sharedGPUsReply({
         gpus: [
           share({
             mine: 3.8 * GiB,
@@ -193,7 +193,7 @@ describe('UsageSection', () => {
           })
         ],
         idle: [idleKernel()],
-        policy: { ...usageReply().policy, idle_kernel_shutdown_minutes: 10 }
+        policy: { ...sharedGPUsReply().policy, idle_kernel_shutdown_minutes: 10 }
       }),
       'GiB'
     );
@@ -226,12 +226,12 @@ describe('UsageSection', () => {
     const section = new UsageSection(act, trans);
     const empty = (index: number) =>
       share({ index, mine: 0, limit: null, others: 0, others_count: 0 });
-    section.update(usageReply({ gpus: [0, 1, 2, 3].map(empty) }), 'GiB');
+    section.update(sharedGPUsReply({ gpus: [0, 1, 2, 3].map(empty) }), 'GiB');
     const lines = () =>
       Array.from(section.node.querySelectorAll('.jp-gpuscope-Usage-gpu')).map(li => li.textContent);
     expect(lines()).toEqual(['You hold no GPU memory.']);
     section.update(
-      usageReply({
+      sharedGPUsReply({
         gpus: [
           empty(0),
           { ...empty(1), mine: 2 * GiB },
@@ -255,7 +255,7 @@ describe('UsageSection', () => {
     };
     const section = new UsageSection(act, trans);
     document.body.appendChild(section.node);
-    const reply = usageReply({ gpus: [share({ mine: 2 * GiB })], idle: [idleKernel()] });
+    const reply = sharedGPUsReply({ gpus: [share({ mine: 2 * GiB })], idle: [idleKernel()] });
     section.update(reply, 'GiB');
     const keep = Array.from(section.node.querySelectorAll('button')).find(
       b => b.textContent === 'Keep'
@@ -272,7 +272,7 @@ describe('UsageSection', () => {
     );
     expect(document.activeElement).toBe(keep);
     // Something shown changes: the section is redrawn.
-    section.update(usageReply({ gpus: [share({ mine: 3 * GiB })], idle: [idleKernel()] }), 'GiB');
+    section.update(sharedGPUsReply({ gpus: [share({ mine: 3 * GiB })], idle: [idleKernel()] }), 'GiB');
     expect(section.node.textContent).toContain('You hold 3.0 GiB');
     section.node.remove();
   });
@@ -291,7 +291,7 @@ async function startedWithFirstReply(api: FakeAPI): Promise<SharedGPUsModel> {
 describe('SharedGPUsModel', () => {
   it("adds a status bar line for memory held outside this server's view", async () => {
     const api = new FakeAPI();
-    api.usageReplies = [usageReply({ gpus: [share({ mine: GiB, outside: 2.5 * GiB })] })];
+    api.usageReplies = [sharedGPUsReply({ gpus: [share({ mine: GiB, outside: 2.5 * GiB })] })];
     const model = await startedWithFirstReply(api);
     expect(model.statusFor([0], 'GiB').lines).toEqual([
       'You hold 1.0 GiB on GPU 0.',
@@ -303,7 +303,7 @@ describe('SharedGPUsModel', () => {
   it('says why the parts need not add up to the memory in use when what is held outside is unknown', async () => {
     const api = new FakeAPI();
     api.usageReplies = [
-      usageReply({
+      sharedGPUsReply({
         live: false,
         gpus: [
           share({
@@ -328,7 +328,7 @@ describe('SharedGPUsModel', () => {
     jest.useFakeTimers();
     try {
       const api = new FakeAPI();
-      api.usageReplies = [usageReply()];
+      api.usageReplies = [sharedGPUsReply()];
       const model = new SharedGPUsModel(api, trans);
       await jest.advanceTimersByTimeAsync(10000);
       expect(api.usageCalls).toBe(0);
@@ -345,7 +345,7 @@ describe('SharedGPUsModel', () => {
     jest.useFakeTimers();
     try {
       const api = new FakeAPI();
-      api.usageReplies = [usageReply({ policy: { ...usageReply().policy, check_seconds: 3 } })];
+      api.usageReplies = [sharedGPUsReply({ policy: { ...sharedGPUsReply().policy, check_seconds: 3 } })];
       const model = new SharedGPUsModel(api, trans);
       model.start();
       await jest.advanceTimersByTimeAsync(100);
@@ -356,7 +356,7 @@ describe('SharedGPUsModel', () => {
       await jest.advanceTimersByTimeAsync(200);
       expect(api.usageCalls).toBe(2);
       // A server asking for 0.5 s gets the 2 s floor.
-      api.usageReplies = [usageReply({ policy: { ...usageReply().policy, check_seconds: 0.5 } })];
+      api.usageReplies = [sharedGPUsReply({ policy: { ...sharedGPUsReply().policy, check_seconds: 0.5 } })];
       // That reply comes with the poll at 6 s: the next one is 2 s later, none before.
       await jest.advanceTimersByTimeAsync(3000);
       const calls = api.usageCalls;
@@ -372,10 +372,10 @@ describe('SharedGPUsModel', () => {
 
   it('resolves refresh() with the new reply in (after Keep, the panel draws what changed)', async () => {
     const api = new FakeAPI();
-    api.usageReplies = [usageReply({ idle: [idleKernel()] })];
+    api.usageReplies = [sharedGPUsReply({ idle: [idleKernel()] })];
     const model = await startedWithFirstReply(api);
     expect(model.usage?.idle).toHaveLength(1);
-    api.usageReplies = [usageReply({ idle: [] })];
+    api.usageReplies = [sharedGPUsReply({ idle: [] })];
     await model.refresh();
     expect(model.usage?.idle).toHaveLength(0);
     model.dispose();
@@ -383,7 +383,7 @@ describe('SharedGPUsModel', () => {
 
   it('stops polling a server without the usage route', async () => {
     const api = new FakeAPI();
-    api.usageReplies = [usageReply()];
+    api.usageReplies = [sharedGPUsReply()];
     const model = await startedWithFirstReply(api);
     api.usageReplies = [
       await ServerConnection.ResponseError.create(new Response('{}', { status: 404 }))

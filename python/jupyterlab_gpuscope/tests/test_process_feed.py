@@ -106,7 +106,7 @@ async def test_a_kernel_shut_down_is_not_listed_from_a_join_made_before_it():
     it), the next reader gets a new join."""
     from types import SimpleNamespace
 
-    from jupyterlab_gpuscope.process_join import ProcessJoin
+    from jupyterlab_gpuscope.monitor.process_feed import ProcessFeed
 
     sampler = SimpleNamespace(
         run_id="r",
@@ -131,7 +131,7 @@ async def test_a_kernel_shut_down_is_not_listed_from_a_join_made_before_it():
         async def list_sessions(self):
             return []
 
-    join = ProcessJoin(sampler, Kernels(), Sessions(), policy={})
+    join = ProcessFeed(sampler, Kernels(), Sessions(), policy={})
     first = await join.latest()
     assert [k.id for k in first.kernels] == ["k1"]
     assert await join.latest() is first and join.joins == 1  # same sample, same kernels

@@ -20,8 +20,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from ..shared_gpus.watcher import SharedGPUsWatcher
     from .sampler import Sampler
-    from .shared_gpus.watcher import SharedGPUsWatcher
 
 #: (metric name, help, sample field, scale to the metric's unit)
 DEVICE_GAUGES = (

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import psutil
 import pynvml
 
-from ..kernel import knowledge
+from ...kernel import knowledge
 from ..readings import device_entry, gpu_entry, mig_entry, mig_instance, unreadable_gpu
 from .base import Backend, BackendLost, BackendUnavailable, GpuLost, Reading, SystemInfo
 from .cadence import SlowFieldCadence

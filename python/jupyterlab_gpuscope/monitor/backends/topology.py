@@ -12,7 +12,7 @@ from typing import Any, Callable
 import pynvml
 
 # The words for the PCIe levels, shared with the diagnostic's facts collector.
-from ..kernel.facts import TOPOLOGY_WORDS, pci_bus_key
+from ...kernel.facts import TOPOLOGY_WORDS, pci_bus_key
 
 #: nvmlGpuP2PCapsIndex_t's READ (pynvml spells the constant as a one-element tuple).
 P2P_READ = 0

@@ -6,7 +6,7 @@ every second and `usage` every 5 s. Reports errors, the latency of `samples` and
 growth per client or per request). Targets: no errors, p99 of `samples` under 50 ms,
 RSS flat.
 
-    python bench/classroom_load.py [--clients 200] [--seconds 60]
+    python bench/shared_gpus_load.py [--clients 200] [--seconds 60]
 
 The clients share this process's event loop, so their own scheduling delay is part of
 the latency measured: the figures are an upper bound for the server.
@@ -34,7 +34,7 @@ HEADERS = {"Authorization": f"token {TOKEN}"}
 
 class Tally:
     def __init__(self) -> None:
-        self.latencies: dict[str, list[float]] = {"samples": [], "usage": []}
+        self.latencies: dict[str, list[float]] = {"samples": [], "shared-gpus": []}
         self.errors: list[str] = []
         self.stream_messages = 0
 
@@ -58,7 +58,7 @@ async def poller(client, port: int, stop: asyncio.Event, tally: Tally, offset: f
         if body is not None:
             since = body["last_seq"]
         if tick % 5 == 0:
-            await timed_get(client, port, "usage", tally, "usage")
+            await timed_get(client, port, "shared-gpus", tally, "shared-gpus")
         tick += 1
         await asyncio.sleep(1.0)
 
@@ -90,7 +90,7 @@ def percentile(values: list[float], p: float) -> float:
 
 async def run(clients: int, seconds: float) -> None:
     async with running_server(max_clients=clients) as (client, port, server):
-        await get_json(client, port, "usage")
+        await get_json(client, port, "shared-gpus")
         tally, stop = Tally(), asyncio.Event()
         streams = clients // 2
         pollers = clients - streams
@@ -100,7 +100,7 @@ async def run(clients: int, seconds: float) -> None:
         rss: list[tuple[float, float]] = []
         cpu_before = sum(server.cpu_times()[:2])
         started = time.monotonic()
-        tally.latencies = {"samples": [], "usage": []}
+        tally.latencies = {"samples": [], "shared-gpus": []}
         tally.stream_messages = 0
         while (elapsed := time.monotonic() - started) < seconds:
             rss.append((elapsed, server.memory_info().rss / 2**20))

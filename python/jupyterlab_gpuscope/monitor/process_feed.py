@@ -33,7 +33,7 @@ class Joined:
     _views: dict[tuple[bool, ReadGrants], bytes] = field(default_factory=dict, repr=False)
 
 
-class ProcessJoin:
+class ProcessFeed:
     def __init__(
         self,
         sampler: Any,
