@@ -60,7 +60,8 @@ describe('monitor settings with the server policy', () => {
     expect(config.chartWindowMinutes).toBe(5);
     // Not set on the server (null): the user's own.
     expect(
-      monitorConfig(withPolicy(user, sharedGPUsReply().policy), schema).thresholds.memoryWarningPercent
+      monitorConfig(withPolicy(user, sharedGPUsReply().policy), schema).thresholds
+        .memoryWarningPercent
     ).toBe(60);
     expect(monitorConfig(withPolicy(user, null), schema).thresholds.memoryCriticalPercent).toBe(70);
   });

@@ -260,7 +260,9 @@ describe('GPUStatusModel with a soft limit', () => {
     expect(status.tooltip).toContain(
       'You hold 3.7 GiB of your 4.0 GiB limit on GPU 0. Others hold 6.0 GiB (2 processes).'
     );
-    await usageIs(sharedGPUsReply({ gpus: [share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' })] }));
+    await usageIs(
+      sharedGPUsReply({ gpus: [share({ mine: 5 * GiB, limit: 4 * GiB, state: 'over' })] })
+    );
     expect(status.level).toBe('critical');
     // Without a limit: nothing added to the text, the others' total in the tooltip.
     await usageIs(sharedGPUsReply({ gpus: [share({ others: 6 * GiB, others_count: 1 })] }));

@@ -120,8 +120,14 @@ describe('NudgeNotifier', () => {
       idle_minutes: 41,
       at: NOW
     };
-    notifier.update(sharedGPUsReply({ live: false, idle: [idleKernel()], shut_down: [shut] }), 'GiB');
-    notifier.update(sharedGPUsReply({ live: false, idle: [idleKernel()], shut_down: [shut] }), 'GiB');
+    notifier.update(
+      sharedGPUsReply({ live: false, idle: [idleKernel()], shut_down: [shut] }),
+      'GiB'
+    );
+    notifier.update(
+      sharedGPUsReply({ live: false, idle: [idleKernel()], shut_down: [shut] }),
+      'GiB'
+    );
     const messages = toasts().map(t => `${t.type}: ${t.message}`);
     expect(messages).toHaveLength(2);
     expect(messages.some(m => m.startsWith('warning:') && m.includes('(replay readings)'))).toBe(
@@ -272,7 +278,10 @@ describe('UsageSection', () => {
     );
     expect(document.activeElement).toBe(keep);
     // Something shown changes: the section is redrawn.
-    section.update(sharedGPUsReply({ gpus: [share({ mine: 3 * GiB })], idle: [idleKernel()] }), 'GiB');
+    section.update(
+      sharedGPUsReply({ gpus: [share({ mine: 3 * GiB })], idle: [idleKernel()] }),
+      'GiB'
+    );
     expect(section.node.textContent).toContain('You hold 3.0 GiB');
     section.node.remove();
   });
@@ -345,7 +354,9 @@ describe('SharedGPUsModel', () => {
     jest.useFakeTimers();
     try {
       const api = new FakeAPI();
-      api.usageReplies = [sharedGPUsReply({ policy: { ...sharedGPUsReply().policy, check_seconds: 3 } })];
+      api.usageReplies = [
+        sharedGPUsReply({ policy: { ...sharedGPUsReply().policy, check_seconds: 3 } })
+      ];
       const model = new SharedGPUsModel(api, trans);
       model.start();
       await jest.advanceTimersByTimeAsync(100);
@@ -356,7 +367,9 @@ describe('SharedGPUsModel', () => {
       await jest.advanceTimersByTimeAsync(200);
       expect(api.usageCalls).toBe(2);
       // A server asking for 0.5 s gets the 2 s floor.
-      api.usageReplies = [sharedGPUsReply({ policy: { ...sharedGPUsReply().policy, check_seconds: 0.5 } })];
+      api.usageReplies = [
+        sharedGPUsReply({ policy: { ...sharedGPUsReply().policy, check_seconds: 0.5 } })
+      ];
       // That reply comes with the poll at 6 s: the next one is 2 s later, none before.
       await jest.advanceTimersByTimeAsync(3000);
       const calls = api.usageCalls;
