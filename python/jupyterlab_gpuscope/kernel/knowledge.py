@@ -31,7 +31,7 @@ def use_data(kb):
 
 def sources(keys):
     """[{"key", "title", "url"}] for the source keys that exist, in order, without repeats
-    (url is None for a source with no public page, such as a log quoted in a search index)."""
+    (url is None for a source with no public page, such as a log quoted without a link)."""
     known = data()["sources"]
     seen = []
     for key in keys:

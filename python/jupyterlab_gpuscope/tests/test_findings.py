@@ -431,7 +431,7 @@ def test_every_source_of_the_knowledge_base_has_a_title_and_an_https_page_or_non
 
     known = knowledge.data()["sources"]
     assert all(len(s["title"]) >= 10 and (s["url"] is None or s["url"].startswith("https://")) for s in known.values())
-    # Most can be followed: only logs seen in a search index and this project's own
+    # Most can be followed: only logs quoted without a link and this project's own
     # recordings have no page.
     assert sum(1 for s in known.values() if s["url"] is None) <= 10
 

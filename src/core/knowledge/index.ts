@@ -10,7 +10,7 @@ import kb from './kb.json';
 export interface ISource {
   key: string;
   title: string;
-  /** Its public page; null for one that has none (a log quoted in a search index). */
+  /** Its public page; null for one that has none (a log quoted without a link). */
   url: string | null;
 }
 
