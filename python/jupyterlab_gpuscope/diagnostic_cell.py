@@ -46,7 +46,9 @@ def needed_knowledge():
         key: kb[key]
         for key in (
             "version",
+            "as_of",
             "features",
+            "last_driver_branch",
             "driver_minimum_by_cuda_major",
             "cuda_toolkit_driver",
             "wheel_index",

@@ -9,9 +9,11 @@ PyPI elsewhere; what is expected follows what the installed torch itself reports
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -230,6 +232,34 @@ def test_a_cut_or_edited_self_contained_cell_is_refused_with_what_to_do(tmp_path
         done = subprocess.run([sys.executable, "-S", str(script)], capture_output=True, text=True, cwd=tmp_path)
         assert done.returncode == 1, name
         assert "cut or edited since it was inserted: insert it again" in done.stderr, done.stderr
+
+
+def test_the_knowledge_the_self_contained_cell_carries_judges_every_recorded_machine():
+    # The cell's knowledge is a part of kb.json: every key the kernel-side modules read must
+    # be in it, or the cell fails on the machines whose facts reach that key (a driver).
+    kernel_dir = ROOT / "python" / "jupyterlab_gpuscope" / "kernel"
+    read = set()
+    for module in ("knowledge.py", "findings.py", "facts.py", "diagnostic.py"):
+        read |= set(re.findall(r"""data\(\)(?:\[|\.get\()["']([a-z_]+)["']""", (kernel_dir / module).read_text()))
+    part = diagnostic_cell.needed_knowledge()
+    assert read <= set(part), read - set(part)
+    from jupyterlab_gpuscope.kernel import knowledge
+
+    full = knowledge.data()
+    try:
+        knowledge.use_data(part)
+        machines = [json.loads(path.read_text()) for path in sorted((Path(__file__).parent / "facts").glob("*.json"))]
+        machines = [m.get("facts", m) for m in machines]
+        machines = [m for m in machines if m.get("schema") == kernel_facts.SCHEMA]
+        assert len(machines) >= 3
+        for facts in machines:
+            with_part = kernel_findings.report_document(copy.deepcopy(facts))
+            knowledge.use_data(full)
+            with_full = kernel_findings.report_document(copy.deepcopy(facts))
+            knowledge.use_data(part)
+            assert with_part["findings"] == with_full["findings"]
+    finally:
+        knowledge.use_data(full)
 
 
 def test_the_self_contained_cell_carries_only_the_knowledge_the_findings_read():
