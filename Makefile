@@ -23,12 +23,18 @@ node_modules/.installed: $(VENV)/.installed package.json yarn.lock
 	jlpm install --immutable
 	touch $@
 
-build: node_modules/.installed
+# Built again only when a source of the extension changed: `make lab` starts at once
+# otherwise.
+BUILD_INPUTS := $(wildcard $(shell git ls-files src style schema package.json tsconfig.json pyproject.toml 2>/dev/null))
+$(VENV)/.built: node_modules/.installed $(BUILD_INPUTS)
 	jlpm build
 	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
 	# pip copies the built frontend into the environment; a link instead serves every later
 	# build (the benchmarks' production one too) without installing again.
 	jupyter labextension develop --overwrite .
+	touch $@
+
+build: $(VENV)/.built
 
 setup: build
 

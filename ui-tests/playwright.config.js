@@ -50,28 +50,30 @@ module.exports = {
       use: { baseURL: 'http://localhost:8891' }
     }
   ],
+  // Each server's log goes to ui-tests/server-logs/ (read it when a server does not start
+  // or a test fails), not into the test report.
   webServer: [
     {
-      command: 'jupyter lab --config jupyter_server_test_config.py',
+      command: `mkdir -p server-logs && jupyter lab --config jupyter_server_test_config.py 2> server-logs/lab-8888.log`,
       url: 'http://localhost:8888/lab',
       timeout: 120 * 1000,
       // Never test whatever else listens on the port: a busy port is an error to see.
       reuseExistingServer: false
     },
     {
-      command: 'jupyter lab --config jupyter_server_shared_gpus_config.py',
+      command: `mkdir -p server-logs && jupyter lab --config jupyter_server_shared_gpus_config.py 2> server-logs/shared-gpus-8889.log`,
       url: 'http://localhost:8889/lab',
       timeout: 120 * 1000,
       reuseExistingServer: false
     },
     {
-      command: 'jupyter lab --config jupyter_server_mig_config.py',
+      command: `mkdir -p server-logs && jupyter lab --config jupyter_server_mig_config.py 2> server-logs/mig-8892.log`,
       url: 'http://localhost:8892/lab',
       timeout: 120 * 1000,
       reuseExistingServer: false
     },
     {
-      command: 'jupyter notebook --config jupyter_notebook7_config.py',
+      command: `mkdir -p server-logs && jupyter notebook --config jupyter_notebook7_config.py 2> server-logs/notebook7-8891.log`,
       url: 'http://localhost:8891/tree',
       timeout: 120 * 1000,
       reuseExistingServer: false
