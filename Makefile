@@ -66,7 +66,7 @@ test-python: build $(VENV)/.torch
 	python -m pytest -q python/jupyterlab_gpuscope/tests
 
 test-js: node_modules/.installed
-	jlpm test
+	jlpm test --silent
 
 test-ui: build $(VENV)/.torch chromium ui-tests/node_modules/.installed
 	cd ui-tests && npx playwright test
