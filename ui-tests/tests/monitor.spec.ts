@@ -88,6 +88,34 @@ test.describe('GPU monitor on the replay backend', () => {
     await expect(statusItem(page)).not.toContainText('(paused)');
   });
 
+  test('at the default sidebar width, each value is one line and nothing overflows the card', async ({
+    page
+  }) => {
+    const panel = await openPanel(page);
+    const card = panel.locator('.jp-gpuscope-Card').first();
+    await expect(card.locator('.jp-gpuscope-Chart canvas').first()).toBeVisible();
+    const layout = await card.evaluate((node: HTMLElement) => {
+      const lineHeight = (el: Element) => parseFloat(getComputedStyle(el).lineHeight) || 20;
+      const values = Array.from(node.querySelectorAll('.jp-gpuscope-Card-fields dd'));
+      return {
+        width: node.getBoundingClientRect().width,
+        overflow: node.scrollWidth - node.clientWidth,
+        wrapped: values
+          .filter(dd => dd.getBoundingClientRect().height > 1.5 * lineHeight(dd))
+          .map(dd => dd.textContent),
+        cut: values
+          .filter(dd => (dd as HTMLElement).scrollWidth > (dd as HTMLElement).clientWidth)
+          .filter(dd => dd.getAttribute('title') !== dd.textContent)
+          .map(dd => dd.textContent)
+      };
+    });
+    expect(layout.width).toBeLessThan(400); // the sidebar's default, not a wide window
+    expect(layout.overflow).toBeLessThanOrEqual(0);
+    expect(layout.wrapped).toEqual([]);
+    // A value cut short by the width keeps its whole text in its title.
+    expect(layout.cut).toEqual([]);
+  });
+
   test("a notebook's kernel appears in the process table and can be shut down", async ({
     page
   }) => {
