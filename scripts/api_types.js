@@ -12,6 +12,7 @@ const fs = require('fs');
 const path = require('path');
 const prettier = require('prettier');
 const { compile } = require('json-schema-to-typescript');
+const { writeOrCheck } = require('./generated_file');
 
 const ROOT = path.resolve(__dirname, '..');
 const SCHEMA = path.join(ROOT, 'src', 'api.schema.json');
@@ -34,20 +35,9 @@ async function generate() {
   return prettier.format(code, { ...options, filepath: OUT });
 }
 
-async function main() {
-  const code = await generate();
-  if (process.argv.includes('--check')) {
-    const committed = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf-8') : '';
-    if (committed !== code) {
-      console.error(`${path.relative(ROOT, OUT)} is out of date: run node scripts/api_types.js`);
-      process.exit(1);
-    }
-  } else {
-    fs.writeFileSync(OUT, code);
-  }
-}
-
-main().catch(error => {
-  console.error(error);
-  process.exit(1);
-});
+generate()
+  .then(code => writeOrCheck(OUT, code, 'scripts/api_types.js'))
+  .catch(error => {
+    console.error(error);
+    process.exit(1);
+  });

@@ -11,6 +11,7 @@ const fs = require('fs');
 const path = require('path');
 const Ajv2020 = require('ajv/dist/2020');
 const standaloneCode = require('ajv/dist/standalone').default;
+const { writeOrCheck } = require('./generated_file');
 
 const ROOT = path.resolve(__dirname, '..');
 const SCHEMA = path.join(ROOT, 'src', 'core', 'knowledge', 'report.schema.json');
@@ -39,15 +40,4 @@ function generate() {
   ].join('\n');
 }
 
-const code = generate();
-if (process.argv.includes('--check')) {
-  const committed = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf-8') : '';
-  if (committed !== code) {
-    console.error(
-      `${path.relative(ROOT, OUT)} is out of date: run node scripts/report_validator.js`
-    );
-    process.exit(1);
-  }
-} else {
-  fs.writeFileSync(OUT, code);
-}
+writeOrCheck(OUT, generate(), 'scripts/report_validator.js');
