@@ -11,11 +11,10 @@ import { Widget } from '@lumino/widgets';
 import type { IProcessesReply } from '../api';
 import { holdersFor, IHolders } from './holders';
 import type { IExplanation } from '../core/explain/matcher';
-import { formatSize, MemoryUnits } from '../core/memory';
+import type { MemoryUnits } from '../core/memory';
 import { element, withCode } from '../ui/dom';
 import { appendSources } from '../ui/sources';
-import { outsideExplanation } from '../ui/outside';
-import { markProbable } from '../ui/attribution';
+import { appendProcessTable } from '../ui/processTable';
 
 export interface IExplainCardOptions {
   explanations: IExplanation[];
@@ -126,7 +125,7 @@ export class ExplainCard extends Widget {
         this._renderHolders(
           box,
           reply,
-          holdersFor(reply, this._options.kernelId, e.context.oom?.gpu ?? null, trans),
+          holdersFor(reply, this._options.kernelId, e.context.oom?.gpu ?? null),
           load
         );
       } catch (error) {
@@ -173,7 +172,7 @@ export class ExplainCard extends Widget {
         holders.unavailable
       );
     }
-    if (!holders.rows.length && !holders.others.count && !holders.outside) {
+    if (!holders.processes.length && !holders.others.count && !holders.outside) {
       if (!holders.unavailable) {
         element('p', 'jp-gpuscope-Explain-note', box).textContent = trans.__(
           'The server sees no process holding memory there.'
@@ -181,74 +180,20 @@ export class ExplainCard extends Widget {
       }
       return;
     }
-    const table = element('table', 'jp-gpuscope-ProcessTable jp-gpuscope-Explain-holderTable', box);
-    const head = element('tr', '', element('thead', '', table));
-    for (const name of [trans.__('Held by'), trans.__('PID'), trans.__('Memory'), '']) {
-      element('th', '', head).textContent = name;
-    }
-    const body = element('tbody', '', table);
-    for (const row of holders.rows) {
-      const tr = element('tr', row.isFailingKernel ? 'jp-mod-failing' : '', body);
-      const what = element('td', '', tr);
-      if (row.notebookPath) {
-        const path = row.notebookPath;
-        button(what, path, trans.__('Open %1', path), () =>
-          this._options.openNotebook(path)
-        ).className = 'jp-gpuscope-ProcessTable-open';
-      } else {
-        what.textContent = row.label;
+    appendProcessTable(box, holders, {
+      trans,
+      units: this._options.units(),
+      openNotebook: path => this._options.openNotebook(path),
+      failingKernelId: this._options.kernelId,
+      // The failing kernel holds the work; a busy one is someone's running cell.
+      canShutDown: kernel =>
+        kernel.id !== this._options.kernelId && kernel.execution_state === 'idle',
+      shutDownKernel: async kernel => {
+        if (await this._options.shutDownKernel(kernel.id, kernel.notebook_path)) {
+          await reload();
+        }
       }
-      markProbable(what, row.probableHow, trans);
-      if (row.isFailingKernel) {
-        // A space keeps the words apart for screen readers too; the note is its own message.
-        what.append(' ');
-        element('span', 'jp-gpuscope-Explain-thisNotebook', what).textContent =
-          trans.__('(this notebook)');
-      }
-      element('td', '', tr).textContent = row.pid === null ? '—' : String(row.pid);
-      element('td', '', tr).textContent =
-        row.usedMemory === null
-          ? trans.__('n/a')
-          : formatSize(row.usedMemory, this._options.units());
-      const actions = element('td', '', tr);
-      if (row.canShutDown && row.kernelId) {
-        const kernelId = row.kernelId;
-        const shut = button(
-          actions,
-          trans.__('Shut down kernel'),
-          trans.__('Shut down this idle kernel to free its GPU memory'),
-          async () => {
-            if (await this._options.shutDownKernel(kernelId, row.notebookPath)) {
-              await reload();
-            }
-          }
-        );
-        shut.classList.add('jp-mod-warn', 'jp-gpuscope-ProcessTable-shutdown');
-      }
-    }
-    if (holders.others.count) {
-      const tr = element('tr', 'jp-gpuscope-ProcessTable-others', body);
-      element('td', '', tr).textContent = trans._n(
-        '%1 process of other users (details hidden by the server)',
-        '%1 processes of other users (details hidden by the server)',
-        holders.others.count
-      );
-      element('td', '', tr).textContent = '—';
-      element('td', '', tr).textContent = formatSize(
-        holders.others.usedMemory,
-        this._options.units()
-      );
-      element('td', '', tr);
-    }
-    if (holders.outside && holders.outsideHow) {
-      const tr = element('tr', 'jp-gpuscope-ProcessTable-outside', body);
-      const what = element('td', '', tr);
-      what.textContent = trans.__("Held outside this server's view");
-      what.title = outsideExplanation(holders.outsideHow, trans);
-      element('td', '', tr).textContent = '—';
-      element('td', '', tr).textContent = formatSize(holders.outside, this._options.units());
-      element('td', '', tr);
-    }
+    });
   }
 }
 

@@ -1,66 +1,18 @@
-import type { TranslationBundle } from '@jupyterlab/translation';
-
 /**
  * Who holds memory on the GPU a cell ran out of: the rows of the OOM card, from the
  * server's process list.
  */
-import type { IGPUProcess, IHeldOutside, IProcessesReply } from '../api';
+import type { IProcessesReply } from '../api';
 import { heldOutside } from '../ui/outside';
-import { probableHow } from '../ui/attribution';
+import type { IProcessTableContent } from '../ui/processTable';
 
-export interface IHolder {
-  label: string;
-  pid: number | null;
-  usedMemory: number | null;
-  /** This server's kernel, when the process is one (or a child of one). */
-  kernelId: string | null;
-  notebookPath: string | null;
-  /** The kernel whose cell failed. */
-  isFailingKernel: boolean;
-  /** An idle kernel of this server other than the failing one: it may be shut down. */
-  canShutDown: boolean;
-  /** Set when the process is only probably the kernel's (matched by evidence): how. */
-  probableHow: string | null;
-}
-
-export interface IHolders {
+export interface IHolders extends IProcessTableContent {
   /** Server GPU indices shown. */
   gpus: number[];
   /** How the GPU was chosen, for the card. */
   basis: 'kernel' | 'message' | 'all';
-  rows: IHolder[];
-  /** Other users' processes, counted but not described (as the server allows). */
-  others: { count: number; usedMemory: number };
   /** Why the process list of a GPU shown could not be read, or null. */
   unavailable: string | null;
-  /** Memory held outside this server's view on the GPUs shown (bytes; 0: none known). */
-  outside: number;
-  /** How that was told (the first GPU's, for the tooltip). */
-  outsideHow: IHeldOutside | null;
-}
-
-function holder(
-  proc: IGPUProcess,
-  failingKernelId: string | null,
-  trans: TranslationBundle
-): IHolder {
-  const kernel = proc.kernel;
-  const isFailingKernel = !!kernel && kernel.id === failingKernelId;
-  return {
-    label:
-      kernel?.notebook_path ??
-      (kernel
-        ? trans.__('%1 kernel', kernel.name)
-        : (proc.name ??
-          (proc.pid !== null ? trans.__('PID %1', proc.pid) : trans.__('unknown process')))),
-    pid: proc.pid,
-    usedMemory: proc.used_memory,
-    kernelId: kernel?.id ?? null,
-    notebookPath: kernel?.notebook_path ?? null,
-    isFailingKernel,
-    canShutDown: !!kernel && !isFailingKernel && kernel.execution_state === 'idle',
-    probableHow: probableHow(proc)
-  };
 }
 
 /**
@@ -71,8 +23,7 @@ function holder(
 export function holdersFor(
   reply: IProcessesReply,
   failingKernelId: string | null,
-  messageGPU: number | null,
-  trans: TranslationBundle
+  messageGPU: number | null
 ): IHolders {
   const ofKernel = reply.gpus.filter(g =>
     g.processes.some(p => p.kernel && p.kernel.id === failingKernelId)
@@ -83,20 +34,20 @@ export function holdersFor(
     : byIndex.length
       ? [byIndex, 'message' as const]
       : [reply.gpus, 'all' as const];
-  const rows = gpus
+  const processes = gpus
     .flatMap(g => g.processes)
-    .map(p => holder(p, failingKernelId, trans))
-    .sort((a, b) => (b.usedMemory ?? 0) - (a.usedMemory ?? 0));
+    .sort((a, b) => (b.used_memory ?? 0) - (a.used_memory ?? 0));
+  const outside = gpus.reduce((n, g) => n + heldOutside(g), 0);
+  const outsideHow = gpus.find(g => heldOutside(g))?.outside;
   return {
     gpus: gpus.map(g => g.index),
     basis,
-    rows,
+    processes,
     others: {
       count: gpus.reduce((n, g) => n + g.others.count, 0),
       usedMemory: gpus.reduce((n, g) => n + g.others.used_memory, 0)
     },
     unavailable: gpus.find(g => g.unavailable)?.unavailable ?? null,
-    outside: gpus.reduce((n, g) => n + heldOutside(g), 0),
-    outsideHow: gpus.find(g => heldOutside(g))?.outside ?? null
+    outside: outside && outsideHow ? { usedMemory: outside, how: outsideHow } : null
   };
 }

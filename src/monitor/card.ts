@@ -1,6 +1,6 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IDevice, IGPUProcess, IGPUSample, IMigInstance, IProcessesReply } from '../api';
+import type { IDevice, IGPUSample, IMigInstance, IProcessesReply } from '../api';
 import { IChartTheme, TimeChart } from './chart';
 import {
   formatPercent,
@@ -12,8 +12,8 @@ import {
   throttleWords
 } from './format';
 import { element, setAttr, setText } from '../ui/dom';
-import { heldOutside, outsideExplanation } from '../ui/outside';
-import { markProbable, probableHow, whyNotMatched } from '../ui/attribution';
+import { heldOutside } from '../ui/outside';
+import { appendProcessTable, memoryCellText } from '../ui/processTable';
 import { instanceName } from '../ui/mig';
 import { formatMemory, formatUsedOfTotal } from '../core/memory';
 import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
@@ -22,6 +22,17 @@ import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
 export interface ICardActions {
   openNotebook(path: string): void;
   shutDownKernel(kernelId: string, notebookPath: string | null): void;
+}
+
+/**
+ * A value's tooltip: its whole text, which a narrow sidebar may cut short with an ellipsis;
+ * "n/a" gives its reason instead, and a value with an "n/a" part ("n/a / n/a") both.
+ */
+function valueTitle(value: string, reason: string | null): string {
+  if (!value.includes('n/a') || !reason) {
+    return value;
+  }
+  return value === 'n/a' ? reason : `${value} — ${reason.replace(/^n\/a:\s*/, '')}`;
 }
 
 /**
@@ -417,12 +428,8 @@ export class GPUCard {
         ...(gpu.others.count > 0 ? [gpu.others.used_memory] : []),
         ...(heldOutside(gpu) ? [heldOutside(gpu)] : [])
       ];
-      this._memoryCells.forEach((cell, i) => setText(cell, this._memoryText(memory[i])));
+      this._memoryCells.forEach((cell, i) => setText(cell, memoryCellText(memory[i], this._units)));
     }
-  }
-
-  private _memoryText(bytes: number | null): string {
-    return bytes === null ? 'n/a' : formatMemory(bytes, this._units);
   }
 
   private _buildProcessTable(
@@ -456,42 +463,28 @@ export class GPUCard {
       );
       return;
     }
-    const table = element('table', 'jp-gpuscope-ProcessTable', container);
-    const head = element('tr', '', element('thead', '', table));
-    for (const title of [
-      trans.__('PID'),
-      trans.__('Memory'),
-      trans.__('Notebook / process'),
-      trans.__('Kernel'),
-      ''
-    ]) {
-      element('th', '', head).textContent = title;
-    }
-    const body = element('tbody', '', table);
-    for (const proc of gpu.processes) {
-      this._processRow(body, proc);
-    }
-    if (gpu.others.count > 0) {
-      const row = element('tr', 'jp-gpuscope-ProcessTable-others', body);
-      element('td', '', row).textContent = '—';
-      this._memoryCells.push(element('td', '', row));
-      const cell = element('td', '', row) as HTMLTableCellElement;
-      cell.colSpan = 3;
-      cell.textContent = trans._n(
-        '%1 process of other users (details hidden by the server)',
-        '%1 processes of other users (details hidden by the server)',
-        gpu.others.count
-      );
-    }
-    if (heldOutside(gpu)) {
-      const row = element('tr', 'jp-gpuscope-ProcessTable-outside', body);
-      element('td', '', row).textContent = '—';
-      this._memoryCells.push(element('td', '', row));
-      const cell = element('td', '', row) as HTMLTableCellElement;
-      cell.colSpan = 3;
-      cell.textContent = trans.__("Held outside this server's view");
-      cell.title = outsideExplanation(gpu.outside, trans);
-    }
+    this._memoryCells = appendProcessTable(
+      container,
+      {
+        processes: gpu.processes,
+        others: { count: gpu.others.count, usedMemory: gpu.others.used_memory },
+        outside:
+          gpu.outside && heldOutside(gpu)
+            ? { usedMemory: heldOutside(gpu), how: gpu.outside }
+            : null
+      },
+      {
+        trans,
+        units: this._units,
+        openNotebook: path => this._actions.openNotebook(path),
+        canShutDown: () => true,
+        shutDownKernel: kernel => this._actions.shutDownKernel(kernel.id, kernel.notebook_path),
+        instanceOf: proc => {
+          const instance = this._instances.find(i => i.gpu_instance_id === proc.gpu_instance_id);
+          return instance ? trans.__('MIG %1', instance.profile ?? '?') : null;
+        }
+      }
+    );
   }
 
   dispose(): void {
@@ -499,48 +492,6 @@ export class GPUCard {
       chart.dispose();
     }
     this.node.remove();
-  }
-
-  private _processRow(body: HTMLElement, proc: IGPUProcess): void {
-    const trans = this._trans;
-    const row = element('tr', '', body);
-    element('td', '', row).textContent = proc.pid === null ? '—' : String(proc.pid);
-    this._memoryCells.push(element('td', '', row));
-    const what = element('td', '', row);
-    const kernel = proc.kernel;
-    if (kernel?.notebook_path) {
-      const link = element('button', 'jp-gpuscope-ProcessTable-open', what) as HTMLButtonElement;
-      link.type = 'button';
-      link.textContent = kernel.notebook_path;
-      link.title = trans.__('Open %1', kernel.notebook_path);
-      link.addEventListener('click', () => this._actions.openNotebook(kernel.notebook_path!));
-    } else {
-      what.textContent = proc.name ?? trans.__('unknown');
-      what.title =
-        [proc.note, whyNotMatched(proc)].filter(Boolean).join(' ') ||
-        (proc.cmdline ?? []).join(' ');
-    }
-    markProbable(what, probableHow(proc), trans);
-    const instance = this._instances.find(i => i.gpu_instance_id === proc.gpu_instance_id);
-    element('td', '', row).textContent = [
-      kernel?.name,
-      instance ? trans.__('MIG %1', instance.profile ?? '?') : null
-    ]
-      .filter(Boolean)
-      .join(' · ');
-    const actions = element('td', '', row);
-    if (kernel) {
-      const button = element(
-        'button',
-        'jp-Button jp-mod-styled jp-mod-warn jp-gpuscope-ProcessTable-shutdown',
-        actions
-      ) as HTMLButtonElement;
-      button.type = 'button';
-      button.textContent = trans.__('Shut down kernel');
-      button.addEventListener('click', () =>
-        this._actions.shutDownKernel(kernel.id, kernel.notebook_path)
-      );
-    }
   }
 
   /** Name, value, why it is n/a, and how much the value matters (colours the value). */
@@ -557,9 +508,7 @@ export class GPUCard {
       const dd = this._fields.children[2 * i + 1] as HTMLElement;
       setText(dt, name);
       setText(dd, value);
-      // "n/a" carries its reason on hover; other values their whole text, which a narrow
-      // sidebar may cut short with an ellipsis.
-      setAttr(dd, 'title', value.includes('n/a') && reason ? reason : value);
+      setAttr(dd, 'title', valueTitle(value, reason));
       dd.classList.toggle('jp-mod-unavailable', value === 'n/a');
       dd.classList.toggle('jp-mod-warning', level === 'warning');
       dd.classList.toggle('jp-mod-critical', level === 'critical');

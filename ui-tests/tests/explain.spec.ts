@@ -135,7 +135,7 @@ test.describe('GPU error explanations under cell outputs', () => {
     await expect(card.locator('.jp-gpuscope-Explain-fix')).toContainText(
       'larger than the whole GPU'
     );
-    const rows = card.locator('.jp-gpuscope-Explain-holderTable tbody tr');
+    const rows = card.locator('.jp-gpuscope-ProcessTable tbody tr');
     // The failing kernel's own row: marked, with no shut-down button.
     const own = rows.filter({ hasText: '(this notebook)' });
     await expect(own).toHaveCount(1, { timeout: 15000 });

@@ -109,7 +109,9 @@ test.describe('GPU monitor on the replay backend', () => {
           .map(dd => dd.textContent)
       };
     });
-    expect(layout.width).toBeLessThan(400); // the sidebar's default, not a wide window
+    // The sidebar's default is also its narrowest (JupyterLab's --jp-sidebar-min-width):
+    // a user cannot drag it narrower than this.
+    expect(layout.width).toBeLessThan(400);
     expect(layout.overflow).toBeLessThanOrEqual(0);
     expect(layout.wrapped).toEqual([]);
     // A value cut short by the width keeps its whole text in its title.
@@ -125,7 +127,7 @@ test.describe('GPU monitor on the replay backend', () => {
     const panel = await openPanel(page);
     const row = panel.locator('tbody tr', { hasText: 'python3' });
     await expect(row).toBeVisible({ timeout: 15000 });
-    await expect(row).toContainText('2.0 GiB');
+    await expect(row).toContainText('2.00 GiB');
     // The notebook the kernel belongs to, as the server's session knows it (Galata
     // creates "Untitled.ipynb" and renames it, which the session may not follow yet).
     const notebook = row.getByRole('button', { name: /\.ipynb$/ });

@@ -79,6 +79,13 @@ function card(text: string, overrides: Partial<IExplainCardOptions> = {}) {
 
 const click = (node: Element | null | undefined) => (node as HTMLElement).click();
 const buttons = (node: HTMLElement) => Array.from(node.querySelectorAll('button'));
+/** The process table's rows as a reader sees them, cells apart. */
+const holderRows = (node: HTMLElement) =>
+  Array.from(node.querySelectorAll('.jp-gpuscope-ProcessTable tbody tr')).map(r =>
+    Array.from(r.children)
+      .map(c => c.textContent)
+      .join(' | ')
+  );
 
 describe('the explanation card', () => {
   afterEach(() => document.body.replaceChildren());
@@ -132,13 +139,10 @@ describe('the explanation card', () => {
   it('out of memory lists what holds the GPU, offers to shut down idle kernels only, and refreshes', async () => {
     const { node, calls } = card(h100.oom_realistic.stderr);
     await flush();
-    const rows = Array.from(node.querySelectorAll('.jp-gpuscope-Explain-holderTable tbody tr')).map(
-      r => r.textContent
-    );
-    expect(rows).toEqual([
-      'train.ipynb (this notebook)434348.00 GiB',
-      'old/experiment.ipynb42422.00 GiBShut down kernel',
-      '2 processes of other users (details hidden by the server)—10.00 GiB'
+    expect(holderRows(node)).toEqual([
+      '4343 | 48.00 GiB | train.ipynb (this notebook) | python3 | ',
+      '4242 | 2.00 GiB | old/experiment.ipynb | python3 | Shut down kernel',
+      '— | 10.00 GiB | 2 processes of other users (details hidden by the server)'
     ]);
     expect(node.querySelector('.jp-gpuscope-Explain-holdersTitle')!.textContent).toBe(
       'What holds memory on GPU 0 now:'
@@ -149,18 +153,25 @@ describe('the explanation card', () => {
     await flush();
     await flush();
     expect(calls.shutDown).toEqual(['idle-kernel']);
-    expect(node.querySelector('.jp-gpuscope-Explain-holderTable')!.textContent).not.toContain(
+    expect(node.querySelector('.jp-gpuscope-ProcessTable')!.textContent).not.toContain(
       'old/experiment.ipynb'
     );
+  });
+
+  it("heads its process table with the GPU Monitor's columns", async () => {
+    const { node } = card(h100.oom_realistic.stderr);
+    await flush();
+    expect(
+      Array.from(node.querySelectorAll('.jp-gpuscope-ProcessTable th')).map(th => th.textContent)
+    ).toEqual(['PID', 'Memory', 'Notebook / process', 'Kernel', 'Actions']);
   });
 
   it('writes the holders in GB when the user picked decimal units', async () => {
     const { node } = card(h100.oom_realistic.stderr, { units: () => 'GB' });
     await flush();
-    const rows = Array.from(node.querySelectorAll('.jp-gpuscope-Explain-holderTable tbody tr')).map(
-      r => r.textContent
+    expect(holderRows(node)[1]).toBe(
+      '4242 | 2.15 GB | old/experiment.ipynb | python3 | Shut down kernel'
     );
-    expect(rows[1]).toBe('old/experiment.ipynb42422.15 GBShut down kernel');
   });
 
   it('labels holders read from a recorded GPU', async () => {
@@ -192,14 +203,19 @@ describe('an out-of-memory card on an H200 shared with another container (record
   const reply = recorded.processes as IProcessesReply;
 
   it('names both kernels by notebook and counts the hidden process as held outside', () => {
-    const holders = holdersFor(reply, recorded.kernels['train.ipynb'].id, 0, trans);
-    expect(holders.rows.map(r => [r.label, Math.round((r.usedMemory ?? 0) / 2 ** 20)])).toEqual([
+    const holders = holdersFor(reply, recorded.kernels['train.ipynb'].id, 0);
+    expect(
+      holders.processes.map(p => [
+        p.kernel?.notebook_path,
+        Math.round((p.used_memory ?? 0) / 2 ** 20)
+      ])
+    ).toEqual([
       ['train.ipynb', 8710],
       ['eval.ipynb', 3590]
     ]);
     // nvidia-smi's host view lists the outside process with 3078 MiB; NVML's figures here
     // leave out about 20 MiB of the kernels' contexts, so a little more is "outside".
-    expect(Math.round(holders.outside / 2 ** 20)).toBe(3098);
+    expect(Math.round(holders.outside!.usedMemory / 2 ** 20)).toBe(3098);
     expect(recorded.nvidia_smi.compute_apps_mib[0]).toMatch(/, 3078$/);
     expect(holders.others.count).toBe(0);
   });
@@ -234,10 +250,11 @@ describe('an out-of-memory card on a driver that gives host PIDs', () => {
   ]);
 
   it('names the kernel matched by evidence, marked as probably its', async () => {
-    const [row] = holdersFor(reply, 'failing-kernel', 0, trans).rows;
-    expect(row).toMatchObject({ notebookPath: 'old.ipynb', probableHow: how, canShutDown: true });
     const { node } = card(h100.oom_realistic.stderr, { processes: async () => reply });
     await flush();
+    expect(holderRows(node)).toEqual([
+      '4100001 | 9.00 GiB | old.ipynb (probably) | python3 | Shut down kernel'
+    ]);
     const mark = node.querySelector('.jp-gpuscope-ProcessTable-probable')!;
     expect(mark.textContent).toBe('(probably)');
     expect(mark.getAttribute('title')).toBe(how);
@@ -246,7 +263,7 @@ describe('an out-of-memory card on a driver that gives host PIDs', () => {
 
 describe('which GPU the OOM card shows', () => {
   it('the GPU where the failing kernel holds memory, whatever the message numbers it', () => {
-    expect(holdersFor(processes(), 'failing-kernel', 1, trans)).toMatchObject({
+    expect(holdersFor(processes(), 'failing-kernel', 1)).toMatchObject({
       gpus: [0],
       basis: 'kernel'
     });
@@ -259,21 +276,21 @@ describe('which GPU the OOM card shows', () => {
       includes_driver_reserve: false,
       reason: null
     };
-    expect(holdersFor(reply, 'failing-kernel', 1, trans)).toMatchObject({
+    expect(holdersFor(reply, 'failing-kernel', 1)).toMatchObject({
       gpus: [0],
-      outside: 2.5 * GiB
+      outside: { usedMemory: 2.5 * GiB }
     });
     // Another GPU's outside memory is not this one's.
-    expect(holdersFor(reply, 'unknown-kernel', 1, trans).outside).toBe(0);
+    expect(holdersFor(reply, 'unknown-kernel', 1).outside).toBeNull();
   });
 
   it('else the index from the message, else every GPU', () => {
-    expect(holdersFor(processes(), 'unknown-kernel', 1, trans)).toMatchObject({
+    expect(holdersFor(processes(), 'unknown-kernel', 1)).toMatchObject({
       gpus: [1],
       basis: 'message',
-      rows: []
+      processes: []
     });
-    expect(holdersFor(processes(), 'unknown-kernel', null, trans)).toMatchObject({
+    expect(holdersFor(processes(), 'unknown-kernel', null)).toMatchObject({
       gpus: [0, 1],
       basis: 'all'
     });
@@ -349,18 +366,13 @@ describe('a real out-of-memory error on an H100 (scripts/gpu_oom_in_kernel.py)',
   });
 
   it("lists the idle holder kernel (shut-down offered) and the failing notebook's own kernel", () => {
-    const holders = holdersFor(reply, kernels['train.ipynb'], 0, trans);
+    const holders = holdersFor(reply, kernels['train.ipynb'], 0);
     expect(holders).toMatchObject({ gpus: [0], basis: 'kernel' });
     expect(
-      holders.rows.map(r => [
-        r.notebookPath,
-        (r.usedMemory! / 2 ** 30).toFixed(2),
-        r.isFailingKernel,
-        r.canShutDown
-      ])
+      holders.processes.map(p => [p.kernel?.notebook_path, (p.used_memory! / 2 ** 30).toFixed(2)])
     ).toEqual([
-      ['holder.ipynb', '30.51', false, true],
-      ['train.ipynb', '20.51', true, false]
+      ['holder.ipynb', '30.51'],
+      ['train.ipynb', '20.51']
     ]);
   });
 });

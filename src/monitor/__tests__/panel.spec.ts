@@ -266,9 +266,9 @@ describe('GPUPanel', () => {
     const rows = panel.node.querySelectorAll('tbody tr');
     expect(rows).toHaveLength(2);
     expect(rows[0].textContent).toContain('4242');
-    expect(rows[0].textContent).toContain('3.0 GiB');
+    expect(rows[0].textContent).toContain('3.00 GiB');
     expect(rows[1].textContent).toBe(
-      '—20.0 GiB2 processes of other users (details hidden by the server)'
+      '—20.00 GiB2 processes of other users (details hidden by the server)'
     );
     (rows[0].querySelector('.jp-gpuscope-ProcessTable-open') as HTMLButtonElement).click();
     expect(actions.openNotebook).toHaveBeenCalledWith('train.ipynb');
@@ -445,7 +445,7 @@ describe('GPUPanel', () => {
     expect(fields).toContainEqual([
       'NVLink rx / tx',
       'n/a / n/a',
-      'n/a: this GPU has no active NVLink (it talks over PCIe only)'
+      'n/a / n/a — this GPU has no active NVLink (it talks over PCIe only)'
     ]);
   });
 
@@ -553,7 +553,7 @@ describe('GPUPanel', () => {
       );
     card.updateProcesses(reply(2.5 * GiB));
     const row = card.node.querySelector('.jp-gpuscope-ProcessTable-outside')!;
-    expect(row.textContent).toBe("—2.5 GiBHeld outside this server's view");
+    expect(row.textContent).toBe("—2.50 GiBHeld outside this server's view");
     expect(row.querySelector('td[title]')!.getAttribute('title')).toContain(
       'such as those of other containers on the same GPU'
     );
@@ -597,19 +597,19 @@ describe('GPUPanel', () => {
 
     card.updateProcesses(reply(3 * GiB));
     const first = table();
-    expect(memory()).toBe('3.0 GiB');
+    expect(memory()).toBe('3.00 GiB');
     // Memory moves: its text changes, the table (and any focus in it) stays.
     card.updateProcesses(reply(3 * GiB + 4096));
     card.updateProcesses(reply(3.5 * GiB));
-    expect(memory()).toBe('3.5 GiB');
+    expect(memory()).toBe('3.50 GiB');
     expect(table()).toBe(first);
     // Out of view: nothing is built until it comes into view, then the latest reply.
     card.setInView(false);
     card.updateProcesses(reply(4 * GiB));
     card.updateProcesses(reply(5 * GiB, 77));
-    expect(memory()).toBe('3.5 GiB');
+    expect(memory()).toBe('3.50 GiB');
     card.setInView(true);
-    expect(memory()).toBe('5.0 GiB');
+    expect(memory()).toBe('5.00 GiB');
     expect(card.node.querySelector('tbody td')!.textContent).toBe('77');
     expect(table()).not.toBe(first); // another process: new rows
     card.dispose();
