@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from device_check import api, start_server  # noqa: E402
+from gpu_monitor_vs_nvidia_smi import api, start_server  # noqa: E402
 
 ALLOCATE = "import torch\nheld = torch.empty({gib} * 2**30, dtype=torch.uint8, device='cuda')\ntorch.cuda.synchronize()"
 

@@ -21,8 +21,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from device_check import BASE, TOKEN, api, smi, start_server  # noqa: E402
-from device_oom_check import ALLOCATE, kernel, run  # noqa: E402
+from gpu_monitor_vs_nvidia_smi import BASE, TOKEN, api, smi, start_server  # noqa: E402
+from gpu_oom_in_kernel import ALLOCATE, kernel, run  # noqa: E402
 
 GiB = 1024**3
 CONFIG = (

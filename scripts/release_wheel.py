@@ -4,6 +4,7 @@ development build (the build hook runs `jlpm build:prod` in the copy).
     python scripts/release_wheel.py OUT_DIR      prints the wheel's path
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,9 @@ def build(out: Path) -> Path:
             ],
             capture_output=True,
             text=True,
+            # The build hook runs jlpm, which JupyterLab installs beside this interpreter:
+            # found also when the environment is not activated (.venv/bin/python ...).
+            env={**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])},
         )
         if built.returncode != 0:
             raise RuntimeError(f"the release wheel did not build:\n{built.stderr[-3000:]}")
