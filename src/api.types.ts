@@ -13,7 +13,9 @@ export type GPUScopeWire =
   | ICollectorReply
   | ISharedGPUsReply
   | IPolicy
-  | StreamMessage;
+  | StreamMessage
+  | IMemoryBreakdown
+  | IMemoryAction;
 /**
  * Messages the stream pushes.
  */
@@ -395,6 +397,10 @@ export interface ICollectorReply {
     short: string;
     self_contained: string;
   };
+  /**
+   * What to run in a kernel to load the memory X-ray (kernel/memory_xray.py) as the module gpuscope_memory_xray, unless it is loaded.
+   */
+  memory_loader: string;
 }
 export interface ISharedGPUsReply {
   backend: 'nvml' | 'replay' | 'none';
@@ -512,4 +518,119 @@ export interface IPolicy {
   lint_target: string | null;
   lint_target_torch: string | null;
   show_other_users: boolean;
+}
+/**
+ * What in a kernel holds GPU memory (kernel/memory_xray.py's breakdown(); also the data of its display, application/vnd.gpuscope.memory+json).
+ */
+export interface IMemoryBreakdown {
+  version: 1;
+  available: boolean;
+  /**
+   * Why there is no breakdown (no torch, or CUDA not used).
+   */
+  reason: string | null;
+  devices: IMemoryDevice[];
+  pools: IMemoryPool[];
+  /**
+   * Why NVML's figure for the process is missing.
+   */
+  nvml_reason: string | null;
+  /**
+   * Where the walk stopped at its bounds: some holders may be missing.
+   */
+  truncated: ('depth' | 'items' | 'objects')[];
+  elapsed_ms: number;
+}
+export interface IMemoryDevice {
+  /**
+   * The device as the kernel numbers it (CUDA_VISIBLE_DEVICES applies).
+   */
+  index: number;
+  uuid: string | null;
+  holders: IMemoryHolder[];
+  /**
+   * The holders' bytes together.
+   */
+  reached: number;
+  /**
+   * torch.cuda.memory_allocated().
+   */
+  allocated: number | null;
+  /**
+   * torch.cuda.memory_reserved().
+   */
+  reserved: number | null;
+  /**
+   * Reserved but not allocated: what empty_cache() returns.
+   */
+  cache: number | null;
+  /**
+   * Allocated memory that no name reaches (other objects, C extensions, leaks).
+   */
+  unreached: number | null;
+  /**
+   * NVML's figure for the kernel's process on this device, where it can be read.
+   */
+  nvml_process: number | null;
+}
+/**
+ * One holder of GPU memory in a kernel (memory X-ray).
+ */
+export interface IMemoryHolder {
+  /**
+   * A user variable, an entry of IPython's output history, or the last error's traceback frames.
+   */
+  kind: 'variable' | 'output' | 'error';
+  /**
+   * As the user would write it: `model`, `Out[7]`, or "the last error's frames".
+   */
+  name: string;
+  /**
+   * Memory of the storages this holder reached first (a storage is counted once), rounded as the caching allocator rounds.
+   */
+  bytes: number;
+  /**
+   * Tensors it reaches on any device, shared ones included.
+   */
+  tensors: number;
+  /**
+   * Holders that reached some of its storages first.
+   */
+  shared_with: string[];
+}
+/**
+ * Another library's GPU memory pool (CuPy, JAX), as totals.
+ */
+export interface IMemoryPool {
+  library: string;
+  device: number | null;
+  used: number;
+  held: number;
+}
+/**
+ * What a memory X-ray action did, measured.
+ */
+export interface IMemoryAction {
+  action: string;
+  /**
+   * False: nothing was changed (the message says why).
+   */
+  ok: boolean;
+  message: string;
+  /**
+   * Measured per device after gc and empty_cache.
+   */
+  freed: IMemoryFreed[];
+  nvml_reason?: string | null;
+}
+export interface IMemoryFreed {
+  index: number;
+  /**
+   * NVML's figure for the process before minus after (null: NVML could not say).
+   */
+  nvml: number | null;
+  /**
+   * torch's reserved memory before minus after.
+   */
+  reserved: number;
 }

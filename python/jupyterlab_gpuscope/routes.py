@@ -218,7 +218,7 @@ class CollectorHandler(_GPUScopeMixin, APIHandler):
     """The kernel-side code, for the frontend to run in a kernel (the kernel's environment
     need not have this package): the kernel probe (with the collector's driver reader),
     the diagnostic cell in its short and self-contained forms, and the per-cell GPU
-    usage extension. ?include_private=true: cells that keep home paths and user names;
+    usage extension, and the memory X-ray's loader. ?include_private=true: cells that keep home paths and user names;
     ?cell_usage=peak: the per-cell extension in its peak mode."""
 
     auth_resource = AUTH_RESOURCE
@@ -240,6 +240,7 @@ class CollectorHandler(_GPUScopeMixin, APIHandler):
                     "probe": probe_code(),
                     "mime": facts.MIME,
                     "cell_usage_loader": cell_usage_loader(mode),
+                    "memory_loader": memory_loader(),
                     "cells": {
                         "short": diagnostic_cell.short(include_private),
                         "self_contained": _self_contained_cell(include_private),
@@ -269,6 +270,25 @@ def cell_usage_loader(mode: str = "change") -> str:
     namespace["load_ipython_extension"](get_ipython(), reset_peaks={mode == "peak"})
 _gpuscope_load_cell_usage({json.dumps(_source("cell_usage.py"))})
 del _gpuscope_load_cell_usage
+"""
+
+
+MEMORY_MODULE = "gpuscope_memory_xray"
+
+
+@functools.lru_cache(maxsize=1)
+def memory_loader() -> str:
+    """What the frontend runs silently before it asks a kernel what holds its GPU memory:
+    kernel/memory_xray.py loaded as the module gpuscope_memory_xray, once per kernel (the
+    kernel's environment need not have this package)."""
+    return f"""def _gpuscope_load_memory(source):
+    import sys, types
+    if "{MEMORY_MODULE}" not in sys.modules:
+        module = types.ModuleType("{MEMORY_MODULE}")
+        exec(compile(source, "<gpuscope memory_xray.py>", "exec"), module.__dict__)
+        sys.modules["{MEMORY_MODULE}"] = module
+_gpuscope_load_memory({json.dumps(_source("memory_xray.py"))})
+del _gpuscope_load_memory
 """
 
 

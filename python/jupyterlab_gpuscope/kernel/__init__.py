@@ -1,5 +1,6 @@
 """What runs in a notebook's kernel: the diagnostic (facts, findings, report), the
-knowledge base's queries, and the per-cell GPU usage extension. Standard library only,
+knowledge base's queries, the per-cell GPU usage extension, and the memory X-ray
+(memory_xray.py; its public name is jupyterlab_gpuscope.memory). Standard library only,
 and nothing from the server side (a test checks it), so the frontend can also run these
 sources in a kernel whose environment lacks this package.
 

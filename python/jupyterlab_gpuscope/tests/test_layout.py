@@ -12,7 +12,9 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PACKAGE = PACKAGE_DIR.name
 # What kernel-side code may import besides the standard library and itself.
-KERNEL_MAY_IMPORT = {"IPython", "ipykernel", "comm", "torch", f"{PACKAGE}._version"}
+# pynvml (nvidia-ml-py): the memory X-ray reads NVML's figure for its process with it
+# where the kernel's environment has it, and says so where not.
+KERNEL_MAY_IMPORT = {"IPython", "ipykernel", "comm", "torch", "pynvml", f"{PACKAGE}._version"}
 
 
 def module_name(path: Path) -> str:

@@ -1,0 +1,25 @@
+"""What in this kernel holds GPU memory, and giving it back without a restart, in any
+frontend (JupyterLab, VS Code, Colab, a saved notebook):
+
+    import jupyterlab_gpuscope.memory as gpu_memory
+    gpu_memory.report()            # displays the breakdown
+    gpu_memory.breakdown()         # the same as plain data (JSON-serialisable)
+    gpu_memory.free_cache()        # each action reports what NVML shows freed
+    gpu_memory.drop_last_error()
+    gpu_memory.clear_output_history()
+    gpu_memory.delete("model")
+
+The code is kernel/memory_xray.py, which JupyterLab also loads into kernels without this
+package.
+"""
+
+from .kernel.memory_xray import (
+    breakdown,
+    clear_output_history,
+    delete,
+    drop_last_error,
+    free_cache,
+    report,
+)
+
+__all__ = ["breakdown", "clear_output_history", "delete", "drop_last_error", "free_cache", "report"]
