@@ -5,6 +5,7 @@ import { cellUsagePlugin } from './cell-usage/plugin';
 import { diagnosticPlugin } from './diagnostic/plugin';
 import { explainPlugin } from './explain/plugin';
 import { lintPlugin } from './lint/plugin';
+import { memoryPlugin } from './memory/plugin';
 import { monitorPlugin, statusBarPlugin } from './monitor/plugin';
 import { profilesPlugin } from './profiles/plugin';
 import { serverPlugin } from './server/plugin';
@@ -18,6 +19,7 @@ export default [
   profilesPlugin,
   lintPlugin,
   explainPlugin,
+  memoryPlugin,
   cellUsagePlugin,
   sharedGPUsPlugin
 ];

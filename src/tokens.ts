@@ -6,7 +6,7 @@ import { Token } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import type { ISignal } from '@lumino/signaling';
 import type { ISessionContext } from '@jupyterlab/apputils';
-import type { ServerConnection } from '@jupyterlab/services';
+import type { Kernel, ServerConnection } from '@jupyterlab/services';
 
 import type {
   ICollectorOptions,
@@ -31,6 +31,7 @@ export namespace CommandIDs {
   export const runDiagnostic = 'gpuscope:run-diagnostic';
   export const recheckNotebook = 'gpuscope:recheck-notebook';
   export const explainError = 'gpuscope:explain-error';
+  export const memoryBreakdown = 'gpuscope:memory-breakdown';
 }
 
 /** The gettext domain of every string the extension shows (the Python package's name). */
@@ -180,4 +181,18 @@ export interface ISharedGPUs {
 export const ISharedGPUs = new Token<ISharedGPUs>(
   'jupyterlab-gpuscope:ISharedGPUs',
   "This user's GPU memory against the admin's soft limit, and idle kernels holding GPU memory."
+);
+
+/** What in a kernel holds GPU memory, with the actions that give it back (memory X-ray). */
+export interface IMemoryXRay {
+  /**
+   * Asks the kernel and draws its breakdown into `host` (again on each call); resolves
+   * once drawn, also when the kernel could not answer (the view then says why).
+   */
+  show(host: HTMLElement, kernel: Kernel.IKernelConnection): Promise<void>;
+}
+
+export const IMemoryXRay = new Token<IMemoryXRay>(
+  'jupyterlab-gpuscope:IMemoryXRay',
+  'What in a kernel holds GPU memory, and the actions that give it back.'
 );

@@ -168,6 +168,7 @@ export function collectorReply(overrides: Partial<ICollectorReply> = {}): IColle
     probe: '',
     mime: '',
     cell_usage_loader: '',
+    memory_loader: '',
     cells: { short: '', self_contained: '' },
     ...overrides
   };

@@ -22,7 +22,7 @@ class ReportRenderer extends Widget implements IRenderMime.IRenderer {
   private _report: DiagnosticReport;
 }
 
-const extension: IRenderMime.IExtension = {
+export const diagnosticRenderer: IRenderMime.IExtension = {
   id: 'jupyterlab-gpuscope:diagnostic-renderer',
   description: 'Renders the GPU diagnostic as a report of findings with fixes.',
   rendererFactory: {
@@ -34,5 +34,3 @@ const extension: IRenderMime.IExtension = {
   rank: 10,
   dataType: 'json'
 };
-
-export default extension;

@@ -27,6 +27,8 @@ export interface IExplainCardOptions {
   processes(): Promise<IProcessesReply>;
   /** The monitor's memory units setting, for the process list. */
   units(): MemoryUnits;
+  /** Draws what in the failing kernel holds GPU memory (the memory X-ray), when there is one. */
+  kernelMemory?(host: HTMLElement): Promise<void>;
   openNotebook(path: string): void;
   /** Resolves true when the kernel was shut down. */
   shutDownKernel(kernelId: string, path: string | null): Promise<boolean>;
@@ -95,6 +97,13 @@ export class ExplainCard extends Widget {
       );
     }
     if (e.context.oom) {
+      if (this._options.kernelMemory) {
+        const inKernel = element('div', 'jp-gpuscope-Explain-kernelMemory', item);
+        element('p', 'jp-gpuscope-Explain-holdersTitle', inKernel).textContent = trans.__(
+          'What holds memory in this kernel:'
+        );
+        void this._options.kernelMemory(element('div', '', inKernel));
+      }
       item.appendChild(this._holdersBox(e));
     }
     if (e.context.tips.length) {

@@ -7,6 +7,7 @@ import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { addUnderOutputs } from '../ui/cells';
 import { ExplainCard, IExplainCardOptions } from './card';
+import type { IMemoryXRay } from '../tokens';
 import type { IExplainFacts, IExplanation } from '../core/explain/matcher';
 import { failureText } from '../core/explain/outputs';
 
@@ -18,7 +19,12 @@ const SETTLE_MS = 150;
 export interface IExplainerOptions {
   tracker: INotebookTracker;
   facts(panel: NotebookPanel): IExplainFacts;
-  card: Omit<IExplainCardOptions, 'explanations' | 'kernelId' | 'dismiss' | 'addNote'>;
+  card: Omit<
+    IExplainCardOptions,
+    'explanations' | 'kernelId' | 'dismiss' | 'addNote' | 'kernelMemory'
+  >;
+  /** The memory X-ray, for out-of-memory cards (absent when its plugin is off). */
+  memory?: IMemoryXRay | null;
 }
 
 export class CellErrorExplainer {
@@ -151,6 +157,7 @@ export class CellErrorExplainer {
       ...this._options.card,
       explanations: shown,
       kernelId: panel.sessionContext.session?.kernel?.id ?? null,
+      kernelMemory: this._kernelMemory(panel),
       dismiss: () => {
         this._dismissed.set(cell, text);
         this._removeCard(cell);
@@ -160,6 +167,12 @@ export class CellErrorExplainer {
     this._cards.set(cell, card);
     addUnderOutputs(cell, card, () => this._cards.get(cell) === card);
     return shown;
+  }
+
+  private _kernelMemory(panel: NotebookPanel): IExplainCardOptions['kernelMemory'] {
+    const kernel = panel.sessionContext.session?.kernel;
+    const memory = this._options.memory;
+    return kernel && memory ? host => memory.show(host, kernel) : undefined;
   }
 
   private _removeCard(cell: Cell): void {

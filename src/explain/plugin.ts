@@ -11,6 +11,7 @@ import {
   IDeviceProfiles,
   IGPUMonitor,
   IGPUScopeAPI,
+  IMemoryXRay,
   TRANSLATION_DOMAIN
 } from '../tokens';
 import { CellErrorExplainer } from './notebook';
@@ -23,7 +24,7 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Explains CUDA errors under the cell that raised them, with the fix.',
   autoStart: true,
   requires: [IGPUScopeAPI, IDeviceProfiles, INotebookTracker, ISettingRegistry],
-  optional: [ICommandPalette, ITranslator, IGPUMonitor],
+  optional: [ICommandPalette, ITranslator, IGPUMonitor, IMemoryXRay],
   activate: async (
     app: JupyterFrontEnd,
     api: IGPUScopeAPI,
@@ -32,7 +33,8 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
     settingRegistry: ISettingRegistry,
     palette: ICommandPalette | null,
     translator: ITranslator | null,
-    monitor: IGPUMonitor | null
+    monitor: IGPUMonitor | null,
+    memory: IMemoryXRay | null
   ): Promise<void> => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const explainer = new CellErrorExplainer({
@@ -47,7 +49,8 @@ export const explainPlugin: JupyterFrontEndPlugin<void> = {
         units: () => monitor?.config.memoryUnits ?? 'GiB',
         openNotebook: path => void app.commands.execute('docmanager:open', { path }),
         shutDownKernel: (kernelId, path) => shutDownKernel(app, trans, kernelId, path)
-      }
+      },
+      memory
     });
 
     // A cell can fail before its kernel's probe answers: its card then gains the kernel's facts.

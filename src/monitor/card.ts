@@ -22,6 +22,8 @@ import type { IGPUHistory, IThresholds, MemoryUnits } from '../tokens';
 export interface ICardActions {
   openNotebook(path: string): void;
   shutDownKernel(kernelId: string, notebookPath: string | null): void;
+  /** Show what in the kernel holds its GPU memory (the memory X-ray). */
+  inspectKernel(kernelId: string, notebookPath: string | null): void;
 }
 
 /**
@@ -479,6 +481,7 @@ export class GPUCard {
         openNotebook: path => this._actions.openNotebook(path),
         canShutDown: () => true,
         shutDownKernel: kernel => this._actions.shutDownKernel(kernel.id, kernel.notebook_path),
+        inspectKernel: kernel => this._actions.inspectKernel(kernel.id, kernel.notebook_path),
         instanceOf: proc => {
           const instance = this._instances.find(i => i.gpu_instance_id === proc.gpu_instance_id);
           return instance ? trans.__('MIG %1', instance.profile ?? '?') : null;

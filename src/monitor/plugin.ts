@@ -93,7 +93,11 @@ export const monitorPlugin: JupyterFrontEndPlugin<IGPUMonitor> = {
       actions: {
         openNotebook: path => void app.commands.execute('docmanager:open', { path }),
         shutDownKernel: (kernelId, path) =>
-          void shutDownFromPanel(app, trans, model, kernelId, path)
+          void shutDownFromPanel(app, trans, model, kernelId, path),
+        inspectKernel: (kernelId, path) =>
+          void app.commands
+            .execute(CommandIDs.memoryBreakdown, { kernelId, path })
+            .catch(reason => reportFailure(trans, reason))
       },
       diagnostic: {
         available: () =>

@@ -26,6 +26,8 @@ export interface IProcessTableOptions {
   /** Whether a kernel's row offers to shut it down. */
   canShutDown(kernel: IKernelRef): boolean;
   shutDownKernel(kernel: IKernelRef): void;
+  /** Shows what in a kernel holds its memory; absent: no such action. */
+  inspectKernel?(kernel: IKernelRef): void;
   /** The kernel whose cell failed: its row is marked "(this notebook)". */
   failingKernelId?: string | null;
   /** The MIG instance a process runs in, as its Kernel column says it, or null. */
@@ -124,6 +126,17 @@ function processRow(
     .filter(Boolean)
     .join(' · ');
   const actions = element('td', '', row);
+  if (kernel && options.inspectKernel) {
+    const inspect = element(
+      'button',
+      'jp-Button jp-mod-styled jp-mod-small jp-gpuscope-ProcessTable-inspect',
+      actions
+    ) as HTMLButtonElement;
+    inspect.type = 'button';
+    inspect.textContent = trans.__('What holds it');
+    inspect.title = trans.__('Show what in this kernel holds GPU memory, and give it back');
+    inspect.addEventListener('click', () => options.inspectKernel!(kernel));
+  }
   if (kernel && options.canShutDown(kernel)) {
     const button = element(
       'button',

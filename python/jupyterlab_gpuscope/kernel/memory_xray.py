@@ -22,7 +22,6 @@ memory as what remains.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import re
 import sys
@@ -537,13 +536,27 @@ ACTIONS = {
 }
 
 
-def run_json(action: str, *args) -> str:
-    """For the frontend: an action's report as JSON (an unknown action is an error)."""
+#: What answer() displays: the frontend reads it from the silent run's display data.
+REPLY_MIME = "application/vnd.gpuscope.memory-reply+json"
+
+
+def run(action: str, *args) -> dict:
+    """The breakdown or an action's report, by name (an unknown name is a failed action)."""
     if action == "breakdown":
-        return json.dumps(breakdown())
+        return breakdown()
     if action not in ACTIONS:
-        return json.dumps({"action": action, "ok": False, "message": f"no action {action!r}", "freed": []})
-    return json.dumps(ACTIONS[action](*args))
+        return {"action": action, "ok": False, "message": f"no action {action!r}", "freed": []}
+    try:
+        return ACTIONS[action](*args)
+    except TypeError as error:  # wrong arguments: nothing ran
+        return {"action": action, "ok": False, "message": str(error), "freed": []}
+
+
+def answer(action: str, *args) -> None:
+    """For the frontend: run() shown as display data (a silent run has no other reply)."""
+    from IPython.display import display
+
+    display({REPLY_MIME: run(action, *args)}, raw=True)
 
 
 # -- showing it ---------------------------------------------------------------------------

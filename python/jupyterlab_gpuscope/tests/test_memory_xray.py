@@ -2,7 +2,6 @@
 torch's CPU tensors: the walk is the same for CUDA ones (the breakdown's device type is a
 parameter for this), so what holds what is checked without a GPU."""
 
-import ast
 import json
 import sys
 
@@ -183,13 +182,14 @@ def test_the_breakdown_and_actions_match_the_wire_schema(shell):
     validate("IMemoryBreakdown", memory_xray.breakdown())
     validate("IMemoryAction", memory_xray.delete("x"))
     validate("IMemoryAction", memory_xray.delete("x"))
-    validate("IMemoryAction", json.loads(memory_xray.run_json("no_such_action")))
+    validate("IMemoryAction", memory_xray.run("no_such_action"))
+    validate("IMemoryAction", memory_xray.run("delete"))  # a missing argument
 
 
 def test_the_frontend_entry_runs_only_the_named_actions(shell):
     run(shell, "x = torch.zeros(10)")
-    assert json.loads(memory_xray.run_json("delete", "x"))["ok"] is True
-    assert json.loads(memory_xray.run_json("__import__", "os"))["ok"] is False
+    assert memory_xray.run("delete", "x")["ok"] is True
+    assert memory_xray.run("__import__", "os")["ok"] is False
 
 
 def test_the_collectors_loader_makes_the_breakdown_callable_in_a_real_kernel(kernel):
@@ -197,14 +197,9 @@ def test_the_collectors_loader_makes_the_breakdown_callable_in_a_real_kernel(ker
 
     from .test_diagnostic import run_cell
 
-    outputs, reply = run_cell(kernel, memory_loader())
+    outputs, reply = run_cell(kernel, memory_loader() + f"\n__import__('{MEMORY_MODULE}').answer('breakdown')")
     assert reply["status"] == "ok", outputs
-    asked = kernel.execute_interactive(
-        "",
-        user_expressions={"m": f"__import__('{MEMORY_MODULE}').run_json('breakdown')"},
-    )
-    text = asked["content"]["user_expressions"]["m"]["data"]["text/plain"]
-    answer = json.loads(ast.literal_eval(text))  # the repr of the JSON string
+    [answer] = [o["content"]["data"][memory_xray.REPLY_MIME] for o in outputs if o["msg_type"] == "display_data"]
     validate("IMemoryBreakdown", answer)
     assert answer["available"] is False  # this kernel has not used CUDA
     names = kernel.execute_interactive("", user_expressions={"n": "[n for n in dir() if 'gpuscope' in n]"})

@@ -158,6 +158,32 @@ describe('the explanation card', () => {
     );
   });
 
+  it('out of memory shows what in the failing kernel holds memory, above who else holds the GPU', async () => {
+    const hosts: HTMLElement[] = [];
+    const { node } = card(h100.oom_realistic.stderr, {
+      kernelMemory: async host => {
+        hosts.push(host);
+        host.textContent = 'model 12.00 GiB';
+      }
+    });
+    await flush();
+    expect(hosts).toHaveLength(1);
+    const section = node.querySelector('.jp-gpuscope-Explain-kernelMemory')!;
+    expect(section.textContent).toBe('What holds memory in this kernel:model 12.00 GiB');
+    // Before the process table of the GPU.
+    expect(
+      section.compareDocumentPosition(node.querySelector('.jp-gpuscope-Explain-holders')!) &
+        Node.DOCUMENT_POSITION_FOLLOWING
+    ).toBeTruthy();
+  });
+
+  it('other errors ask the kernel nothing', async () => {
+    const kernelMemory = jest.fn(async () => undefined);
+    card('RuntimeError: No CUDA GPUs are available', { kernelMemory });
+    await flush();
+    expect(kernelMemory).not.toHaveBeenCalled();
+  });
+
   it("heads its process table with the GPU Monitor's columns", async () => {
     const { node } = card(h100.oom_realistic.stderr);
     await flush();

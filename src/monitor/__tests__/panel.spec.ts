@@ -44,7 +44,7 @@ describe('GPUPanel', () => {
   let api: FakeAPI;
   let model: MonitorModel;
   let panel: GPUPanel;
-  const actions = { openNotebook: jest.fn(), shutDownKernel: jest.fn() };
+  const actions = { openNotebook: jest.fn(), shutDownKernel: jest.fn(), inspectKernel: jest.fn() };
 
   beforeEach(async () => {
     api = new FakeAPI();
@@ -274,6 +274,11 @@ describe('GPUPanel', () => {
     expect(actions.openNotebook).toHaveBeenCalledWith('train.ipynb');
     (rows[0].querySelector('.jp-gpuscope-ProcessTable-shutdown') as HTMLButtonElement).click();
     expect(actions.shutDownKernel).toHaveBeenCalledWith('k1', 'train.ipynb');
+    // The kernel's row opens what in it holds the memory.
+    const inspect = rows[0].querySelector('.jp-gpuscope-ProcessTable-inspect') as HTMLButtonElement;
+    expect(inspect.textContent).toBe('What holds it');
+    inspect.click();
+    expect(actions.inspectKernel).toHaveBeenCalledWith('k1', 'train.ipynb');
   });
 
   it('marks a process matched to a kernel by evidence as probably its, and says why another is not', async () => {

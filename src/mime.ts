@@ -1,0 +1,7 @@
+/**
+ * The extension's output renderers, one per capability; nothing else happens here.
+ */
+import { diagnosticRenderer } from './diagnostic/mime';
+import { memoryRenderer } from './memory/mime';
+
+export default [diagnosticRenderer, memoryRenderer];
