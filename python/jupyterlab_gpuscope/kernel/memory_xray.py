@@ -21,6 +21,7 @@ memory as what remains.
 
 from __future__ import annotations
 
+import collections
 import gc
 import os
 import re
@@ -36,7 +37,7 @@ MIME = "application/vnd.gpuscope.memory+json"
 #: How deep the walk follows objects' attributes and containers from a holder.
 MAX_DEPTH = 12
 #: Items looked at in one container: a huge list of numbers is not read to its end.
-MAX_ITEMS = 10_000
+MAX_ITEMS = 100_000
 #: Objects looked at in all (a bound on the time the breakdown takes).
 MAX_OBJECTS = 2_000_000
 #: PyTorch's caching allocator hands out blocks in multiples of this (c10 kMinBlockSize).
@@ -46,6 +47,7 @@ _OUTPUT_NAME = re.compile(r"^_(\d+|_{0,2})$")
 _HISTORY_NAME = re.compile(r"^_i(\d+|i{0,2})$|^_(ih|oh|dh)$|^(In|Out)$")
 #: Leaves: never hold a tensor, not worth a look.
 _ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), range, memoryview)
+_SEQUENCES = (list, tuple, set, frozenset, collections.deque)
 #: Not followed: code and classes hold what their modules hold, not this kernel's data.
 _OPAQUE = (
     types.ModuleType,
@@ -91,10 +93,10 @@ class _Walk:
         """Walk from `roots`; the storages first reached here are this holder's."""
         found = {"name": name, "bytes": {}, "tensors": 0, "shared_with": set()}
         seen: set[int] = set(skip_ids)
-        stack = [(root, 0) for root in roots]
+        stack = [(root, 0) for root in roots if not isinstance(root, _ATOMS)]
         while stack:
             obj, depth = stack.pop()
-            if isinstance(obj, _ATOMS) or id(obj) in seen:
+            if id(obj) in seen:
                 continue
             seen.add(id(obj))
             self.visited += 1
@@ -106,10 +108,13 @@ class _Walk:
             except Exception:
                 # An object that raises on a look is skipped, not the breakdown.
                 continue
-            if depth < MAX_DEPTH:
-                stack.extend((child, depth + 1) for child in children)
-            elif children:
+            if not children:
+                continue
+            if depth >= MAX_DEPTH:
                 self.truncated.add("depth")
+                continue
+            below = depth + 1
+            stack.extend((child, below) for child in children if not isinstance(child, _ATOMS))
         found["shared_with"] = sorted(found["shared_with"])
         return found
 
@@ -134,7 +139,7 @@ class _Walk:
             return []
         if isinstance(obj, dict):
             return self._items(list(obj.values()) if len(obj) <= MAX_ITEMS else _first(obj.values()))
-        if isinstance(obj, (list, tuple, set, frozenset)) or type(obj).__name__ == "deque":
+        if isinstance(obj, _SEQUENCES):
             return self._items(obj)
         return _attributes(obj)
 
