@@ -3,7 +3,7 @@
  * (again after a restart), receives its records on the "gpuscope.cells" comm, and shows
  * a line under every cell that used the GPU.
  */
-import type { CodeCell, ICellModel } from '@jupyterlab/cells';
+import type { Cell, CodeCell, ICellModel } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -17,6 +17,8 @@ import { runSilently } from '../ui/silent';
 import {
   annotationDetails,
   annotationText,
+  fitWarning,
+  fitWarningText,
   heaviness,
   ICellRecord,
   ICellUsage,
@@ -43,7 +45,9 @@ export class CellUsageTracker {
   ) {
     _tracker.widgetAdded.connect((_, panel) => this._watch(panel));
     _tracker.forEach(panel => this._watch(panel));
-    NotebookActions.executionScheduled.connect((_, { cell }) => this._clear(cell.model));
+    NotebookActions.executionScheduled.connect((_, { notebook, cell }) =>
+      this._beforeRun(notebook.parent as NotebookPanel | null, cell)
+    );
   }
 
   /** Emitted when a notebook's measured cells change. */
@@ -184,6 +188,7 @@ export class CellUsageTracker {
     if (!cell) {
       return;
     }
+    this._lastRecord.set(panel, record);
     const usage = summarize(record, (device, start, end) => this._utilization(device, start, end));
     this._clear(cell.model);
     if (!usage) {
@@ -208,17 +213,26 @@ export class CellUsageTracker {
     this._changed.emit(panel);
   }
 
-  /** The server GPU the device is (by UUID, else by index) and its utilisation then. */
-  private _utilization(device: { index: number; uuid: string | null }, start: number, end: number) {
+  /** The server's GPU a kernel's device is: by UUID, else by index. */
+  private _serverGPU(device: { index: number; uuid: string | null }) {
     const devices = this._monitor?.devices;
-    if (!this._monitor || !devices || devices.status !== 'ok') {
+    if (!devices || devices.status !== 'ok') {
       return null;
     }
-    const match =
+    return (
       devices.devices.find(
         d => device.uuid && d.uuid?.replace(/^GPU-/, '') === device.uuid.replace(/^GPU-/, '')
-      ) ?? devices.devices.find(d => d.index === device.index);
-    if (!match) {
+      ) ??
+      devices.devices.find(d => d.index === device.index) ??
+      null
+    );
+  }
+
+  /** The server GPU the device is and its utilisation then. */
+  private _utilization(device: { index: number; uuid: string | null }, start: number, end: number) {
+    const devices = this._monitor?.devices;
+    const match = this._serverGPU(device);
+    if (!this._monitor || !devices || !match) {
       return null;
     }
     const value = utilizationDuring(
@@ -228,6 +242,42 @@ export class CellUsageTracker {
       devices.interval_seconds
     );
     return value === null ? null : { value, recorded: !devices.live };
+  }
+
+  /**
+   * A cell about to run again: its last figures go; if what it needed last time is more
+   * than the GPU has free now, it says so before it runs out (live readings only: a
+   * recording never feeds advice).
+   */
+  private _beforeRun(panel: NotebookPanel | null, cell: Cell): void {
+    const last = this._usage.get(cell.model);
+    this._clear(cell.model);
+    if (!this._enabled || !last || !panel || cell.model.type !== 'code') {
+      return;
+    }
+    const gpu = this._serverGPU(last.device);
+    const devices = this._monitor?.devices;
+    if (!gpu || !devices || devices.status !== 'ok' || !devices.live) {
+      return;
+    }
+    const sample = this._monitor?.latest?.gpus.find(g => g.index === gpu.index) ?? null;
+    const kernelState = this._lastRecord
+      .get(panel)
+      ?.devices.find(d => d.index === last.device.index);
+    const cache = kernelState
+      ? (kernelState.reserved_after ?? kernelState.allocated_after) - kernelState.allocated_after
+      : 0;
+    const warning = fitWarning(last, sample, cache);
+    if (!warning) {
+      return;
+    }
+    const widget = new Widget();
+    widget.addClass('jp-gpuscope-CellUsage');
+    widget.addClass('jp-mod-warning');
+    widget.node.setAttribute('role', 'status');
+    widget.node.textContent = fitWarningText(warning, this.units, this._trans);
+    this._widgets.set(cell.model, widget);
+    addUnderOutputs(cell as CodeCell, widget, () => this._widgets.get(cell.model) === widget);
   }
 
   private _clear(model: ICellModel): void {
@@ -243,6 +293,8 @@ export class CellUsageTracker {
   private _enabled = false;
   private _mode: CellUsageMode = 'change';
   private _loaders = new Map<CellUsageMode, string>();
+  /** Each notebook's latest record: its kernel's memory after its last cell. */
+  private _lastRecord = new WeakMap<NotebookPanel, ICellRecord>();
   private _loaded = new WeakSet<Kernel.IKernelConnection>();
   private _followed = new WeakSet<Kernel.IKernelConnection>();
   private _targets = new WeakSet<Kernel.IKernelConnection>();

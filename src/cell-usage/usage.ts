@@ -210,3 +210,52 @@ export function utilizationDuring(
   }
   return count ? sum / count : null;
 }
+
+/** A cell that may not fit now: what it needed last time and what is free for it now. */
+export interface IFitWarning {
+  /** Bytes the cell allocated at its peak above what it started with, last time. */
+  needed: number;
+  /** Free on the GPU now (all processes counted) plus this kernel's reusable cache. */
+  available: number;
+  /** The server's GPU index. */
+  gpu: number;
+}
+
+/**
+ * Whether a cell run again may run out of memory: last time it needed `needed` above the
+ * memory it started with; the GPU now has `memory_total - memory_used` free, and torch
+ * can reuse this kernel's cache (reserved but not allocated) without asking the GPU.
+ * Null when it fits, or when any figure is unknown (no peak of its own, no reading).
+ */
+export function fitWarning(
+  usage: ICellUsage,
+  gpu: { index: number; memory_total: number | null; memory_used: number | null } | null,
+  kernelCache: number
+): IFitWarning | null {
+  const device = usage.device;
+  if (
+    device.peak_allocated === null ||
+    !gpu ||
+    gpu.memory_total === null ||
+    gpu.memory_used === null
+  ) {
+    return null;
+  }
+  const needed = device.peak_allocated - device.allocated_before;
+  const available = gpu.memory_total - gpu.memory_used + Math.max(kernelCache, 0);
+  return needed > available ? { needed, available, gpu: gpu.index } : null;
+}
+
+/** "Last run this cell needed 12.00 GiB more on GPU 0; 8.00 GiB is free for it now." */
+export function fitWarningText(
+  warning: IFitWarning,
+  units: MemoryUnits,
+  trans: TranslationBundle
+): string {
+  return trans.__(
+    'Last run this cell needed %1 more on GPU %2; %3 is free for it now (other processes counted). It may run out of memory.',
+    formatSize(warning.needed, units),
+    warning.gpu,
+    formatSize(warning.available, units)
+  );
+}

@@ -110,7 +110,9 @@ test.describe('what holds GPU memory in a kernel', () => {
       `In this kernel: ${LARGEST.name}`,
       { timeout: 20000 }
     );
-    await expect(inKernel.getByRole('button', { name: "Drop the last error's frames" })).toBeVisible();
+    await expect(
+      inKernel.getByRole('button', { name: "Drop the last error's frames" })
+    ).toBeVisible();
   });
 
   test("the GPU Monitor's kernel row opens what in that kernel holds memory", async ({ page }) => {

@@ -1,6 +1,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { PanelLayout, Widget } from '@lumino/widgets';
+import { NotebookActions } from '@jupyterlab/notebook';
 
 import { collectorReply, FakeAPI, flush } from '../../__tests__/fakes';
 import { changeStatus, mockKernel, setStatus } from '../../__tests__/kernels';
@@ -8,7 +9,7 @@ import { CellUsageTracker, COMM_TARGET } from '../tracker';
 
 type MockKernel = ReturnType<typeof mockKernel>;
 
-function setUp(kernel: MockKernel) {
+function setUp(kernel: MockKernel, monitor: unknown = null) {
   const panel = {
     sessionContext: {
       session: { kernel },
@@ -23,7 +24,12 @@ function setUp(kernel: MockKernel) {
   };
   const api = new FakeAPI();
   api.collectorReply = collectorReply({ cell_usage_loader: 'EXTENSION_SOURCE' });
-  const tracker = new CellUsageTracker(notebooks as never, api, null, nullTranslator.load('test'));
+  const tracker = new CellUsageTracker(
+    notebooks as never,
+    api,
+    monitor as never,
+    nullTranslator.load('test')
+  );
   tracker.enabled = true; // as the plugin does with the settings' default
   return { tracker, panel };
 }
@@ -167,5 +173,62 @@ describe('records from the kernel', () => {
     await deliver(tracker, kernel, 'junk', 'req-1');
     await deliver(tracker, kernel, { devices: 'x' }, 'req-1');
     expect(cell.layout.widgets).toHaveLength(1);
+  });
+
+  describe('will it fit?', () => {
+    const GiB = 2 ** 30;
+    /** A live GPU 0 of 80 GiB with `free` GiB free (a recording when live is false). */
+    const monitor = (free: number, live = true) => ({
+      devices: { status: 'ok', live, interval_seconds: 1, devices: [{ index: 0, uuid: null }] },
+      latest: { gpus: [{ index: 0, memory_total: 80 * GiB, memory_used: (80 - free) * GiB }] },
+      history: () => ({ times: [], values: {} })
+    });
+    const rerun = (panel: unknown, cell: ReturnType<typeof cellWith>) =>
+      (NotebookActions.executionScheduled as unknown as Signal<unknown, unknown>).emit({
+        notebook: { parent: panel },
+        cell
+      });
+    const warningOf = (cell: ReturnType<typeof cellWith>) =>
+      cell.layout.widgets.find((w: Widget) => w.hasClass('jp-mod-warning'));
+
+    async function ranOnce(free: number, live = true, last = record) {
+      const kernel = mockKernel();
+      const { tracker, panel } = setUp(kernel, monitor(free, live));
+      const cell = cellWith('req-1');
+      (panel.content.widgets as unknown[]).push(cell);
+      await flush();
+      await deliver(tracker, kernel, last, 'req-1');
+      rerun(panel, cell);
+      await flush();
+      return cell;
+    }
+
+    it('a cell that needed more than the GPU has free now says so before it runs', async () => {
+      const cell = await ranOnce(1.5);
+      expect(warningOf(cell)!.node.textContent).toBe(
+        'Last run this cell needed 2.00 GiB more on GPU 0; 1.50 GiB is free for it now (other processes counted). It may run out of memory.'
+      );
+      // Its figures of last time are gone: they are about to change.
+      expect(
+        cell.layout.widgets.filter((w: Widget) => w.hasClass('jp-gpuscope-CellUsage'))
+      ).toHaveLength(1);
+    });
+
+    it('no warning when it fits', async () => {
+      expect(warningOf(await ranOnce(3))).toBeUndefined();
+    });
+
+    it("counts the kernel's own cache, which torch reuses without asking the GPU", async () => {
+      const withCache = {
+        ...record,
+        devices: [{ ...record.devices[0], reserved_before: 0, reserved_after: 2 * GiB }]
+      };
+      // 1.5 GiB free plus 1 GiB cached (2 reserved, 1 allocated) is enough for 2 GiB.
+      expect(warningOf(await ranOnce(1.5, true, withCache))).toBeUndefined();
+    });
+
+    it('never warns from a recording', async () => {
+      expect(warningOf(await ranOnce(0.5, false))).toBeUndefined();
+    });
   });
 });

@@ -3,6 +3,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import {
   annotationDetails,
   annotationText,
+  fitWarning,
   ICellRecord,
   summarize,
   utilizationDuring
@@ -192,5 +193,36 @@ describe('records a real kernel sent on an H100 (scripts/gpu_cell_usage_records.
       'GPU peak 8.04 GiB (−8.00 GiB)',
       null
     ]);
+  });
+});
+
+describe('will a cell fit again', () => {
+  const GiB = 2 ** 30;
+  const usage = (peak: number | null) =>
+    ({
+      device: {
+        index: 0,
+        uuid: null,
+        peak_allocated: peak,
+        peak_reserved: peak,
+        allocated_before: 1 * GiB,
+        allocated_after: 1 * GiB
+      }
+    }) as never;
+  const gpu = { index: 0, memory_total: 80 * GiB, memory_used: 77 * GiB };
+
+  it('needs its peak above what it started with, against free memory plus the cache', () => {
+    expect(fitWarning(usage(5 * GiB), gpu, 0)).toEqual({
+      needed: 4 * GiB,
+      available: 3 * GiB,
+      gpu: 0
+    });
+    expect(fitWarning(usage(5 * GiB), gpu, 1 * GiB)).toBeNull();
+  });
+
+  it('says nothing when a figure is unknown', () => {
+    expect(fitWarning(usage(null), gpu, 0)).toBeNull(); // no peak of its own last time
+    expect(fitWarning(usage(5 * GiB), { ...gpu, memory_used: null }, 0)).toBeNull();
+    expect(fitWarning(usage(5 * GiB), null, 0)).toBeNull();
   });
 });
