@@ -26,6 +26,10 @@ from jupyter_client.manager import start_new_kernel
 GiB = 2**30
 
 CELLS = [
+    # 0: the per-cell extension with the out-of-memory flight recorder, as JupyterLab loads
+    # it with the setting on (recording starts with the cell after CUDA starts).
+    """from jupyterlab_gpuscope.kernel import cell_usage
+cell_usage.load_ipython_extension(get_ipython(), history_entries=100_000)""",
     # 1: a model trained with Adam; the gradients are kept (set_to_none=False).
     """import torch
 import jupyterlab_gpuscope.memory as gpu_memory
@@ -64,6 +68,50 @@ def nvml_of(pid: int, handle) -> int | None:
     return None
 
 
+def recorder_cost() -> dict:
+    """What the flight recorder costs: per allocation (allocate and free 1 MiB, 20,000
+    times) and per cell (a training step of a small model: 100 allocations or so), without
+    and with torch's history recording (python stacks, as the recorder records)."""
+    import torch
+
+    def per_allocation() -> float:
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        for _ in range(20_000):
+            x = torch.empty(2**20, dtype=torch.uint8, device="cuda")
+            del x
+        torch.cuda.synchronize()
+        return (time.perf_counter() - started) / 20_000 * 1e6
+
+    model = torch.nn.Sequential(*[torch.nn.Linear(1024, 1024) for _ in range(8)]).cuda()
+    opt = torch.optim.Adam(model.parameters())
+
+    def per_cell() -> float:
+        times = []
+        for _ in range(50):
+            torch.cuda.synchronize()
+            started = time.perf_counter()
+            loss = model(torch.randn(64, 1024, device="cuda")).square().mean()
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            torch.cuda.synchronize()
+            times.append((time.perf_counter() - started) * 1000)
+        return sorted(times)[len(times) // 2]
+
+    per_allocation(), per_cell()  # warm up
+    off = {"allocation_us": per_allocation(), "training_step_ms": per_cell()}
+    torch.cuda.memory._record_memory_history(stacks="python", max_entries=100_000)
+    on = {"allocation_us": per_allocation(), "training_step_ms": per_cell()}
+    torch.cuda.memory._record_memory_history(enabled=None)
+    return {
+        "off": {k: round(v, 2) for k, v in off.items()},
+        "on": {k: round(v, 2) for k, v in on.items()},
+        "added_per_allocation_us": round(on["allocation_us"] - off["allocation_us"], 2),
+        "added_per_training_step_ms": round(on["training_step_ms"] - off["training_step_ms"], 3),
+    }
+
+
 def main() -> int:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +137,7 @@ def main() -> int:
                 ]
             )
         record["torch"] = ask(client, "torch.__version__")
-        record["error"] = {"ename": outputs[2][-1]["ename"], "evalue": outputs[2][-1]["evalue"]}
+        record["error"] = {"ename": outputs[-1][-1]["ename"], "evalue": outputs[-1][-1]["evalue"]}
         started = time.perf_counter()
         breakdown = json.loads(ask(client, "__import__('json').dumps(gpu_memory.breakdown())"))
         record["breakdown_wall_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -145,6 +193,7 @@ def main() -> int:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
         pynvml.nvmlShutdown()
+    record["flight_recorder_cost"] = recorder_cost()
     (out / "memory-xray.json").write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps({k: record[k] for k in ("gpu", "torch", "check", "breakdown_wall_ms")}, indent=1))
     for a in record["actions"]:
@@ -159,6 +208,7 @@ def main() -> int:
             a["expected_from_breakdown"],
         )
     print(record["report_text"])
+    print(json.dumps(record["flight_recorder_cost"], indent=1))
     return 0
 
 

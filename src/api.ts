@@ -24,10 +24,15 @@ import type {
  */
 export type CellUsageMode = 'change' | 'peak';
 
+/** Allocation events torch keeps while the flight recorder is on (the server's one size). */
+export const MEMORY_HISTORY_ENTRIES = 100_000;
+
 export interface ICollectorOptions {
   /** Cells that keep home paths and user names. */
   includePrivate?: boolean;
   cellUsage?: CellUsageMode;
+  /** The per-cell extension with the out-of-memory flight recorder on. */
+  memoryHistory?: boolean;
 }
 
 /**
@@ -76,6 +81,9 @@ export class GPUScopeAPI {
     }
     if (options.cellUsage) {
       query.set('cell_usage', options.cellUsage);
+    }
+    if (options.memoryHistory) {
+      query.set('memory_history', String(MEMORY_HISTORY_ENTRIES));
     }
     const search = query.toString();
     return this._get(search ? `collector?${search}` : 'collector');

@@ -540,6 +540,10 @@ export interface IMemoryBreakdown {
    */
   truncated: ('depth' | 'items' | 'objects')[];
   elapsed_ms: number;
+  /**
+   * The largest live allocations, where the flight recorder is on; empty otherwise.
+   */
+  allocations: IMemoryAllocation[];
 }
 export interface IMemoryDevice {
   /**
@@ -606,6 +610,20 @@ export interface IMemoryPool {
   device: number | null;
   used: number;
   held: number;
+}
+/**
+ * A live allocation and where it was made, from the history torch records while the out-of-memory flight recorder is on.
+ */
+export interface IMemoryAllocation {
+  device: number;
+  bytes: number;
+  /**
+   * The cell (In [N]) that made it, when a cell's frame is on its stack.
+   */
+  execution_count: number | null;
+  line: number | null;
+  file: string | null;
+  function: string | null;
 }
 /**
  * What a memory X-ray action did, measured.

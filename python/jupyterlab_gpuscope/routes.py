@@ -219,10 +219,11 @@ class CollectorHandler(_GPUScopeMixin, APIHandler):
     need not have this package): the kernel probe (with the collector's driver reader),
     the diagnostic cell in its short and self-contained forms, and the per-cell GPU
     usage extension, and the memory X-ray's loader. ?include_private=true: cells that keep home paths and user names;
-    ?cell_usage=peak: the per-cell extension in its peak mode."""
+    ?cell_usage=peak: the per-cell extension in its peak mode; ?memory_history=100000: with
+    the out-of-memory flight recorder on."""
 
     auth_resource = AUTH_RESOURCE
-    query_params = ("include_private", "cell_usage")
+    query_params = ("include_private", "cell_usage", "memory_history")
 
     @web.authenticated
     @authorized
@@ -234,12 +235,17 @@ class CollectorHandler(_GPUScopeMixin, APIHandler):
         mode = self.get_query_argument("cell_usage", "change")
         if mode not in CELL_USAGE_MODES:
             raise web.HTTPError(400, f"cell_usage must be change or peak, not {mode!r}.")
+        history = self.get_query_argument("memory_history", "0")
+        if history not in MEMORY_HISTORY_CHOICES:
+            raise web.HTTPError(
+                400, f"memory_history must be one of {', '.join(MEMORY_HISTORY_CHOICES)}, not {history!r}."
+            )
         self.finish(
             json.dumps(
                 {
                     "probe": probe_code(),
                     "mime": facts.MIME,
-                    "cell_usage_loader": cell_usage_loader(mode),
+                    "cell_usage_loader": cell_usage_loader(mode, int(history)),
                     "memory_loader": memory_loader(),
                     "cells": {
                         "short": diagnostic_cell.short(include_private),
@@ -256,18 +262,21 @@ def _self_contained_cell(include_private: bool) -> str:
 
 
 CELL_USAGE_MODES = ("change", "peak")
+#: The flight recorder's sizes the frontend may ask for (events torch keeps; "0": off).
+MEMORY_HISTORY_CHOICES = ("0", "100000")
 
 
-@functools.lru_cache(maxsize=2)
-def cell_usage_loader(mode: str = "change") -> str:
+@functools.lru_cache(maxsize=4)
+def cell_usage_loader(mode: str = "change", history_entries: int = 0) -> str:
     """What the frontend runs silently in each Python kernel: the per-cell extension's
     source, loaded as a private module (the kernel's environment need not have this
     package) and registered with the kernel's IPython in the given mode ("peak" resets
-    torch's peak memory statistics before each cell; see kernel/cell_usage.py)."""
+    torch's peak memory statistics before each cell; see kernel/cell_usage.py), with the
+    out-of-memory flight recorder keeping `history_entries` allocation events (0: off)."""
     return f"""def _gpuscope_load_cell_usage(source):
     namespace = {{"__name__": "gpuscope_cell_usage"}}
     exec(compile(source, "<gpuscope-cell-usage>", "exec"), namespace)
-    namespace["load_ipython_extension"](get_ipython(), reset_peaks={mode == "peak"})
+    namespace["load_ipython_extension"](get_ipython(), reset_peaks={mode == "peak"}, history_entries={int(history_entries)})
 _gpuscope_load_cell_usage({json.dumps(_source("cell_usage.py"))})
 del _gpuscope_load_cell_usage
 """

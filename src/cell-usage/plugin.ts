@@ -50,6 +50,7 @@ export const cellUsagePlugin: JupyterFrontEndPlugin<void> = {
       composite => {
         tracker.saveInMetadata = composite.saveInMetadata === true;
         tracker.mode = composite.measure as CellUsageMode;
+        tracker.flightRecorder = composite.flightRecorder === true;
         tracker.enabled = composite.enabled === true;
       },
       reason =>

@@ -78,10 +78,28 @@ export class CellUsageTracker {
   }
 
   set mode(value: CellUsageMode) {
-    if (value === this._mode) {
-      return;
+    if (value !== this._mode) {
+      this._mode = value;
+      this._reloadAll();
     }
-    this._mode = value;
+  }
+
+  /**
+   * The out-of-memory flight recorder (the setting): torch records allocations with their
+   * stacks while cells run, for the memory X-ray. A change reloads the extension.
+   */
+  get flightRecorder(): boolean {
+    return this._flightRecorder;
+  }
+
+  set flightRecorder(value: boolean) {
+    if (value !== this._flightRecorder) {
+      this._flightRecorder = value;
+      this._reloadAll();
+    }
+  }
+
+  private _reloadAll(): void {
     this._loaded = new WeakSet();
     if (this._enabled) {
       this._tracker.forEach(panel => void this._load(panel));
@@ -154,11 +172,12 @@ export class CellUsageTracker {
             );
         });
       }
-      const mode = this._mode;
-      let loader = this._loaders.get(mode);
+      const options = { cellUsage: this._mode, memoryHistory: this._flightRecorder };
+      const key = JSON.stringify(options);
+      let loader = this._loaders.get(key);
       if (loader === undefined) {
-        loader = (await this._api.collector({ cellUsage: mode })).cell_usage_loader;
-        this._loaders.set(mode, loader);
+        loader = (await this._api.collector(options)).cell_usage_loader;
+        this._loaders.set(key, loader);
       }
       if (typeof loader !== 'string') {
         return; // a server without the extension's kernel code
@@ -292,7 +311,9 @@ export class CellUsageTracker {
   // Off until the plugin applies the settings (their defaults live in schema/cell-usage.json).
   private _enabled = false;
   private _mode: CellUsageMode = 'change';
-  private _loaders = new Map<CellUsageMode, string>();
+  private _flightRecorder = false;
+  /** The extension's loader for each choice of settings (JSON of the collector options). */
+  private _loaders = new Map<string, string>();
   /** Each notebook's latest record: its kernel's memory after its last cell. */
   private _lastRecord = new WeakMap<NotebookPanel, ICellRecord>();
   private _loaded = new WeakSet<Kernel.IKernelConnection>();

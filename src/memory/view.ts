@@ -68,6 +68,9 @@ export class MemoryView {
     for (const device of data.devices) {
       this._device(device, data);
     }
+    if (data.allocations.length) {
+      this._allocations(data);
+    }
     for (const pool of data.pools) {
       element('p', 'jp-gpuscope-Memory-note', this.node).textContent = trans.__(
         '%1 pool: %2 used of %3 held',
@@ -153,6 +156,33 @@ export class MemoryView {
         "NVML's figure for this process is not shown: %1.",
         data.nvml_reason
       );
+    }
+  }
+
+  /** The flight recorder's largest live allocations, with the cell and line that made each. */
+  private _allocations(data: IMemoryBreakdown): void {
+    const trans = this._options.trans;
+    const table = element('table', 'jp-gpuscope-MemoryTable', this.node) as HTMLTableElement;
+    table.createCaption().textContent = trans.__('Largest live allocations (the flight recorder)');
+    const head = element('tr', '', element('thead', '', table));
+    for (const title of [
+      trans.__('Made at'),
+      trans.__('Memory'),
+      trans.__('Function'),
+      trans.__('GPU')
+    ]) {
+      element('th', '', head).textContent = title;
+    }
+    const body = element('tbody', '', table);
+    for (const a of data.allocations) {
+      const row = element('tr', '', body);
+      element('td', 'jp-gpuscope-MemoryTable-name', row).textContent =
+        a.execution_count !== null
+          ? trans.__('In [%1], line %2', a.execution_count, a.line ?? '?')
+          : `${(a.file ?? '?').split('/').pop()}:${a.line ?? '?'}`;
+      element('td', 'jp-gpuscope-MemoryTable-size', row).textContent = this._size(a.bytes);
+      element('td', 'jp-gpuscope-MemoryTable-note', row).textContent = a.function ?? '';
+      element('td', '', row).textContent = String(a.device);
     }
   }
 

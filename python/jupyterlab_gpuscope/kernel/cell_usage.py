@@ -54,8 +54,18 @@ EVIDENCE_PREFIX = "gpuscope-"
 class CellGPUUsage:
     """The pre/post cell hooks and where their records go."""
 
-    def __init__(self, shell, reset_peaks: bool = False, evidence: ContextEvidence | None = None) -> None:
+    def __init__(
+        self,
+        shell,
+        reset_peaks: bool = False,
+        evidence: ContextEvidence | None = None,
+        history_entries: int = 0,
+    ) -> None:
         self.shell = shell
+        #: The out-of-memory flight recorder: once CUDA has started, torch records this
+        #: many allocation events with their stacks (0: off). The memory X-ray reads them.
+        self.history_entries = history_entries
+        self._recording = False
         #: The "peak" mode: reset torch's peak statistics before each cell.
         self.reset_peaks = reset_peaks
         self.records: list[dict] = []
@@ -92,6 +102,8 @@ class CellGPUUsage:
             self.evidence.update(self._cell_start, time.time(), held)
         if cuda is None:
             return  # no torch, or CUDA never started: no record
+        if self.history_entries and not self._recording:
+            self._start_recording(cuda)
         before = self._before or {"start": None, "stats": {}}
         self._before = None
         for index in before["stats"]:
@@ -126,6 +138,15 @@ class CellGPUUsage:
             "devices": devices,
         }
         self._send(record)
+
+    def _start_recording(self, cuda) -> None:
+        """From the cell after the one that started CUDA on: torch's own allocation history
+        (python stacks), for the out-of-memory card's largest allocations."""
+        self._recording = True
+        try:
+            cuda.memory._record_memory_history(stacks="python", max_entries=self.history_entries)
+        except Exception:
+            pass  # a torch without the history API: the card lists no allocations
 
     def holdings(self, cuda, torch_stats: dict[int, tuple[int, int, int, int]]) -> dict[int, dict]:
         """Per CUDA ordinal in use: its UUID and the bytes each loaded library's allocator
@@ -355,13 +376,26 @@ def _devices_in_use(cuda) -> dict[int, tuple[int, int, int, int]]:
 _ATTRIBUTE = "_gpuscope_cell_usage"
 
 
-def load_ipython_extension(shell, reset_peaks: bool = False) -> None:
+def load_ipython_extension(shell, reset_peaks: bool = False, history_entries: int = 0) -> None:
     """Register the hooks (loading again replaces them, never doubles them). reset_peaks:
-    the "peak" mode (see the module's docstring); %load_ext gets the "change" mode."""
+    the "peak" mode (see the module's docstring); %load_ext gets the "change" mode.
+    history_entries: the out-of-memory flight recorder (0: off; a reload that turns it off
+    stops torch's recording)."""
     previous = getattr(shell, _ATTRIBUTE, None)
     unload_ipython_extension(shell)
+    if previous is not None and previous._recording and not history_entries:
+        try:
+            _initialised_cuda().memory._record_memory_history(enabled=None)
+        except Exception:
+            pass
     # A reload keeps what is known of when the contexts appeared.
-    usage = CellGPUUsage(shell, reset_peaks=reset_peaks, evidence=previous.evidence if previous else None)
+    usage = CellGPUUsage(
+        shell,
+        reset_peaks=reset_peaks,
+        evidence=previous.evidence if previous else None,
+        history_entries=history_entries,
+    )
+    usage._recording = bool(previous and previous._recording and history_entries)
     cuda = _initialised_cuda()
     held = usage.holdings(cuda, _devices_in_use(cuda) if cuda is not None else {})
     if held:  # devices already in use: their contexts appeared before now

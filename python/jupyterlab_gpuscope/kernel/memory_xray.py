@@ -349,6 +349,43 @@ def _pools() -> list[dict]:
     return pools
 
 
+def _cell_of(shell):
+    """A function from a frame's file name to the cell it is (its execution count)."""
+    names = getattr(getattr(shell, "compile", None), "_filename_map", None) or {}
+    return names.get
+
+
+def largest_allocations(torch, shell, count: int = 8) -> list[dict]:
+    """The largest live allocations with where they were made (the cell and line, else the
+    innermost Python frame outside torch), from the history torch records while the
+    out-of-memory flight recorder is on. Empty while it is off."""
+    try:
+        snapshot = torch.cuda.memory._snapshot()
+    except Exception:
+        return []
+    cell_of = _cell_of(shell)
+    found = []
+    for segment in snapshot.get("segments", []):
+        for block in segment.get("blocks", []):
+            frames = block.get("frames") or []
+            if block.get("state") != "active_allocated" or not frames:
+                continue
+            where = next((f for f in frames if cell_of(f.get("filename")) is not None), None)
+            where = where or next((f for f in frames if "/torch/" not in f.get("filename", "")), frames[0])
+            found.append(
+                {
+                    "device": int(segment.get("device", 0)),
+                    "bytes": int(block.get("size", 0)),
+                    "execution_count": cell_of(where.get("filename")),
+                    "line": where.get("line"),
+                    "file": where.get("filename"),
+                    "function": where.get("name"),
+                }
+            )
+    found.sort(key=lambda a: -a["bytes"])
+    return found[:count]
+
+
 def breakdown(_device_type: str = "cuda") -> dict:
     """What holds GPU memory in this kernel, as plain data (JSON-serialisable).
 
@@ -364,6 +401,7 @@ def breakdown(_device_type: str = "cuda") -> dict:
         "devices": [],
         "pools": _pools(),
         "nvml_reason": None,
+        "allocations": [],
         "truncated": [],
         "elapsed_ms": 0.0,
     }
@@ -425,6 +463,8 @@ def breakdown(_device_type: str = "cuda") -> dict:
             device.update(allocated=None, reserved=None, cache=None, unreached=None, nvml_process=None)
         result["devices"].append(device)
     result["available"] = True
+    if _device_type == "cuda":
+        result["allocations"] = largest_allocations(torch, shell)
     result["truncated"] = sorted(walk.truncated)
     result["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
@@ -600,6 +640,13 @@ def lines(data: dict, name=str) -> list[str]:
                     )
         if data["nvml_reason"]:
             out.append(f"NVML's figure for this process is not shown: {data['nvml_reason']}.")
+    for a in data.get("allocations", []):
+        where = (
+            f"In [{a['execution_count']}], line {a['line']}"
+            if a["execution_count"] is not None
+            else f"{a['file']}:{a['line']}"
+        )
+        out.append(f"Live allocation of {_size(a['bytes'])} on GPU {a['device']}, made at {where} ({a['function']})")
     for pool in data["pools"]:
         where = f" on device {pool['device']}" if pool["device"] is not None else ""
         out.append(f"{pool['library']} pool{where}: {_size(pool['used'])} used of {_size(pool['held'])} held")

@@ -304,3 +304,58 @@ def test_devices_already_in_use_when_the_extension_loads_have_no_known_context_s
         assert device["uuid"] == "abc" and device["held"] == {"torch": 2 * GiB}
         cell_usage.load_ipython_extension(shell)
         assert shell._gpuscope_cell_usage.evidence.devices[0] is device
+
+
+def test_the_flight_recorder_starts_once_after_cuda_starts_and_only_when_asked():
+    calls = []
+
+    class Cuda:
+        initialised = False
+        memory = types.SimpleNamespace(_record_memory_history=lambda **kw: calls.append(kw))
+
+        def is_initialized(self):
+            return self.initialised
+
+        def current_device(self):
+            return 0
+
+        def device_count(self):
+            return 1
+
+        def memory_reserved(self, i):
+            return 0
+
+        memory_allocated = max_memory_allocated = max_memory_reserved = memory_reserved
+
+        def get_device_properties(self, i):
+            raise RuntimeError("no properties")
+
+    cuda = Cuda()
+    off = cell_usage.CellGPUUsage(Shell())
+    on = cell_usage.CellGPUUsage(Shell(), history_entries=100_000)
+    with torch_module(cuda):
+        for usage in (off, on):
+            usage.pre_run_cell()
+            usage.post_run_cell()  # CUDA not started: nothing recorded
+        assert calls == []
+        cuda.initialised = True
+        for _ in range(3):
+            for usage in (off, on):
+                usage.pre_run_cell()
+                usage.post_run_cell()
+    assert calls == [{"stacks": "python", "max_entries": 100_000}]
+
+
+async def test_the_collector_serves_the_flight_recorder_only_in_its_sizes(jp_fetch):
+    import tornado
+
+    reply = json.loads((await jp_fetch("gpuscope", "api", "collector", params={"memory_history": "100000"})).body)
+    assert "history_entries=100000" in reply["cell_usage_loader"]
+    default = json.loads((await jp_fetch("gpuscope", "api", "collector")).body)
+    assert "history_entries=0" in default["cell_usage_loader"]
+    try:
+        await jp_fetch("gpuscope", "api", "collector", params={"memory_history": "1e9"})
+    except tornado.httpclient.HTTPClientError as error:
+        assert error.code == 400
+    else:
+        raise AssertionError("an unknown size was accepted")

@@ -204,3 +204,41 @@ def test_the_collectors_loader_makes_the_breakdown_callable_in_a_real_kernel(ker
     assert answer["available"] is False  # this kernel has not used CUDA
     names = kernel.execute_interactive("", user_expressions={"n": "[n for n in dir() if 'gpuscope' in n]"})
     assert names["content"]["user_expressions"]["n"]["data"]["text/plain"] == "[]"
+
+
+def test_the_flight_recorders_largest_allocations_name_the_cell_and_line():
+    from types import SimpleNamespace
+
+    snapshot = {
+        "segments": [
+            {
+                "device": 0,
+                "blocks": [
+                    {
+                        "size": 2 * 2**30,
+                        "state": "active_allocated",
+                        "frames": [
+                            {"filename": "/site/torch/nn/modules/linear.py", "line": 125, "name": "forward"},
+                            {"filename": "/tmp/ipykernel_1/123.py", "line": 3, "name": "evaluate"},
+                        ],
+                    },
+                    {"size": 2**31, "state": "inactive", "frames": [{"filename": "/a.py", "line": 1, "name": "f"}]},
+                    {
+                        "size": 512,
+                        "state": "active_allocated",
+                        "frames": [{"filename": "/lib/x.py", "line": 9, "name": "g"}],
+                    },
+                    {"size": 2**20, "state": "active_allocated", "frames": []},  # made before recording
+                ],
+            }
+        ]
+    }
+    fake = SimpleNamespace(cuda=SimpleNamespace(memory=SimpleNamespace(_snapshot=lambda: snapshot)))
+    shell = SimpleNamespace(compile=SimpleNamespace(_filename_map={"/tmp/ipykernel_1/123.py": 7}))
+    found = memory_xray.largest_allocations(fake, shell)
+    assert [(a["bytes"], a["execution_count"], a["line"], a["function"]) for a in found] == [
+        (2 * 2**30, 7, 3, "evaluate"),
+        (512, None, 9, "g"),
+    ]
+    for allocation in found:
+        validate("IMemoryAllocation", allocation)

@@ -38,6 +38,7 @@ function breakdown(): IMemoryBreakdown {
     ],
     pools: [{ library: 'CuPy', device: null, used: GiB, held: 2 * GiB }],
     nvml_reason: null,
+    allocations: [],
     truncated: [],
     elapsed_ms: 3
   };
@@ -203,5 +204,37 @@ describe('the memory breakdown view', () => {
     for (const b of Array.from(v.node.querySelectorAll('button'))) {
       expect(b.getAttribute('aria-label')).toMatch(/\w/);
     }
+  });
+
+  it("lists the flight recorder's largest allocations with the cell and line that made them", () => {
+    const v = new MemoryView({ trans, units: () => 'GiB' });
+    v.render({
+      ...breakdown(),
+      allocations: [
+        {
+          device: 0,
+          bytes: 6 * GiB,
+          execution_count: 3,
+          line: 2,
+          file: '/tmp/ipykernel_1/9.py',
+          function: 'evaluate'
+        },
+        {
+          device: 0,
+          bytes: GiB,
+          execution_count: null,
+          line: 125,
+          file: '/site/torch/nn/modules/linear.py',
+          function: 'forward'
+        }
+      ]
+    });
+    const table = Array.from(v.node.querySelectorAll('table')).find(t =>
+      t.caption?.textContent?.startsWith('Largest live allocations')
+    )!;
+    expect(rows(table)).toEqual([
+      'In [3], line 2 | 6.00 GiB | evaluate | 0',
+      'linear.py:125 | 1.00 GiB | forward | 0'
+    ]);
   });
 });
