@@ -138,7 +138,7 @@ class _Walk:
         if isinstance(obj, _OPAQUE):
             return []
         if isinstance(obj, dict):
-            return self._items(list(obj.values()) if len(obj) <= MAX_ITEMS else _first(obj.values()))
+            return self._items(obj.values())
         if isinstance(obj, _SEQUENCES):
             return self._items(obj)
         return _attributes(obj)
@@ -162,12 +162,13 @@ class _Walk:
             key = (device.index, "tensor", id(tensor))
             size = _rounded(tensor.element_size() * tensor.nelement())
         found["tensors"] += 1
-        first = self.owner.setdefault(key, found["name"])
-        if first != found["name"]:
+        first = self.owner.get(key)
+        if first is None:
+            self.owner[key] = found["name"]
+            index = device.index if device.index is not None else 0
+            found["bytes"][index] = found["bytes"].get(index, 0) + size
+        elif first != found["name"]:
             found["shared_with"].add(first)
-            return
-        index = device.index if device.index is not None else 0
-        found["bytes"][index] = found["bytes"].get(index, 0) + size
 
 
 def _first(items):

@@ -64,6 +64,22 @@ def test_a_storage_shared_by_several_names_is_counted_once_and_said_so(shell):
     assert data["devices"][0]["reached"] == 4096
 
 
+def test_views_of_one_storage_inside_one_holder_count_once(shell):
+    run(shell, "x = torch.zeros(1000)\npair = (x[:500], x[500:])\nbig = {i: x[i:] for i in range(3)}")
+    found, _ = holders()
+    assert found["pair"]["bytes"] == 0 and found["pair"]["shared_with"] == ["x"]
+    run(shell, "del x")
+    found, _ = holders()
+    assert found["pair"]["bytes"] == 4096  # now pair's, once for its two views
+    assert found["big"]["shared_with"] == ["pair"]
+
+
+def test_a_huge_dict_is_read_to_a_bound_and_the_walk_says_so(shell):
+    run(shell, f"table = {{i: i for i in range({memory_xray.MAX_ITEMS + 10})}}")
+    _, data = holders()
+    assert "items" in data["truncated"]
+
+
 def test_sizes_are_rounded_to_the_allocators_512_byte_blocks(shell):
     run(shell, "a = torch.zeros(1, dtype=torch.uint8)\nb = torch.zeros(513, dtype=torch.uint8)")
     found, _ = holders()
