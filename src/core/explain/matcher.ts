@@ -200,65 +200,71 @@ function fill(text: string, values: Record<string, string>): string {
     .replace(/\{(\w+)\}/g, (all, key: string) => values[key] ?? all);
 }
 
-/**
- * An explanation as Markdown: for the CLI and "Add to notebook". The message's own words
- * and what was read from them are data: they are escaped or fenced, so a saved output
- * cannot put markup (a remote image, a link) into the note.
- */
-export function toMarkdown(e: IExplanation): string {
-  const lines = [
-    `**${markdownText(e.title)}**${e.may ? ' (may not apply: rests on unconfirmed reports)' : ''}`,
-    '',
-    markdownText(e.cause)
-  ];
+/** How one output format writes each part of an explanation (the parts' order is render's). */
+interface IExplanationStyle {
+  title(title: string, may: boolean): string;
+  text(text: string): string;
+  detail(detail: string): string;
+  fix(fix: string): string;
+  commands(commands: string[]): string[];
+  sources(sources: IExplanation['sources']): string[];
+}
+
+const MAY = ' (may not apply: rests on unconfirmed reports)';
+
+function render(e: IExplanation, style: IExplanationStyle): string {
+  const lines = [style.title(e.title, e.may), '', style.text(e.cause)];
   if (e.detail) {
-    lines.push('', `The message says: ${codeSpan(e.detail)}`);
+    lines.push('', `The message says: ${style.detail(e.detail)}`);
   }
   for (const fact of e.context.facts) {
-    lines.push('', markdownText(fact));
+    lines.push('', style.text(fact));
   }
-  lines.push('', `**Fix:** ${markdownText(e.fix)}`);
+  lines.push('', style.fix(e.fix));
   if (e.context.commands.length) {
-    lines.push('', codeBlock(e.context.commands));
+    lines.push('', ...style.commands(e.context.commands));
   }
   for (const tip of e.context.tips) {
-    lines.push('', `- ${markdownText(tip)}`);
+    lines.push('', `- ${style.text(tip)}`);
   }
   if (e.sources.length) {
-    lines.push('', `Sources: ${e.sources.map(markdownSource).join('; ')}`);
+    lines.push('', ...style.sources(e.sources));
   }
   return lines.join('\n');
 }
 
 /**
- * The explanation as terminal text: the same parts as toMarkdown, without markup (the
- * knowledge base's `code` spans keep their backticks, which read well in a terminal).
+ * Markdown: the message's own words and what was read from them are data, escaped or
+ * fenced, so a saved output cannot put markup (a remote image, a link) into the note.
  */
+const MARKDOWN: IExplanationStyle = {
+  title: (title, may) => `**${markdownText(title)}**${may ? MAY : ''}`,
+  text: markdownText,
+  detail: codeSpan,
+  fix: fix => `**Fix:** ${markdownText(fix)}`,
+  commands: commands => [codeBlock(commands)],
+  sources: sources => [`Sources: ${sources.map(markdownSource).join('; ')}`]
+};
+
+/** Terminal text: no markup (the knowledge base's `code` spans keep their backticks). */
+const TEXT: IExplanationStyle = {
+  title: (title, may) => printable(title) + (may ? MAY : ''),
+  text: printable,
+  detail: detail => printable(detail).replace(/\s*\n\s*/g, ' '),
+  fix: fix => `Fix: ${printable(fix)}`,
+  commands: commands => commands.map(command => `    ${printable(command)}`),
+  sources: sources => [
+    'Sources:',
+    ...sources.map(s => `  ${printable(s.title)}${s.url ? ` <${s.url}>` : ''}`)
+  ]
+};
+
+/** An explanation as Markdown: for `gpuscope explain-error --markdown` and "Add to notebook". */
+export function toMarkdown(e: IExplanation): string {
+  return render(e, MARKDOWN);
+}
+
+/** The explanation as terminal text: the same parts as toMarkdown, without markup. */
 export function toText(e: IExplanation): string {
-  const lines = [
-    printable(e.title) + (e.may ? ' (may not apply: rests on unconfirmed reports)' : ''),
-    '',
-    printable(e.cause)
-  ];
-  if (e.detail) {
-    lines.push('', `The message says: ${printable(e.detail).replace(/\s*\n\s*/g, ' ')}`);
-  }
-  for (const fact of e.context.facts) {
-    lines.push('', printable(fact));
-  }
-  lines.push('', `Fix: ${printable(e.fix)}`);
-  if (e.context.commands.length) {
-    lines.push('', ...e.context.commands.map(command => `    ${printable(command)}`));
-  }
-  for (const tip of e.context.tips) {
-    lines.push('', `- ${printable(tip)}`);
-  }
-  if (e.sources.length) {
-    lines.push(
-      '',
-      'Sources:',
-      ...e.sources.map(s => `  ${printable(s.title)}${s.url ? ` <${s.url}>` : ''}`)
-    );
-  }
-  return lines.join('\n');
+  return render(e, TEXT);
 }
