@@ -1,7 +1,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openPanel } from './helpers';
+import { openPanel, seriousViolations, textContrast } from './helpers';
 import { SCREENSHOTS } from './screenshots';
 
 /**
@@ -145,4 +145,37 @@ test.describe('what holds GPU memory in a kernel', () => {
       page.locator('.jp-gpuscope-MemoryPanel .jp-gpuscope-Memory-summary')
     ).toContainText(LARGEST.name, { timeout: 20000 });
   });
+
+  for (const theme of ['light', 'dark']) {
+    test(`the breakdown has no serious accessibility violations and readable text (${theme})`, async ({
+      page
+    }) => {
+      if (theme === 'dark') {
+        await page.theme.setDarkTheme();
+      }
+      await page.notebook.createNew(`a11y-memory-${theme}.ipynb`);
+      await page.notebook.setCell(0, 'code', FAKE_KERNEL_MODULE);
+      await page.notebook.runCell(0);
+      await page.evaluate(() =>
+        (window as any).jupyterapp.commands.execute('gpuscope:memory-breakdown')
+      );
+      const view = page.locator('.jp-gpuscope-MemoryPanel');
+      await expect(view.locator('.jp-gpuscope-MemoryTable-name').first()).toBeVisible({
+        timeout: 20000
+      });
+      // axe's colour-contrast rule finds nothing to check in JupyterLab's main area (it is
+      // inapplicable there); its other rules run, and the text's contrast is measured here.
+      expect(await seriousViolations(page, ['.jp-gpuscope-MemoryPanel'], false)).toEqual([]);
+      for (const selector of [
+        '.jp-gpuscope-MemoryTable-name',
+        '.jp-gpuscope-MemoryTable-size',
+        '.jp-gpuscope-MemoryTable-note',
+        '.jp-gpuscope-Memory-summary',
+        'caption'
+      ]) {
+        const contrast = await textContrast(view.locator(selector).last());
+        expect([selector, contrast >= 4.5]).toEqual([selector, true]);
+      }
+    });
+  }
 });
