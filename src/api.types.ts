@@ -569,6 +569,10 @@ export interface IMemoryDevice {
    */
   cache: number | null;
   /**
+   * The part of the cache empty_cache() can give back: free blocks in segments still partly in use stay reserved.
+   */
+  cache_returnable: number | null;
+  /**
    * Allocated memory that no name reaches (other objects, C extensions, leaks).
    */
   unreached: number | null;

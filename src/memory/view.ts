@@ -129,13 +129,17 @@ export class MemoryView {
       );
     }
     if (device.cache !== null) {
+      const returnable = device.cache_returnable ?? 0;
       const row = this._row(
         body,
         trans.__("The allocator's cache"),
         device.cache,
-        trans.__('reserved by torch, not in use')
+        trans.__(
+          'reserved by torch, not in use; empty_cache() returns %1 of it',
+          this._size(returnable)
+        )
       );
-      if (device.cache > 0) {
+      if (returnable > 0) {
         this._button(
           row.lastElementChild as HTMLElement,
           trans.__('Free cache'),

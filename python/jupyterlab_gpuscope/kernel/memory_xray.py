@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import gc
+import itertools
 import os
 import re
 import sys
@@ -45,9 +46,11 @@ BLOCK = 512
 
 _OUTPUT_NAME = re.compile(r"^_(\d+|_{0,2})$")
 _HISTORY_NAME = re.compile(r"^_i(\d+|i{0,2})$|^_(ih|oh|dh)$|^(In|Out)$")
-#: Leaves: never hold a tensor, not worth a look.
-_ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), range, memoryview)
+#: Leaves: never hold a tensor, not worth a look (exact types: a subclass is looked at).
+_ATOMS = frozenset({str, bytes, bytearray, int, float, complex, bool, type(None), range, memoryview})
 _SEQUENCES = (list, tuple, set, frozenset, collections.deque)
+#: Saved values of autograd nodes that are not tensors (sizes, strides, flags).
+_SCALARS = (int, float, bool, str, tuple, list, type(None))
 #: Not followed: code and classes hold what their modules hold, not this kernel's data.
 _OPAQUE = (
     types.ModuleType,
@@ -84,6 +87,9 @@ class _Walk:
         self.Tensor = torch.Tensor
         self.Module = getattr(getattr(torch, "nn", None), "Module", None)
         self.Optimizer = getattr(getattr(torch, "optim", None), "Optimizer", None)
+        self.Node = getattr(getattr(getattr(torch, "autograd", None), "graph", None), "Node", None)
+        #: Each autograd node type's saved-tensor attributes (_saved_self, _saved_mat2 ...).
+        self._saved_names: dict[type, list[str]] = {}
         #: storage key -> the holder that reached it first
         self.owner: dict[tuple, str] = {}
         self.visited = 0
@@ -92,37 +98,48 @@ class _Walk:
     def holder(self, name: str, roots, skip_ids: frozenset = frozenset()) -> dict:
         """Walk from `roots`; the storages first reached here are this holder's."""
         found = {"name": name, "bytes": {}, "tensors": 0, "shared_with": set()}
+        self._nodes_seen: set[int] = set()
         seen: set[int] = set(skip_ids)
-        stack = [(root, 0) for root in roots if not isinstance(root, _ATOMS)]
-        while stack:
-            obj, depth = stack.pop()
-            if id(obj) in seen:
-                continue
-            seen.add(id(obj))
-            self.visited += 1
+        # Level by level (breadth first): the depth is the level, no pair per object.
+        level = [root for root in roots if type(root) not in _ATOMS]
+        for _level in range(MAX_DEPTH + 1):
+            below = []
+            for obj in level:
+                if id(obj) in seen:
+                    continue
+                seen.add(id(obj))
+                self.visited += 1
+                try:
+                    children = self._children(obj, found)
+                except Exception:
+                    # An object that raises on a look is skipped, not the breakdown.
+                    continue
+                if children:
+                    below += [child for child in children if type(child) not in _ATOMS]
             if self.visited > MAX_OBJECTS:
                 self.truncated.add("objects")
                 break
-            try:
-                children = self._children(obj, found)
-            except Exception:
-                # An object that raises on a look is skipped, not the breakdown.
-                continue
-            if not children:
-                continue
-            if depth >= MAX_DEPTH:
-                self.truncated.add("depth")
-                continue
-            below = depth + 1
-            stack.extend((child, below) for child in children if not isinstance(child, _ATOMS))
+            if not below:
+                break
+            level = below
+        else:
+            self.truncated.add("depth")
         found["shared_with"] = sorted(found["shared_with"])
         return found
 
     def _children(self, obj, found: dict):
+        kind = type(obj)  # the common containers first, by exact type (the walk's hot path)
+        if kind is dict:
+            return self._items(obj.values())
+        if kind is list or kind is tuple:
+            return self._items(obj)
         if isinstance(obj, self.Tensor):
             self._tensor(obj, found)
-            grad = _quiet_getattr(obj, "_grad")
-            return [grad] if grad is not None else []
+            # Its gradient, and the autograd graph it heads: a loss kept as a tensor keeps
+            # the graph's saved activations and, through AccumulateGrad, the parameters.
+            return [c for c in (_quiet_getattr(obj, "_grad"), _quiet_getattr(obj, "grad_fn")) if c is not None]
+        if self.Node is not None and isinstance(obj, self.Node):
+            return self._graph_tensors(obj)
         if self.Module is not None and isinstance(obj, self.Module):
             # Its parameters, buffers and submodules, and its other attributes: tensors
             # kept on a module outside the registry (caches, for example).
@@ -142,6 +159,27 @@ class _Walk:
         if isinstance(obj, _SEQUENCES):
             return self._items(obj)
         return _attributes(obj)
+
+    def _graph_tensors(self, head) -> list:
+        """The tensors an autograd graph keeps: saved activations and, through AccumulateGrad,
+        the leaves. The whole graph is one step of the walk (a deep model's graph is deeper
+        than the walk's bound); each node is read once per holder."""
+        tensors, stack = [], [head]
+        while stack:
+            node = stack.pop()
+            if id(node) in self._nodes_seen:
+                continue
+            self._nodes_seen.add(id(node))
+            names = self._saved_names.get(type(node))
+            if names is None:
+                names = self._saved_names[type(node)] = [a for a in dir(node) if a.startswith("_saved_")]
+            for name in ("variable", *names):
+                # Saved tensors freed by backward() raise on access: nothing held there.
+                value = _quiet_getattr(node, name)
+                if value is not None and not isinstance(value, _SCALARS):
+                    tensors.append(value)
+            stack.extend(n for n, _ in _quiet_getattr(node, "next_functions") or () if n is not None)
+        return tensors
 
     def _items(self, container):
         items = _first(container)
@@ -171,13 +209,8 @@ class _Walk:
             found["shared_with"].add(first)
 
 
-def _first(items):
-    out = []
-    for i, item in enumerate(items):
-        if i >= MAX_ITEMS:
-            break
-        out.append(item)
-    return out
+def _first(items) -> list:
+    return list(itertools.islice(items, MAX_ITEMS))
 
 
 def _quiet_getattr(obj, name: str):
@@ -453,15 +486,20 @@ def breakdown(_device_type: str = "cuda") -> dict:
             reserved = int(torch.cuda.memory_reserved(index))
             if not allocated and not reserved and not rows:
                 continue
+            # Free blocks inside segments still partly in use cannot be given back.
+            stuck = int(torch.cuda.memory_stats(index).get("inactive_split_bytes.all.current", 0))
             device.update(
                 allocated=allocated,
                 reserved=reserved,
                 cache=reserved - allocated,
+                cache_returnable=max(reserved - allocated - stuck, 0),
                 unreached=allocated - reached,
                 nvml_process=nvml.get(index),
             )
         else:
-            device.update(allocated=None, reserved=None, cache=None, unreached=None, nvml_process=None)
+            device.update(
+                allocated=None, reserved=None, cache=None, cache_returnable=None, unreached=None, nvml_process=None
+            )
         result["devices"].append(device)
     result["available"] = True
     if _device_type == "cuda":
@@ -631,7 +669,10 @@ def lines(data: dict, name=str) -> list[str]:
                 out.append(f"  {name(h['name']) if h['kind'] != 'error' else h['name']}: {_size(h['bytes'])}{shared}")
             if device["allocated"] is not None:
                 out.append(f"  allocated, no name reaches it: {_size(max(device['unreached'], 0))}")
-                out.append(f"  the allocator's cache (empty_cache() returns it): {_size(device['cache'])}")
+                out.append(
+                    f"  the allocator's cache: {_size(device['cache'])} "
+                    f"(empty_cache() returns {_size(device['cache_returnable'])} of it)"
+                )
                 out.append(f"  torch's allocated: {_size(device['allocated'])}, reserved: {_size(device['reserved'])}")
                 if device["nvml_process"] is not None:
                     rest = device["nvml_process"] - device["reserved"]

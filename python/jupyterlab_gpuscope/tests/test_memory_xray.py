@@ -258,3 +258,20 @@ def test_the_flight_recorders_largest_allocations_name_the_cell_and_line():
     ]
     for allocation in found:
         validate("IMemoryAllocation", allocation)
+
+
+def test_a_loss_kept_as_a_tensor_holds_its_graphs_activations_and_reaches_the_parameters(shell):
+    run(
+        shell,
+        "model = torch.nn.Sequential(*[torch.nn.Linear(256, 256) for _ in range(20)])\n"
+        "loss = model(torch.ones(64, 256)).square().mean()",  # no backward(): the graph is kept
+    )
+    found, data = holders()
+    # The activations the graph saved for backward, 20 layers deep (deeper than the walk's
+    # bound on attributes), are the loss's; the parameters it reaches are the model's.
+    assert found["loss"]["bytes"] >= 20 * 64 * 256 * 4
+    assert found["loss"]["shared_with"] == ["model"]
+    assert data["truncated"] == []
+    run(shell, "loss.backward()")  # backward frees the saved activations
+    found, _ = holders()
+    assert found["loss"]["bytes"] == 512

@@ -32,6 +32,7 @@ function breakdown(): IMemoryBreakdown {
         allocated: 22.5 * GiB,
         reserved: 30 * GiB,
         cache: 7.5 * GiB,
+        cache_returnable: 7 * GiB,
         unreached: 0.5 * GiB,
         nvml_process: 30.5 * GiB
       }
@@ -90,7 +91,7 @@ describe('the memory breakdown view', () => {
       'opt | 0 bytes | shares memory with model | Delete',
       '_ | 0 bytes | shares memory with Out[7] | ',
       'Allocated, no name reaches it | 512.00 MiB | held by other objects, C extensions, or leaked | ',
-      "The allocator's cache | 7.50 GiB | reserved by torch, not in use | Free cache",
+      "The allocator's cache | 7.50 GiB | reserved by torch, not in use; empty_cache() returns 7.00 GiB of it | Free cache",
       'CUDA context and libraries | 512.00 MiB | NVML shows 30.50 GiB for this process in all | '
     ]);
     expect(v.node.querySelector('caption')!.textContent).toBe('GPU 0 (as this kernel numbers it)');
@@ -132,6 +133,15 @@ describe('the memory breakdown view', () => {
     await flush();
     expect(calls.act).toEqual([]);
     expect(calls.refresh).toBe(0);
+  });
+
+  it('offers to free the cache only when empty_cache() can give some back', () => {
+    const v = new MemoryView({ trans, units: () => 'GiB', act: async () => ({}) as IMemoryAction });
+    const data = breakdown();
+    data.devices[0].cache_returnable = 0;
+    v.render(data);
+    expect(v.node.textContent).toContain('empty_cache() returns 0 bytes of it');
+    expect(button(v.node, 'Free cache')).toBeUndefined();
   });
 
   it('freeing the cache loses nothing, so it does not ask', async () => {
