@@ -129,17 +129,20 @@ export class MemoryView {
       );
     }
     if (device.cache !== null) {
-      const returnable = device.cache_returnable ?? 0;
+      // Unknown in breakdowns made before gpuscope said it: then the whole cache is offered.
+      const returnable = device.cache_returnable ?? null;
       const row = this._row(
         body,
         trans.__("The allocator's cache"),
         device.cache,
-        trans.__(
-          'reserved by torch, not in use; empty_cache() returns %1 of it',
-          this._size(returnable)
-        )
+        returnable === null
+          ? trans.__('reserved by torch, not in use')
+          : trans.__(
+              'reserved by torch, not in use; empty_cache() returns %1 of it',
+              this._size(returnable)
+            )
       );
-      if (returnable > 0) {
+      if ((returnable ?? device.cache) > 0) {
         this._button(
           row.lastElementChild as HTMLElement,
           trans.__('Free cache'),

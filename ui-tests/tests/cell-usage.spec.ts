@@ -1,4 +1,5 @@
 import { expect, test } from '@jupyterlab/galata';
+import { setSource } from './helpers';
 import * as fs from 'fs';
 import * as path from 'path';
 import { SCREENSHOTS } from './screenshots';
@@ -38,15 +39,6 @@ async function extensionLoaded(page: any): Promise<boolean> {
 }
 
 /** Set a cell's source through the model: typing would re-indent the class body. */
-async function setSource(page: any, index: number, source: string): Promise<void> {
-  await page.evaluate(
-    ([i, text]: [number, string]) =>
-      (window as any).jupyterapp.shell.currentWidget.content.widgets[i].model.sharedModel.setSource(
-        text
-      ),
-    [index, source]
-  );
-}
 
 function usageOf(page: any, index: number) {
   return page.locator('.jp-Notebook .jp-Cell').nth(index).locator('.jp-gpuscope-CellUsage');

@@ -79,3 +79,14 @@ export async function textContrast(locator: any): Promise<number> {
     return (lighter + 0.05) / (darker + 0.05);
   });
 }
+
+/** Set a cell's source through its model: long code is not typed key by key. */
+export async function setSource(page: any, index: number, source: string): Promise<void> {
+  await page.evaluate(
+    ([i, text]: [number, string]) =>
+      (window as any).jupyterapp.shell.currentWidget.content.widgets[i].model.sharedModel.setSource(
+        text
+      ),
+    [index, source]
+  );
+}

@@ -1,7 +1,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openPanel, seriousViolations, textContrast } from './helpers';
+import { openPanel, seriousViolations, setSource, textContrast } from './helpers';
 import { SCREENSHOTS } from './screenshots';
 
 /**
@@ -50,7 +50,8 @@ test.describe('what holds GPU memory in a kernel', () => {
     page
   }) => {
     await page.notebook.createNew('xray.ipynb');
-    await page.notebook.setCell(0, 'code', FAKE_KERNEL_MODULE);
+    await page.notebook.setCell(0, 'code', 'fake module');
+    await setSource(page, 0, FAKE_KERNEL_MODULE);
     await page.notebook.runCell(0);
     await page.keyboard.press('Control+Shift+c');
     await page.keyboard.type('What Holds GPU Memory in This Kernel');
@@ -85,7 +86,8 @@ test.describe('what holds GPU memory in a kernel', () => {
 
   test('a cancelled confirmation keeps the variable', async ({ page }) => {
     await page.notebook.createNew('keep.ipynb');
-    await page.notebook.setCell(0, 'code', FAKE_KERNEL_MODULE);
+    await page.notebook.setCell(0, 'code', 'fake module');
+    await setSource(page, 0, FAKE_KERNEL_MODULE);
     await page.notebook.runCell(0);
     await page.evaluate(() =>
       (window as any).jupyterapp.commands.execute('gpuscope:memory-breakdown')
@@ -102,7 +104,8 @@ test.describe('what holds GPU memory in a kernel', () => {
 
   test('the out-of-memory card names what in the kernel holds memory', async ({ page }) => {
     await page.notebook.createNew('oom-xray.ipynb');
-    await page.notebook.setCell(0, 'code', FAKE_KERNEL_MODULE);
+    await page.notebook.setCell(0, 'code', 'fake module');
+    await setSource(page, 0, FAKE_KERNEL_MODULE);
     await page.notebook.addCell('code', OOM);
     await page.notebook.runCell(0);
     await page.notebook.runCell(1);
@@ -120,7 +123,8 @@ test.describe('what holds GPU memory in a kernel', () => {
 
   test("the GPU Monitor's kernel row opens what in that kernel holds memory", async ({ page }) => {
     await page.notebook.createNew('from-monitor.ipynb');
-    await page.notebook.setCell(0, 'code', FAKE_KERNEL_MODULE);
+    await page.notebook.setCell(0, 'code', 'fake module');
+    await setSource(page, 0, FAKE_KERNEL_MODULE);
     await page.notebook.runCell(0);
     // The notebook as the server's session names it (the process table shows that name;
     // the session may keep Galata's first name, "Untitled.ipynb").
@@ -154,7 +158,8 @@ test.describe('what holds GPU memory in a kernel', () => {
         await page.theme.setDarkTheme();
       }
       await page.notebook.createNew(`a11y-memory-${theme}.ipynb`);
-      await page.notebook.setCell(0, 'code', FAKE_KERNEL_MODULE);
+      await page.notebook.setCell(0, 'code', 'fake module');
+      await setSource(page, 0, FAKE_KERNEL_MODULE);
       await page.notebook.runCell(0);
       await page.evaluate(() =>
         (window as any).jupyterapp.commands.execute('gpuscope:memory-breakdown')
