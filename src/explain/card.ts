@@ -12,7 +12,7 @@ import type { IProcessesReply } from '../api';
 import { holdersFor, IHolders } from './holders';
 import type { IExplanation } from '../core/explain/matcher';
 import type { MemoryUnits } from '../core/memory';
-import { element, withCode } from '../ui/dom';
+import { appendButton, element, SMALL_BUTTON, withCode } from '../ui/dom';
 import { appendSources } from '../ui/sources';
 import { appendProcessTable } from '../ui/processTable';
 
@@ -45,15 +45,20 @@ export class ExplainCard extends Widget {
       this.node.appendChild(this._item(explanation));
     }
     const actions = element('div', 'jp-gpuscope-Explain-actions', this.node);
-    button(
+    appendButton(
       actions,
+      `${SMALL_BUTTON} jp-gpuscope-Explain-addNote`,
       trans.__('Add to notebook'),
       trans.__('Insert this explanation as a Markdown cell below'),
       () => _options.addNote()
-    ).classList.add('jp-gpuscope-Explain-addNote');
-    button(actions, trans.__('Dismiss'), trans.__('Hide this explanation'), () =>
-      _options.dismiss()
-    ).classList.add('jp-gpuscope-Explain-dismiss');
+    );
+    appendButton(
+      actions,
+      `${SMALL_BUTTON} jp-gpuscope-Explain-dismiss`,
+      trans.__('Dismiss'),
+      trans.__('Hide this explanation'),
+      () => _options.dismiss()
+    );
   }
 
   get explanations(): IExplanation[] {
@@ -92,7 +97,7 @@ export class ExplainCard extends Widget {
       const box = element('div', 'jp-gpuscope-Explain-commands', item);
       const commands = e.context.commands.join('\n');
       element('pre', '', box).textContent = commands;
-      button(box, trans.__('Copy'), trans.__('Copy the commands'), () =>
+      appendButton(box, SMALL_BUTTON, trans.__('Copy'), trans.__('Copy the commands'), () =>
         Clipboard.copyToSystem(commands)
       );
     }
@@ -204,22 +209,4 @@ export class ExplainCard extends Widget {
       }
     });
   }
-}
-
-function button(
-  parent: HTMLElement,
-  label: string,
-  title: string,
-  onClick: () => unknown
-): HTMLButtonElement {
-  const node = element(
-    'button',
-    'jp-Button jp-mod-styled jp-mod-small',
-    parent
-  ) as HTMLButtonElement;
-  node.type = 'button';
-  node.textContent = label;
-  node.title = title;
-  node.addEventListener('click', () => void onClick());
-  return node;
 }

@@ -7,7 +7,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { IMemoryAction, IMemoryBreakdown, IMemoryDevice, IMemoryHolder } from '../api';
 import { formatSize, MemoryUnits } from '../core/memory';
-import { element } from '../ui/dom';
+import { appendButton, element, SMALL_BUTTON, tableFrame } from '../ui/dom';
 import type { MemoryActionName } from './xray';
 
 export interface IMemoryViewOptions {
@@ -101,21 +101,11 @@ export class MemoryView {
 
   private _device(device: IMemoryDevice, data: IMemoryBreakdown): void {
     const trans = this._options.trans;
-    const table = element('table', 'jp-gpuscope-MemoryTable', this.node) as HTMLTableElement;
-    table.createCaption().textContent = trans.__(
-      'GPU %1 (as this kernel numbers it)',
-      device.index
+    const body = tableFrame(
+      element('table', 'jp-gpuscope-MemoryTable', this.node),
+      [trans.__('Held by'), trans.__('Memory'), trans.__('Note'), trans.__('Actions')],
+      trans.__('GPU %1 (as this kernel numbers it)', device.index)
     );
-    const head = element('tr', '', element('thead', '', table));
-    for (const title of [
-      trans.__('Held by'),
-      trans.__('Memory'),
-      trans.__('Note'),
-      trans.__('Actions')
-    ]) {
-      element('th', '', head).textContent = title;
-    }
-    const body = element('tbody', '', table);
     for (const holder of device.holders) {
       const row = this._row(body, this._holderName(holder), holder.bytes, this._shared(holder));
       this._holderAction(row.lastElementChild as HTMLElement, holder, device.holders);
@@ -169,18 +159,11 @@ export class MemoryView {
   /** The flight recorder's largest live allocations, with the cell and line that made each. */
   private _allocations(data: IMemoryBreakdown): void {
     const trans = this._options.trans;
-    const table = element('table', 'jp-gpuscope-MemoryTable', this.node) as HTMLTableElement;
-    table.createCaption().textContent = trans.__('Largest live allocations (the flight recorder)');
-    const head = element('tr', '', element('thead', '', table));
-    for (const title of [
-      trans.__('Made at'),
-      trans.__('Memory'),
-      trans.__('Function'),
-      trans.__('GPU')
-    ]) {
-      element('th', '', head).textContent = title;
-    }
-    const body = element('tbody', '', table);
+    const body = tableFrame(
+      element('table', 'jp-gpuscope-MemoryTable', this.node),
+      [trans.__('Made at'), trans.__('Memory'), trans.__('Function'), trans.__('GPU')],
+      trans.__('Largest live allocations (the flight recorder)')
+    );
     for (const a of data.allocations) {
       const row = element('tr', '', body);
       element('td', 'jp-gpuscope-MemoryTable-name', row).textContent =
@@ -278,16 +261,13 @@ export class MemoryView {
     if (!this._options.act) {
       return; // a saved output: nothing to act on
     }
-    const button = element(
-      'button',
-      'jp-Button jp-mod-styled jp-mod-small jp-gpuscope-Memory-action',
-      parent
-    ) as HTMLButtonElement;
-    button.type = 'button';
-    button.textContent = label;
-    button.title = title;
-    button.setAttribute('aria-label', title);
-    button.addEventListener('click', () => void onClick());
+    appendButton(
+      parent,
+      `${SMALL_BUTTON} jp-gpuscope-Memory-action`,
+      label,
+      title,
+      onClick
+    ).setAttribute('aria-label', title);
   }
 
   private async _confirmThenRun(

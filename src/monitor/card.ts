@@ -11,7 +11,7 @@ import {
   throttleLevel,
   throttleWords
 } from './format';
-import { element, setAttr, setText } from '../ui/dom';
+import { element, setAttr, setText, tableFrame } from '../ui/dom';
 import { heldOutside } from '../ui/outside';
 import { appendProcessTable, memoryCellText } from '../ui/processTable';
 import { instanceName } from '../ui/mig';
@@ -316,17 +316,11 @@ export class GPUCard {
       this._mig.replaceChildren();
       this._mig.hidden = instances.length === 0;
       if (instances.length) {
-        element('caption', '', this._mig).textContent = trans.__('MIG instances');
-        const head = element('tr', '', element('thead', '', this._mig));
-        for (const name of [
-          trans.__('Instance'),
-          trans.__('Memory'),
-          trans.__('SM'),
-          trans.__('Tensor')
-        ]) {
-          element('th', '', head).textContent = name;
-        }
-        const body = element('tbody', '', this._mig);
+        const body = tableFrame(
+          this._mig,
+          [trans.__('Instance'), trans.__('Memory'), trans.__('SM'), trans.__('Tensor')],
+          trans.__('MIG instances')
+        );
         for (let n = 0; n < instances.length; n++) {
           const row = element('tr', '', body);
           for (let i = 0; i < 4; i++) {

@@ -6,7 +6,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { ITopology } from '../api';
-import { element } from '../ui/dom';
+import { element, tableFrame } from '../ui/dom';
 
 /** What each word of the matrix means, for its cells' tooltips (nvidia-smi's legend). */
 function meaning(link: string | null, trans: TranslationBundle): string {
@@ -40,19 +40,13 @@ export function renderTopology(
   if (table.hidden || !topology) {
     return;
   }
-  const caption = element('caption', '', table);
-  caption.textContent =
+  const body = tableFrame(
+    table,
+    ['', ...links.map((_, j) => trans.__('GPU %1', j)), trans.__('CPU affinity'), trans.__('NUMA')],
     topology.source === 'nvml'
       ? trans.__('GPU links (as nvidia-smi topo -m)')
-      : trans.__('GPU links (as nvidia-smi topo -m; %1)', topology.source);
-  const head = element('tr', '', element('thead', '', table));
-  element('th', '', head).textContent = '';
-  links.forEach((_, j) => {
-    element('th', '', head).textContent = trans.__('GPU %1', j);
-  });
-  element('th', '', head).textContent = trans.__('CPU affinity');
-  element('th', '', head).textContent = trans.__('NUMA');
-  const body = element('tbody', '', table);
+      : trans.__('GPU links (as nvidia-smi topo -m; %1)', topology.source)
+  );
   links.forEach((row, i) => {
     const tr = element('tr', '', body);
     const name = element('th', '', tr);

@@ -35,3 +35,34 @@ export function withCode(parent: HTMLElement, text: string): void {
     }
   });
 }
+
+/** JupyterLab's small styled button's classes (add jp-mod-warn and the like). */
+export const SMALL_BUTTON = 'jp-Button jp-mod-styled jp-mod-small';
+
+/** A button (never a form's submit) with its label, tooltip and action, appended to a parent. */
+export function appendButton(
+  parent: HTMLElement,
+  className: string,
+  label: string,
+  title: string,
+  onClick: () => unknown
+): HTMLButtonElement {
+  const node = element('button', className, parent) as HTMLButtonElement;
+  node.type = 'button';
+  node.textContent = label;
+  node.title = title;
+  node.addEventListener('click', () => void onClick());
+  return node;
+}
+
+/** A table's caption (when given) and header row; returns its new, empty body. */
+export function tableFrame(table: HTMLElement, headers: string[], caption?: string): HTMLElement {
+  if (caption !== undefined) {
+    element('caption', '', table).textContent = caption;
+  }
+  const head = element('tr', '', element('thead', '', table));
+  for (const title of headers) {
+    element('th', '', head).textContent = title;
+  }
+  return element('tbody', '', table);
+}

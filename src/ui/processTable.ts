@@ -7,7 +7,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { IGPUProcess, IHeldOutside, IKernelRef } from '../api';
 import { formatSize, MemoryUnits } from '../core/memory';
 import { markProbable, probableHow, whyNotMatched } from './attribution';
-import { element } from './dom';
+import { appendButton, element, SMALL_BUTTON, tableFrame } from './dom';
 import { outsideExplanation } from './outside';
 
 /** What the table lists: the processes, then the lines that stand for many or for none. */
@@ -52,18 +52,13 @@ export function appendProcessTable(
   options: IProcessTableOptions
 ): HTMLElement[] {
   const { trans, units } = options;
-  const table = element('table', 'jp-gpuscope-ProcessTable', parent);
-  const head = element('tr', '', element('thead', '', table));
-  for (const title of [
+  const body = tableFrame(element('table', 'jp-gpuscope-ProcessTable', parent), [
     trans.__('PID'),
     trans.__('Memory'),
     trans.__('Notebook / process'),
     trans.__('Kernel'),
     trans.__('Actions')
-  ]) {
-    element('th', '', head).textContent = title;
-  }
-  const body = element('tbody', '', table);
+  ]);
   const memoryCells: HTMLElement[] = [];
   for (const proc of content.processes) {
     memoryCells.push(processRow(body, proc, options));
@@ -105,11 +100,9 @@ function processRow(
   const what = element('td', '', row);
   if (kernel?.notebook_path) {
     const path = kernel.notebook_path;
-    const link = element('button', 'jp-gpuscope-ProcessTable-open', what) as HTMLButtonElement;
-    link.type = 'button';
-    link.textContent = path;
-    link.title = trans.__('Open %1', path);
-    link.addEventListener('click', () => options.openNotebook(path));
+    appendButton(what, 'jp-gpuscope-ProcessTable-open', path, trans.__('Open %1', path), () =>
+      options.openNotebook(path)
+    );
   } else {
     what.textContent = proc.name ?? trans.__('unknown');
     what.title =
@@ -127,28 +120,25 @@ function processRow(
     .join(' · ');
   const actions = element('td', '', row);
   if (kernel && options.inspectKernel) {
-    const inspect = element(
-      'button',
-      'jp-Button jp-mod-styled jp-mod-small jp-gpuscope-ProcessTable-inspect',
-      actions
-    ) as HTMLButtonElement;
-    inspect.type = 'button';
-    inspect.textContent = trans.__('What holds it');
-    inspect.title = trans.__('Show what in this kernel holds GPU memory, and give it back');
-    inspect.addEventListener('click', () => options.inspectKernel!(kernel));
+    const inspect = options.inspectKernel;
+    appendButton(
+      actions,
+      `${SMALL_BUTTON} jp-gpuscope-ProcessTable-inspect`,
+      trans.__('What holds it'),
+      trans.__('Show what in this kernel holds GPU memory, and give it back'),
+      () => inspect(kernel)
+    );
   }
   if (kernel && options.canShutDown(kernel)) {
-    const button = element(
-      'button',
-      'jp-Button jp-mod-styled jp-mod-small jp-mod-warn jp-gpuscope-ProcessTable-shutdown',
-      actions
-    ) as HTMLButtonElement;
-    button.type = 'button';
-    button.textContent = trans.__('Shut down kernel');
-    button.title = kernel.notebook_path
-      ? trans.__('Shut down the kernel of %1 to free its GPU memory', kernel.notebook_path)
-      : trans.__('Shut down this kernel to free its GPU memory');
-    button.addEventListener('click', () => options.shutDownKernel(kernel));
+    appendButton(
+      actions,
+      `${SMALL_BUTTON} jp-mod-warn jp-gpuscope-ProcessTable-shutdown`,
+      trans.__('Shut down kernel'),
+      kernel.notebook_path
+        ? trans.__('Shut down the kernel of %1 to free its GPU memory', kernel.notebook_path)
+        : trans.__('Shut down this kernel to free its GPU memory'),
+      () => options.shutDownKernel(kernel)
+    );
   }
   return memory;
 }
