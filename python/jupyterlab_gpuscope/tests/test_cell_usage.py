@@ -153,37 +153,40 @@ def test_without_torch_the_hooks_do_nothing():
     assert usage.records == []
 
 
+class StartingCuda:
+    """One GPU whose CUDA starts when a test sets `initialised` (1 GiB allocated, 2 GiB peak)."""
+
+    initialised = False
+
+    def is_initialized(self):
+        return self.initialised
+
+    def current_device(self):
+        return 0
+
+    def device_count(self):
+        return 1
+
+    def memory_reserved(self, i):
+        return 2 * GiB
+
+    def memory_allocated(self, i):
+        return GiB
+
+    def max_memory_allocated(self, i):
+        return 2 * GiB
+
+    def max_memory_reserved(self, i):
+        return 2 * GiB
+
+    def get_device_properties(self, i):
+        raise RuntimeError("no properties")
+
+
 def test_a_cell_that_starts_cuda_is_measured_from_zero():
     """CUDA initialised during the cell: no reset before it, the peak is since start."""
 
-    class Cuda:
-        initialised = False
-
-        def is_initialized(self):
-            return self.initialised
-
-        def current_device(self):
-            return 0
-
-        def device_count(self):
-            return 1
-
-        def memory_reserved(self, i):
-            return 2 * GiB
-
-        def memory_allocated(self, i):
-            return GiB
-
-        def max_memory_allocated(self, i):
-            return 2 * GiB
-
-        def max_memory_reserved(self, i):
-            return 2 * GiB
-
-        def get_device_properties(self, i):
-            raise RuntimeError("no properties")
-
-    cuda = Cuda()
+    cuda = StartingCuda()
     usage = cell_usage.CellGPUUsage(Shell())
     with torch_module(cuda):
         usage.pre_run_cell()
@@ -309,26 +312,8 @@ def test_devices_already_in_use_when_the_extension_loads_have_no_known_context_s
 def test_the_flight_recorder_starts_once_after_cuda_starts_and_only_when_asked():
     calls = []
 
-    class Cuda:
-        initialised = False
+    class Cuda(StartingCuda):
         memory = types.SimpleNamespace(_record_memory_history=lambda **kw: calls.append(kw))
-
-        def is_initialized(self):
-            return self.initialised
-
-        def current_device(self):
-            return 0
-
-        def device_count(self):
-            return 1
-
-        def memory_reserved(self, i):
-            return 0
-
-        memory_allocated = max_memory_allocated = max_memory_reserved = memory_reserved
-
-        def get_device_properties(self, i):
-            raise RuntimeError("no properties")
 
     cuda = Cuda()
     off = cell_usage.CellGPUUsage(Shell())
