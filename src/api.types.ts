@@ -431,6 +431,7 @@ export interface ISharedGPUsReply {
   }[];
   idle: IIdleKernel[];
   shut_down: IShutDownKernel[];
+  notices: IInstructorNotice[];
   policy: IPolicy;
 }
 /**
@@ -494,13 +495,41 @@ export interface IIdleKernel {
   shutdown_at: number | null;
 }
 /**
- * A kernel gpuscope shut down under the admin's idle policy.
+ * A kernel gpuscope shut down, under the admin's idle policy or for the class's instructor.
  */
 export interface IShutDownKernel {
   kernel_id: string;
   notebook_path: string | null;
   used_memory: number;
   idle_minutes: number;
+  at: number;
+  /**
+   * The instructor who shut it down (through the gpuscope Hub service); null: the server's idle policy.
+   */
+  by: string | null;
+}
+/**
+ * The class's instructor asks this user to free a kernel's GPU memory.
+ */
+export interface IInstructorNotice {
+  /**
+   * One note: notify once per id.
+   */
+  id: string;
+  /**
+   * Who sent it (the instructor's Hub name).
+   */
+  by: string;
+  /**
+   * The instructor's words; may be empty.
+   */
+  note: string;
+  kernel_id: string;
+  notebook_path: string | null;
+  /**
+   * Bytes the kernel held when the note was sent.
+   */
+  used_memory: number;
   at: number;
 }
 /**

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import getpass
 import math
 import os
+import socket
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Float, Int, TraitError, Type, Unicode
+from prometheus_client import CollectorRegistry
+from traitlets import Bool, Enum, Float, Int, TraitError, Type, Unicode, default
 
+from .class_routes import class_route_handlers
 from .monitor import metrics
 from .monitor.backends import Backend, NoneBackend, NvmlBackend, ReplayBackend
 from .monitor.process_feed import ProcessFeed
@@ -175,6 +179,17 @@ class GPUScope(ExtensionApp):
         then sees them; leave it off unless only trusted scrapers can.""",
     )
 
+    node_name = Unicode(
+        config=True,
+        help="""The machine this server runs on, as the `node` label of its metrics names it
+        (the class's view groups GPUs by it). Default: $NODE_NAME (Kubernetes sets it
+        through the downward API where the admin asks), else the host name.""",
+    )
+
+    @default("node_name")
+    def _default_node_name(self) -> str:
+        return os.environ.get("NODE_NAME") or socket.gethostname()
+
     def policy(self) -> dict[str, Any]:
         """What the admin decided, for the frontend (which applies it over user settings)."""
         return {
@@ -231,24 +246,28 @@ class GPUScope(ExtensionApp):
             gpuscope_watcher=self.shared_gpus,
             gpuscope_join=self.process_feed,
             gpuscope_policy=policy,
+            gpuscope_class_registry=CollectorRegistry(auto_describe=False),
         )
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(route_handlers())
+        self.handlers.extend(route_handlers() + class_route_handlers())
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         # jupyter_server's start hook: the event loop runs; threads and timers start here.
         self.sampler.start(asyncio.get_running_loop())
         self.shared_gpus.start()
-        metrics.register(
-            metrics.GPUScopeCollector(
-                self.sampler,
-                self.shared_gpus,
-                per_kernel=self.metrics_per_kernel,
-                user=_user_name(),
-                names=self.metrics_names,
-            )
+        collector = functools.partial(
+            metrics.GPUScopeCollector,
+            self.sampler,
+            self.shared_gpus,
+            user=_user_name(),
+            names=self.metrics_names,
+            node=self.node_name,
         )
+        metrics.register(collector(per_kernel=self.metrics_per_kernel))
+        # The class's scrape route (class_routes.py): per kernel always, since only this
+        # server's user and a token the Hub scoped to scraping can read it.
+        self.settings["gpuscope_class_registry"].register(collector(per_kernel=True))
         self.log.info("gpuscope: sampling with backend=%s every %ss", self.backend, self.interval_seconds)
 
     async def stop_extension(self) -> None:

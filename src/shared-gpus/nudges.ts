@@ -2,7 +2,7 @@ import { Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { IGPUShare, ISharedGPUsReply } from '../api';
-import { idleMessage, limitToast, shutDownMessage } from './text';
+import { idleMessage, limitToast, noticeMessage, shutDownMessage } from './text';
 import type { MemoryUnits } from '../tokens';
 
 /** What the nudge's buttons do. */
@@ -21,7 +21,8 @@ const RANK: Record<IGPUShare['state'], number> = { ok: 0, near: 1, over: 2 };
 
 /**
  * Turns `usage` replies into notifications: one per idle period of a kernel holding GPU
- * memory (with "Shut down kernel" and "Keep"), one per shut-down gpuscope made, and one
+ * memory (with "Shut down kernel" and "Keep"), one per shut-down gpuscope made, one per
+ * note from the class's instructor (with "Shut down kernel"), and one
  * when this user's memory rises past the warning level or the limit. What was shown is
  * remembered in localStorage, so other tabs and a page reload do not repeat it.
  */
@@ -83,6 +84,26 @@ export class NudgeNotifier {
         seen.add(id);
         shown.push(id);
         Notification.info(shutDownMessage(entry, units, this._trans), { autoClose: false });
+      }
+    }
+    for (const notice of usage.notices) {
+      const id = `notice:${notice.id}`;
+      if (!seen.has(id)) {
+        seen.add(id);
+        shown.push(id);
+        Notification.warning(noticeMessage(notice, units, this._trans), {
+          autoClose: false,
+          actions: [
+            {
+              label: this._trans.__('Shut down kernel'),
+              caption: this._trans.__(
+                'Frees its GPU memory now; the variables in the kernel are lost'
+              ),
+              displayType: 'warn',
+              callback: () => this._act(() => this._actions.shutDown(notice.kernel_id))
+            }
+          ]
+        });
       }
     }
     this._write(SHOWN_KEY, shown.slice(-MAX_REMEMBERED));

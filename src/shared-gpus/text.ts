@@ -2,7 +2,7 @@ import { PathExt } from '@jupyterlab/coreutils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatMemory } from '../core/memory';
-import type { IGPUShare, IIdleKernel, IShutDownKernel } from '../api';
+import type { IGPUShare, IIdleKernel, IInstructorNotice, IShutDownKernel } from '../api';
 import type { MemoryUnits } from '../tokens';
 
 /** "45 s", "31 min", "2 h 5 min". */
@@ -51,12 +51,35 @@ export function shutDownMessage(
   units: MemoryUnits,
   trans: TranslationBundle
 ): string {
+  if (entry.by !== null) {
+    return trans.__(
+      '%1 shut down the kernel of %2 (holding %3) for the class.',
+      entry.by,
+      fileName(entry.notebook_path, trans),
+      formatMemory(entry.used_memory, units)
+    );
+  }
   return trans.__(
     'gpuscope shut down the kernel of %1 (idle %2 min, holding %3), as your administrator set.',
     fileName(entry.notebook_path, trans),
     entry.idle_minutes,
     formatMemory(entry.used_memory, units)
   );
+}
+
+/** The toast of an instructor's nudge: who asks, for which kernel, and their note. */
+export function noticeMessage(
+  notice: IInstructorNotice,
+  units: MemoryUnits,
+  trans: TranslationBundle
+): string {
+  const asked = trans.__(
+    '%1 asks you to free the GPU memory of %2 (%3): shut its kernel down or release what it holds.',
+    notice.by,
+    fileName(notice.notebook_path, trans),
+    formatMemory(notice.used_memory, units)
+  );
+  return notice.note ? `${asked} ${trans.__('Their note: %1', notice.note)}` : asked;
 }
 
 /** The toast when this user's memory rises past the warning level or the limit. */

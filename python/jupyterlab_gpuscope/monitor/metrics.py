@@ -11,9 +11,8 @@ anyone at all where jupyter_server's `authenticate_prometheus` is off.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -44,16 +43,29 @@ DEVICE_GAUGES = (
 )
 
 
+#: The labels that name a GPU on every series about one.
+GPU_LABELS = ["gpu", "gpu_uuid", "node"]
+
+
 class GPUScopeCollector(Collector):
     def __init__(
-        self, sampler: Sampler, watcher: SharedGPUsWatcher, *, per_kernel: bool, user: str, names: bool = False
+        self,
+        sampler: Sampler,
+        watcher: SharedGPUsWatcher,
+        *,
+        per_kernel: bool,
+        user: str,
+        names: bool = False,
+        node: str = "",
     ) -> None:
         self.sampler = sampler
         self.watcher = watcher
         self.per_kernel = per_kernel
         self.user = user
-        #: Whether series may carry the user's name and kernel ids and names.
+        #: Whether series may carry the user's name and kernel ids, names and notebooks.
         self.names = names
+        #: The machine this server runs on, as the class's view names it.
+        self.node = node
 
     def collect(self) -> Iterator[Metric]:
         backend = self.sampler.backend.name
@@ -64,55 +76,119 @@ class GPUScopeCollector(Collector):
         )
         live.add_metric([backend], 1.0 if self.sampler.status()["live"] else 0.0)
         yield live
-        yield from self._device_gauges(backend)
+        devices = {d["index"]: d for d in self.sampler.status()["devices"]}
+        yield from self._device_gauges(backend, devices)
         shutdowns = CounterMetricFamily(
-            "gpuscope_idle_kernel_shutdowns", "Idle kernels holding GPU memory that gpuscope shut down."
+            "gpuscope_idle_kernel_shutdowns",
+            "Kernels holding GPU memory that gpuscope shut down (the idle policy or an instructor).",
         )
         shutdowns.add_metric([], self.watcher.shutdown_count)
         yield shutdowns
         if self.per_kernel:
-            yield from self._user_gauges(backend)
+            yield from self._user_gauges(backend, devices)
 
-    def _device_gauges(self, backend: str) -> Iterator[Metric]:
+    def _gpu_labels(self, index: int, devices: dict[int, dict[str, Any]]) -> list[str]:
+        """gpu, gpu_uuid and node: a GPU named the same way by every server on its node."""
+        return [str(index), (devices.get(index) or {}).get("uuid") or "", self.node]
+
+    def _device_gauges(self, backend: str, devices: dict[int, dict[str, Any]]) -> Iterator[Metric]:
         latest = self.sampler.latest
-        names = {d["index"]: d.get("name") or "" for d in self.sampler.status()["devices"]}
         gpus = latest["gpus"] if latest and self.sampler.status()["status"] == "ok" else []
         for metric, text, field, scale in DEVICE_GAUGES:
-            family = GaugeMetricFamily(metric, text, labels=["gpu", "name", "backend"])
+            family = GaugeMetricFamily(metric, text, labels=[*GPU_LABELS, "name", "backend"])
             for gpu in gpus:
                 value = gpu.get(field)
                 if value is not None:  # an unreadable field has no series, not a zero
-                    family.add_metric([str(gpu["index"]), names.get(gpu["index"], ""), backend], value * scale)
+                    name = (devices.get(gpu["index"]) or {}).get("name") or ""
+                    family.add_metric([*self._gpu_labels(gpu["index"], devices), name, backend], value * scale)
             yield family
+        instance_labels = [*GPU_LABELS, "mig_instance", "mig_profile", "backend"]
+        used = GaugeMetricFamily(
+            "gpuscope_mig_memory_used_bytes",
+            "GPU memory in use on each MIG instance, in bytes.",
+            labels=instance_labels,
+        )
+        total = GaugeMetricFamily(
+            "gpuscope_mig_memory_total_bytes", "GPU memory of each MIG instance, in bytes.", labels=instance_labels
+        )
+        for gpu in gpus:
+            instances = {i["uuid"]: i for i in (devices.get(gpu["index"]) or {}).get("mig_instances") or []}
+            for reading in gpu.get("mig") or []:
+                profile = (instances.get(reading["uuid"]) or {}).get("profile") or ""
+                labels = [*self._gpu_labels(gpu["index"], devices), reading["uuid"] or "", profile, backend]
+                if reading.get("memory_used") is not None:
+                    used.add_metric(labels, reading["memory_used"])
+                if reading.get("memory_total") is not None:
+                    total.add_metric(labels, reading["memory_total"])
+        yield used
+        yield total
 
-    def _user_gauges(self, backend: str) -> Iterator[Metric]:
+    def _instance(self, index: int, gpu_instance_id: int | None, devices: dict[int, dict[str, Any]]) -> list[str]:
+        """mig_instance and mig_profile of a GPU instance; empty on a GPU not in MIG mode."""
+        for instance in (devices.get(index) or {}).get("mig_instances") or []:
+            if gpu_instance_id is not None and instance["gpu_instance_id"] == gpu_instance_id:
+                return [instance["uuid"] or "", instance["profile"] or ""]
+        return ["", ""]
+
+    def _user_gauges(self, backend: str, devices: dict[int, dict[str, Any]]) -> Iterator[Metric]:
         """Kernels are told apart by `kernel`, a digest of the id that cannot be used to
-        reach the kernel; `kernel_id`, `kernel_name` and `user` only with names allowed."""
-        named = ["kernel_id", "kernel_name", "user"] if self.names else []
-        kernels = GaugeMetricFamily(
+        reach the kernel; `kernel_id`, `kernel_name`, `notebook` and `user` only with names
+        allowed."""
+        named = ["kernel_id", "kernel_name", "notebook", "user"] if self.names else []
+        labels = [*GPU_LABELS, "mig_instance", "mig_profile", "kernel", *named, "backend"]
+        memory = GaugeMetricFamily(
             "gpuscope_kernel_gpu_memory_bytes",
             "GPU memory held by each kernel of this server, in bytes.",
-            labels=["gpu", "kernel", *named, "backend"],
+            labels=labels,
         )
-        names = {k.id: k.name for k in self.watcher.kernels}
-        for kernel_id, per_gpu in self.watcher.kernel_memory.items():
-            identity = [kernel_id, names.get(kernel_id, ""), self.user] if self.names else []
-            for gpu, size in per_gpu.items():
-                kernels.add_metric([str(gpu), kernel_digest(kernel_id), *identity, backend], size)
-        yield kernels
+        busy = GaugeMetricFamily(
+            "gpuscope_kernel_sm_utilization_ratio",
+            "Fraction of the GPU's SMs each kernel's processes used since the last sample (NVML).",
+            labels=labels,
+        )
+        idle = GaugeMetricFamily(
+            "gpuscope_kernel_idle_seconds",
+            "Seconds each kernel holding GPU memory has been idle (0 while it runs).",
+            labels=labels,
+        )
+        for entry in self.watcher.kernel_usage:
+            kernel = entry["kernel"]
+            identity = [kernel.id, kernel.name, kernel.notebook_path or "", self.user] if self.names else []
+            series = [
+                *self._gpu_labels(entry["gpu"], devices),
+                *self._instance(entry["gpu"], entry["gpu_instance_id"], devices),
+                kernel.digest,
+                *identity,
+                backend,
+            ]
+            memory.add_metric(series, entry["used_memory"])
+            idle.add_metric(series, entry["idle_seconds"])
+            if entry["sm_util"] is not None:
+                busy.add_metric(series, min(entry["sm_util"], 100) / 100)
+        yield memory
+        yield busy
+        yield idle
+        user_labels = [*GPU_LABELS, "mig_instance", "mig_profile", *(["user"] if self.names else []), "backend"]
         user = GaugeMetricFamily(
             "gpuscope_user_gpu_memory_bytes",
             "GPU memory held by this server's user (all their processes), in bytes.",
-            labels=["gpu", *(["user"] if self.names else []), "backend"],
+            labels=user_labels,
         )
+        limit = GaugeMetricFamily(
+            "gpuscope_user_gpu_memory_limit_bytes",
+            "The soft limit on this user's GPU memory, in bytes (per MIG instance on a GPU in MIG mode).",
+            labels=user_labels,
+        )
+        who = [self.user] if self.names else []
         for gpu in (self.watcher.latest or {}).get("gpus", []):
-            user.add_metric([str(gpu["index"]), *([self.user] if self.names else []), backend], gpu["mine"])
+            places = [(i["uuid"] or "", i["profile"] or "", i["mine"], i["limit"]) for i in gpu["instances"]]
+            for instance, profile, mine, cap in places or [("", "", gpu["mine"], gpu["limit"])]:
+                series = [*self._gpu_labels(gpu["index"], devices), instance, profile, *who, backend]
+                user.add_metric(series, mine)
+                if cap is not None:
+                    limit.add_metric(series, cap)
         yield user
-
-
-def kernel_digest(kernel_id: str) -> str:
-    """A short stable label for a kernel that does not reveal its id."""
-    return hashlib.sha256(kernel_id.encode()).hexdigest()[:12]
+        yield limit
 
 
 _registered: GPUScopeCollector | None = None

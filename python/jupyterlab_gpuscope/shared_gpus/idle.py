@@ -58,14 +58,19 @@ class IdlePolicy:
         found = []
         for kernel in kernels:
             held = {gpu: size for gpu, size in memory.get(kernel.id, {}).items() if size > 0}
-            if kernel.execution_state != "idle" or not held or kernel.last_activity is None:
-                continue
-            since = max(kernel.last_activity, self._kept_at.get(kernel.id, kernel.last_activity))
-            if now - since < self.idle_seconds:
+            since = self.idle_since(kernel)
+            if not held or since is None or now - since < self.idle_seconds:
                 continue
             shutdown_at = since + self.idle_seconds + self.grace_seconds if self.grace_seconds > 0 else None
             found.append(IdleKernel(kernel, held, since, shutdown_at))
         return found
+
+    def idle_since(self, kernel: KernelInfo) -> float | None:
+        """When the kernel's idle time began (its last message or its owner's last "Keep");
+        None while it runs or when the server cannot tell."""
+        if kernel.execution_state != "idle" or kernel.last_activity is None:
+            return None
+        return max(kernel.last_activity, self._kept_at.get(kernel.id, kernel.last_activity))
 
     def due_for_shutdown(self, idle: list[IdleKernel]) -> list[IdleKernel]:
         now = self.clock()

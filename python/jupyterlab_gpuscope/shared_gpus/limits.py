@@ -118,3 +118,27 @@ def kernel_memory(processes_body: dict[str, Any]) -> dict[str, dict[int, int]]:
                 per_gpu = held.setdefault(kernel["id"], {})
                 per_gpu[gpu["index"]] = per_gpu.get(gpu["index"], 0) + (proc["used_memory"] or 0)
     return held
+
+
+def kernel_placements(
+    processes_body: dict[str, Any], sm_util: dict[int, dict[int, int | None]]
+) -> list[dict[str, Any]]:
+    """Where this user's kernels hold memory: one entry per kernel, GPU and MIG instance,
+    with the bytes held and the SM percentage its processes used there (`sm_util`: GPU
+    index -> PID -> percent, None where NVML gave no sample)."""
+    placed: dict[tuple[str, int, int | None], dict[str, Any]] = {}
+    for gpu in processes_body["gpus"]:
+        for proc in gpu["processes"]:
+            kernel = proc.get("kernel")
+            if not kernel or proc["owner"] != "self":
+                continue
+            key = (kernel["id"], gpu["index"], proc.get("gpu_instance_id"))
+            entry = placed.setdefault(
+                key,
+                {"kernel_id": key[0], "gpu": key[1], "gpu_instance_id": key[2], "used_memory": 0, "sm_util": None},
+            )
+            entry["used_memory"] += proc["used_memory"] or 0
+            util = sm_util.get(gpu["index"], {}).get(proc["pid"])
+            if util is not None:
+                entry["sm_util"] = (entry["sm_util"] or 0) + util
+    return list(placed.values())

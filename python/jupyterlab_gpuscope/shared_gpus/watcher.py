@@ -18,7 +18,7 @@ from tornado.ioloop import PeriodicCallback
 
 from ..monitor.processes import ALL_GRANTED, KernelInfo, ReadGrants, for_viewer
 from .idle import IdleKernel, IdlePolicy
-from .limits import MemoryLimit, gpu_usage, kernel_memory
+from .limits import MemoryLimit, gpu_usage, kernel_memory, kernel_placements
 
 if TYPE_CHECKING:
     from ..monitor.process_feed import ProcessFeed
@@ -38,12 +38,12 @@ def usage_for_viewer(snapshot: dict[str, Any], grants: ReadGrants) -> dict[str, 
     if grants == ALL_GRANTED:
         return snapshot
     if not grants.kernels:
-        return {**snapshot, "kernels": [], "idle": [], "shut_down": []}
+        return {**snapshot, "kernels": [], "idle": [], "shut_down": [], "notices": []}
     return {
         **snapshot,
         **{
             key: [{**entry, "notebook_path": None} for entry in snapshot[key]]
-            for key in ("kernels", "idle", "shut_down")
+            for key in ("kernels", "idle", "shut_down", "notices")
         },
     }
 
@@ -72,8 +72,12 @@ class SharedGPUsWatcher:
         #: Kernel id -> GPU index -> bytes, from the last check (the metrics read it).
         self.kernel_memory: dict[str, dict[int, int]] = {}
         self.kernels: list[KernelInfo] = []
+        #: Per kernel, GPU and MIG instance: bytes, SM use and idle seconds (the metrics read it).
+        self.kernel_usage: list[dict[str, Any]] = []
         self.shutdowns: collections.deque[dict[str, Any]] = collections.deque(maxlen=20)
         self.shutdown_count = 0
+        #: Notes from the class's instructor (through the gpuscope Hub service), newest last.
+        self.notices: collections.deque[dict[str, Any]] = collections.deque(maxlen=20)
         self._snapshot: dict[str, Any] | None = None
         self._nudged: set[str] = set()
         self._callback: PeriodicCallback | None = None
@@ -110,6 +114,37 @@ class SharedGPUsWatcher:
         self._snapshot = None  # the next read shows it is no longer idle
         return True
 
+    def kernel_by_digest(self, digest: str) -> KernelInfo | None:
+        """The kernel the metrics label with `digest`, from the last check."""
+        return next((k for k in self.kernels if k.digest == digest), None)
+
+    def nudge(self, kernel: KernelInfo, by: str, note: str) -> None:
+        """The instructor asks the owner to free the kernel's GPU memory: the owner's
+        JupyterLab shows it once, with the note."""
+        at = round(self.clock(), 3)
+        held = sum(self.kernel_memory.get(kernel.id, {}).values())
+        self.log.info("gpuscope: %s nudged the owner of kernel %s (%s)", by, kernel.id, _gib(held))
+        self.notices.append(
+            {
+                "id": f"{kernel.id}@{at}",
+                "by": by,
+                "note": note,
+                "kernel_id": kernel.id,
+                "notebook_path": kernel.notebook_path,
+                "used_memory": held,
+                "at": at,
+            }
+        )
+        self._snapshot = None
+
+    async def shut_down_for(self, kernel: KernelInfo, by: str) -> bool:
+        """The instructor shuts the kernel down; its owner is told who did. False: it failed."""
+        held = self.kernel_memory.get(kernel.id, {})
+        self.log.warning("gpuscope: %s shuts down kernel %s holding %s", by, kernel.id, _gib(sum(held.values())))
+        idle_since = self.idle.idle_since(kernel)
+        minutes = 0.0 if idle_since is None else (self.clock() - idle_since) / 60
+        return await self._shut_down(IdleKernel(kernel, held, idle_since or self.clock(), None), by=by, minutes=minutes)
+
     async def _check_safely(self) -> None:
         try:
             await self.check()
@@ -138,11 +173,12 @@ class SharedGPUsWatcher:
         idle = self.idle.idle_kernels(kernels, held)
         self._log_new_nudges(idle)
         for kernel in self.idle.due_for_shutdown(idle):
-            await self._shut_down(kernel)
+            await self._shut_down_idle(kernel)
         gone = {entry["kernel_id"] for entry in self.shutdowns}
         kernels = [k for k in kernels if k.id not in gone]
         held = {kernel_id: memory for kernel_id, memory in held.items() if kernel_id not in gone}
         self.kernels, self.kernel_memory = kernels, held
+        self.kernel_usage = self._kernel_usage(body, kernels)
         self._snapshot = {
             "checked_at": round(self.clock(), 3),
             "gpus": gpu_usage(body, self._memory_totals(), self.limit, self._mig_instances()),
@@ -160,7 +196,23 @@ class SharedGPUsWatcher:
             ],
             "idle": [self._idle_entry(k) for k in idle if k.kernel.id not in gone],
             "shut_down": list(self.shutdowns),
+            "notices": list(self.notices),
         }
+
+    def _kernel_usage(self, body: dict[str, Any], kernels: list[KernelInfo]) -> list[dict[str, Any]]:
+        sm_util = {
+            index: {p["pid"]: p.get("sm_util") for p in procs} for index, procs in self.sampler.processes.items()
+        }
+        now = self.clock()
+        by_id = {k.id: k for k in kernels}
+        usage = []
+        for entry in kernel_placements(body, sm_util):
+            kernel = by_id.get(entry["kernel_id"])
+            if kernel is None:
+                continue
+            since = self.idle.idle_since(kernel)
+            usage.append({**entry, "idle_seconds": 0.0 if since is None else max(0.0, now - since), "kernel": kernel})
+        return usage
 
     def _memory_totals(self) -> dict[int, int | None]:
         latest = self.sampler.latest
@@ -195,24 +247,30 @@ class SharedGPUsWatcher:
                 )
         self._nudged = current
 
-    async def _shut_down(self, idle: IdleKernel) -> None:
-        kernel = idle.kernel
+    async def _shut_down_idle(self, idle: IdleKernel) -> None:
         minutes = (self.clock() - idle.idle_since) / 60
         self.log.warning(
             "gpuscope: shutting down kernel %s (%s): idle %.1f min holding %s of GPU memory on GPU %s "
             "(c.GPUScope.idle_kernel_shutdown_minutes)",
-            kernel.id,
-            kernel.notebook_path or "no notebook",
+            idle.kernel.id,
+            idle.kernel.notebook_path or "no notebook",
             minutes,
             _gib(sum(idle.memory.values())),
             ", ".join(str(i) for i in sorted(idle.memory)),
         )
+        await self._shut_down(idle, by=None, minutes=minutes)
+
+    async def _shut_down(self, idle: IdleKernel, *, by: str | None, minutes: float) -> bool:
+        """Shut the kernel down and remember it for its owner's notification (`by`: the
+        instructor who asked; None: the server's idle policy)."""
+        kernel = idle.kernel
         try:
             await self.kernel_manager.shutdown_kernel(kernel.id)
         except Exception:
-            self.log.exception("gpuscope: shutting down idle kernel %s failed", kernel.id)
-            return
+            self.log.exception("gpuscope: shutting down kernel %s failed", kernel.id)
+            return False
         self.shutdown_count += 1
+        self._snapshot = None
         self.shutdowns.append(
             {
                 "kernel_id": kernel.id,
@@ -220,5 +278,7 @@ class SharedGPUsWatcher:
                 "used_memory": sum(idle.memory.values()),
                 "idle_minutes": round(minutes, 1),
                 "at": round(self.clock(), 3),
+                "by": by,
             }
         )
+        return True

@@ -32,12 +32,24 @@ def gpuscope_paths(web_app) -> list[str]:
 def test_the_enumeration_finds_every_route(jp_serverapp):
     paths = gpuscope_paths(jp_serverapp.web_app)
     names = sorted(p.rsplit("/", 1)[-1] for p in paths)
-    assert names == ["collector", "devices", "keep", "policy", "processes", "samples", "shared-gpus", "stats", "stream"]
+    assert names == [
+        "class-action",
+        "collector",
+        "devices",
+        "keep",
+        "metrics",
+        "policy",
+        "processes",
+        "samples",
+        "shared-gpus",
+        "stats",
+        "stream",
+    ]
 
 
 def request_for(parts: list[str]) -> dict:
-    """The method each route answers: `keep` takes a POST, every other route a GET."""
-    return {"method": "POST", "body": "{}"} if parts[-1] == "keep" else {}
+    """The method each route answers: `keep` and `class-action` take a POST, every other route a GET."""
+    return {"method": "POST", "body": "{}"} if parts[-1] in ("keep", "class-action") else {}
 
 
 def route_parts(web_app, base_url: str) -> list[list[str]]:
@@ -69,7 +81,7 @@ async def test_every_route_and_the_stream_accept_the_token_in_the_query(jp_serve
             ws = await jp_ws_fetch(*parts, headers=no_header, params={"token": token})
             assert (await stream_message(ws))["type"] == "hello"
             ws.close()
-        elif parts[-1] == "keep":
+        elif parts[-1] in ("keep", "class-action"):
             with pytest.raises(HTTPClientError) as error:  # authenticated: the body is what is wrong
                 await jp_fetch(*parts, headers=no_header, params={"token": token}, method="POST", body="{}")
             assert error.value.code == 400, parts

@@ -17,6 +17,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from jupyterlab_gpuscope.monitor import metrics
+from jupyterlab_gpuscope.monitor.processes import KernelInfo
 
 from .fake_nvml import GiB
 from .test_shared_gpus_policy import MINUTE, FakeClock
@@ -182,7 +183,10 @@ async def test_metrics_serve_the_samplers_reading_and_kernel_series_only_when_en
     text = (await jp_fetch("metrics")).body.decode()
     [series] = [line for line in text.splitlines() if line.startswith("gpuscope_kernel_gpu_memory_bytes{")]
     # Per kernel, but neither the kernel's id nor the user's name unless the admin allows names.
-    assert f'kernel="{metrics.kernel_digest(kernel_id)}"' in series and float(series.rsplit(" ", 1)[1]) == 3 * GiB
+    assert (
+        f'kernel="{KernelInfo(kernel_id, "", None, None, None).digest}"' in series
+        and float(series.rsplit(" ", 1)[1]) == 3 * GiB
+    )
     assert kernel_id not in text and 'user="' not in text
     metrics._registered.names = True  # as with c.GPUScope.metrics_names = True
     text = (await jp_fetch("metrics")).body.decode()

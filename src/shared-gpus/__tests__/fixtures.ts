@@ -33,6 +33,7 @@ export function sharedGPUsReply(overrides: Partial<ISharedGPUsReply> = {}): ISha
     kernels: [],
     idle: [],
     shut_down: [],
+    notices: [],
     policy: {
       user_memory_limit_bytes: null,
       user_memory_limit_fraction: null,

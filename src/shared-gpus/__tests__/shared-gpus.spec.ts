@@ -7,7 +7,7 @@ import type { IGPUShare, IIdleKernel } from '../../api';
 import { SharedGPUsModel } from '../model';
 import { NudgeNotifier, NudgeStorage } from '../nudges';
 import { UsageSection } from '../section';
-import { formatDuration, idleMessage, usageLine } from '../text';
+import { formatDuration, idleMessage, shutDownMessage, usageLine } from '../text';
 import { NOW, share, sharedGPUsReply } from './fixtures';
 
 const trans = nullTranslator.load('test');
@@ -118,7 +118,8 @@ describe('NudgeNotifier', () => {
       notebook_path: 'a.ipynb',
       used_memory: GiB,
       idle_minutes: 41,
-      at: NOW
+      at: NOW,
+      by: null
     };
     notifier.update(
       sharedGPUsReply({ live: false, idle: [idleKernel()], shut_down: [shut] }),
@@ -140,6 +141,43 @@ describe('NudgeNotifier', () => {
           m.includes('shut down the kernel of a.ipynb (idle 41 min, holding 1.0 GiB)')
       )
     ).toBe(true);
+  });
+
+  it("shows an instructor's nudge once, with their note and a shut-down button", () => {
+    const act = actions();
+    const notifier = new NudgeNotifier(act, trans, new MemoryStorage());
+    const notice = {
+      id: 'k1@1',
+      by: 'teacher',
+      note: 'The exam starts at 10.',
+      kernel_id: 'k1',
+      notebook_path: 'lab3/train.ipynb',
+      used_memory: 2 * GiB,
+      at: NOW
+    };
+    notifier.update(sharedGPUsReply({ notices: [notice] }), 'GiB');
+    notifier.update(sharedGPUsReply({ notices: [notice] }), 'GiB');
+    expect(toasts()).toHaveLength(1);
+    const [toast] = toasts();
+    expect(toast.message).toBe(
+      'teacher asks you to free the GPU memory of train.ipynb (2.0 GiB): shut its kernel down or release what it holds. Their note: The exam starts at 10.'
+    );
+    toast.options.actions![0].callback(new MouseEvent('click'));
+    expect(act.shutDown).toHaveBeenCalledWith('k1');
+  });
+
+  it('says which instructor shut a kernel down', () => {
+    const entry = {
+      kernel_id: 'k1',
+      notebook_path: 'a.ipynb',
+      used_memory: GiB,
+      idle_minutes: 12,
+      at: NOW,
+      by: 'teacher'
+    };
+    expect(shutDownMessage(entry, 'GiB', trans)).toBe(
+      'teacher shut down the kernel of a.ipynb (holding 1.0 GiB) for the class.'
+    );
   });
 
   it('warns when memory rises past the warning level and again past the limit, not while it stays', () => {

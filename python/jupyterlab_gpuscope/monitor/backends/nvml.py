@@ -112,6 +112,8 @@ class NvmlBackend(Backend):
         self._gpm_reader = GpmReader(nvml, self._call)
         self._cadence = SlowFieldCadence(self.interval)
         self._ticks = 0
+        #: Device index -> the newest per-process utilisation sample's time (µs) read so far.
+        self._process_util_since: dict[int, int] = {}
 
     # ---- lifecycle -------------------------------------------------------------
 
@@ -247,8 +249,24 @@ class NvmlBackend(Backend):
             }
             for p in procs or []
         ]
+        if listed:
+            self._add_process_utilisation(index, handle, listed)
         mig = [self._read_mig(index, handle, m) for m in self._mig[index]] if index in self._mig else None
         return gpu_entry(index, values, reasons, mig), listed, procs_reason.get("processes")
+
+    def _add_process_utilisation(self, index: int, handle: Any, listed: list[dict[str, Any]]) -> None:
+        """Each process's SM percentage since the last read (NVML's per-process samples), as
+        `sm_util`; None where NVML has no sample for it or cannot tell."""
+        since = self._process_util_since.get(index, 0)
+        util = self._nvml.nvmlDeviceGetProcessUtilization
+        samples = self._field({}, {}, "process_util", util, handle, since, index=index)
+        by_pid: dict[int, int] = {}
+        for sample in samples or []:
+            by_pid[sample.pid] = max(by_pid.get(sample.pid, 0), sample.smUtil)
+            since = max(since, sample.timeStamp)
+        self._process_util_since[index] = since
+        for proc in listed:
+            proc["sm_util"] = by_pid.get(proc["pid"])
 
     def _read_mig(self, index: int, parent: Any, mig: _MigDevice) -> dict[str, Any]:
         """One MIG instance: its memory, and its activity from two GPM samples (the last
