@@ -1,6 +1,7 @@
 # Two commands a newcomer needs (see README):
 #   make lab    set everything up and start JupyterLab with the extension
-#   make test   set everything up and run every test (pytest, jest, Galata in Chromium)
+#   make test   set everything up and run every test (pytest, jest, Galata in Chromium, the
+#               class on a real JupyterHub)
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(PWD)/$(VENV)/bin
@@ -11,7 +12,7 @@ BACKEND ?= auto
 TRACE ?=
 PORT ?= 8888
 
-.PHONY: lab test test-fast test-python test-js test-ui test-oldest build setup chromium bench clean lint lint-check screenshots
+.PHONY: lab test test-fast test-python test-js test-ui test-oldest test-hub build setup chromium prometheus bench clean lint lint-check screenshots
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -44,6 +45,11 @@ export CHROMIUM_EXECUTABLE ?= $(shell command -v chromium 2>/dev/null || echo /u
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Prometheus for the class hub tests: Debian's package (the binary is run by the tests with
+# their own configuration, not as the system's service).
+prometheus:
+	@command -v prometheus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 ui-tests/node_modules/.installed: ui-tests/package.json ui-tests/package-lock.json
 	cd ui-tests && npm ci --no-audit --no-fund
 	touch $@
@@ -63,7 +69,7 @@ $(VENV)/.torch: $(VENV)/.installed
 	touch $@
 
 test-python: build $(VENV)/.torch
-	python -m pytest -q python/jupyterlab_gpuscope/tests
+	python -m pytest -q -m "not hub" python/jupyterlab_gpuscope/tests
 
 test-js: node_modules/.installed
 	jlpm test --silent
@@ -100,7 +106,15 @@ test-oldest: build $(VENV_OLDEST)/.installed chromium ui-tests/node_modules/.ins
 	$(VENV_OLDEST)/bin/pip install -q "$$(ls dist/jupyterlab_gpuscope-*.whl)"
 	cd ui-tests && npx playwright test -c oldest/playwright.config.js
 
-test: lint-check test-python test-js test-ui test-oldest
+# The class on a real JupyterHub (docs/hub.md): JupyterHub with configurable-http-proxy,
+# OS accounts gs-teacher and gs-student1..3 spawned by LocalProcessSpawner, Prometheus.
+# Needs root: it creates those accounts, and lets other accounts traverse the folders above
+# this checkout and its Python (o+x) so the students' servers can run them.
+test-hub: build prometheus chromium ui-tests/node_modules/.installed
+	python -m pytest -q -m hub python/jupyterlab_gpuscope/tests
+	cd ui-tests && npx playwright test -c hub/playwright.config.js
+
+test: lint-check test-python test-js test-ui test-oldest test-hub
 
 # The everyday loop after a change: the quality gates, jest and pytest without the browser
 # tests and without building the release wheel (a minute or two, not ten). `make test`
@@ -108,7 +122,7 @@ test: lint-check test-python test-js test-ui test-oldest
 test-fast: node_modules/.installed
 	$(MAKE) --no-print-directory lint-check
 	jlpm test --silent
-	python -m pytest -q -m "not wheel" python/jupyterlab_gpuscope/tests
+	python -m pytest -q -m "not wheel and not hub" python/jupyterlab_gpuscope/tests
 
 # The README's images: the Galata tests with their screenshots written to docs/screenshots.
 screenshots: build $(VENV)/.torch chromium ui-tests/node_modules/.installed

@@ -71,8 +71,10 @@ c.JupyterHub.services = [
             f"--GPUScopeHub.action_log={HERE / 'actions.jsonl'}",
         ],
         "environment": {"GPUSCOPE_HUB_SETTINGS": json.dumps(GPUSCOPE_SERVICE)},
-        # An instructor's login to the page carries their instructor scope, nothing more.
+        # An instructor's login to the page carries their instructor scope, nothing more;
+        # the admin runs this service, so the Hub does not ask them to confirm it.
         "oauth_client_allowed_scopes": [INSTRUCTOR_SCOPE],
+        "oauth_no_confirm": True,
     },
     {"name": "gpuscope-prometheus", "api_token": (HERE / "scrape-token").read_text().strip()},
 ]

@@ -11,13 +11,15 @@ Needs root (it creates the accounts gs-teacher and gs-student1..3) and makes the
 above this checkout and above its Python interpreter traversable by others (o+x), so the
 students' servers can run them. Run alone, it starts the class and waits (the browser test does this):
 
-    python -m jupyterlab_gpuscope.tests.class_hub STATE.json
+    python -m jupyterlab_gpuscope.tests.class_hub [--port 8893] STATE.json
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
+import ctypes
 import json
 import os
 import secrets
@@ -48,6 +50,7 @@ INSTRUCTOR = "gs-teacher"
 STUDENTS = ["gs-student1", "gs-student2", "gs-student3"]
 #: The third student is in a group of the class with a short idle policy (the reclaim test).
 POLICY_STUDENT = STUDENTS[2]
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def free_port() -> int:
@@ -68,6 +71,13 @@ def missing_requirements() -> list[str]:
     if shutil.which("useradd") is None:
         missing.append("useradd")
     return missing
+
+
+def _own_session_tied_to_parent() -> None:
+    """In the child: a session of its own (stopped as a group), sent SIGTERM if the class
+    hub dies without stopping it."""
+    os.setsid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def ensure_account(name: str, password: str) -> None:
@@ -150,12 +160,12 @@ c.JupyterHub.load_roles.append(
 class ClassHub:
     """Start with `start()`, stop with `stop()`; `state` says where everything is."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="gpuscope-class-"))
         self.folder.chmod(0o700)
         self.passwords = {name: secrets.token_urlsafe(12) for name in [INSTRUCTOR, *STUDENTS]}
         self.test_token = secrets.token_hex(32)
-        ports = [free_port() for _ in range(5)]
+        ports = [port or free_port(), *(free_port() for _ in range(4))]
         self.port, self.hub_port, self.proxy_api_port, self.service_port, self.prometheus_port = ports
         self.url = f"http://127.0.0.1:{self.port}"
         self.prometheus_url = f"http://127.0.0.1:{self.prometheus_port}"
@@ -218,7 +228,7 @@ class ClassHub:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                preexec_fn=_own_session_tied_to_parent,
             )
         )
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
@@ -230,7 +240,7 @@ class ClassHub:
                 env=env,
                 stdout=hub_log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                preexec_fn=_own_session_tied_to_parent,
             )
         )
         wait_for(self._hub_answers, "JupyterHub answering", timeout=60)
@@ -333,12 +343,18 @@ class ClassHub:
 
 
 def main(argv: list[str]) -> int:
-    """Start a class, write its state (URLs, passwords) to argv[0], run until signalled."""
+    """Start a class on --port, write its state (URLs, passwords) to STATE.json, run until
+    signalled."""
+    parser = argparse.ArgumentParser(prog="python -m jupyterlab_gpuscope.tests.class_hub")
+    parser.add_argument("state", type=Path, help="where to write the class's URLs and passwords (JSON)")
+    parser.add_argument("--port", type=int, default=0, help="the proxy's port (default: a free one)")
+    args = parser.parse_args(argv)
     missing = missing_requirements()
     if missing:
         print("A class hub needs: " + "; ".join(missing), file=sys.stderr)
         return 3
-    hub = ClassHub()
+    args.state.unlink(missing_ok=True)
+    hub = ClassHub(args.port)
     stopping = False
 
     def stop(*_: Any) -> None:
@@ -349,7 +365,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         hub.start()
-        Path(argv[0]).write_text(json.dumps(hub.state))
+        args.state.write_text(json.dumps(hub.state))
         print(f"The class hub runs at {hub.url}", flush=True)
         while not stopping:
             time.sleep(0.5)

@@ -102,10 +102,16 @@
       const near = student.limit_used !== null && student.limit_used >= 0.9;
       cell(
         row,
-        student.limit === null ? 'none' : `${gib(student.limit)} (${Math.round(student.limit_used * 100)} % used)`,
+        student.limit === null
+          ? 'none'
+          : `${gib(student.limit)} (${Math.round(student.limit_used * 100)} % used)`,
         near ? 'number over' : 'number'
       );
-      cell(row, student.sm_utilization === null ? '—' : `${Math.round(student.sm_utilization * 100)} %`, 'number');
+      cell(
+        row,
+        student.sm_utilization === null ? '—' : `${Math.round(student.sm_utilization * 100)} %`,
+        'number'
+      );
       cell(row, minutes(student.idle_holding_seconds), 'number');
       const kernels = cell(row, '');
       const actions = cell(row, '');
@@ -117,12 +123,17 @@
         const target = { user: student.user, server: kernel.server, kernel: kernel.kernel };
         const label = `${kernelName(kernel)} of ${student.user}`;
         button(actions, 'Nudge', `Nudge ${student.user} about ${label}`, () =>
-          act({ action: 'nudge', ...target }, 'Nudge', `Ask ${student.user} to free the GPU memory of ${label} (${gib(kernel.memory)}).`, true)
+          act(
+            { action: 'nudge', ...target },
+            'Nudge',
+            `Ask ${student.user} to free the GPU memory of ${label} (${gib(kernel.memory)}).`,
+            true
+          )
         );
         button(
           actions,
           'Shut down kernel',
-          `Shut down ${label}`,
+          `Shut down kernel (${kernelName(kernel)}) of ${student.user}`,
           () =>
             act(
               { action: 'shut_down_kernel', ...target },
@@ -134,12 +145,20 @@
         );
       }
       for (const server of student.servers) {
-        const label = server ? `server ${server} of ${student.user}` : `the server of ${student.user}`;
+        const label = server
+          ? `server ${server} of ${student.user}`
+          : `the server of ${student.user}`;
         button(
           actions,
           'Stop server',
-          `Stop ${label}`,
-          () => act({ action: 'stop_server', user: student.user, server }, 'Stop server', `Stop ${label}? Unsaved work in it is lost.`, false),
+          server ? `Stop server ${server} of ${student.user}` : `Stop server of ${student.user}`,
+          () =>
+            act(
+              { action: 'stop_server', user: student.user, server },
+              'Stop server',
+              `Stop ${label}? Unsaved work in it is lost.`,
+              false
+            ),
           true
         );
       }
@@ -157,7 +176,10 @@
     body.replaceChildren();
     for (const gpu of view.gpus) {
       const places = gpu.instances.length
-        ? gpu.instances.map(i => ({ label: `GPU ${gpu.gpu} MIG ${i.mig_profile || i.mig_instance}`, ...i }))
+        ? gpu.instances.map(i => ({
+            label: `GPU ${gpu.gpu} MIG ${i.mig_profile || i.mig_instance}`,
+            ...i
+          }))
         : [{ label: `GPU ${gpu.gpu} ${gpu.name}`, ...gpu }];
       for (const place of places) {
         const row = document.createElement('tr');
@@ -176,7 +198,9 @@
     list.replaceChildren();
     for (const line of view.right_sizing) {
       const item = document.createElement('li');
-      const above = line.above.length ? `; ${line.above.length} peaked above it: ${line.above.join(', ')}` : '';
+      const above = line.above.length
+        ? `; ${line.above.length} peaked above it: ${line.above.join(', ')}`
+        : '';
       item.textContent = `${line.size} (${gib(line.bytes)}) fits ${line.fits} of ${line.of} students${above}.`;
       list.appendChild(item);
     }
@@ -195,7 +219,10 @@
     document.getElementById('policy').textContent = rules.length
       ? 'Idle policy: ' +
         rules
-          .map(([role, r]) => `${role}: nudge after ${r.nudge_minutes} min idle${r.shutdown_minutes ? `, shut down after ${r.shutdown_minutes} min` : ''}`)
+          .map(
+            ([role, r]) =>
+              `${role}: nudge after ${r.nudge_minutes} min idle${r.shutdown_minutes ? `, shut down after ${r.shutdown_minutes} min` : ''}`
+          )
           .join('; ') +
         '.'
       : 'No idle policy: kernels are shut down only when you ask.';
@@ -213,12 +240,16 @@
     if (busy) return;
     busy = true;
     try {
-      const response = await fetch(`${base}api/class`, { headers: { Accept: 'application/json' } });
+      const response = await fetch(`${base}api/class`, {
+        headers: { Accept: 'application/json', 'X-XSRFToken': xsrf }
+      });
       const view = await response.json();
       if (!response.ok) throw new Error(view.message || response.statusText);
       const source = document.getElementById('source');
       source.hidden = view.live;
-      source.textContent = view.live ? '' : `Not live GPU readings: some servers report from ${view.backends.join(', ') || 'no GPU'}.`;
+      source.textContent = view.live
+        ? ''
+        : `Not live GPU readings: some servers report from ${view.backends.join(', ') || 'no GPU'}.`;
       drawStudents(view);
       drawGPUs(view);
       drawSizing(view);
