@@ -68,7 +68,7 @@ $(VENV)/.torch: $(VENV)/.installed
 	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	touch $@
 
-test-python: build $(VENV)/.torch
+test-python: build $(VENV)/.torch prometheus
 	python -m pytest -q -m "not hub" python/jupyterlab_gpuscope/tests
 
 test-js: node_modules/.installed
