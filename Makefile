@@ -125,8 +125,9 @@ test-fast: node_modules/.installed
 	python -m pytest -q -m "not wheel and not hub" python/jupyterlab_gpuscope/tests
 
 # The README's images: the Galata tests with their screenshots written to docs/screenshots.
-screenshots: build $(VENV)/.torch chromium ui-tests/node_modules/.installed
+screenshots: build $(VENV)/.torch chromium prometheus ui-tests/node_modules/.installed
 	cd ui-tests && GPUSCOPE_SCREENSHOTS=$(PWD)/docs/screenshots npx playwright test
+	cd ui-tests && GPUSCOPE_SCREENSHOTS=$(PWD)/docs/screenshots npx playwright test -c hub/playwright.config.js
 
 bench: build ui-tests/node_modules/.installed chromium
 	python bench/server_load.py

@@ -3,6 +3,8 @@ import { expect, Page, test } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { SCREENSHOTS } from '../tests/screenshots';
+
 interface IClassState {
   instructor: string;
   students: string[];
@@ -43,6 +45,8 @@ test('the instructor sees every student and shuts down an idle kernel', async ({
     'node-a'
   );
   await expect(page.locator('#sizing')).toContainText(/fits \d of \d students/);
+
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'class-view.png'), fullPage: true });
 
   const axe = await new AxeBuilder({ page }).include('main').analyze();
   const serious = axe.violations.filter(v => ['serious', 'critical'].includes(v.impact ?? ''));

@@ -68,6 +68,12 @@ class GPUScopeHub(Application):
         acted on through it. Default: $JUPYTERHUB_PUBLIC_URL's origin, else http://127.0.0.1:8000.""",
     )
     peak_window = Unicode("12h", config=True, help='How far back "peak" looks (a Prometheus duration).')
+    peak_source = Unicode(
+        "gpuscope_user_gpu_memory_bytes",
+        config=True,
+        help="""The series "peak" is the maximum of: the gauge itself, or for a large class a
+        recording rule's 5-minute maximum of it (docs/hub.md, Scale), which keeps its labels.""",
+    )
     slice_sizes = Dict(
         value_trait=Float(),
         config=True,
@@ -106,9 +112,7 @@ class GPUScopeHub(Application):
     async def class_view(self) -> dict[str, Any]:
         users = await self.hub.users()
         names = list(QUERIES)
-        answers = await asyncio.gather(
-            *(self.prometheus.query(QUERIES[n].replace("{window}", self.peak_window)) for n in names)
-        )
+        answers = await asyncio.gather(*(self.prometheus.query(self._query(QUERIES[n])) for n in names))
         view = class_view(
             users, dict(zip(names, answers)), window=self.peak_window, configured_sizes=dict(self.slice_sizes)
         )
@@ -116,6 +120,9 @@ class GPUScopeHub(Application):
         view["actions"] = list(self.actions)[-20:]
         view["generated_at"] = time.time()
         return view
+
+    def _query(self, template: str) -> str:
+        return template.replace("{window}", self.peak_window).replace("{peak_source}", self.peak_source)
 
     async def act(self, by: str, action: str, user: str, server: str, kernel: str = "", note: str = "") -> str:
         """Carry out one action; returns what was done, in words. Logged whether it worked or not."""

@@ -13,10 +13,11 @@ from typing import Any
 
 GiB = 2**30
 
-#: What the view asks Prometheus, by name. {window}: how far back "peak" looks.
+#: What the view asks Prometheus, by name. {window}: how far back "peak" looks; {peak_source}:
+#: the series it looks at (the raw gauge, or a recording rule's maximum over 5 minutes).
 QUERIES = {
     "user_memory": "gpuscope_user_gpu_memory_bytes",
-    "user_peak": "max_over_time(gpuscope_user_gpu_memory_bytes[{window}])",
+    "user_peak": "max_over_time({peak_source}[{window}])",
     "user_limit": "gpuscope_user_gpu_memory_limit_bytes",
     "kernel_memory": "gpuscope_kernel_gpu_memory_bytes",
     "kernel_idle": "gpuscope_kernel_idle_seconds",

@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
+PAGINATION_MEDIA_TYPE = "application/jupyterhub-pagination+json"
+
 
 class HubError(Exception):
     """The Hub or a server refused or could not be reached; the message says which."""
@@ -22,11 +24,11 @@ class HubAPI:
         self._headers = {"Authorization": f"token {token}"}
         self.timeout = timeout
 
-    async def _fetch(self, url: str, method: str = "GET", body: Any = None) -> Any:
+    async def _fetch(self, url: str, method: str = "GET", body: Any = None, accept: str = "application/json") -> Any:
         request = HTTPRequest(
             url,
             method=method,
-            headers={**self._headers, "Content-Type": "application/json"},
+            headers={**self._headers, "Content-Type": "application/json", "Accept": accept},
             body=None if body is None else json.dumps(body),
             allow_nonstandard_methods=True,
             request_timeout=self.timeout,
@@ -47,8 +49,18 @@ class HubAPI:
         return json.loads(response.body) if response.body else None
 
     async def users(self) -> list[dict[str, Any]]:
-        """Users with a running server, with their servers and roles."""
-        return await self._fetch(f"{self.api_url}/users?state=active") or []
+        """Users with a running server, with their servers and roles: every page of them
+        (the Hub gives 50 a page unless asked, 200 at most)."""
+        users: list[dict[str, Any]] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = await self._fetch(
+                f"{self.api_url}/users?state=active&limit=200&offset={offset}", accept=PAGINATION_MEDIA_TYPE
+            )
+            users.extend(page["items"])
+            following = page["_pagination"]["next"]
+            offset = following["offset"] if following else None
+        return users
 
     async def user(self, name: str) -> dict[str, Any]:
         return await self._fetch(f"{self.api_url}/users/{quote(name, safe='')}")

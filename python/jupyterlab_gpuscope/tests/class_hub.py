@@ -146,7 +146,7 @@ settings.update(
     prometheus_url="http://127.0.0.1:{prometheus_port}",
     proxy_url="http://127.0.0.1:{port}",
     reclaim_seconds=1,
-    idle_rules={{"lab-b": {{"nudge_minutes": 0.25, "shutdown_minutes": 0.5}}}},
+    idle_rules={idle_rules},
 )
 service["environment"]["GPUSCOPE_HUB_SETTINGS"] = json.dumps(settings)
 c.JupyterHub.services.append({{"name": "gpuscope-tests", "api_token": {test_token!r}}})
@@ -160,10 +160,17 @@ c.JupyterHub.load_roles.append(
 class ClassHub:
     """Start with `start()`, stop with `stop()`; `state` says where everything is."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(
+        self, port: int = 0, students: list[str] | None = None, scrape_interval: str = "1s", policy: bool = True
+    ) -> None:
+        """`students`: their account names (default STUDENTS); `policy`: the short idle
+        policy for POLICY_STUDENT's group (the benchmark turns it off)."""
+        self.students = students or STUDENTS
+        self.scrape_interval = scrape_interval
+        self.idle_rules = {"lab-b": {"nudge_minutes": 0.25, "shutdown_minutes": 0.5}} if policy else {}
         self.folder = Path(tempfile.mkdtemp(prefix="gpuscope-class-"))
         self.folder.chmod(0o700)
-        self.passwords = {name: secrets.token_urlsafe(12) for name in [INSTRUCTOR, *STUDENTS]}
+        self.passwords = {name: secrets.token_urlsafe(12) for name in [INSTRUCTOR, *self.students]}
         self.test_token = secrets.token_hex(32)
         ports = [port or free_port(), *(free_port() for _ in range(4))]
         self.port, self.hub_port, self.proxy_api_port, self.service_port, self.prometheus_port = ports
@@ -180,7 +187,7 @@ class ClassHub:
             "test_token": self.test_token,
             "passwords": self.passwords,
             "instructor": INSTRUCTOR,
-            "students": STUDENTS,
+            "students": self.students,
         }
 
     def hub_api(self, path: str, method: str = "GET", body: Any = None, token: str | None = None) -> Any:
@@ -195,12 +202,12 @@ class ClassHub:
         # The students' servers run this checkout's environment, and its interpreter.
         ensure_traversable(REPO)
         ensure_traversable(Path(os.path.realpath(sys.executable)).parent)
-        install.set_up(self.folder, hub_url=self.url, scrape_interval="1s")
+        install.set_up(self.folder, hub_url=self.url, scrape_interval=self.scrape_interval)
         config = self.folder / "jupyterhub_config.py"
         text = config.read_text()
         # What an admin edits: who teaches and who studies.
         text = text.replace("INSTRUCTORS: list[str] = []", f"INSTRUCTORS: list[str] = [{INSTRUCTOR!r}]")
-        text = text.replace("STUDENTS: list[str] = []", f"STUDENTS: list[str] = {STUDENTS!r}")
+        text = text.replace("STUDENTS: list[str] = []", f"STUDENTS: list[str] = {self.students!r}")
         config.write_text(
             text
             + OVERRIDES.format(
@@ -214,6 +221,7 @@ class ClassHub:
                 ui_tests=str(UI_TESTS),
                 test_token=self.test_token,
                 policy_student=POLICY_STUDENT,
+                idle_rules=json.dumps(self.idle_rules),
             )
         )
         log = open(self.folder / "prometheus.log", "w")
@@ -244,15 +252,17 @@ class ClassHub:
             )
         )
         wait_for(self._hub_answers, "JupyterHub answering", timeout=60)
-        for student in STUDENTS:
+        for student in self.students:
             self.hub_api(f"/users/{student}/server", method="POST")
-        for student in STUDENTS:
+        for student in self.students:
             wait_for(
                 lambda s=student: self.hub_api(f"/users/{s}")["servers"].get("", {}).get("ready"), f"{student}'s server"
             )
             self.start_kernel(student)
         wait_for(
-            lambda: len(self.users_holding_memory()) == len(STUDENTS), "Prometheus scraping every student", timeout=90
+            lambda: len(self.users_holding_memory()) == len(self.students),
+            "Prometheus scraping every student",
+            timeout=90,
         )
 
     def _hub_answers(self) -> bool:
@@ -307,12 +317,16 @@ class ClassHub:
     def kernels(self, student: str) -> list[dict[str, Any]]:
         return api(f"{self.url}/user/{student}/api/kernels", self.test_token)
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
+    def prometheus(self, path: str) -> Any:
+        """Prometheus's API answer at `path`, with the service's password."""
         auth = base64.b64encode(f"gpuscope:{self.prometheus_password()}".encode()).decode()
-        request = Request(f"{self.prometheus_url}/api/v1/query?{urlencode({'query': expr})}")
+        request = Request(f"{self.prometheus_url}/api/v1/{path}")
         request.add_header("Authorization", f"Basic {auth}")
         with urlopen(request, timeout=10) as response:
-            return json.loads(response.read())["data"]["result"]
+            return json.loads(response.read())["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        return self.prometheus(f"query?{urlencode({'query': expr})}")["result"]
 
     def users_holding_memory(self) -> set[str]:
         return {s["metric"].get("user") for s in self.query("gpuscope_kernel_gpu_memory_bytes > 0")}
@@ -330,7 +344,7 @@ class ClassHub:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
         # Servers the Hub spawned run in their own sessions, as their users.
-        for user in [INSTRUCTOR, *STUDENTS]:
+        for user in [INSTRUCTOR, *self.students]:
             subprocess.run(["pkill", "-u", user], capture_output=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 

@@ -15,6 +15,7 @@ import pytest
 from jupyterlab_gpuscope.hub import install
 from jupyterlab_gpuscope.hub.app import GPUScopeHub
 from jupyterlab_gpuscope.hub.classview import class_view
+from jupyterlab_gpuscope.hub.hubapi import HubAPI
 from jupyterlab_gpuscope.hub.reclaim import IdleRule, ReclaimPolicy
 from jupyterlab_gpuscope.hub.targets import scrape_targets
 
@@ -234,3 +235,21 @@ def test_setup_refuses_a_bad_scrape_interval(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         install.main(["--out", str(tmp_path), "--scrape-interval", "often"])
     assert exit_.value.code == 2 and "--scrape-interval must be seconds such as 15s" in capsys.readouterr().err
+
+
+async def test_the_service_reads_every_page_of_the_hubs_users():
+    """The Hub gives 50 users a page unless asked (200 at most): a class of 450 is 3 pages."""
+    asked = []
+
+    async def pages(url, method="GET", body=None, accept=""):
+        asked.append(url)
+        offset = int(url.rsplit("offset=", 1)[1])
+        items = [user(f"s{i}") for i in range(offset, min(offset + 200, 450))]
+        following = {"offset": offset + 200} if offset + 200 < 450 else None
+        return {"items": items, "_pagination": {"offset": offset, "next": following}}
+
+    hub_api = HubAPI("http://hub/hub/api", "http://proxy", "token")
+    hub_api._fetch = pages
+    users = await hub_api.users()
+    assert len(users) == 450 and len({u["name"] for u in users}) == 450
+    assert [url.rsplit("offset=", 1)[1] for url in asked] == ["0", "200", "400"]
