@@ -96,9 +96,14 @@ class GPUScopeHub(Application):
         return f"{public.scheme}://{public.netloc}" if public.netloc else "http://127.0.0.1:8000"
 
     def initialize(self, argv: list[str] | None = None) -> None:
-        settings = json.loads(os.environ.get("GPUSCOPE_HUB_SETTINGS") or "{}")
+        try:
+            settings = json.loads(os.environ.get("GPUSCOPE_HUB_SETTINGS") or "{}")
+        except json.JSONDecodeError as error:
+            raise ValueError(f"GPUSCOPE_HUB_SETTINGS is not JSON: {error}") from None
+        if not isinstance(settings, dict):
+            raise ValueError("GPUSCOPE_HUB_SETTINGS must be a JSON object of GPUScopeHub settings")
         unknown = sorted(set(settings) - set(self.class_own_traits(config=True)))
-        if not isinstance(settings, dict) or unknown:
+        if unknown:
             raise ValueError(f"GPUSCOPE_HUB_SETTINGS: no such GPUScopeHub settings: {', '.join(unknown)}")
         self.update_config(Config({"GPUScopeHub": settings}))
         super().initialize(argv)  # the command line wins over the environment
@@ -209,12 +214,15 @@ class GPUScopeHub(Application):
     def start(self) -> None:
         logging.basicConfig(level=logging.INFO, format="[gpuscope-hub %(asctime)s] %(message)s")
         self.log.setLevel(logging.INFO)
+        asyncio.run(self.serve())
+
+    async def serve(self) -> None:
         url = urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
         HTTPServer(self.make_app(), xheaders=True).listen(url.port or 80, url.hostname or "127.0.0.1")
         if self.rules:
             PeriodicCallback(self.reclaim, self.reclaim_seconds * 1000).start()
         self.log.info("gpuscope-hub: listening on %s; Prometheus at %s", url.geturl(), self.prometheus_url)
-        asyncio.get_event_loop().run_forever()
+        await asyncio.Event().wait()  # until JupyterHub stops the service
 
 
 def _log_request(handler: web.RequestHandler) -> None:

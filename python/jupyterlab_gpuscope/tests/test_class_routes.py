@@ -4,6 +4,7 @@ shut-down they are told of)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -13,6 +14,7 @@ from jupyterlab_gpuscope.class_routes import SCRAPE_SCOPE
 from jupyterlab_gpuscope.monitor.processes import KernelInfo
 
 from .fake_nvml import GiB
+from .test_mig import SLICES
 from .test_shared_gpus import usage_when
 
 NOTEBOOK = "class/week2.ipynb"
@@ -118,3 +120,38 @@ async def test_a_bad_class_action_gets_a_clear_message(jp_fetch, body, code, mes
         await jp_fetch("gpuscope", "api", "class-action", method="POST", body=raw)
     assert error.value.code == code
     assert message in json.loads(error.value.response.body)["message"]
+
+
+@pytest.fixture
+def mig_nvml(fake_nvml):
+    """GPU 0 split as in test_mig.py, set before the server starts (MIG devices are found
+    when NVML opens)."""
+    fake_nvml.mig[0] = [dict(s, gpm={"sm_util": 40.0, "tensor_util": 30.0, "dram_util": 10.0}) for s in SLICES]
+    return fake_nvml
+
+
+async def test_a_kernel_on_a_mig_slice_is_labelled_with_its_instance_and_sm_use(
+    mig_nvml, jp_fetch, start_notebook, get_json
+):
+    kernel_id, pid = await start_notebook(NOTEBOOK)
+    mig_nvml.processes[0] = [(pid, 5 * GiB, 13, 0)]  # on the 1g.18gb instance
+    mig_nvml.utilisation[0] = [(pid, 55)]
+    await usage_when(get_json, lambda b: b["kernels"])
+
+    def series(text: str, name: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith(name + "{")]
+
+    async def scraped(name: str) -> list[str]:
+        for _ in range(50):
+            found = series((await jp_fetch("gpuscope", "metrics")).body.decode(), name)
+            if found:
+                return found
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no {name} series")
+
+    [memory] = await scraped("gpuscope_kernel_gpu_memory_bytes")
+    assert 'mig_instance="MIG-fake-0-13"' in memory and 'mig_profile="1g.18gb"' in memory
+    [busy] = await scraped("gpuscope_kernel_sm_utilization_ratio")
+    assert float(busy.rsplit(" ", 1)[1]) == 0.55
+    instances = await scraped("gpuscope_mig_memory_total_bytes")
+    assert [line.split('mig_profile="')[1].split('"')[0] for line in instances] == ["3g.71gb", "2g.35gb", "1g.18gb"]

@@ -253,3 +253,13 @@ async def test_the_service_reads_every_page_of_the_hubs_users():
     users = await hub_api.users()
     assert len(users) == 450 and len({u["name"] for u in users}) == 450
     assert [url.rsplit("offset=", 1)[1] for url in asked] == ["0", "200", "400"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("{not json", "GPUSCOPE_HUB_SETTINGS is not JSON"), ("[1, 2]", "must be a JSON object")],
+)
+def test_settings_that_are_not_a_json_object_are_refused_clearly(monkeypatch, raw, message):
+    monkeypatch.setenv("GPUSCOPE_HUB_SETTINGS", raw)
+    with pytest.raises(ValueError, match=message):
+        GPUScopeHub().initialize([])
