@@ -129,9 +129,10 @@ screenshots: build $(VENV)/.torch chromium prometheus ui-tests/node_modules/.ins
 	cd ui-tests && GPUSCOPE_SCREENSHOTS=$(PWD)/docs/screenshots npx playwright test
 	cd ui-tests && GPUSCOPE_SCREENSHOTS=$(PWD)/docs/screenshots npx playwright test -c hub/playwright.config.js
 
-bench: build ui-tests/node_modules/.installed chromium
+bench: build ui-tests/node_modules/.installed chromium prometheus
 	python bench/server_load.py
 	python bench/shared_gpus_load.py
+	python bench/hub_scale.py  # root: 20 OS accounts gs-bench01..20
 	python bench/frontend_size.py  # leaves the production build, which the browser benchmarks load
 	node bench/lint_speed.js
 	node bench/lint_quality.js

@@ -143,7 +143,12 @@ class SharedGPUsWatcher:
         self.log.warning("gpuscope: %s shuts down kernel %s holding %s", by, kernel.id, _gib(sum(held.values())))
         idle_since = self.idle.idle_since(kernel)
         minutes = 0.0 if idle_since is None else (self.clock() - idle_since) / 60
-        return await self._shut_down(IdleKernel(kernel, held, idle_since or self.clock(), None), by=by, minutes=minutes)
+        async with self._round_lock():  # not while a check may shut it down too
+            if kernel.id not in self.kernel_manager:
+                return True  # gone meanwhile: its memory is free
+            return await self._shut_down(
+                IdleKernel(kernel, held, idle_since or self.clock(), None), by=by, minutes=minutes
+            )
 
     async def _check_safely(self) -> None:
         try:
@@ -159,10 +164,13 @@ class SharedGPUsWatcher:
     async def check(self) -> None:
         """One round. Rounds never overlap (a route and the timer may both start one), so a
         kernel is shut down once."""
+        async with self._round_lock():
+            await self._check()
+
+    def _round_lock(self) -> asyncio.Lock:
         if self._lock is None:
             self._lock = asyncio.Lock()  # made here: it belongs to the running loop
-        async with self._lock:
-            await self._check()
+        return self._lock
 
     async def _check(self) -> None:
         joined = await self.join.latest()  # shared with every other reader of this sample
