@@ -8,6 +8,7 @@ frontend (JupyterLab, VS Code, Colab, a saved notebook):
     gpu_memory.drop_last_error()
     gpu_memory.clear_output_history()
     gpu_memory.delete("model")
+    gpu_memory.explain_error()     # what the last out-of-memory error means, what frees it
 
 The code is kernel/memory_xray.py, which JupyterLab also loads into kernels without this
 package.
@@ -21,5 +22,6 @@ from .kernel.memory_xray import (
     free_cache,
     report,
 )
+from .kernel.oom import explain_error
 
-__all__ = ["breakdown", "clear_output_history", "delete", "drop_last_error", "free_cache", "report"]
+__all__ = ["breakdown", "clear_output_history", "delete", "drop_last_error", "explain_error", "free_cache", "report"]

@@ -60,8 +60,11 @@ class CellGPUUsage:
         reset_peaks: bool = False,
         evidence: ContextEvidence | None = None,
         history_entries: int = 0,
+        show_lines: bool = False,
     ) -> None:
         self.shell = shell
+        #: Print each record as a line under its cell (frontends without gpuscope's plugin).
+        self.show_lines = show_lines
         #: The out-of-memory flight recorder: once CUDA has started, torch records this
         #: many allocation events with their stacks (0: off). The memory X-ray reads them.
         self.history_entries = history_entries
@@ -138,6 +141,8 @@ class CellGPUUsage:
             "devices": devices,
         }
         self._send(record)
+        if self.show_lines:
+            _show_line(record)
 
     def _start_recording(self, cuda) -> None:
         """From the cell after the one that started CUDA on: torch's own allocation history
@@ -238,6 +243,48 @@ class ContextEvidence:
         if self._written is None:
             atexit.register(_remove, self.path)
         self._written = text
+
+
+def summary(record: dict) -> str | None:
+    """A record as one line ("GPU 0: peak 2.10 GiB, allocated +1.00 GiB (now 3.00 GiB), 1.2 s"),
+    or None when the cell left every device as it was and set no new peak."""
+    parts = []
+    for device in record["devices"]:
+        change = device["allocated_after"] - device["allocated_before"]
+        if device["peak_allocated"] is None and change == 0 and device["reserved_after"] == device["reserved_before"]:
+            continue
+        words = [f"peak {_size(device['peak_allocated'])}"] if device["peak_allocated"] is not None else []
+        sign = "+" if change >= 0 else "-"
+        words.append(f"allocated {sign}{_size(abs(change))} (now {_size(device['allocated_after'])})")
+        parts.append(f"GPU {device['index']}: " + ", ".join(words))
+    if not parts:
+        return None
+    took = f", {record['end'] - record['start']:.1f} s" if record["start"] is not None else ""
+    return "; ".join(parts) + took
+
+
+def _show_line(record: dict) -> None:
+    line = summary(record)
+    if line is None:
+        return
+    from html import escape
+
+    from IPython.display import display
+
+    display(
+        {
+            "text/plain": f"GPU memory: {line}",
+            "text/html": f'<div style="font-size:0.85em;opacity:0.75">GPU memory: {escape(line)}</div>',
+        },
+        raw=True,
+    )
+
+
+def _size(n: int) -> str:
+    for unit, divisor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= divisor:
+            return f"{n / divisor:.2f} {unit}"
+    return f"{n} bytes"
 
 
 def _write_atomically(path: str, text: str) -> bool:
@@ -376,11 +423,14 @@ def _devices_in_use(cuda) -> dict[int, tuple[int, int, int, int]]:
 _ATTRIBUTE = "_gpuscope_cell_usage"
 
 
-def load_ipython_extension(shell, reset_peaks: bool = False, history_entries: int = 0) -> None:
+def load_ipython_extension(
+    shell, reset_peaks: bool = False, history_entries: int = 0, show_lines: bool = False
+) -> None:
     """Register the hooks (loading again replaces them, never doubles them). reset_peaks:
     the "peak" mode (see the module's docstring); %load_ext gets the "change" mode.
     history_entries: the out-of-memory flight recorder (0: off; a reload that turns it off
-    stops torch's recording)."""
+    stops torch's recording). show_lines: a line under each cell that used the GPU, for
+    frontends without gpuscope's plugin (jupyterlab_gpuscope.live.cell_lines())."""
     previous = getattr(shell, _ATTRIBUTE, None)
     unload_ipython_extension(shell)
     if previous is not None and previous._recording and not history_entries:
@@ -394,6 +444,7 @@ def load_ipython_extension(shell, reset_peaks: bool = False, history_entries: in
         reset_peaks=reset_peaks,
         evidence=previous.evidence if previous else None,
         history_entries=history_entries,
+        show_lines=show_lines,
     )
     usage._recording = bool(previous and previous._recording and history_entries)
     cuda = _initialised_cuda()

@@ -44,7 +44,7 @@ def _finite(value):
 # ---- the driver, through NVML (no Python package needed) ----------------------------
 
 
-def _load_nvml():
+def load_nvml():
     """NVML's library for this platform, or raise OSError saying why not."""
     system = platform.system()
     if system == "Darwin":
@@ -66,7 +66,7 @@ def _load_nvml():
 def _driver_facts(progress=None):
     facts = {"available": False, "error": None, "version": None, "cuda_version": None, "devices": []}
     try:
-        nvml = _load_nvml()
+        nvml = load_nvml()
     except OSError as error:
         facts["error"] = f"NVML cannot be loaded ({error}): no NVIDIA driver is visible here"
         return facts
@@ -98,14 +98,20 @@ def _driver_facts(progress=None):
     return facts
 
 
+def read_memory(nvml, handle):
+    """(total, free, used) bytes of a device or MIG instance, or None."""
+    memory = (ctypes.c_ulonglong * 3)()  # nvmlMemory_t
+    return (memory[0], memory[1], memory[2]) if nvml.nvmlDeviceGetMemoryInfo(handle, memory) == 0 else None
+
+
 def _read_name_uuid_memory(nvml, handle, into):
     text = ctypes.create_string_buffer(96)
     if nvml.nvmlDeviceGetName(handle, text, 96) == 0:
         into["name"] = text.value.decode()
     if nvml.nvmlDeviceGetUUID(handle, text, 96) == 0:
         into["uuid"] = text.value.decode()
-    memory = (ctypes.c_ulonglong * 3)()  # total, free, used
-    if nvml.nvmlDeviceGetMemoryInfo(handle, memory) == 0:
+    memory = read_memory(nvml, handle)
+    if memory is not None:
         into["memory_total"] = memory[0]
 
 
