@@ -1,11 +1,15 @@
-"""Per-cell overhead of the per-cell GPU usage extension, in a real kernel.
+"""Per-cell overhead of the per-cell GPU usage extension, and of the kernel's live view
+running beside it, in a real kernel.
 
-Runs the same cells with the extension loaded and unloaded (alternating batches, so drift
-hits both alike) and compares the median round trip of an execute request: an empty cell,
-and a cell of 1,000 small CUDA operations (on a GPU machine; skipped without CUDA).
-Target: under 1 ms per cell.
+Runs the same cells with the extension unloaded, loaded, and loaded with the live view
+(jupyterlab_gpuscope.live.show(), updating every second from its thread) in alternating
+batches, so drift hits all alike, and compares the median round trip of an execute
+request: an empty cell, and a cell of 1,000 small CUDA operations (on a GPU machine;
+skipped without CUDA). Target: under 1 ms per cell for each.
 
     python bench/cell_overhead.py [--cells 200]
+
+The live view needs jupyterlab_gpuscope importable in the kernel (PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ _ns = {{"__name__": "gpuscope_cell_usage"}}
 exec(compile({json.dumps(SOURCE)}, "<gpuscope-cell-usage>", "exec"), _ns)
 _ns["unload_ipython_extension"](get_ipython()); del _ns
 """
+LIVE_ON = "import jupyterlab_gpuscope.live as _gpu_live\n_gpu_live.show(interval=1.0)"
+LIVE_OFF = "_gpu_live.stop()"
 SETUP = """
 import torch
 cuda = torch.cuda.is_available()
@@ -67,27 +73,35 @@ def main() -> None:
         rows = []
         for name, code in CELLS.items():
             if "CUDA" in name and not has_cuda:
-                rows.append((name, None, None))
+                rows.append((name, None, None, None))
                 continue
-            times = {"off": [], "on": []}
+            times = {"off": [], "on": [], "live": []}
             batch = 20
             for _ in range(0, args.cells, batch):
-                for state in ("off", "on"):
-                    round_trip(client, LOAD if state == "on" else UNLOAD)
+                for state in ("off", "on", "live"):
+                    round_trip(client, UNLOAD if state == "off" else LOAD)
+                    if state == "live":
+                        round_trip(client, LIVE_ON)
                     times[state] += [round_trip(client, code) for _ in range(batch)]
-            rows.append((name, statistics.median(times["off"]) * 1e3, statistics.median(times["on"]) * 1e3))
+                    if state == "live":
+                        round_trip(client, LIVE_OFF)
+            rows.append((name, *(statistics.median(times[state]) * 1e3 for state in ("off", "on", "live"))))
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
 
-    print(f"\nPer-cell overhead of the GPU usage extension ({args.cells} cells each, median round trip)\n")
-    print(f"| {'cell':<30} | {'off ms':>8} | {'on ms':>8} | {'overhead ms':>11} | target ms |")
-    print(f"|{'-' * 32}|{'-' * 10}|{'-' * 10}|{'-' * 13}|-----------|")
-    for name, off, on in rows:
+    print(f"\nPer-cell overhead of the GPU usage extension and the live view ({args.cells} cells each, median)\n")
+    print(
+        f"| {'cell':<30} | {'off ms':>8} | {'on ms':>8} | {'+ live ms':>9} | {'extension':>9} | {'live view':>9} | target ms |"
+    )
+    print(f"|{'-' * 32}|{'-' * 10}|{'-' * 10}|{'-' * 11}|{'-' * 11}|{'-' * 11}|-----------|")
+    for name, off, on, live in rows:
         if off is None:
-            print(f"| {name:<30} | {'no CUDA here':>33} |         1 |")
+            print(f"| {name:<30} | {'no CUDA here':>67} |         1 |")
         else:
-            print(f"| {name:<30} | {off:>8.3f} | {on:>8.3f} | {on - off:>11.3f} |         1 |")
+            print(
+                f"| {name:<30} | {off:>8.3f} | {on:>8.3f} | {live:>9.3f} | {on - off:>9.3f} | {live - on:>9.3f} |         1 |"
+            )
 
 
 if __name__ == "__main__":

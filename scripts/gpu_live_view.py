@@ -1,0 +1,138 @@
+"""The kernel's live view on a real GPU, against nvidia-smi: a kernel shows the view and
+trains a model while this script polls nvidia-smi; each update's figures are compared
+with nvidia-smi's readings taken within one update interval of it.
+
+Run on a machine with an NVIDIA GPU, nvidia-smi, torch, ipykernel and jupyter_client,
+with this package on PYTHONPATH (the kernel inherits it):
+
+    python scripts/gpu_live_view.py OUT
+
+Writes OUT/live-view.json: every update, nvidia-smi's readings and the comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from jupyter_client.manager import start_new_kernel
+
+INTERVAL = 1.0
+MiB = 2**20
+TRAIN = """
+import torch, time
+model = torch.nn.Sequential(*[torch.nn.Linear(8192, 8192) for _ in range(6)]).cuda()
+opt = torch.optim.Adam(model.parameters())
+grown = []
+started = time.time()
+while time.time() - started < 12:
+    loss = model(torch.randn(1024, 8192, device="cuda")).square().mean()
+    loss.backward()
+    opt.step()
+    opt.zero_grad()
+    if len(grown) < 6 and time.time() - started > 2 * (len(grown) + 1):
+        grown.append(torch.empty(2**30, dtype=torch.uint8, device="cuda"))  # memory that moves
+torch.cuda.synchronize()
+"""
+
+
+def smi(pid: int) -> dict:
+    apps = subprocess.run(
+        ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    gpu = subprocess.run(
+        ["nvidia-smi", "--query-gpu=memory.used,utilization.gpu", "--format=csv,noheader,nounits"],
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()[0]
+    kernel = sum(int(u) for p, u in (line.split(", ") for line in apps.splitlines()) if int(p) == pid)
+    used, util = (int(v) for v in gpu.split(", "))
+    return {"at": time.time(), "kernel_mib": kernel, "used_mib": used, "util": util}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    manager, client = start_new_kernel(kernel_name="python3")
+    pid = int(
+        client.execute_interactive("import os", user_expressions={"p": "os.getpid()"})["content"]["user_expressions"][
+            "p"
+        ]["data"]["text/plain"]
+    )
+    readings: list[dict] = []
+    polling = threading.Event()
+
+    def poll():
+        while not polling.is_set():
+            readings.append(smi(pid))
+            time.sleep(0.25)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    updates: list[dict] = []
+
+    def keep(msg):
+        if msg["msg_type"] in ("display_data", "update_display_data"):
+            state = msg["content"]["data"].get("application/vnd.gpuscope.live+json")
+            if state and state["devices"]:
+                updates.append({"received": time.time(), **state})
+
+    try:
+        client.execute_interactive("import torch; torch.zeros(1, device='cuda')", timeout=120)
+        poller.start()
+        client.execute_interactive(
+            f"import jupyterlab_gpuscope.live as gpu_live\nview = gpu_live.show(interval={INTERVAL})",
+            output_hook=keep,
+            timeout=60,
+        )
+        # The training cell: the view's updates arrive meanwhile, under the show() cell.
+        client.execute_interactive(TRAIN, timeout=300, output_hook=keep)
+        deadline = time.time() + 2 * INTERVAL
+        while time.time() < deadline:
+            try:
+                keep(client.get_iopub_msg(timeout=0.5))
+            except Exception:
+                pass
+        client.execute_interactive("gpu_live.stop()", timeout=60, output_hook=keep)
+    finally:
+        polling.set()
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+    compared = []
+    for update in updates:
+        device = update["devices"][0]
+        near = [r for r in readings if abs(r["at"] - update["at"]) <= INTERVAL]
+        kernel_mib = device["this_kernel"] / MiB
+        compared.append(
+            {
+                "at": update["at"],
+                "this_kernel_mib": kernel_mib,
+                "memory_used_mib": device["memory_used"] / MiB,
+                "util": device["util_gpu"],
+                "sm_util": device["sm_util"],
+                "tensor_util": device["tensor_util"],
+                "nvidia_smi_kernel_mib": sorted({r["kernel_mib"] for r in near}),
+                # Within one update: some nvidia-smi reading within the interval shows the same.
+                "agrees": any(abs(r["kernel_mib"] - kernel_mib) < 1 for r in near),
+            }
+        )
+    agreed = sum(c["agrees"] for c in compared)
+    record = {"interval": INTERVAL, "updates": compared, "nvidia_smi": readings, "agreed": agreed}
+    (args.out / "live-view.json").write_text(json.dumps(record, indent=1))
+    print(f"{agreed} of {len(compared)} updates agree with nvidia-smi within one update")
+    for c in compared:
+        print(json.dumps({k: c[k] for k in ("this_kernel_mib", "nvidia_smi_kernel_mib", "util", "sm_util", "agrees")}))
+    return 0 if compared and agreed == len(compared) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
