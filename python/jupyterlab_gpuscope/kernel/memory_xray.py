@@ -98,7 +98,10 @@ class _Walk:
     def holder(self, name: str, roots, skip_ids: frozenset = frozenset()) -> dict:
         """Walk from `roots`; the storages first reached here are this holder's."""
         found = {"name": name, "bytes": {}, "tensors": 0, "shared_with": set()}
-        self._nodes_seen: set[int] = set()
+        # Node -> itself: next_functions may hand out a new wrapper object for a node each
+        # time (torch 2.11), and a freed wrapper's id can come back as another node's; kept
+        # alive, an id names one node for the whole walk.
+        self._nodes_seen: dict[int, object] = {}
         seen: set[int] = set(skip_ids)
         # Level by level (breadth first): the depth is the level, no pair per object.
         level = [root for root in roots if type(root) not in _ATOMS]
@@ -169,7 +172,7 @@ class _Walk:
             node = stack.pop()
             if id(node) in self._nodes_seen:
                 continue
-            self._nodes_seen.add(id(node))
+            self._nodes_seen[id(node)] = node
             names = self._saved_names.get(type(node))
             if names is None:
                 names = self._saved_names[type(node)] = [a for a in dir(node) if a.startswith("_saved_")]
