@@ -35,7 +35,9 @@ test.describe('the GPU live view from the kernel', () => {
     await expect(view).toContainText('The GPU Monitor shows the same, live, and more.');
     expect(await seriousViolations(page, ['.jp-gpuscope-Live'], false)).toEqual([]);
 
-    await page.notebook.addCell('code', 'gpu_live.stop()');
+    // Its source set directly: typing races the output's updates for the focus.
+    await page.notebook.addCell('code', 'stop');
+    await setSource(page, 1, 'gpu_live.stop()');
     await page.notebook.runCell(1);
     await expect(view).toContainText('Stopped.');
 

@@ -97,7 +97,7 @@ def students(
     for kernel in held:
         by_user[kernel["user"]].append(kernel)
     entries = []
-    for user in users:
+    for user in sorted(users, key=lambda u: u["name"]):
         running = sorted(name for name, server in (user.get("servers") or {}).items() if server.get("ready"))
         if not running:
             continue
