@@ -135,6 +135,9 @@ class Reader:
                 if len(visible) < len(devices)
                 else "every GPU (this kernel has no CUDA context yet)"
             )
+        if not shown:
+            reason = "CUDA_VISIBLE_DEVICES names no GPU that NVML sees"
+            return {"at": time.time(), "which": "", "devices": [], "reason": reason}
         for device in shown:
             device["this_kernel"] = sum(p["used_memory"] for p in device["processes"] if p["pid"] == pid)
             device["others"] = sum(p["used_memory"] for p in device["processes"] if p["pid"] != pid)

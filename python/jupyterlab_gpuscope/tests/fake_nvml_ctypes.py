@@ -15,7 +15,9 @@ TOTAL = 80 * GiB
 
 
 class FakeCtypesNVML:
-    def __init__(self, kernel_bytes: int = 3 * GiB, other_bytes: int = 5 * GiB) -> None:
+    def __init__(self, kernel_bytes: int = 3 * GiB, other_bytes: int = 5 * GiB, kernel_pid: int | None = None) -> None:
+        """kernel_pid: the PID listed as the kernel's (default: this process's)."""
+        self.kernel_pid = kernel_pid
         self.kernel_bytes = kernel_bytes
         self.other_bytes = other_bytes
         self.reads = 0
@@ -66,7 +68,7 @@ class FakeCtypesNVML:
         return 0
 
     def nvmlDeviceGetComputeRunningProcesses_v3(self, handle, count_ref, infos):
-        processes = [(os.getpid(), self.kernel_bytes), (1, self.other_bytes)]
+        processes = [(self.kernel_pid or os.getpid(), self.kernel_bytes), (1, self.other_bytes)]
         if count_ref._obj.value < len(processes):
             count_ref._obj.value = len(processes)
             return 7  # NVML_ERROR_INSUFFICIENT_SIZE

@@ -170,3 +170,19 @@ def test_explain_error_says_what_the_out_of_memory_error_means_and_what_frees_it
     assert "`OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB." in markdown
     assert "**What to do**: Free what you no longer need" in markdown
     assert "**" not in shown["text/plain"]
+
+
+def test_before_cuda_starts_the_view_shows_the_gpus_cuda_visible_devices_names(monkeypatch):
+    from .fake_nvml_ctypes import FakeCtypesNVML
+
+    fake = FakeCtypesNVML(kernel_pid=999_999)  # no process of this one on the GPU
+    reader = live.Reader(fake)
+    assert reader.open()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-031b88b1")
+    state = reader.read()
+    assert state["which"] == "every GPU (this kernel has no CUDA context yet)"
+    assert state["devices"][0]["this_kernel"] == 0 and state["devices"][0]["others"] == 3 * GiB + 5 * GiB
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
+    assert reader.read()["reason"] == "CUDA_VISIBLE_DEVICES names no GPU that NVML sees"
+    reader.close()
+    assert fake.initialised == 0
