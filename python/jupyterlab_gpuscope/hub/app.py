@@ -29,7 +29,7 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
-from traitlets import Dict, Float, Unicode, default
+from traitlets import Dict, Float, TraitError, Unicode, validate
 from traitlets.config import Application, Config
 
 from .classview import QUERIES, class_view
@@ -63,9 +63,10 @@ class GPUScopeHub(Application):
         config=True, help="The file holding the password of Prometheus's `gpuscope` user (see web.yml)."
     )
     proxy_url = Unicode(
+        "http://127.0.0.1:8000",
         config=True,
-        help="""The Hub's proxy as the service reaches it: students' servers are scraped and
-        acted on through it. Default: $JUPYTERHUB_PUBLIC_URL's origin, else http://127.0.0.1:8000.""",
+        help="""The Hub's proxy as the service reaches it: students' servers are acted on
+        through it, and Prometheus is told to scrape them there.""",
     )
     peak_window = Unicode("12h", config=True, help='How far back "peak" looks (a Prometheus duration).')
     peak_source = Unicode(
@@ -90,10 +91,17 @@ class GPUScopeHub(Application):
     reclaim_seconds = Float(60.0, min=1.0, config=True, help="Seconds between applications of the idle policy.")
     action_log = Unicode(config=True, help="A file to append every action to (JSON lines); empty: the log only.")
 
-    @default("proxy_url")
-    def _default_proxy_url(self) -> str:
-        public = urlsplit(os.environ.get("JUPYTERHUB_PUBLIC_URL", ""))
-        return f"{public.scheme}://{public.netloc}" if public.netloc else "http://127.0.0.1:8000"
+    @validate("peak_window")
+    def _valid_window(self, proposal):
+        if not re.fullmatch(r"[0-9]+[smhdwy]", proposal["value"]):
+            raise TraitError(f"peak_window must be a Prometheus duration such as 12h, not {proposal['value']!r}")
+        return proposal["value"]
+
+    @validate("peak_source")
+    def _valid_source(self, proposal):
+        if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", proposal["value"]):
+            raise TraitError(f"peak_source must be a metric name, not {proposal['value']!r}")
+        return proposal["value"]
 
     def initialize(self, argv: list[str] | None = None) -> None:
         try:

@@ -263,3 +263,16 @@ def test_settings_that_are_not_a_json_object_are_refused_clearly(monkeypatch, ra
     monkeypatch.setenv("GPUSCOPE_HUB_SETTINGS", raw)
     with pytest.raises(ValueError, match=message):
         GPUScopeHub().initialize([])
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"peak_window": "12 hours"}, "a Prometheus duration such as 12h"),
+        ({"peak_source": "x) or vector(1"}, "a metric name"),
+    ],
+)
+def test_settings_that_would_go_into_a_query_are_checked(monkeypatch, setting, message):
+    monkeypatch.setenv("GPUSCOPE_HUB_SETTINGS", json.dumps(setting))
+    with pytest.raises(Exception, match=message):
+        GPUScopeHub().initialize([])
