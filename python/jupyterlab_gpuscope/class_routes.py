@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import Any
@@ -24,7 +23,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from tornado import web
 
-from .routes import API, AUTH_RESOURCE, MAX_MESSAGE_BYTES, _GPUScopeMixin
+from .routes import API, AUTH_RESOURCE, _GPUScopeMixin
 
 SCRAPE_SCOPE = "custom:gpuscope:scrape"
 _TOKEN = re.compile(r"(?:token|bearer)\s+(\S+)\s*$", re.IGNORECASE)
@@ -83,13 +82,9 @@ class ClassActionHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        if len(self.request.body) > MAX_MESSAGE_BYTES:
-            raise web.HTTPError(413, f"The request body is over {MAX_MESSAGE_BYTES} bytes.")
-        try:
-            body = json.loads(self.request.body or b"null")
-            action, digest = body["action"], body["kernel"]
-        except (ValueError, TypeError, KeyError, RecursionError):
-            raise web.HTTPError(400, 'Send {"action": "nudge" or "shut_down", "kernel": "<digest>"}.') from None
+        usage = 'Send {"action": "nudge" or "shut_down", "kernel": "<digest>"}.'
+        body = self.json_fields(usage, "action", "kernel")
+        action, digest = body["action"], body["kernel"]
         by, note = body.get("by") or "your instructor", body.get("note") or ""
         if action not in ("nudge", "shut_down"):
             raise web.HTTPError(400, f"action must be nudge or shut_down, not {action!r}.")

@@ -101,6 +101,20 @@ class _GPUScopeMixin:
             await ensure_async(handler.authorizer.is_authorized(handler, handler.current_user, action, resource))
         )
 
+    def json_fields(self, usage: str, *required: str) -> dict[str, Any]:
+        """The request's JSON object, with the `required` keys: 413 over MAX_MESSAGE_BYTES,
+        else 400 saying `usage` for anything but such an object."""
+        body = self.request.body  # type: ignore[attr-defined]
+        if len(body) > MAX_MESSAGE_BYTES:
+            raise web.HTTPError(413, f"The request body is over {MAX_MESSAGE_BYTES} bytes.")
+        try:
+            fields = json.loads(body or b"null")
+        except (ValueError, RecursionError):
+            raise web.HTTPError(400, usage) from None
+        if not isinstance(fields, dict) or any(name not in fields for name in required):
+            raise web.HTTPError(400, usage)
+        return fields
+
     async def read_grants(self) -> ReadGrants:
         return ReadGrants(kernels=await self.may("read", "kernels"), sessions=await self.may("read", "sessions"))
 
@@ -198,12 +212,7 @@ class KeepHandler(_GPUScopeMixin, APIHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        if len(self.request.body) > MAX_MESSAGE_BYTES:
-            raise web.HTTPError(413, f"The request body is over {MAX_MESSAGE_BYTES} bytes.")
-        try:
-            kernel_id = json.loads(self.request.body or b"null")["kernel_id"]
-        except (ValueError, TypeError, KeyError, RecursionError):
-            raise web.HTTPError(400, 'Send a JSON object {"kernel_id": "<id>"}.') from None
+        kernel_id = self.json_fields('Send a JSON object {"kernel_id": "<id>"}.', "kernel_id")["kernel_id"]
         if not isinstance(kernel_id, str) or not _KERNEL_ID.fullmatch(kernel_id):
             raise web.HTTPError(400, "kernel_id must be a kernel id (a string of hex digits and dashes).")
         if not await self.may("write", "kernels"):
