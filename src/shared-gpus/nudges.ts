@@ -58,14 +58,7 @@ export class NudgeNotifier {
         {
           autoClose: false,
           actions: [
-            {
-              label: this._trans.__('Shut down kernel'),
-              caption: this._trans.__(
-                'Frees its GPU memory now; the variables in the kernel are lost'
-              ),
-              displayType: 'warn',
-              callback: () => this._act(() => this._actions.shutDown(idle.kernel_id))
-            },
+            this._shutDownAction(idle.kernel_id),
             {
               label: this._trans.__('Keep'),
               caption: this._trans.__(
@@ -93,16 +86,7 @@ export class NudgeNotifier {
         shown.push(id);
         Notification.warning(noticeMessage(notice, units, this._trans), {
           autoClose: false,
-          actions: [
-            {
-              label: this._trans.__('Shut down kernel'),
-              caption: this._trans.__(
-                'Frees its GPU memory now; the variables in the kernel are lost'
-              ),
-              displayType: 'warn',
-              callback: () => this._act(() => this._actions.shutDown(notice.kernel_id))
-            }
-          ]
+          actions: [this._shutDownAction(notice.kernel_id)]
         });
       }
     }
@@ -131,6 +115,16 @@ export class NudgeNotifier {
   /** A message about readings from a recording says so. */
   private _labelled(usage: ISharedGPUsReply, text: string): string {
     return usage.live ? text : this._trans.__('%1 (replay readings)', text);
+  }
+
+  /** A toast's "Shut down kernel" button. */
+  private _shutDownAction(kernelId: string): Notification.IAction {
+    return {
+      label: this._trans.__('Shut down kernel'),
+      caption: this._trans.__('Frees its GPU memory now; the variables in the kernel are lost'),
+      displayType: 'warn',
+      callback: () => this._act(() => this._actions.shutDown(kernelId))
+    };
   }
 
   private _act(action: () => Promise<void>): void {
