@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 from jupyterlab_gpuscope.hub.classview import QUERIES, class_view  # noqa: E402
 from jupyterlab_gpuscope.hub.prometheus import Prometheus, PrometheusError  # noqa: E402
+from nvidia_smi import query as nvidia_smi_query  # noqa: E402  (scripts/, beside this file)
 
 MiB = 2**20
 #: Each student's kernel allocates this many GiB on the GPU.
@@ -93,24 +94,11 @@ async def run_cell(port: int, token: str, kernel_id: str, code: str) -> None:
 
 
 def nvidia_smi() -> dict:
-    apps = subprocess.run(
-        ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    total = subprocess.run(
-        ["nvidia-smi", "--query-gpu=index,uuid,memory.used,memory.total", "--format=csv,noheader,nounits"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()[0]
     by_user: dict[str, int] = {}
-    for line in apps.splitlines():
-        pid, used = (part.strip() for part in line.split(","))
+    for pid, used in nvidia_smi_query("compute-apps", "pid,used_memory"):
         owner = subprocess.run(["ps", "-o", "user=", "-p", pid], capture_output=True, text=True).stdout.strip()
         by_user[owner] = by_user.get(owner, 0) + int(used) * MiB
-    index, gpu_uuid, used, total_mib = (part.strip() for part in total.split(","))
+    index, gpu_uuid, used, total_mib = nvidia_smi_query("gpu", "index,uuid,memory.used,memory.total")[0]
     return {
         "by_user": by_user,
         "gpu_uuid": gpu_uuid,

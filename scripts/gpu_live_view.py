@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 from jupyter_client.manager import start_new_kernel
+from nvidia_smi import query as nvidia_smi_query  # scripts/, beside this file
 
 INTERVAL = 1.0
 MiB = 2**20
@@ -42,18 +42,8 @@ torch.cuda.synchronize()
 
 
 def smi(pid: int) -> dict:
-    apps = subprocess.run(
-        ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-        capture_output=True,
-        text=True,
-    ).stdout
-    gpu = subprocess.run(
-        ["nvidia-smi", "--query-gpu=memory.used,utilization.gpu", "--format=csv,noheader,nounits"],
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()[0]
-    kernel = sum(int(u) for p, u in (line.split(", ") for line in apps.splitlines()) if int(p) == pid)
-    used, util = (int(v) for v in gpu.split(", "))
+    kernel = sum(int(used) for p, used in nvidia_smi_query("compute-apps", "pid,used_memory") if int(p) == pid)
+    used, util = (int(v) for v in nvidia_smi_query("gpu", "memory.used,utilization.gpu")[0])
     return {"at": time.time(), "kernel_mib": kernel, "used_mib": used, "util": util}
 
 
